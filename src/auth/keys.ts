@@ -1,0 +1,138 @@
+// Workspaces and their keys: secrets are shown once and stored as sha256; lookups hit an in-memory ring
+// that every change updates at once, so a revocation takes effect on the next request.
+import { createHash } from 'node:crypto';
+import { IntakeError } from '../http/errors.ts';
+import type { ApiKey, KeyKind, Store, Workspace } from '../store/types.ts';
+import { token, uuidv7 } from '../util/ids.ts';
+
+export const KEY_KINDS: KeyKind[] = ['write', 'read', 'admin'];
+const PREFIX: Record<KeyKind, string> = { write: 'iwk_', read: 'irk_', admin: 'iak_' };
+
+export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+
+export interface CreatedKey {
+  key: Omit<ApiKey, 'hash'>;
+  /** The secret; returned once, never stored. */
+  secret: string;
+}
+
+export const publicKey = ({ hash: _hash, ...rest }: ApiKey): Omit<ApiKey, 'hash'> => rest;
+
+export class KeyRing {
+  private byHash = new Map<string, ApiKey>();
+  private workspaces = new Map<string, Workspace>();
+
+  constructor(private readonly store: Store) {}
+
+  async load(): Promise<void> {
+    this.workspaces = new Map((await this.store.listWorkspaces()).map((w) => [w.id, w]));
+    this.byHash = new Map(
+      (await this.store.listKeys()).filter((k) => k.revokedAt === null).map((k) => [k.hash, k]),
+    );
+  }
+
+  /** The active key for a secret, if any. */
+  resolve(secret: string): ApiKey | undefined {
+    return this.byHash.get(hashSecret(secret));
+  }
+
+  listWorkspaces(): Workspace[] {
+    return [...this.workspaces.values()];
+  }
+
+  getWorkspace(id: string): Workspace | undefined {
+    return this.workspaces.get(id);
+  }
+
+  findWorkspaceByName(name: string): Workspace | undefined {
+    for (const w of this.workspaces.values()) if (w.name === name) return w;
+    return undefined;
+  }
+
+  async createWorkspace(name: string): Promise<Workspace> {
+    if (this.findWorkspaceByName(name))
+      throw new IntakeError('INTAKE_ERR_CONFLICT', `workspace "${name}" already exists`);
+    const ws: Workspace = { id: uuidv7(), name, createdAt: new Date() };
+    await this.store.createWorkspace(ws);
+    this.workspaces.set(ws.id, ws);
+    return ws;
+  }
+
+  async deleteWorkspace(id: string): Promise<boolean> {
+    const found = await this.store.deleteWorkspace(id);
+    this.workspaces.delete(id);
+    for (const [h, k] of this.byHash) if (k.workspaceId === id) this.byHash.delete(h);
+    return found;
+  }
+
+  /** Creates a key; `secret` is given for keys set by the operator (INTAKE_WRITE_KEY, ...), else generated. */
+  async createKey(
+    workspaceId: string,
+    kind: KeyKind,
+    name = `${kind} key`,
+    secret?: string,
+  ): Promise<CreatedKey> {
+    const s = secret ?? PREFIX[kind] + token(32);
+    const key: ApiKey = {
+      id: uuidv7(),
+      workspaceId,
+      kind,
+      name,
+      prefix: s.slice(0, Math.min(8, Math.max(1, s.length - 4))),
+      hash: hashSecret(s),
+      createdAt: new Date(),
+      revokedAt: null,
+    };
+    await this.store.createKey(key);
+    this.byHash.set(key.hash, key);
+    return { key: publicKey(key), secret: s };
+  }
+
+  async listKeys(workspaceId: string): Promise<Omit<ApiKey, 'hash'>[]> {
+    return (await this.store.listKeys(workspaceId)).map(publicKey);
+  }
+
+  async revokeKey(workspaceId: string, id: string): Promise<boolean> {
+    for (const [h, k] of this.byHash) if (k.id === id && k.workspaceId === workspaceId) this.byHash.delete(h);
+    return this.store.revokeKey(workspaceId, id, new Date());
+  }
+
+  /** True when the workspace has an active key of this kind. */
+  hasKind(workspaceId: string, kind: KeyKind): boolean {
+    for (const k of this.byHash.values()) if (k.workspaceId === workspaceId && k.kind === kind) return true;
+    return false;
+  }
+}
+
+export interface BootstrapResult {
+  workspace: Workspace;
+  /** Keys generated on this start; print them once. */
+  generated: CreatedKey[];
+}
+
+/**
+ * On first start the `default` workspace exists. Keys given in the environment become its keys (added if
+ * not there yet); a kind with no active key gets a generated one.
+ */
+export async function bootstrap(
+  ring: KeyRing,
+  given: Partial<Record<KeyKind, string>>,
+): Promise<BootstrapResult> {
+  const workspace = ring.findWorkspaceByName('default') ?? (await ring.createWorkspace('default'));
+  const generated: CreatedKey[] = [];
+  for (const kind of KEY_KINDS) {
+    const secret = given[kind];
+    if (secret) {
+      const existing = ring.resolve(secret);
+      if (existing && (existing.workspaceId !== workspace.id || existing.kind !== kind)) {
+        throw new Error(
+          `INTAKE_${kind.toUpperCase()}_KEY is already a ${existing.kind} key of another workspace`,
+        );
+      }
+      if (!existing) await ring.createKey(workspace.id, kind, `${kind} key (from environment)`, secret);
+    } else if (!ring.hasKind(workspace.id, kind)) {
+      generated.push(await ring.createKey(workspace.id, kind));
+    }
+  }
+  return { workspace, generated };
+}

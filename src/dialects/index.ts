@@ -1,0 +1,6 @@
+// Every wire format the server speaks.
+import { segment } from './segment.ts';
+import { trench } from './trench.ts';
+import type { Dialect } from './types.ts';
+
+export const DIALECTS: Dialect[] = [segment, trench];

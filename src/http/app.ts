@@ -1,0 +1,118 @@
+// Builds the fastify app with its store, keys and committer handed in; cli/start.ts listens and handles signals.
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { KeyRing } from '../auth/keys.ts';
+import type { Config } from '../config.ts';
+import { DIALECTS } from '../dialects/index.ts';
+import type { GroupCommitter } from '../ingest/committer.ts';
+import { createIngestor } from '../ingest/ingest.ts';
+import type { Store } from '../store/types.ts';
+import { VERSION } from '../version.ts';
+import { registerBodyParser } from './body.ts';
+import { errorBody, IntakeError } from './errors.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { eventRoutes } from './routes/events.ts';
+import { healthRoutes } from './routes/health.ts';
+
+export interface AppDeps {
+  config: Pick<Config, 'bodyLimit' | 'eventLimit' | 'trustProxy'>;
+  store: Store;
+  keys: KeyRing;
+  committer: GroupCommitter;
+  /** The clock; tests pass a fixed one. */
+  now?: () => Date;
+  logger?: FastifyBaseLogger | boolean;
+}
+
+export type App = FastifyInstance;
+
+export { VERSION } from '../version.ts';
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: typeof deps.logger === 'object' ? deps.logger : undefined,
+    logger: typeof deps.logger === 'boolean' ? deps.logger : undefined,
+    // One log line per request would cost more than the ingest itself; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
+    return503OnClosing: true,
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setErrorHandler((err: unknown, req, reply) => {
+    if (err instanceof IntakeError) {
+      if (err.headers) reply.headers(err.headers);
+      return reply.code(err.statusCode).send(errorBody(err.code, err.message, err.details));
+    }
+    const e = err as {
+      code?: string;
+      statusCode?: number;
+      message?: string;
+      validation?: unknown[];
+      validationContext?: string;
+    };
+    if (e.validation) {
+      const where = e.validationContext ?? 'request';
+      const code = where === 'body' ? 'INTAKE_ERR_INVALID_BODY' : 'INTAKE_ERR_INVALID_PARAMETER';
+      return reply
+        .code(400)
+        .send(errorBody(code, `${where} ${e.message?.replace(/^(querystring|params|body)\/?/, '')}`));
+    }
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply
+        .code(413)
+        .send(
+          errorBody('INTAKE_ERR_BODY_TOO_LARGE', `the body is over the ${config.bodyLimit}-byte body limit`),
+        );
+    }
+    if (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+      return reply.code(400).send(errorBody('INTAKE_ERR_EMPTY_BODY', 'the body is empty'));
+    }
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      return reply.code(400).send(errorBody('INTAKE_ERR_INVALID_BODY', e.message ?? 'bad request'));
+    }
+    req.log.error({ err }, 'unhandled error');
+    return reply
+      .code(500)
+      .send(errorBody('INTAKE_ERR_INTERNAL', 'internal error; the server log has the details'));
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .code(404)
+      .send(errorBody('INTAKE_ERR_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`)),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Intake', version: VERSION, description: 'Event collection and product analytics.' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          basic: { type: 'http', scheme: 'basic' },
+          writeKeyHeader: { type: 'apiKey', in: 'header', name: 'X-Write-Key' },
+        },
+      },
+    },
+  });
+  await app.register(cors, {
+    origin: true,
+    methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    maxAge: 86400,
+  });
+  registerBodyParser(app, config.bodyLimit);
+
+  const now = deps.now ?? (() => new Date());
+  const ingestor = createIngestor(deps.committer, { eventLimit: config.eventLimit });
+  const ctx = { store: deps.store, keys: deps.keys, committer: deps.committer, ingestor, now };
+  healthRoutes(app, ctx);
+  adminRoutes(app, ctx);
+  eventRoutes(app, ctx);
+  for (const dialect of DIALECTS) dialect.routes(app, ctx);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

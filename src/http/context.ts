@@ -1,0 +1,30 @@
+// What route modules are handed: the app's collaborators, nothing global.
+
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import type { KeyRing } from '../auth/keys.ts';
+import type { GroupCommitter } from '../ingest/committer.ts';
+import type { Ingestor } from '../ingest/ingest.ts';
+import type { Store } from '../store/types.ts';
+
+export type TypedApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+export interface RouteContext {
+  store: Store;
+  keys: KeyRing;
+  committer: GroupCommitter;
+  ingestor: Ingestor;
+  now: () => Date;
+}

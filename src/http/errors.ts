@@ -1,0 +1,94 @@
+// The one registry of coded errors. Every error body has the shape {statusCode, code, error, message, details?}.
+import { STATUS_CODES } from 'node:http';
+
+interface ErrorDef {
+  status: number;
+  /** What the code means, for the docs. */
+  doc: string;
+}
+
+export const ERRORS = {
+  INTAKE_ERR_UNAUTHORIZED: { status: 401, doc: 'The key is missing, unknown or revoked.' },
+  INTAKE_ERR_WRONG_KEY_KIND: {
+    status: 403,
+    doc: 'The key is valid but of the wrong kind for this route (e.g. a write key on a read route).',
+  },
+  INTAKE_ERR_INVALID_JSON: { status: 400, doc: 'The body is not valid JSON.' },
+  INTAKE_ERR_EMPTY_BODY: { status: 400, doc: 'The route needs a body and none was sent.' },
+  INTAKE_ERR_BAD_ENCODING: {
+    status: 400,
+    doc: 'The body does not decode with its Content-Encoding (e.g. corrupt gzip).',
+  },
+  INTAKE_ERR_UNSUPPORTED_ENCODING: {
+    status: 415,
+    doc: 'The Content-Encoding is not one of identity, gzip, deflate.',
+  },
+  INTAKE_ERR_BODY_TOO_LARGE: { status: 413, doc: 'The body, after decompression, is over the body limit.' },
+  INTAKE_ERR_EVENT_TOO_LARGE: {
+    status: 413,
+    doc: 'One event is over the per-event limit (32 KiB by default).',
+  },
+  INTAKE_ERR_INVALID_BODY: { status: 400, doc: 'The body does not have the shape the route documents.' },
+  INTAKE_ERR_INVALID_EVENT: {
+    status: 400,
+    doc: 'The event is invalid; `details` names the field. In a batch this is the reason of one rejected item.',
+  },
+  INTAKE_ERR_MISSING_ID: {
+    status: 400,
+    doc: 'The event has neither userId nor anonymousId (alias: previousId and userId).',
+  },
+  INTAKE_ERR_MISSING_EVENT_NAME: { status: 400, doc: 'A track event has no `event` name.' },
+  INTAKE_ERR_INVALID_TIMESTAMP: { status: 400, doc: 'A timestamp field is not an ISO-8601 date.' },
+  INTAKE_ERR_INVALID_PARAMETER: {
+    status: 400,
+    doc: 'A query-string or path parameter is invalid; the message names it.',
+  },
+  INTAKE_ERR_NOT_FOUND: { status: 404, doc: 'No such route or resource.' },
+  INTAKE_ERR_CONFLICT: { status: 409, doc: 'The resource already exists (e.g. a workspace name).' },
+  INTAKE_ERR_OVERLOADED: {
+    status: 503,
+    doc: 'Too many events are waiting to be committed; retry after `Retry-After` seconds.',
+  },
+  INTAKE_ERR_STORE_UNAVAILABLE: {
+    status: 503,
+    doc: 'The database write failed; nothing was acknowledged, retry.',
+  },
+  INTAKE_ERR_SHUTTING_DOWN: {
+    status: 503,
+    doc: 'The server is shutting down; retry against another instance or later.',
+  },
+  INTAKE_ERR_INTERNAL: {
+    status: 500,
+    doc: 'A bug. The body never holds a stack trace; the log has the details.',
+  },
+} as const satisfies Record<string, ErrorDef>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class IntakeError extends Error {
+  readonly statusCode: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.statusCode = ERRORS[code].status;
+  }
+}
+
+export interface ErrorBody {
+  statusCode: number;
+  code: ErrorCode;
+  error: string;
+  message: string;
+  details?: unknown;
+}
+
+export function errorBody(code: ErrorCode, message: string, details?: unknown): ErrorBody {
+  const statusCode = ERRORS[code].status;
+  const body: ErrorBody = { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message };
+  if (details !== undefined) body.details = details;
+  return body;
+}

@@ -1,0 +1,120 @@
+// Reading events back: GET /events with Trench's filters, and GET /rejected for items refused at ingest.
+import { Type } from '@sinclair/typebox';
+import { parseEventQuery } from '../../query/events.ts';
+import { ORDER_FIELDS } from '../../store/types.ts';
+import { requireKey } from '../auth.ts';
+import type { RouteContext, TypedApp } from '../context.ts';
+import { BEARER_SECURITY, EventSchema, errorResponses } from '../schemas.ts';
+
+const str = (description: string) => Type.Optional(Type.String({ maxLength: 512, description }));
+const Limit = Type.Optional(
+  Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Page size, at most 1000' }),
+);
+const Offset = Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, default: 0 }));
+const security = BEARER_SECURITY;
+
+export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
+  const read = requireKey(ctx.keys, ['read', 'admin']);
+
+  app.get(
+    '/events',
+    {
+      preValidation: read,
+      schema: {
+        summary: 'List events (Trench-compatible filters)',
+        description:
+          'Besides the listed parameters, `properties.<path>=v`, `traits.<path>=v` and `context.<path>=v` filter on a value inside the JSON (string equality).',
+        tags: ['query'],
+        security,
+        querystring: Type.Object(
+          {
+            event: str('Event name (track)'),
+            type: Type.Optional(
+              Type.Union(
+                ['track', 'identify', 'page', 'screen', 'group', 'alias'].map((t) => Type.Literal(t)),
+              ),
+            ),
+            userId: str('User id'),
+            anonymousId: str('Anonymous id'),
+            groupId: str('Group id'),
+            instanceId: str('Trench instance id'),
+            messageId: str('Message id'),
+            startDate: str('Events at or after this ISO-8601 time'),
+            endDate: str('Events at or before this ISO-8601 time'),
+            limit: Limit,
+            offset: Offset,
+            orderByField: Type.Optional(Type.Union(Object.keys(ORDER_FIELDS).map((f) => Type.Literal(f)))),
+            orderByDirection: Type.Optional(
+              Type.Union(['ASC', 'DESC', 'asc', 'desc'].map((d) => Type.Literal(d))),
+            ),
+          },
+          { additionalProperties: true },
+        ),
+        response: {
+          200: Type.Object({
+            results: Type.Array(EventSchema),
+            limit: Type.Integer(),
+            offset: Type.Integer(),
+            total: Type.Integer(),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const q = parseEventQuery(req.query as Record<string, unknown>);
+      const page = await ctx.store.listEvents(req.auth.workspaceId, q);
+      return { results: page.results as never, limit: q.limit, offset: q.offset, total: page.total };
+    },
+  );
+
+  app.get(
+    '/rejected',
+    {
+      preValidation: read,
+      schema: {
+        summary: 'List items refused at ingest, with the reason',
+        tags: ['query'],
+        security,
+        querystring: Type.Object({ limit: Limit, offset: Offset }),
+        response: {
+          200: Type.Object({
+            results: Type.Array(
+              Type.Object({
+                id: Type.String(),
+                receivedAt: Type.String({ format: 'date-time' }),
+                source: Type.String(),
+                messageId: Type.Union([Type.String(), Type.Null()]),
+                code: Type.String(),
+                reason: Type.String(),
+                payload: Type.Unknown({ description: 'The item as sent' }),
+              }),
+            ),
+            limit: Type.Integer(),
+            offset: Type.Integer(),
+            total: Type.Integer(),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const limit = req.query.limit ?? 100;
+      const offset = req.query.offset ?? 0;
+      const page = await ctx.store.listRejected(req.auth.workspaceId, { limit, offset });
+      const results = page.results.map(({ workspaceId: _w, payload, ...r }) => ({
+        ...r,
+        payload: parsePayload(payload),
+      }));
+      return { results: results as never, limit, offset, total: page.total };
+    },
+  );
+}
+
+function parsePayload(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s; // cut at the size cap: keep the text
+  }
+}

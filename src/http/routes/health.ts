@@ -1,0 +1,32 @@
+// Liveness and the commit queue's depth; no key needed.
+import { Type } from '@sinclair/typebox';
+import { VERSION } from '../../version.ts';
+import type { RouteContext, TypedApp } from '../context.ts';
+
+const started = Date.now();
+
+export function healthRoutes(app: TypedApp, ctx: RouteContext): void {
+  app.get(
+    '/health',
+    {
+      schema: {
+        summary: 'Health check',
+        tags: ['meta'],
+        response: {
+          200: Type.Object({
+            status: Type.Literal('ok'),
+            version: Type.String(),
+            uptimeSeconds: Type.Number(),
+            pendingEvents: Type.Integer(),
+          }),
+        },
+      },
+    },
+    async () => ({
+      status: 'ok' as const,
+      version: VERSION,
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      pendingEvents: ctx.committer.pending,
+    }),
+  );
+}

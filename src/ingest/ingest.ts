@@ -1,0 +1,89 @@
+// The shared ingest path every dialect calls: validate and normalize each item, commit the valid ones and
+// the rejections together, and report each item's outcome in order.
+import type { ErrorCode } from '../http/errors.ts';
+import { normalize } from '../pipeline/normalize.ts';
+import type { CanonicalEvent, EventRecord, Rejection, RequestContext } from '../pipeline/types.ts';
+import { validateItem } from '../pipeline/validate.ts';
+import { uuidv7 } from '../util/ids.ts';
+import type { GroupCommitter } from './committer.ts';
+
+export type ItemOutcome =
+  | { status: 'accepted' | 'duplicate'; messageId: string; event: CanonicalEvent }
+  | { status: 'rejected'; messageId: string | null; code: ErrorCode; reason: string };
+
+export interface IngestSummary {
+  items: ItemOutcome[];
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+}
+
+export interface Ingestor {
+  ingest(ctx: RequestContext, items: unknown[]): Promise<IngestSummary>;
+}
+
+/** Rejected payloads are kept for diagnosis, cut at 64 KiB characters so an oversize body cannot bloat the table. */
+const MAX_PAYLOAD = 65_536;
+
+function messageIdOf(item: unknown): string | null {
+  const v = (item as { messageId?: unknown } | null)?.messageId;
+  return typeof v === 'string' || typeof v === 'number' ? String(v) : null;
+}
+
+export function createIngestor(committer: GroupCommitter, opts: { eventLimit: number }): Ingestor {
+  return {
+    async ingest(ctx, items) {
+      const records: EventRecord[] = [];
+      const rejected: Rejection[] = [];
+      const slots: Array<number | Rejection> = [];
+      for (const item of items) {
+        const valid = validateItem(item);
+        const result = valid.ok ? normalize(valid.value, ctx, opts.eventLimit) : valid;
+        if (result.ok) {
+          slots.push(records.length);
+          records.push(result.value);
+        } else {
+          const r: Rejection = {
+            id: uuidv7(ctx.receivedAt.getTime()),
+            workspaceId: ctx.workspaceId,
+            receivedAt: ctx.receivedAt,
+            source: ctx.source,
+            messageId: messageIdOf(item),
+            code: result.code,
+            reason: result.reason,
+            payload: safeStringify(item).slice(0, MAX_PAYLOAD),
+          };
+          slots.push(r);
+          rejected.push(r);
+        }
+      }
+      const { duplicate } = await committer.submit({ events: records, rejected });
+      const summary: IngestSummary = { items: [], accepted: 0, duplicates: 0, rejected: rejected.length };
+      for (const slot of slots) {
+        if (typeof slot === 'number') {
+          const event = (records[slot] as EventRecord).event;
+          const dup = duplicate[slot] === true;
+          if (dup) summary.duplicates++;
+          else summary.accepted++;
+          summary.items.push({ status: dup ? 'duplicate' : 'accepted', messageId: event.messageId, event });
+        } else {
+          summary.items.push({
+            status: 'rejected',
+            messageId: slot.messageId,
+            code: slot.code,
+            reason: slot.reason,
+          });
+        }
+      }
+      return summary;
+    },
+  };
+}
+
+function safeStringify(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? 'null';
+  } catch {
+    return '"<unserializable>"';
+  }
+}

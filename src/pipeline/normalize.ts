@@ -1,0 +1,86 @@
+// Turns a validated item into the canonical event: server ids, clock-skew corrected time, request IP,
+// and the JSON columns serialized once (their size is the per-event limit).
+import { uuidv4, uuidv7 } from '../util/ids.ts';
+import { type EventRecord, type JsonObject, type RequestContext, reject, type StepResult } from './types.ts';
+import { time, type ValidItem } from './validate.ts';
+
+const EMPTY: JsonObject = Object.freeze({}) as JsonObject;
+
+/**
+ * Event time: receivedAt - (sentAt - originalTimestamp) when the client sent both (its clock may be off,
+ * but the difference between its two readings is not); else the client's timestamp; else now.
+ */
+export function correctedTimestamp(v: ValidItem, sentAt: Date | null, receivedAt: Date): Date {
+  const original = v.originalTimestamp ?? v.timestamp;
+  if (sentAt && original) return new Date(receivedAt.getTime() - (sentAt.getTime() - original.getTime()));
+  return v.timestamp ?? original ?? receivedAt;
+}
+
+function byteLength(s: string): number {
+  // Every UTF-16 unit is at most 3 UTF-8 bytes: only count exactly when it could matter.
+  return s.length * 3 <= 1024 ? s.length : Buffer.byteLength(s);
+}
+
+export function normalize(v: ValidItem, ctx: RequestContext, eventLimit: number): StepResult<EventRecord> {
+  let batchSentAt: Date | null = null;
+  if (!v.sentAt && ctx.sentAt !== undefined) {
+    try {
+      batchSentAt = time(ctx.sentAt, 'sentAt');
+    } catch (err) {
+      return reject('INTAKE_ERR_INVALID_TIMESTAMP', (err as Error).message);
+    }
+  }
+  const sentAt = v.sentAt ?? batchSentAt;
+  let context = v.context ?? EMPTY;
+  if (context.ip === undefined || context.ip === null || context.ip === '')
+    context = { ...context, ip: ctx.ip };
+  const properties = v.properties ?? EMPTY;
+  const traits = v.traits ?? EMPTY;
+  const integrations = v.integrations ?? EMPTY;
+  const json = {
+    properties: JSON.stringify(properties),
+    traits: JSON.stringify(traits),
+    context: JSON.stringify(context),
+    integrations: JSON.stringify(integrations),
+  };
+  const size =
+    byteLength(json.properties) +
+    byteLength(json.traits) +
+    byteLength(json.context) +
+    byteLength(json.integrations);
+  if (size > eventLimit) {
+    return reject(
+      'INTAKE_ERR_EVENT_TOO_LARGE',
+      `event is ${size} bytes, over the ${eventLimit}-byte limit per event`,
+    );
+  }
+  return {
+    ok: true,
+    value: {
+      json,
+      event: {
+        id: uuidv7(ctx.receivedAt.getTime()),
+        workspaceId: ctx.workspaceId,
+        messageId: v.messageId ?? uuidv4(),
+        type: v.type,
+        event: v.type === 'track' ? v.event : null,
+        name: v.name,
+        category: v.category,
+        userId: v.userId,
+        anonymousId: v.anonymousId,
+        groupId: v.groupId,
+        previousId: v.previousId,
+        instanceId: v.instanceId,
+        timestamp: correctedTimestamp(v, sentAt, ctx.receivedAt),
+        originalTimestamp: v.originalTimestamp ?? v.timestamp,
+        sentAt,
+        receivedAt: ctx.receivedAt,
+        properties,
+        traits,
+        context,
+        integrations,
+        source: ctx.source,
+      },
+    },
+  };
+}

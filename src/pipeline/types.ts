@@ -1,0 +1,70 @@
+// The canonical event (the Segment spec) and the small result type every ingest step returns.
+import type { ErrorCode } from '../http/errors.ts';
+
+export const EVENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export type JsonObject = Record<string, unknown>;
+
+export interface CanonicalEvent {
+  id: string;
+  workspaceId: string;
+  messageId: string;
+  type: EventType;
+  /** Track event name. */
+  event: string | null;
+  /** Page or screen name. */
+  name: string | null;
+  category: string | null;
+  userId: string | null;
+  anonymousId: string | null;
+  groupId: string | null;
+  previousId: string | null;
+  instanceId: string | null;
+  /** Event time after clock-skew correction. */
+  timestamp: Date;
+  originalTimestamp: Date | null;
+  sentAt: Date | null;
+  receivedAt: Date;
+  properties: JsonObject;
+  traits: JsonObject;
+  context: JsonObject;
+  integrations: JsonObject;
+  /** The dialect it arrived in (segment, trench, ...). */
+  source: string;
+}
+
+/** An event ready to write: the event and its JSON columns, serialized once on the ingest path. */
+export interface EventRecord {
+  event: CanonicalEvent;
+  json: { properties: string; traits: string; context: string; integrations: string };
+}
+
+/** A rejected item, kept with its reason so nothing is silently dropped. */
+export interface Rejection {
+  id: string;
+  workspaceId: string;
+  receivedAt: Date;
+  source: string;
+  messageId: string | null;
+  code: ErrorCode;
+  reason: string;
+  /** The item as the client sent it, serialized. */
+  payload: string;
+}
+
+export type StepResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; reason: string };
+
+export const ok = <T>(value: T): StepResult<T> => ({ ok: true, value });
+export const reject = <T>(code: ErrorCode, reason: string): StepResult<T> => ({ ok: false, code, reason });
+
+/** Facts about the request that every event of it shares. */
+export interface RequestContext {
+  workspaceId: string;
+  source: string;
+  /** The client's address (X-Forwarded-For only behind a trusted proxy). */
+  ip: string;
+  receivedAt: Date;
+  /** Batch-level sentAt, when the wire format has one. */
+  sentAt?: unknown;
+}

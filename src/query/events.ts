@@ -1,0 +1,79 @@
+// Turns GET /events query parameters into an EventQuery, naming any bad parameter.
+import { IntakeError } from '../http/errors.ts';
+import {
+  type EventQuery,
+  JSON_COLUMNS,
+  type JsonColumn,
+  ORDER_FIELDS,
+  type OrderField,
+} from '../store/types.ts';
+
+export const SCALAR_FILTERS = [
+  'event',
+  'type',
+  'userId',
+  'anonymousId',
+  'groupId',
+  'instanceId',
+  'messageId',
+] as const;
+const KNOWN = new Set<string>([
+  ...SCALAR_FILTERS,
+  'startDate',
+  'endDate',
+  'limit',
+  'offset',
+  'orderByField',
+  'orderByDirection',
+]);
+const SEGMENT = /^[A-Za-z0-9_$][A-Za-z0-9_$ -]{0,99}$/;
+
+const bad = (name: string, why: string) => new IntakeError('INTAKE_ERR_INVALID_PARAMETER', `${name} ${why}`);
+
+function date(name: string, v: unknown): Date | undefined {
+  if (v === undefined || v === '') return undefined;
+  const ms = Date.parse(String(v));
+  if (!Number.isFinite(ms)) throw bad(name, `must be an ISO-8601 date, got "${String(v).slice(0, 64)}"`);
+  return new Date(ms);
+}
+
+export function parseEventQuery(raw: Record<string, unknown>): EventQuery {
+  const q: EventQuery = {
+    json: [],
+    orderBy: 'timestamp',
+    direction: 'DESC',
+    limit: 100,
+    offset: 0,
+  };
+  for (const [key, value] of Object.entries(raw)) {
+    if (Array.isArray(value)) throw bad(key, 'is given more than once');
+    if (KNOWN.has(key)) continue;
+    const dot = key.indexOf('.');
+    const column = key.slice(0, dot) as JsonColumn;
+    if (dot < 0 || !JSON_COLUMNS.includes(column)) {
+      throw bad(
+        key,
+        `is not a known parameter; filters are ${[...KNOWN].join(', ')} and properties.*, traits.*, context.*`,
+      );
+    }
+    const path = key.slice(dot + 1).split('.');
+    if (path.length > 8 || !path.every((p) => SEGMENT.test(p))) {
+      throw bad(key, 'has a bad path: use letters, digits, _ $ - and space, dot-separated, at most 8 levels');
+    }
+    q.json.push({ column, path, value: String(value) });
+  }
+  for (const f of SCALAR_FILTERS) {
+    const v = raw[f];
+    if (v !== undefined && v !== '') q[f] = String(v);
+  }
+  q.startDate = date('startDate', raw.startDate);
+  q.endDate = date('endDate', raw.endDate);
+  if (raw.limit !== undefined) q.limit = Number(raw.limit);
+  if (raw.offset !== undefined) q.offset = Number(raw.offset);
+  if (raw.orderByField !== undefined) q.orderBy = raw.orderByField as OrderField;
+  if (raw.orderByDirection !== undefined)
+    q.direction = String(raw.orderByDirection).toUpperCase() as 'ASC' | 'DESC';
+  if (!(q.orderBy in ORDER_FIELDS))
+    throw bad('orderByField', `must be one of ${Object.keys(ORDER_FIELDS).join(', ')}`);
+  return q;
+}

@@ -1,0 +1,64 @@
+// Workspaces and API keys (stored hashed).
+import type { ApiKey, KeyKind, Workspace } from '../types.ts';
+import { type Db, date, dateOrNull, ts } from './db.ts';
+
+export async function createWorkspace(db: Db, ws: Workspace): Promise<void> {
+  await db.run('INSERT INTO workspaces VALUES (?, ?, ?)', [ws.id, ws.name, ts(ws.createdAt)]);
+}
+
+export async function listWorkspaces(db: Db): Promise<Workspace[]> {
+  const rows = await db.all('SELECT * FROM workspaces ORDER BY created_at, id');
+  return rows.map((r) => ({ id: String(r.id), name: String(r.name), createdAt: date(r.created_at) }));
+}
+
+export async function deleteWorkspace(db: Db, id: string): Promise<boolean> {
+  await db.run('BEGIN TRANSACTION');
+  try {
+    const n = await db.run('DELETE FROM workspaces WHERE id = ?', [id]);
+    for (const table of ['api_keys', 'events', 'rejected']) {
+      await db.run(`DELETE FROM ${table} WHERE workspace_id = ?`, [id]);
+    }
+    await db.run('COMMIT');
+    return n > 0;
+  } catch (err) {
+    await db.run('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
+export async function createKey(db: Db, k: ApiKey): Promise<void> {
+  await db.run('INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+    k.id,
+    k.workspaceId,
+    k.kind,
+    k.name,
+    k.prefix,
+    k.hash,
+    ts(k.createdAt),
+    k.revokedAt ? ts(k.revokedAt) : null,
+  ]);
+}
+
+export async function listKeys(db: Db, workspaceId?: string): Promise<ApiKey[]> {
+  const rows = workspaceId
+    ? await db.all('SELECT * FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id', [workspaceId])
+    : await db.all('SELECT * FROM api_keys ORDER BY created_at, id');
+  return rows.map((r) => ({
+    id: String(r.id),
+    workspaceId: String(r.workspace_id),
+    kind: String(r.kind) as KeyKind,
+    name: String(r.name),
+    prefix: String(r.prefix),
+    hash: String(r.hash),
+    createdAt: date(r.created_at),
+    revokedAt: dateOrNull(r.revoked_at),
+  }));
+}
+
+export async function revokeKey(db: Db, workspaceId: string, id: string, at: Date): Promise<boolean> {
+  const n = await db.run(
+    'UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL',
+    [ts(at), workspaceId, id],
+  );
+  return n > 0;
+}

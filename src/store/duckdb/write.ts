@@ -1,0 +1,72 @@
+// The ingest write: one transaction per group commit. Dedupe keys go through the primary-key index with
+// ON CONFLICT DO NOTHING RETURNING, so only keys never seen before come back; their events are appended.
+import { createHash } from 'node:crypto';
+import type { WriteBatch, WriteResult } from '../types.ts';
+import { type Db, StoreError, ts } from './db.ts';
+import { EVENT_COLUMNS } from './schema.ts';
+
+/** 128-bit key of (workspace, messageId). md5 is fine here: the inputs are not adversarial across tenants. */
+export function dedupeKey(workspaceId: string, messageId: string): bigint {
+  return BigInt(`0x${createHash('md5').update(workspaceId).update('\0').update(messageId).digest('hex')}`);
+}
+
+export async function writeEvents(db: Db, batch: WriteBatch): Promise<WriteResult> {
+  const { events, rejected } = batch;
+  const keys = events.map((r) => dedupeKey(r.event.workspaceId, r.event.messageId));
+  const duplicate = new Array<boolean>(events.length).fill(true);
+  const conn = db.conn;
+  await db.run('BEGIN TRANSACTION');
+  try {
+    if (events.length > 0) {
+      const pending = await conn.createAppender('pending_keys', 'main', 'temp');
+      for (let i = 0; i < events.length; i++) {
+        pending.appendUHugeInt(keys[i] as bigint);
+        pending.appendTimestamp(ts((events[i] as (typeof events)[number]).event.receivedAt));
+        pending.endRow();
+      }
+      pending.closeSync();
+      const fresh = new Set(
+        (
+          await db.all(
+            'INSERT INTO dedupe SELECT DISTINCT ON (key) key, seen_at FROM temp.pending_keys ON CONFLICT DO NOTHING RETURNING key',
+          )
+        ).map((r) => r.key as bigint),
+      );
+      await db.run('DELETE FROM temp.pending_keys');
+      if (fresh.size > 0) {
+        const appender = await conn.createAppender('events');
+        for (let i = 0; i < events.length; i++) {
+          const key = keys[i] as bigint;
+          if (!fresh.delete(key)) continue; // seen before, or a second copy inside this batch
+          duplicate[i] = false;
+          const rec = events[i] as (typeof events)[number];
+          for (const c of EVENT_COLUMNS) c.append(appender, rec);
+          appender.endRow();
+        }
+        appender.closeSync();
+      }
+    }
+    if (rejected.length > 0) {
+      const a = await conn.createAppender('rejected');
+      for (const r of rejected) {
+        a.appendVarchar(r.id);
+        a.appendVarchar(r.workspaceId);
+        a.appendTimestamp(ts(r.receivedAt));
+        a.appendVarchar(r.source);
+        if (r.messageId === null) a.appendNull();
+        else a.appendVarchar(r.messageId);
+        a.appendVarchar(r.code);
+        a.appendVarchar(r.reason);
+        a.appendVarchar(r.payload);
+        a.endRow();
+      }
+      a.closeSync();
+    }
+    await db.run('COMMIT');
+    return { duplicate };
+  } catch (err) {
+    await db.run('ROLLBACK').catch(() => {});
+    if (err instanceof StoreError) throw err;
+    throw new StoreError(`duckdb append: ${(err as Error).message}`, 'APPEND', { cause: err });
+  }
+}

@@ -1,0 +1,92 @@
+// The storage contract. Each backend lives in its own folder and passes test/store/contract.ts.
+import type { CanonicalEvent, EventRecord, Rejection } from '../pipeline/types.ts';
+
+export type KeyKind = 'write' | 'read' | 'admin';
+
+export interface Workspace {
+  id: string;
+  name: string;
+  createdAt: Date;
+}
+
+export interface ApiKey {
+  id: string;
+  workspaceId: string;
+  kind: KeyKind;
+  name: string;
+  /** The first characters of the secret, to tell keys apart in listings. */
+  prefix: string;
+  /** sha256 of the secret, hex. The secret itself is never stored. */
+  hash: string;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+export interface WriteBatch {
+  events: EventRecord[];
+  rejected: Rejection[];
+}
+
+export interface WriteResult {
+  /** duplicate[i] is true when events[i] had a messageId already accepted in its workspace. */
+  duplicate: boolean[];
+}
+
+export const ORDER_FIELDS = {
+  timestamp: 'timestamp',
+  receivedAt: 'received_at',
+  event: 'event',
+  type: 'type',
+  userId: 'user_id',
+  anonymousId: 'anonymous_id',
+  groupId: 'group_id',
+  instanceId: 'instance_id',
+  messageId: 'message_id',
+} as const;
+export type OrderField = keyof typeof ORDER_FIELDS;
+
+export const JSON_COLUMNS = ['properties', 'traits', 'context'] as const;
+export type JsonColumn = (typeof JSON_COLUMNS)[number];
+
+export interface EventQuery {
+  event?: string;
+  type?: string;
+  userId?: string;
+  anonymousId?: string;
+  groupId?: string;
+  instanceId?: string;
+  messageId?: string;
+  startDate?: Date;
+  endDate?: Date;
+  /** Equality on a value inside a JSON column: properties.plan=pro is {column: 'properties', path: ['plan']}. */
+  json: Array<{ column: JsonColumn; path: string[]; value: string }>;
+  orderBy: OrderField;
+  direction: 'ASC' | 'DESC';
+  limit: number;
+  offset: number;
+}
+
+export interface Page<T> {
+  results: T[];
+  total: number;
+}
+
+export interface Store {
+  /** Writes events (skipping messageIds already accepted in their workspace) and rejections in one durable transaction. */
+  writeEvents(batch: WriteBatch): Promise<WriteResult>;
+  /** Forgets dedupe entries first seen before `before`; returns how many. */
+  purgeDedupe(before: Date): Promise<number>;
+  listEvents(workspaceId: string, query: EventQuery): Promise<Page<CanonicalEvent>>;
+  listRejected(workspaceId: string, page: { limit: number; offset: number }): Promise<Page<Rejection>>;
+
+  createWorkspace(ws: Workspace): Promise<void>;
+  listWorkspaces(): Promise<Workspace[]>;
+  /** Removes the workspace with its keys, events and rejections. */
+  deleteWorkspace(id: string): Promise<boolean>;
+
+  createKey(key: ApiKey): Promise<void>;
+  listKeys(workspaceId?: string): Promise<ApiKey[]>;
+  revokeKey(workspaceId: string, id: string, at: Date): Promise<boolean>;
+
+  close(): Promise<void>;
+}
