@@ -1,0 +1,169 @@
+// Test harness: a real app on a real DuckDB file in a temporary directory, with known keys.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bootstrap, KeyRing } from '../src/auth/keys.ts';
+import { type App, buildApp } from '../src/http/app.ts';
+import { GroupCommitter } from '../src/ingest/committer.ts';
+import { DuckDBStore } from '../src/store/duckdb/index.ts';
+
+export const KEYS = { write: 'test-write-key', read: 'test-read-key', admin: 'test-admin-key' } as const;
+
+export interface TestApp {
+  app: App;
+  store: DuckDBStore;
+  keys: KeyRing;
+  committer: GroupCommitter;
+  dataDir: string;
+  /** Base URL once listen() was called. */
+  url?: string;
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export function tempDir(prefix = 'intake-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface TestAppOptions {
+  dataDir?: string;
+  bodyLimit?: number;
+  eventLimit?: number;
+  queueLimit?: number;
+  commitMaxEvents?: number;
+  trustProxy?: string[];
+  now?: () => Date;
+}
+
+export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
+  const dataDir = opts.dataDir ?? tempDir();
+  const store = await DuckDBStore.open({ dataDir, memoryLimit: '256MB' });
+  const keys = new KeyRing(store);
+  await keys.load();
+  await bootstrap(keys, KEYS);
+  const committer = new GroupCommitter(store, {
+    maxEvents: opts.commitMaxEvents ?? 5000,
+    queueLimit: opts.queueLimit ?? 50_000,
+  });
+  const app = await buildApp({
+    config: {
+      bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
+      eventLimit: opts.eventLimit ?? 32 * 1024,
+      trustProxy: opts.trustProxy ?? [],
+    },
+    store,
+    keys,
+    committer,
+    now: opts.now,
+    logger: false,
+  });
+  const t: TestApp = {
+    app,
+    store,
+    keys,
+    committer,
+    dataDir,
+    async listen() {
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const addr = app.server.address();
+      if (!addr || typeof addr === 'string') throw new Error('no address');
+      t.url = `http://127.0.0.1:${addr.port}`;
+      return t.url;
+    },
+    async close() {
+      await app.close();
+      await committer.close();
+      await store.close();
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
+
+export const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+export const bearer = (key: string) => `Bearer ${key}`;
+
+/** Every event of the workspace behind `readKey`, through GET /events, paging by 1000. */
+export async function allEvents(app: App, readKey: string = KEYS.read, query = ''): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for (let offset = 0; ; offset += 1000) {
+    const res = await app.inject({
+      method: 'GET',
+      url: `/events?limit=1000&offset=${offset}&orderByField=receivedAt&orderByDirection=ASC${query ? `&${query}` : ''}`,
+      headers: { authorization: bearer(readKey) },
+    });
+    if (res.statusCode !== 200) throw new Error(`GET /events: ${res.statusCode} ${res.body}`);
+    const page = res.json() as { results: Record<string, unknown>[] };
+    out.push(...page.results);
+    if (page.results.length < 1000) return out;
+  }
+}
+
+export interface ServerProcess {
+  proc: ChildProcess;
+  url: string;
+  output: () => string;
+  /** Resolves with the exit code (or signal) when the process ends. */
+  exited: Promise<number | string>;
+}
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+/** Starts the real `intake start` process on a free port and waits until it answers /health. */
+export async function startServerProcess(dataDir: string, extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'start'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      INTAKE_DATA_DIR: dataDir,
+      INTAKE_WRITE_KEY: KEYS.write,
+      INTAKE_READ_KEY: KEYS.read,
+      INTAKE_ADMIN_KEY: KEYS.admin,
+      LOG_LEVEL: 'warn',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d) => {
+    out += d;
+  });
+  proc.stderr?.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | string>((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`server exited early: ${out}`);
+    try {
+      const r = await fetch(`${url}/health`);
+      if (r.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`server did not start within 30 s: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { proc, url, output: () => out, exited };
+}
+
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
