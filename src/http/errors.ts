@@ -61,6 +61,18 @@ export const ERRORS = {
     status: 500,
     doc: 'A bug. The body never holds a stack trace; the log has the details.',
   },
+  INTAKE_ERR_MISSING_FIELD: {
+    status: 400,
+    doc: 'A field the wire format requires is missing or has the wrong type (e.g. a Bento `$purchase` without `details.unique.key`, a Biteral event without `productCode`); the message names it.',
+  },
+  INTAKE_ERR_UNSUPPORTED_EVENT_TYPE: {
+    status: 400,
+    doc: 'The event type is not one this wire format accepts (e.g. Sequence takes only track and identify).',
+  },
+  INTAKE_ERR_TOO_MANY_EVENTS: {
+    status: 400,
+    doc: 'The request holds more events than its wire format allows in one request (Bento 1000, Biteral 100, UserFlux 50).',
+  },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -67,4 +67,6 @@ export interface RequestContext {
   receivedAt: Date;
   /** Batch-level sentAt, when the wire format has one. */
   sentAt?: unknown;
+  /** The client asked for geo enrichment from the request IP (UserFlux `?locationEnrichment=true`). */
+  enrichGeo?: boolean;
 }
