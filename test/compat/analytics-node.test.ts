@@ -46,14 +46,15 @@ test('analytics-node: identify, track, page, screen, group and alias are each st
   assert.equal(new Set(events.map((e) => e.messageId)).size, 6, 'distinct messageIds');
 
   const identify = byType.get('identify');
+  assert.ok(identify);
   assert.deepEqual(identify?.traits, { email: 'a@example.com', plan: 'pro' });
   assert.equal(identify?.originalTimestamp, ts.toISOString());
   assert.equal(identify?.source, 'segment');
   assert.equal(
-    (identify?.context as { library?: { name?: string } }).library?.name,
+    (identify.context as { library?: { name?: string } }).library?.name,
     '@segment/analytics-node',
   );
-  assert.equal((identify?.context as { ip?: string }).ip, '127.0.0.1');
+  assert.equal((identify.context as { ip?: string }).ip, '127.0.0.1');
 
   const track = byType.get('track');
   assert.equal(track?.event, 'Order Completed');
@@ -64,7 +65,7 @@ test('analytics-node: identify, track, page, screen, group and alias are each st
   assert.equal(page?.name, 'Pricing');
   assert.equal(page?.category, 'Docs');
   assert.equal(page?.anonymousId, 'anon-1');
-  assert.equal((page?.properties as { path?: string }).path, '/pricing');
+  assert.equal((page?.properties as { path?: string } | undefined)?.path, '/pricing');
 
   assert.equal(byType.get('screen')?.name, 'Home');
   assert.equal(byType.get('group')?.groupId, 'g-1');
