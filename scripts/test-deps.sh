@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system packages the test suite drives for real (Chromium for the browser tests), when missing.
+# Runs before `npm test`; needs root and apt-get to install, and only says what is missing otherwise.
+set -euo pipefail
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "test-deps: installing ${missing[*]} with apt-get"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "test-deps: ${missing[*]} not installed and cannot install here (need root + apt-get); those tests will skip (fail under CI=true)"
+fi

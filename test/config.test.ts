@@ -1,0 +1,59 @@
+// Configuration: defaults, flags over environment, and a clear message for each bad value.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config.ts';
+
+test('defaults', () => {
+  const c = loadConfig([], {});
+  assert.equal(c.port, 8080);
+  assert.equal(c.host, '127.0.0.1');
+  assert.equal(c.dataDir, './data');
+  assert.equal(c.bodyLimit, 4 * 1024 * 1024);
+  assert.equal(c.eventLimit, 32 * 1024);
+  assert.equal(c.dedupeWindowHours, 48);
+  assert.deepEqual(c.trustProxy, []);
+  assert.deepEqual(c.keys, { write: undefined, read: undefined, admin: undefined });
+});
+
+test('flags win over environment variables; sizes take units', () => {
+  const c = loadConfig(['--port', '9000', '--data-dir=/tmp/x', '--body-limit', '1mb'], {
+    PORT: '7000',
+    HOST: '0.0.0.0',
+    INTAKE_EVENT_LIMIT: '64kb',
+    INTAKE_TRUST_PROXY: '10.0.0.1, 10.1.0.0/16',
+    INTAKE_WRITE_KEY: 'w',
+  });
+  assert.equal(c.port, 9000);
+  assert.equal(c.host, '0.0.0.0');
+  assert.equal(c.dataDir, '/tmp/x');
+  assert.equal(c.bodyLimit, 1024 * 1024);
+  assert.equal(c.eventLimit, 64 * 1024);
+  assert.deepEqual(c.trustProxy, ['10.0.0.1', '10.1.0.0/16']);
+  assert.equal(c.keys.write, 'w');
+});
+
+test('each bad value is refused with a message naming it', () => {
+  const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+    [['--port', 'eighty'], {}, /--port \(PORT\) must be a whole number/],
+    [[], { PORT: '70000' }, /--port \(PORT\) must be between 0 and 65535/],
+    [['--log-level', 'loud'], {}, /--log-level .* must be one of/],
+    [['--body-limit', 'huge'], {}, /--body-limit .* must be a size/],
+    [[], { INTAKE_DEDUPE_WINDOW_HOURS: '2' }, /dedupe-window-hours .* between 24/],
+    [[], { INTAKE_TRUST_PROXY: 'everyone' }, /trust-proxy .* IPs or CIDRs/],
+    [['--colour', 'blue'], {}, /colour/],
+  ];
+  for (const [argv, env, message] of cases) {
+    assert.throws(() => loadConfig(argv, env), (err: unknown) => err instanceof ConfigError && message.test(err.message));
+  }
+});
+
+test('intake start with a bad value exits 2 and says why, before opening anything', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--port', 'nope'], {
+    cwd: new URL('..', import.meta.url).pathname,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /bad configuration: --port \(PORT\) must be a whole number, got "nope"/);
+});
