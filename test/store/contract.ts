@@ -1,0 +1,167 @@
+// The Store contract: every backend runs these against its real engine (see duckdb.test.ts).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { normalize } from '../../src/pipeline/normalize.ts';
+import type { EventRecord, RequestContext } from '../../src/pipeline/types.ts';
+import { validateItem } from '../../src/pipeline/validate.ts';
+import type { EventQuery, Store } from '../../src/store/types.ts';
+
+const ctx = (workspaceId: string, receivedAt = new Date('2026-03-01T00:00:00Z')): RequestContext => ({
+  workspaceId,
+  source: 'test',
+  ip: '127.0.0.1',
+  receivedAt,
+});
+
+export function record(workspaceId: string, item: Record<string, unknown>, receivedAt?: Date): EventRecord {
+  const v = validateItem(item);
+  assert.ok(v.ok);
+  const n = normalize(v.value, ctx(workspaceId, receivedAt), 32 * 1024);
+  assert.ok(n.ok);
+  return n.value;
+}
+
+const query = (q: Partial<EventQuery> = {}): EventQuery => ({
+  json: [],
+  orderBy: 'timestamp',
+  direction: 'ASC',
+  limit: 100,
+  offset: 0,
+  ...q,
+});
+
+export function storeContract(name: string, open: () => Promise<Store>): void {
+  test(`${name}: writeEvents stores once per (workspace, messageId) and reports duplicates in order`, async () => {
+    const store = await open();
+    try {
+      const a = record('ws1', { type: 'track', event: 'A', userId: 'u1', messageId: 'm1' });
+      const b = record('ws1', { type: 'track', event: 'B', userId: 'u1', messageId: 'm2' });
+      const a2 = record('ws1', { type: 'track', event: 'A again', userId: 'u1', messageId: 'm1' });
+      const other = record('ws2', { type: 'track', event: 'A', userId: 'u1', messageId: 'm1' });
+      assert.deepEqual((await store.writeEvents({ events: [a, b, a2], rejected: [] })).duplicate, [
+        false,
+        false,
+        true,
+      ]);
+      assert.deepEqual((await store.writeEvents({ events: [b, other], rejected: [] })).duplicate, [
+        true,
+        false,
+      ]);
+      const page = await store.listEvents('ws1', query());
+      assert.equal(page.total, 2);
+      assert.deepEqual(page.results.map((e) => e.event).sort(), ['A', 'B']);
+      assert.equal((await store.listEvents('ws2', query())).total, 1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test(`${name}: listEvents filters, orders and pages; JSON filters match nested values`, async () => {
+    const store = await open();
+    try {
+      const events = Array.from({ length: 30 }, (_, i) =>
+        record('ws', {
+          type: i % 3 === 0 ? 'identify' : 'track',
+          event: `E${i % 2}`,
+          userId: `u${i % 5}`,
+          messageId: `q${i}`,
+          timestamp: new Date(Date.UTC(2026, 0, 1 + i)).toISOString(),
+          properties: { plan: i % 2 ? 'pro' : 'free', nested: { n: i } },
+          traits: { name: `n${i}` },
+        }),
+      );
+      await store.writeEvents({ events, rejected: [] });
+      assert.equal((await store.listEvents('ws', query({ userId: 'u1' }))).total, 6);
+      assert.equal((await store.listEvents('ws', query({ type: 'identify' }))).total, 10);
+      const range = await store.listEvents(
+        'ws',
+        query({ startDate: new Date('2026-01-05T00:00:00Z'), endDate: new Date('2026-01-10T00:00:00Z') }),
+      );
+      assert.equal(range.total, 6);
+      const nested = await store.listEvents(
+        'ws',
+        query({ json: [{ column: 'properties', path: ['nested', 'n'], value: '7' }] }),
+      );
+      assert.deepEqual(
+        nested.results.map((e) => e.messageId),
+        ['q7'],
+      );
+      const pro = await store.listEvents(
+        'ws',
+        query({ json: [{ column: 'properties', path: ['plan'], value: 'pro' }] }),
+      );
+      assert.equal(pro.total, 15);
+      const desc = await store.listEvents('ws', query({ direction: 'DESC', limit: 5, offset: 5 }));
+      assert.equal(desc.total, 30);
+      assert.deepEqual(
+        desc.results.map((e) => e.messageId),
+        ['q24', 'q23', 'q22', 'q21', 'q20'],
+      );
+      const first = desc.results[0];
+      assert.deepEqual(first?.properties, { plan: 'free', nested: { n: 24 } });
+      assert.deepEqual(first?.traits, { name: 'n24' });
+      assert.ok(first?.timestamp instanceof Date);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test(`${name}: rejections are kept per workspace with their payload`, async () => {
+    const store = await open();
+    try {
+      const at = new Date('2026-02-02T00:00:00Z');
+      await store.writeEvents({
+        events: [],
+        rejected: [
+          {
+            id: 'r1',
+            workspaceId: 'ws',
+            receivedAt: at,
+            source: 'segment',
+            messageId: 'x',
+            code: 'INTAKE_ERR_MISSING_ID',
+            reason: 'no id',
+            payload: '{"a":1}',
+          },
+        ],
+      });
+      const page = await store.listRejected('ws', { limit: 10, offset: 0 });
+      assert.equal(page.total, 1);
+      assert.deepEqual(page.results[0], {
+        id: 'r1',
+        workspaceId: 'ws',
+        receivedAt: at,
+        source: 'segment',
+        messageId: 'x',
+        code: 'INTAKE_ERR_MISSING_ID',
+        reason: 'no id',
+        payload: '{"a":1}',
+      });
+      assert.equal((await store.listRejected('other', { limit: 10, offset: 0 })).total, 0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test(`${name}: purgeDedupe forgets only keys older than the window`, async () => {
+    const store = await open();
+    try {
+      const old = record(
+        'ws',
+        { type: 'track', event: 'Old', userId: 'u', messageId: 'old' },
+        new Date('2026-01-01T00:00:00Z'),
+      );
+      const fresh = record(
+        'ws',
+        { type: 'track', event: 'New', userId: 'u', messageId: 'new' },
+        new Date('2026-01-03T00:00:00Z'),
+      );
+      await store.writeEvents({ events: [old, fresh], rejected: [] });
+      assert.equal(await store.purgeDedupe(new Date('2026-01-02T00:00:00Z')), 1);
+      const again = await store.writeEvents({ events: [old, fresh], rejected: [] });
+      assert.deepEqual(again.duplicate, [false, true]);
+    } finally {
+      await store.close();
+    }
+  });
+}
