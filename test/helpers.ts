@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { bootstrap, KeyRing } from '../src/auth/keys.ts';
 import { type App, buildApp } from '../src/http/app.ts';
 import { GroupCommitter } from '../src/ingest/committer.ts';
+import { type GeoReader, openGeoReader } from '../src/pipeline/enrich/index.ts';
 import { DuckDBStore } from '../src/store/duckdb/index.ts';
 
 export const KEYS = { write: 'test-write-key', read: 'test-read-key', admin: 'test-admin-key' } as const;
@@ -34,6 +35,15 @@ export interface TestAppOptions {
   commitMaxEvents?: number;
   trustProxy?: string[];
   now?: () => Date;
+  /** The geolocation database (testGeoReader()); default none, so events get no context.location. */
+  geo?: GeoReader | null;
+}
+
+let geoReader: Promise<GeoReader> | undefined;
+/** The bundled geolocation database, opened once per test process (~45 MB, a few hundred ms). */
+export function testGeoReader(): Promise<GeoReader> {
+  geoReader ??= openGeoReader();
+  return geoReader;
 }
 
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
@@ -57,6 +67,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     committer,
     now: opts.now,
     logger: false,
+    geo: opts.geo ?? null,
   });
   const t: TestApp = {
     app,

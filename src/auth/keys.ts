@@ -2,7 +2,14 @@
 // that every change updates at once, so a revocation takes effect on the next request.
 import { createHash } from 'node:crypto';
 import { IntakeError } from '../http/errors.ts';
-import type { ApiKey, KeyKind, Store, Workspace } from '../store/types.ts';
+import {
+  type ApiKey,
+  DEFAULT_WORKSPACE_SETTINGS,
+  type KeyKind,
+  type Store,
+  type Workspace,
+  type WorkspaceSettings,
+} from '../store/types.ts';
 import { token, uuidv7 } from '../util/ids.ts';
 
 export const KEY_KINDS: KeyKind[] = ['write', 'read', 'admin'];
@@ -44,6 +51,26 @@ export class KeyRing {
     return this.workspaces.get(id);
   }
 
+  /** The workspace's settings from memory (the ingest path asks once per request); defaults if unknown. */
+  settingsOf(id: string): WorkspaceSettings {
+    return this.workspaces.get(id)?.settings ?? DEFAULT_WORKSPACE_SETTINGS;
+  }
+
+  /** Changes some settings of a workspace; the next request sees them. Undefined: no such workspace. */
+  async updateSettings(id: string, patch: Partial<WorkspaceSettings>): Promise<Workspace | undefined> {
+    const ws = this.workspaces.get(id);
+    if (!ws) return undefined;
+    const settings: WorkspaceSettings = { ...ws.settings };
+    for (const k of Object.keys(settings) as Array<keyof WorkspaceSettings>) {
+      const v = patch[k];
+      if (typeof v === 'boolean') settings[k] = v;
+    }
+    if (!(await this.store.updateWorkspaceSettings(id, settings))) return undefined;
+    const updated: Workspace = { ...ws, settings };
+    this.workspaces.set(id, updated);
+    return updated;
+  }
+
   findWorkspaceByName(name: string): Workspace | undefined {
     for (const w of this.workspaces.values()) if (w.name === name) return w;
     return undefined;
@@ -52,7 +79,12 @@ export class KeyRing {
   async createWorkspace(name: string): Promise<Workspace> {
     if (this.findWorkspaceByName(name))
       throw new IntakeError('INTAKE_ERR_CONFLICT', `workspace "${name}" already exists`);
-    const ws: Workspace = { id: uuidv7(), name, createdAt: new Date() };
+    const ws: Workspace = {
+      id: uuidv7(),
+      name,
+      createdAt: new Date(),
+      settings: { ...DEFAULT_WORKSPACE_SETTINGS },
+    };
     await this.store.createWorkspace(ws);
     this.workspaces.set(ws.id, ws);
     return ws;

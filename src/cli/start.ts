@@ -4,6 +4,7 @@ import { bootstrap, KeyRing } from '../auth/keys.ts';
 import type { Config } from '../config.ts';
 import { buildApp } from '../http/app.ts';
 import { GroupCommitter } from '../ingest/committer.ts';
+import { openGeoReader } from '../pipeline/enrich/index.ts';
 import { DuckDBStore } from '../store/duckdb/index.ts';
 
 const HOUR = 3_600_000;
@@ -35,7 +36,9 @@ export async function start(config: Config): Promise<void> {
   });
   const timer = setInterval(() => committer.tick(), 60_000);
   timer.unref();
-  const app = await buildApp({ config, store, keys, committer, logger: log });
+  // Loaded once, before listening: the ingest path only reads it from memory.
+  const geo = config.geoipDir === null ? null : await openGeoReader(config.geoipDir);
+  const app = await buildApp({ config, store, keys, committer, logger: log, geo });
   await app.listen({ port: config.port, host: config.host });
   log.info({ port: config.port, host: config.host, dataDir: config.dataDir }, 'intake listening');
 

@@ -6,8 +6,10 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { KeyRing } from '../auth/keys.ts';
 import type { Config } from '../config.ts';
 import { DIALECTS } from '../dialects/index.ts';
+import { settingsRoutes } from '../dialects/settings.ts';
 import type { GroupCommitter } from '../ingest/committer.ts';
 import { createIngestor } from '../ingest/ingest.ts';
+import { Enricher, type GeoReader } from '../pipeline/enrich/index.ts';
 import type { Store } from '../store/types.ts';
 import { VERSION } from '../version.ts';
 import { registerBodyParser } from './body.ts';
@@ -24,6 +26,8 @@ export interface AppDeps {
   /** The clock; tests pass a fixed one. */
   now?: () => Date;
   logger?: FastifyBaseLogger | boolean;
+  /** The opened geolocation database (openGeoReader); absent or null: no `context.location`. */
+  geo?: GeoReader | null;
 }
 
 export type App = FastifyInstance;
@@ -107,12 +111,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerBodyParser(app, config.bodyLimit);
 
   const now = deps.now ?? (() => new Date());
-  const ingestor = createIngestor(deps.committer, { eventLimit: config.eventLimit });
+  const ingestor = createIngestor(deps.committer, {
+    eventLimit: config.eventLimit,
+    enricher: new Enricher(deps.geo ?? null),
+    settingsOf: (id) => deps.keys.settingsOf(id),
+  });
   const ctx = { store: deps.store, keys: deps.keys, committer: deps.committer, ingestor, now };
   healthRoutes(app, ctx);
   adminRoutes(app, ctx);
   eventRoutes(app, ctx);
   for (const dialect of DIALECTS) dialect.routes(app, ctx);
+  settingsRoutes(app, ctx);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -1,9 +1,11 @@
-// The shared ingest path every dialect calls: validate and normalize each item, commit the valid ones and
-// the rejections together, and report each item's outcome in order.
+// The shared ingest path every dialect calls: validate, normalize and enrich each item, commit the valid
+// ones and the rejections together, and report each item's outcome in order.
 import type { ErrorCode } from '../http/errors.ts';
+import { type Enricher, enrichPlan } from '../pipeline/enrich/index.ts';
 import { normalize } from '../pipeline/normalize.ts';
 import type { CanonicalEvent, EventRecord, Rejection, RequestContext } from '../pipeline/types.ts';
 import { validateItem } from '../pipeline/validate.ts';
+import type { WorkspaceSettings } from '../store/types.ts';
 import { uuidv7 } from '../util/ids.ts';
 import type { GroupCommitter } from './committer.ts';
 
@@ -30,9 +32,17 @@ function messageIdOf(item: unknown): string | null {
   return typeof v === 'string' || typeof v === 'number' ? String(v) : null;
 }
 
-export function createIngestor(committer: GroupCommitter, opts: { eventLimit: number }): Ingestor {
+export interface IngestOptions {
+  eventLimit: number;
+  enricher: Enricher;
+  /** The workspace's settings, from memory (the key ring): no I/O on the ingest path. */
+  settingsOf(workspaceId: string): WorkspaceSettings;
+}
+
+export function createIngestor(committer: GroupCommitter, opts: IngestOptions): Ingestor {
   return {
     async ingest(ctx, items) {
+      const plan = enrichPlan(opts.settingsOf(ctx.workspaceId), ctx);
       const records: EventRecord[] = [];
       const rejected: Rejection[] = [];
       const slots: Array<number | Rejection> = [];
@@ -40,8 +50,10 @@ export function createIngestor(committer: GroupCommitter, opts: { eventLimit: nu
         const valid = validateItem(item);
         const result = valid.ok ? normalize(valid.value, ctx, opts.eventLimit) : valid;
         if (result.ok) {
+          // normalize took context.ip from the request where the client sent none (or an empty one).
+          const ipFromRequest = !(valid.ok && valid.value.context?.ip);
           slots.push(records.length);
-          records.push(result.value);
+          records.push(opts.enricher.enrich(result.value, plan, ipFromRequest));
         } else {
           const r: Rejection = {
             id: uuidv7(ctx.receivedAt.getTime()),

@@ -3,10 +3,24 @@ import type { CanonicalEvent, EventRecord, Rejection } from '../pipeline/types.t
 
 export type KeyKind = 'write' | 'read' | 'admin';
 
+/** Per-workspace ingest options, stored as JSON in the workspaces table. */
+export interface WorkspaceSettings {
+  /** Add `context.location` from the request IP. Default true. */
+  geo: boolean;
+  /** Zero the last octet of IPv4 / last 80 bits of IPv6 in `context.ip` before storing. Default false. */
+  anonymizeIp: boolean;
+}
+
+export const DEFAULT_WORKSPACE_SETTINGS: Readonly<WorkspaceSettings> = Object.freeze({
+  geo: true,
+  anonymizeIp: false,
+});
+
 export interface Workspace {
   id: string;
   name: string;
   createdAt: Date;
+  settings: WorkspaceSettings;
 }
 
 export interface ApiKey {
@@ -81,6 +95,8 @@ export interface Store {
 
   createWorkspace(ws: Workspace): Promise<void>;
   listWorkspaces(): Promise<Workspace[]>;
+  /** Replaces a workspace's settings; false when there is no such workspace. */
+  updateWorkspaceSettings(id: string, settings: WorkspaceSettings): Promise<boolean>;
   /** Removes the workspace with its keys, events and rejections. */
   deleteWorkspace(id: string): Promise<boolean>;
 

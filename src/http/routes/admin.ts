@@ -6,10 +6,18 @@ import type { RouteContext, TypedApp } from '../context.ts';
 import { IntakeError } from '../errors.ts';
 import { BEARER_SECURITY, errorResponses } from '../schemas.ts';
 
+const Settings = Type.Object({
+  geo: Type.Boolean({ description: 'Add context.location from the request IP (default true)' }),
+  anonymizeIp: Type.Boolean({
+    description:
+      'Zero the last octet of IPv4 / last 80 bits of IPv6 in context.ip before storing (default false)',
+  }),
+});
 const Workspace = Type.Object({
   id: Type.String(),
   name: Type.String(),
   createdAt: Type.String({ format: 'date-time' }),
+  settings: Settings,
 });
 const Key = Type.Object({
   id: Type.String(),
@@ -97,6 +105,27 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
       }
       await ctx.keys.deleteWorkspace(req.params.id);
       return reply.code(204).send();
+    },
+  );
+
+  app.patch(
+    '/admin/workspaces/:id/settings',
+    {
+      preValidation: admin,
+      schema: {
+        summary: "Change a workspace's ingest settings (geo enrichment, IP anonymization)",
+        description: 'Only the fields sent change. Applies from the next request on.',
+        tags: ['admin'],
+        security,
+        params: WsParams,
+        body: Type.Partial(Settings, { additionalProperties: false, minProperties: 1 }),
+        response: { 200: Workspace, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const ws = await ctx.keys.updateSettings(req.params.id, req.body);
+      if (!ws) throw new IntakeError('INTAKE_ERR_NOT_FOUND', `no workspace ${req.params.id}`);
+      return { ...ws, createdAt: ws.createdAt.toISOString() };
     },
   );
 

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { ApiKey, EventQuery, Store, Workspace, WriteBatch } from '../types.ts';
+import type { ApiKey, EventQuery, Store, Workspace, WorkspaceSettings, WriteBatch } from '../types.ts';
 import { Db, ts } from './db.ts';
 import { listEvents, listRejected } from './events.ts';
 import { MIGRATIONS } from './schema.ts';
@@ -51,6 +51,7 @@ export class DuckDBStore implements Store {
 
   createWorkspace = (w: Workspace) => ws.createWorkspace(this.db, w);
   listWorkspaces = () => ws.listWorkspaces(this.db);
+  updateWorkspaceSettings = (id: string, s: WorkspaceSettings) => ws.updateWorkspaceSettings(this.db, id, s);
   deleteWorkspace = (id: string) => ws.deleteWorkspace(this.db, id);
   createKey = (k: ApiKey) => ws.createKey(this.db, k);
   listKeys = (workspaceId?: string) => ws.listKeys(this.db, workspaceId);

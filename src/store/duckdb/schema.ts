@@ -2,6 +2,7 @@
 import type { DuckDBAppender } from '@duckdb/node-api';
 import type { CanonicalEvent, EventRecord, JsonObject } from '../../pipeline/types.ts';
 import { date, dateOrNull, type Row, strOrNull, ts } from './db.ts';
+import { PROFILE_MIGRATIONS } from './profile-schema.ts';
 
 interface Column {
   name: string;
@@ -81,7 +82,9 @@ export function rowToEvent(row: Row): CanonicalEvent {
 
 export const MIGRATIONS: string[] = [
   `CREATE TABLE IF NOT EXISTS workspaces (
-     id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL)`,
+     id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, settings JSON)`,
+  // Databases created before workspace settings existed; NULL settings read as the defaults.
+  'ALTER TABLE workspaces ADD COLUMN IF NOT EXISTS settings JSON',
   `CREATE TABLE IF NOT EXISTS api_keys (
      id VARCHAR PRIMARY KEY, workspace_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
      prefix VARCHAR NOT NULL, hash VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)`,
@@ -91,4 +94,5 @@ export const MIGRATIONS: string[] = [
   `CREATE TABLE IF NOT EXISTS rejected (
      id VARCHAR NOT NULL, workspace_id VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, source VARCHAR NOT NULL,
      message_id VARCHAR, code VARCHAR NOT NULL, reason VARCHAR NOT NULL, payload VARCHAR NOT NULL)`,
+  ...PROFILE_MIGRATIONS,
 ];

