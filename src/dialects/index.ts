@@ -1,6 +1,7 @@
 // Every wire format the server speaks.
 import { segment } from './segment.ts';
+import { sequence } from './sequence.ts';
 import { trench } from './trench.ts';
 import type { Dialect } from './types.ts';
 
-export const DIALECTS: Dialect[] = [segment, trench];
+export const DIALECTS: Dialect[] = [segment, trench, sequence];
