@@ -1,4 +1,5 @@
-// Every wire format the server speaks.
+// Every wire format the server speaks. Biteral has no entry of its own: it shares POST /events with Trench,
+// whose route (trench.ts) tells the two apart by the body's shape and hands Biteral bodies to biteral.ts.
 import { bento } from './bento.ts';
 import { segment } from './segment.ts';
 import { sequence } from './sequence.ts';

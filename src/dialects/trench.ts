@@ -1,9 +1,48 @@
-// Trench's POST /events: {events: [...]} in the Segment spec, answered 201 with the stored events.
+// POST /events, shared by two dialects and told apart by the body's shape: Trench's {events: [...]} in the
+// Segment spec (answered 201 with the stored events), or Biteral's typed event object or array (biteral.ts).
 import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { requireKey } from '../http/auth.ts';
-import { BEARER_SECURITY, EventSchema, errorResponses, ItemRejection } from '../http/schemas.ts';
+import type { RouteContext } from '../http/context.ts';
+import { IntakeError } from '../http/errors.ts';
+import { BEARER_SECURITY, ErrorSchema, EventSchema, ItemRejection } from '../http/schemas.ts';
+import { isObject } from '../pipeline/validate.ts';
+import { BiteralResult, FieldErrorSchema, handleBiteral } from './biteral.ts';
 import { batchResponse } from './segment.ts';
 import { type Dialect, requestContext } from './types.ts';
+
+const TrenchResult = Type.Object({
+  results: Type.Array(EventSchema),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+  total: Type.Integer(),
+  duplicates: Type.Integer(),
+  rejected: Type.Array(ItemRejection),
+});
+
+/** Intake's error shape; Biteral's field violations add `fieldErrors`. */
+const BadRequest = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String(),
+  error: Type.String(),
+  message: Type.String(),
+  details: Type.Optional(Type.Unknown()),
+  fieldErrors: Type.Optional(Type.Array(FieldErrorSchema)),
+});
+
+async function handleTrench(req: FastifyRequest, reply: FastifyReply, ctx: RouteContext, events: unknown[]) {
+  const s = await ctx.ingestor.ingest(requestContext(req, ctx, 'trench'), events);
+  const results = s.items.flatMap((it) => (it.status === 'accepted' ? [it.event] : []));
+  const { duplicates, rejected } = batchResponse(s);
+  return reply.code(201).send({
+    results,
+    limit: results.length,
+    offset: 0,
+    total: results.length,
+    duplicates,
+    rejected,
+  });
+}
 
 export const trench: Dialect = {
   name: 'trench',
@@ -13,37 +52,38 @@ export const trench: Dialect = {
       {
         preValidation: requireKey(ctx.keys, ['write']),
         schema: {
-          summary: 'Create events (Trench)',
-          description:
-            '201 with the newly stored events in `results`. Duplicates (messageId already stored) are counted in `duplicates`; invalid items are listed in `rejected` and kept at GET /rejected.',
-          tags: ['trench'],
+          summary: 'Create events (Trench, or Biteral)',
+          description: [
+            'The body decides the dialect.',
+            '**Trench** `{events: [...]}` (Bearer key): 201 with the newly stored events in `results`; duplicates (messageId already stored) are counted in `duplicates`; invalid items are listed in `rejected` and kept at GET /rejected.',
+            '**Biteral** one event `{type, customerCode, timestamp?, ...}` or an array of 1 to 100 (key in X-API-Key): the type is the track event name, customerCode the userId, the other fields its properties. 200 `{ingested, duplicates, rejected}`; any missing or invalid field refuses the whole request with a 400 listing `fieldErrors`.',
+          ].join('\n\n'),
+          tags: ['trench', 'biteral'],
           security: BEARER_SECURITY,
-          body: Type.Object({ events: Type.Array(Type.Unknown()) }, { additionalProperties: true }),
+          body: Type.Unknown({
+            description: 'Trench: {events: [...]}. Biteral: one event object, or an array of 1 to 100.',
+          }),
           response: {
-            201: Type.Object({
-              results: Type.Array(EventSchema),
-              limit: Type.Integer(),
-              offset: Type.Integer(),
-              total: Type.Integer(),
-              duplicates: Type.Integer(),
-              rejected: Type.Array(ItemRejection),
-            }),
-            ...errorResponses,
+            200: BiteralResult,
+            201: TrenchResult,
+            400: BadRequest,
+            401: ErrorSchema,
+            403: ErrorSchema,
           },
         },
       },
       async (req, reply) => {
-        const s = await ctx.ingestor.ingest(requestContext(req, ctx, 'trench'), req.body.events);
-        const results = s.items.flatMap((it) => (it.status === 'accepted' ? [it.event] : []));
-        const { duplicates, rejected } = batchResponse(s);
-        return reply.code(201).send({
-          results: results as never,
-          limit: results.length,
-          offset: 0,
-          total: results.length,
-          duplicates,
-          rejected,
-        });
+        const body = req.body as unknown;
+        if (isObject(body) && 'events' in body) {
+          if (!Array.isArray(body.events))
+            throw new IntakeError('INTAKE_ERR_INVALID_BODY', 'events must be an array');
+          return handleTrench(req, reply, ctx, body.events);
+        }
+        if (isObject(body) || Array.isArray(body)) return handleBiteral(req, reply, ctx, body);
+        throw new IntakeError(
+          'INTAKE_ERR_INVALID_BODY',
+          'the body must be {events: [...]} (Trench) or a Biteral event object or array of them',
+        );
       },
     );
   },
