@@ -2,6 +2,7 @@
 // count recorded and the count failed. Each Bento event becomes a track, an identify, or both.
 import { Type } from '@sinclair/typebox';
 import { requireKey } from '../http/auth.ts';
+import { IntakeError } from '../http/errors.ts';
 import { errorResponses } from '../http/schemas.ts';
 import type { JsonObject } from '../pipeline/types.ts';
 import { isObject } from '../pipeline/validate.ts';
@@ -106,7 +107,7 @@ export const bento: Dialect = {
           tags: ['bento'],
           security: [{ basic: [] }, { bearer: [] }],
           body: Type.Object(
-            { events: Type.Array(Type.Unknown(), { minItems: 1, maxItems: MAX_EVENTS }) },
+            { events: Type.Array(Type.Unknown(), { minItems: 1, description: `1 to ${MAX_EVENTS} events` }) },
             { additionalProperties: true },
           ),
           response: {
@@ -119,6 +120,12 @@ export const bento: Dialect = {
         },
       },
       async (req) => {
+        if (req.body.events.length > MAX_EVENTS) {
+          throw new IntakeError(
+            'INTAKE_ERR_TOO_MANY_EVENTS',
+            `a batch holds at most ${MAX_EVENTS} events, got ${req.body.events.length}`,
+          );
+        }
         const mapped: Mapped[] = [];
         const owner: number[] = [];
         req.body.events.forEach((raw, i) => {

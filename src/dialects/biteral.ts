@@ -115,11 +115,18 @@ function check(raw: unknown, at: string, errors: FieldError[]): JsonObject | nul
   };
 }
 
-function refuse(reply: FastifyReply, message: string, fieldErrors: FieldError[]) {
-  const status = ERRORS.INTAKE_ERR_INVALID_EVENT.status;
+type BiteralCode =
+  | 'INTAKE_ERR_MISSING_FIELD'
+  | 'INTAKE_ERR_INVALID_EVENT'
+  | 'INTAKE_ERR_INVALID_BODY'
+  | 'INTAKE_ERR_TOO_MANY_EVENTS';
+
+/** Intake's error shape plus Biteral's `fieldErrors`. */
+function refuse(reply: FastifyReply, code: BiteralCode, message: string, fieldErrors: FieldError[]) {
+  const status = ERRORS[code].status;
   return reply.code(status).send({
     statusCode: status,
-    code: 'INTAKE_ERR_INVALID_EVENT',
+    code,
     error: 'Bad Request',
     message,
     fieldErrors,
@@ -136,14 +143,18 @@ export async function handleBiteral(
   const list = Array.isArray(body) ? body : [body];
   const prefix = (i: number) => (Array.isArray(body) ? `[${i}].` : '');
   if (list.length === 0 || list.length > MAX_EVENTS) {
-    return refuse(reply, `send 1 to ${MAX_EVENTS} events per request, got ${list.length}`, [
+    const code = list.length === 0 ? 'INTAKE_ERR_INVALID_BODY' : 'INTAKE_ERR_TOO_MANY_EVENTS';
+    return refuse(reply, code, `send 1 to ${MAX_EVENTS} events per request, got ${list.length}`, [
       { field: '', code: 'invalid_value', description: `1 to ${MAX_EVENTS} events per request` },
     ]);
   }
   const errors: FieldError[] = [];
   const items = list.map((raw, i) => check(raw, prefix(i), errors));
   if (errors.length > 0) {
-    return refuse(reply, `${errors.length} field error(s); nothing was stored`, errors);
+    const code = errors.every((e) => e.code === 'required')
+      ? 'INTAKE_ERR_MISSING_FIELD'
+      : 'INTAKE_ERR_INVALID_EVENT';
+    return refuse(reply, code, `${errors.length} field error(s); nothing was stored`, errors);
   }
   const outcomes = await ingestMapped(
     ctx,

@@ -153,7 +153,7 @@ test('invalid events are counted as failed; the batch must hold 1 to 1000 events
   assert.equal(empty.json().code, 'INTAKE_ERR_INVALID_BODY');
   const tooMany = await post(Array.from({ length: 1001 }, () => ({ type: 't', email: 'a@b.c' })));
   assert.equal(tooMany.statusCode, 400);
-  assert.equal(tooMany.json().code, 'INTAKE_ERR_INVALID_BODY');
+  assert.equal(tooMany.json().code, 'INTAKE_ERR_TOO_MANY_EVENTS');
 });
 
 test('the write key works as either half of Basic auth; an unknown pair is a 401', async () => {

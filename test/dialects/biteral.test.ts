@@ -117,6 +117,7 @@ test('missing or invalid fields refuse the whole request with fieldErrors, and n
 
   const single = await post({ type: 'EventCategoryViewed', customerCode: 'C-BAD' });
   assert.equal(single.statusCode, 400);
+  assert.equal(single.json().code, 'INTAKE_ERR_MISSING_FIELD');
   assert.deepEqual(single.json().fieldErrors, [
     {
       field: 'categoryCode',
@@ -136,6 +137,7 @@ test('an array holds 1 to 100 events', async () => {
   const ev = { type: 'EventCouponApplied', customerCode: 'C-LIMIT' };
   const tooMany = await post(Array.from({ length: 101 }, () => ev));
   assert.equal(tooMany.statusCode, 400);
+  assert.equal(tooMany.json().code, 'INTAKE_ERR_TOO_MANY_EVENTS');
   assert.equal(tooMany.json().fieldErrors.length, 1);
   const empty = await post([]);
   assert.equal(empty.statusCode, 400);
