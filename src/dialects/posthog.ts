@@ -137,6 +137,10 @@ function toSegment(raw: unknown, sentAt: unknown, receivedAt: Date): Mapped {
     };
   }
   const { token: _t, api_key: _k, ...props } = isObject(raw.properties) ? raw.properties : {};
+  // posthog-js sends person updates beside `properties`, posthog-node inside; both end up in properties.
+  for (const k of ['$set', '$set_once'] as const) {
+    if (isObject(raw[k])) props[k] = { ...(isObject(props[k]) ? props[k] : {}), ...raw[k] };
+  }
   const context: JsonObject = {};
   if (typeof props.$lib === 'string') context.library = { name: props.$lib, version: props.$lib_version };
   if (typeof props.$raw_user_agent === 'string') context.userAgent = props.$raw_user_agent;

@@ -117,6 +117,13 @@ test('posthog-node style /batch/: every event type maps to its Segment type, fie
 test('posthog-js style /e/?compression=gzip-js: gzip body as text/plain with no Content-Encoding, key in properties.token', async () => {
   const events = [
     {
+      event: '$identify',
+      uuid: 'js-0',
+      properties: { distinct_id: 'js-user', $anon_distinct_id: 'js-anon', token: KEYS.write },
+      $set: { email: 'js@example.com' },
+      $set_once: { first_visit: '/x' },
+    },
+    {
       event: '$pageview',
       uuid: 'js-1',
       properties: { distinct_id: 'js-user', token: KEYS.write, $current_url: '/x' },
@@ -140,7 +147,15 @@ test('posthog-js style /e/?compression=gzip-js: gzip body as text/plain with no 
   assert.equal(res.statusCode, 200, res.body);
   assert.deepEqual(res.json(), { status: 1 });
   const stored = await byUser('js-user');
-  assert.deepEqual(stored.map((e) => e.messageId).sort(), ['js-1', 'js-2']);
+  assert.deepEqual(stored.map((e) => e.messageId).sort(), ['js-0', 'js-1', 'js-2']);
+  const identify = stored.find((e) => e.messageId === 'js-0');
+  assert.equal(identify?.type, 'identify');
+  assert.equal(identify?.anonymousId, 'js-anon');
+  assert.deepEqual(
+    identify?.traits,
+    { email: 'js@example.com', first_visit: '/x' },
+    'top-level $set/$set_once',
+  );
   const clicked = stored.find((e) => e.messageId === 'js-2');
   assert.equal(field(clicked, 'properties').token, undefined, 'the key is not stored');
   // offset: 5 s before arrival.
