@@ -1,6 +1,6 @@
 // PostHog's capture API (posthog-node, posthog-js and the HTTP API): POST /batch/, /capture/, /e/, /i/v0/e/,
 // the key in the body (`api_key`, or `token` as posthog-js sends it), answered {"status": 1}.
-import { Transform } from 'node:stream';
+import { pipeline, Transform } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
@@ -57,7 +57,8 @@ function captureBody(limit: number) {
         const params = new URLSearchParams(Buffer.concat(held).toString('utf8'));
         const data = params.get('data');
         if (data === null) return done(null, Buffer.concat(held));
-        if (params.get('compression') === 'lz64') {
+        const compression = params.get('compression') ?? (req.query as { compression?: unknown }).compression;
+        if (compression === 'lz64') {
           return done(
             new IntakeError(
               'INTAKE_ERR_UNSUPPORTED_ENCODING',
@@ -70,7 +71,8 @@ function captureBody(limit: number) {
         done(null, Buffer.from(json, 'utf8'));
       },
     });
-    return payload.pipe(out);
+    // pipeline() passes a failing upload on to `out`, whose error the body parser then reports.
+    return pipeline(payload, out, () => {});
   };
 }
 

@@ -245,4 +245,9 @@ test('keys: none or unknown is a 401, a read key a 403; a body of the wrong shap
   });
   assert.equal(notGzip.statusCode, 400);
   assert.equal(notGzip.json().code, 'INTAKE_ERR_BAD_ENCODING');
+  const lz64 = await inject('/e/?compression=lz64', 'data=N4IgLgng', {
+    'content-type': 'application/x-www-form-urlencoded',
+  });
+  assert.equal(lz64.statusCode, 415);
+  assert.equal(lz64.json().code, 'INTAKE_ERR_UNSUPPORTED_ENCODING');
 });
