@@ -1,0 +1,212 @@
+// The processes a benchmark drives: Intake (the real `intake start`), the reference server and the load
+// generator, plus what is measured from outside them (RSS from /proc, data directory size).
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { LoadJob, LoadResult } from './load.ts';
+
+export const ROOT = new URL('..', import.meta.url).pathname;
+export const KEYS = { write: 'bench-write-key', read: 'bench-read-key', admin: 'bench-admin-key' } as const;
+export const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Peak and current resident memory of a process, in bytes, sampled from /proc/<pid>/status. */
+export class RssSampler {
+  peak = 0;
+  hwm = 0;
+  samples: Array<{ t: number; rss: number }> = [];
+  private timer: NodeJS.Timeout;
+
+  constructor(
+    readonly pid: number,
+    everyMs = 500,
+    private readonly keep = false,
+  ) {
+    this.timer = setInterval(() => this.sample(), everyMs);
+    this.timer.unref();
+  }
+
+  sample(): number {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    } catch {
+      return 0; // the process is gone
+    }
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+    const rss = kb('VmRSS');
+    this.hwm = Math.max(this.hwm, kb('VmHWM'));
+    this.peak = Math.max(this.peak, rss, this.hwm);
+    if (this.keep) this.samples.push({ t: Date.now(), rss });
+    return rss;
+  }
+
+  stop(): void {
+    this.sample();
+    clearInterval(this.timer);
+  }
+}
+
+export interface Server {
+  name: string;
+  proc: ChildProcess;
+  url: string;
+  rss: RssSampler;
+  output(): string;
+  /** SIGTERM, then waits for the exit; resolves with the exit code or signal. */
+  stop(): Promise<number | string>;
+}
+
+function track(name: string, proc: ChildProcess, url: string, keepRss: boolean): Server {
+  let out = '';
+  proc.stdout?.on('data', (d) => {
+    out += d;
+  });
+  proc.stderr?.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  const rss = new RssSampler(proc.pid as number, keepRss ? 5000 : 500, keepRss);
+  return {
+    name,
+    proc,
+    url,
+    rss,
+    output: () => out,
+    async stop() {
+      rss.stop();
+      proc.kill('SIGTERM');
+      const killer = setTimeout(() => proc.kill('SIGKILL'), 120_000);
+      const code = await exited;
+      clearTimeout(killer);
+      return code;
+    },
+  };
+}
+
+async function waitUntilUp(s: Server, path: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (s.proc.exitCode !== null) throw new Error(`${s.name} exited early:\n${s.output()}`);
+    try {
+      const r = await fetch(`${s.url}${path}`);
+      await r.arrayBuffer();
+      if (r.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      s.proc.kill('SIGKILL');
+      throw new Error(`${s.name} did not start within 60 s:\n${s.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface IntakeOptions {
+  /** Write a V8 CPU profile of the server into this directory (node --cpu-prof). */
+  cpuProfDir?: string;
+  keepRss?: boolean;
+}
+
+/** The real `intake start` process on a fresh port, keys from the environment, warn-level logs. */
+export async function startIntake(dataDir: string, opts: IntakeOptions = {}): Promise<Server> {
+  const port = await freePort();
+  const prof = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
+  const proc = spawn(
+    process.execPath,
+    [...prof, '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'start', '--data-dir', dataDir],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        INTAKE_WRITE_KEY: KEYS.write,
+        INTAKE_READ_KEY: KEYS.read,
+        INTAKE_ADMIN_KEY: KEYS.admin,
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const s = track('intake', proc, `http://127.0.0.1:${port}`, opts.keepRss ?? false);
+  await waitUntilUp(s, '/health');
+  return s;
+}
+
+export async function startReference(): Promise<Server> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/reference.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const s = track('reference', proc, `http://127.0.0.1:${port}`, false);
+  await waitUntilUp(s, '/');
+  return s;
+}
+
+/** The load generator process; run() sends it one job at a time. */
+export class LoadGenerator {
+  private constructor(private readonly proc: ChildProcess) {}
+
+  static async start(): Promise<LoadGenerator> {
+    const proc = fork(join(ROOT, 'bench/load.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      proc.once('message', () => resolve());
+      proc.once('exit', (code) => reject(new Error(`load generator exited with ${code}`)));
+    });
+    return new LoadGenerator(proc);
+  }
+
+  run(job: LoadJob): Promise<LoadResult> {
+    return new Promise((resolve, reject) => {
+      this.proc.once('message', (m: { result?: LoadResult; error?: string }) => {
+        if (m.result) resolve(m.result);
+        else reject(new Error(`load generator: ${m.error}`));
+      });
+      this.proc.send({ job });
+    });
+  }
+
+  close(): void {
+    this.proc.kill('SIGTERM');
+  }
+}
+
+/** Bytes a directory takes: allocated blocks (what the disk holds) and apparent size. */
+export function dirSize(dir: string): { disk: number; apparent: number } {
+  let disk = 0;
+  let apparent = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      const s = dirSize(p);
+      disk += s.disk;
+      apparent += s.apparent;
+    } else {
+      const st = statSync(p);
+      disk += st.blocks * 512;
+      apparent += st.size;
+    }
+  }
+  return { disk, apparent };
+}

@@ -1,0 +1,251 @@
+// Query benchmarks on a bulk-loaded data set: GET /events through the API next to the same SQL run directly in
+// DuckDB (the difference is the API's overhead), and a per-name per-day count timed through the store's
+// DuckDB wrapper, since there is no insights API yet.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { EVENT_NAMES, loadSyntheticEvents } from '../src/store/duckdb/bulk.ts';
+import { Db, ts } from '../src/store/duckdb/db.ts';
+import { listEvents } from '../src/store/duckdb/events.ts';
+import { EVENT_COLUMNS } from '../src/store/duckdb/schema.ts';
+import type { EventQuery } from '../src/store/types.ts';
+import { rng } from './events.ts';
+import { round } from './ingest.ts';
+import { dirSize, KEYS, startIntake } from './procs.ts';
+
+export interface Timing {
+  n: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface QueryRow {
+  query: string;
+  /** Through HTTP (GET /events), measured from the bench process; null when there is no API for it. */
+  api: Timing | null;
+  /** The store's own function (listEvents: both statements and row mapping), in process. */
+  store: Timing | null;
+  /** The same SQL statements run directly on a DuckDB connection. */
+  sql: Timing;
+  rows: number;
+}
+
+export interface QueryResults {
+  events: number;
+  users: number;
+  days: number;
+  loadSeconds: number;
+  loadEventsPerSec: number;
+  diskBytes: number;
+  bytesPerEvent: number;
+  serverPeakRssMB: number;
+  rows: QueryRow[];
+}
+
+function timing(ms: number[]): Timing {
+  const s = [...ms].sort((a, b) => a - b);
+  const at = (p: number) =>
+    s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+  return {
+    n: s.length,
+    p50Ms: round(at(50), 1),
+    p99Ms: round(at(99), 1),
+    maxMs: round(s[s.length - 1] ?? NaN, 1),
+  };
+}
+
+async function timeEach<T>(inputs: T[], f: (x: T) => Promise<unknown>, warmup = 3): Promise<number[]> {
+  for (const x of inputs.slice(0, warmup)) await f(x);
+  const out: number[] = [];
+  for (const x of inputs) {
+    const t0 = performance.now();
+    await f(x);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+// The statements listEvents runs, written out here so they can be timed without the store around them.
+const SELECT = EVENT_COLUMNS.map((c) =>
+  c.sql.startsWith('JSON') ? `${c.name}::VARCHAR AS ${c.name}` : c.name,
+).join(', ');
+
+/** Count of events per name per day: what a trends chart asks for. */
+export const PER_NAME_PER_DAY = `
+SELECT event, date_trunc('day', timestamp) AS day, count(*)::BIGINT AS n
+FROM events
+WHERE workspace_id = ? AND type = 'track' AND timestamp >= ? AND timestamp < ?
+GROUP BY event, day ORDER BY day, event`;
+
+interface Filter {
+  label: string;
+  query: EventQuery;
+  qs: string;
+  where: string;
+  params: DuckDBValue[];
+}
+
+function filters(workspaceId: string, users: number, days: number, end: Date, n: number): Filter[][] {
+  const r = rng(42);
+  const base = { json: [], orderBy: 'timestamp', direction: 'DESC', limit: 100, offset: 0 } as const;
+  const byUser: Filter[] = [];
+  const byName: Filter[] = [];
+  for (let i = 0; i < n; i++) {
+    const userId = `user-${Math.floor(r() * users)}`;
+    byUser.push({
+      label: 'userId',
+      query: { ...base, json: [], userId },
+      qs: `userId=${encodeURIComponent(userId)}`,
+      where: 'workspace_id = ? AND user_id = ?',
+      params: [workspaceId, userId],
+    });
+    const event = EVENT_NAMES[Math.floor(r() * 10)] as string;
+    const startDate = new Date(end.getTime() - (7 + Math.floor(r() * (days - 7))) * 86_400_000);
+    const endDate = new Date(startDate.getTime() + 7 * 86_400_000);
+    byName.push({
+      label: 'event',
+      query: { ...base, json: [], event, startDate, endDate },
+      qs: `event=${encodeURIComponent(event)}&startDate=${startDate.toISOString()}&endDate=${endDate.toISOString()}`,
+      where: 'workspace_id = ? AND event = ? AND timestamp >= ? AND timestamp <= ?',
+      params: [workspaceId, event, ts(startDate), ts(endDate)],
+    });
+  }
+  return [byUser, byName];
+}
+
+export interface QueryOptions {
+  events: number;
+  users: number;
+  days: number;
+  samples: number;
+  log(line: string): void;
+}
+
+export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
+  const dir = mkdtempSync(join(tmpdir(), 'intake-bench-q-'));
+  const file = join(dir, 'intake.duckdb');
+  const end = new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000);
+  try {
+    // 1. The real server creates the file, its tables and the bench workspace; 2. the bulk path fills it.
+    const first = await startIntake(dir);
+    await first.stop();
+    let instance = await DuckDBInstance.create(file, { memory_limit: '2GB', threads: '2' });
+    const conn = await instance.connect();
+    const ws = (await conn.runAndReadAll('SELECT id FROM workspaces LIMIT 1')).getRowObjectsJS()[0]
+      ?.id as string;
+    const t0 = performance.now();
+    await loadSyntheticEvents(conn, {
+      workspaceId: ws,
+      events: opts.events,
+      users: opts.users,
+      eventNames: EVENT_NAMES,
+      days: opts.days,
+      end,
+      onProgress: (done) =>
+        opts.log(
+          `  loaded ${done.toLocaleString('en')} events (${Math.round((performance.now() - t0) / 1000)} s)`,
+        ),
+    });
+    await conn.run('CHECKPOINT');
+    const loadSeconds = (performance.now() - t0) / 1000;
+    conn.closeSync();
+    instance.closeSync();
+
+    // 3. Direct SQL (on a connection opened as the store opens its own: same memory limit and threads) and
+    // 4. the API on the real server, alternately in two cycles, each over half of the same inputs: the file
+    // can only be open in one process at a time, and alternating spreads machine noise over both.
+    const [byUser, byName] = filters(ws, opts.users, opts.days, end, opts.samples) as [Filter[], Filter[]];
+    const sets = [byUser, byName];
+    const times = sets.map(() => ({
+      sql: [] as number[],
+      store: [] as number[],
+      api: [] as number[],
+      rows: 0,
+    }));
+    const from = new Date(end.getTime() - 30 * 86_400_000);
+    const perDayParams = [ws, ts(from), ts(end)];
+    const perDay: number[] = [];
+    let perDayRows = 0;
+    let serverPeak = 0;
+    const half = (set: Filter[], cycle: number) => set.filter((_, i) => i % 2 === cycle);
+    for (let cycle = 0; cycle < 2; cycle++) {
+      instance = await DuckDBInstance.create(file, { memory_limit: '512MB', threads: '2' });
+      const c = await instance.connect();
+      const db = new Db(c);
+      const rawList = async (f: Filter) => {
+        await c.runAndReadAll(
+          `SELECT ${SELECT} FROM events WHERE ${f.where} ORDER BY timestamp DESC, id DESC LIMIT 100 OFFSET 0`,
+          f.params,
+        );
+        await c.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM events WHERE ${f.where}`, f.params);
+      };
+      for (const [i, set] of sets.entries()) {
+        const t = times[i] as (typeof times)[number];
+        t.sql.push(...(await timeEach(half(set, cycle), rawList)));
+        t.store.push(...(await timeEach(half(set, cycle), (f) => listEvents(db, ws, f.query))));
+        t.rows = (await listEvents(db, ws, (set[0] as Filter).query)).total;
+      }
+      const reps = Array.from({ length: Math.max(5, Math.floor(opts.samples / 10)) }, (_, i) => i);
+      perDay.push(...(await timeEach(reps, () => db.all(PER_NAME_PER_DAY, perDayParams), 2)));
+      perDayRows = (await db.all(PER_NAME_PER_DAY, perDayParams)).length;
+      c.closeSync();
+      instance.closeSync();
+
+      const server = await startIntake(dir);
+      try {
+        for (const [i, set] of sets.entries()) {
+          const t = times[i] as (typeof times)[number];
+          t.api.push(
+            ...(await timeEach(half(set, cycle), async (f) => {
+              const res = await fetch(`${server.url}/events?limit=100&${f.qs}`, {
+                headers: { authorization: `Bearer ${KEYS.read}` },
+              });
+              if (res.status !== 200)
+                throw new Error(`GET /events?${f.qs}: ${res.status} ${await res.text()}`);
+              await res.arrayBuffer();
+            })),
+          );
+        }
+      } finally {
+        await server.stop();
+        serverPeak = Math.max(serverPeak, server.rss.peak);
+      }
+    }
+    const rows: QueryRow[] = sets.map((set, i) => {
+      const t = times[i] as (typeof times)[number];
+      return {
+        query:
+          (set[0] as Filter).label === 'userId'
+            ? '5a. GET /events?userId=… (100 newest)'
+            : '5b. GET /events?event=…&startDate&endDate (7 days)',
+        api: timing(t.api),
+        store: timing(t.store),
+        sql: timing(t.sql),
+        rows: t.rows,
+      };
+    });
+    rows.push({
+      query: '6. count per name per day, 30 days (SQL via the store wrapper; no API yet)',
+      api: null,
+      store: null,
+      sql: timing(perDay),
+      rows: perDayRows,
+    });
+    const size = dirSize(dir);
+    return {
+      events: opts.events,
+      users: opts.users,
+      days: opts.days,
+      loadSeconds: round(loadSeconds, 1),
+      loadEventsPerSec: Math.round(opts.events / loadSeconds),
+      diskBytes: size.disk,
+      bytesPerEvent: round(size.disk / opts.events, 0),
+      serverPeakRssMB: round(serverPeak / 2 ** 20, 0),
+      rows,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

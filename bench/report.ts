@@ -1,0 +1,146 @@
+// Prints the benchmark tables and checks the targets.
+import type { IngestResult } from './ingest.ts';
+import type { QueryResults, Timing } from './queries.ts';
+
+export interface Target {
+  name: string;
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+const n = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en') : '–');
+const ms = (x: number) => (Number.isFinite(x) ? `${x < 10 ? x.toFixed(1) : Math.round(x)}` : '–');
+
+function table(head: string[], rows: string[][]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    `| ${r.map((c, i) => (i === 0 ? c.padEnd(w[i] ?? 0) : c.padStart(w[i] ?? 0))).join(' | ')} |`;
+  return [
+    line(head),
+    `|${w.map((x, i) => (i === 0 ? `:${'-'.repeat(x + 1)}` : `${'-'.repeat(x + 1)}:`)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
+}
+
+export function ingestTable(results: IngestResult[]): string {
+  return table(
+    [
+      'scenario',
+      'events/s Intake',
+      'reference',
+      'ratio',
+      'req/s Intake',
+      'reference',
+      'p50 ms I / R',
+      'p99 ms I / R',
+      'peak RSS MB I / R',
+      'disk B/event',
+      'stored = acked?',
+    ],
+    results.map((r) => [
+      r.scenario.title,
+      n(r.intake.eventsPerSec),
+      n(r.reference.eventsPerSec),
+      r.ratio.events.toFixed(2),
+      n(r.intake.requestsPerSec),
+      n(r.reference.requestsPerSec),
+      `${ms(r.intake.p50Ms)} / ${ms(r.reference.p50Ms)}`,
+      `${ms(r.intake.p99Ms)} / ${ms(r.reference.p99Ms)}`,
+      `${r.intake.peakRssMB} / ${r.reference.peakRssMB}`,
+      n(r.intake.bytesPerEvent),
+      `${r.intake.countOk ? 'yes' : 'NO'}: ${n(r.intake.stored)}` +
+        (r.intake.expectedMin === r.intake.expectedMax
+          ? ''
+          : ` in [${n(r.intake.expectedMin)}, ${n(r.intake.expectedMax)}]`) +
+        (r.intake.expectedDuplicates > 0 ? ` (${n(r.intake.expectedDuplicates)} dups)` : ''),
+    ]),
+  );
+}
+
+const t = (x: Timing | null) => (x ? `${ms(x.p50Ms)} / ${ms(x.p99Ms)}` : '–');
+
+export function queryTable(q: QueryResults): string {
+  return table(
+    ['query', 'API p50 / p99 ms', 'store fn p50 / p99', 'SQL p50 / p99', 'API overhead p50', 'matching rows'],
+    q.rows.map((r) => [
+      r.query,
+      t(r.api),
+      t(r.store),
+      t(r.sql),
+      r.api ? ms(r.api.p50Ms - r.sql.p50Ms) : '–',
+      n(r.rows),
+    ]),
+  );
+}
+
+export function targets(ingest: IngestResult[], q: QueryResults | null): Target[] {
+  const out: Target[] = [];
+  const s = (id: string) => ingest.find((r) => r.scenario.id === id);
+  const s1 = s('s1');
+  const s3 = s('s3');
+  const s4 = s('s4');
+  if (s1) {
+    out.push({
+      name: 'scenario 1 events/s vs reference',
+      target: '≥ 0.50×',
+      measured: `${s1.ratio.events.toFixed(2)}×`,
+      met: s1.ratio.events >= 0.5,
+    });
+    out.push({
+      name: 'scenario 1 p99',
+      target: '< 100 ms',
+      measured: `${ms(s1.intake.p99Ms)} ms`,
+      met: s1.intake.p99Ms < 100,
+    });
+  }
+  if (s3)
+    out.push({
+      name: 'scenario 3 req/s vs reference',
+      target: '≥ 0.50×',
+      measured: `${s3.ratio.requests.toFixed(2)}×`,
+      met: s3.ratio.requests >= 0.5,
+    });
+  if (s1 && s4) {
+    // Both ran in the same rounds, one after the other, so Intake's own figures compare directly.
+    const cost = 1 - s4.intake.eventsPerSec / s1.intake.eventsPerSec;
+    out.push({
+      name: 'scenario 4 duplicate cost vs scenario 1',
+      target: '≤ 10%',
+      measured: `${(cost * 100).toFixed(0)}% (${n(s4.intake.eventsPerSec)} vs ${n(s1.intake.eventsPerSec)} events/s)`,
+      met: cost <= 0.1,
+    });
+  }
+  const peak = Math.max(...ingest.map((r) => r.intake.peakRssMB), q?.serverPeakRssMB ?? 0);
+  out.push({ name: 'server peak RSS', target: '< 500 MB', measured: `${peak} MB`, met: peak < 500 });
+  out.push({
+    name: 'stored count = acknowledged',
+    target: 'every scenario',
+    measured: ingest.map((r) => (r.intake.countOk ? 'ok' : 'MISMATCH')).join(', '),
+    met: ingest.every((r) => r.intake.countOk),
+  });
+  if (q) {
+    const [a, b, c] = q.rows;
+    const p50 = Math.max(a?.api?.p50Ms ?? NaN, b?.api?.p50Ms ?? NaN);
+    out.push({
+      name: `query 5 p50 (${(q.events / 1e6).toFixed(0)}M events)`,
+      target: '< 50 ms',
+      measured: `${ms(a?.api?.p50Ms ?? NaN)} / ${ms(b?.api?.p50Ms ?? NaN)} ms`,
+      met: p50 < 50,
+    });
+    out.push({
+      name: `query 6 (${(q.events / 1e6).toFixed(0)}M events)`,
+      target: '< 500 ms',
+      measured: `p50 ${ms(c?.sql.p50Ms ?? NaN)} ms`,
+      met: (c?.sql.p50Ms ?? NaN) < 500,
+    });
+  }
+  return out;
+}
+
+export function targetTable(ts: Target[]): string {
+  return table(
+    ['target', 'wanted', 'measured', 'met'],
+    ts.map((x) => [x.name, x.target, x.measured, x.met === null ? '–' : x.met ? 'yes' : 'NO']),
+  );
+}

@@ -1,0 +1,241 @@
+// npm run bench [-- --quick | --soak [--minutes N] | --profile [--scenario s1] [--seconds N]]
+// Starts the real `intake start` and a bare node:http reference server, drives both from a separate load
+// generator process, alternately, and prints Intake's figures next to the reference's; then loads a query data
+// set through the bulk path and times GET /events and a per-day count. Results go to bench/results/.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { storeCapacity } from './capacity.ts';
+import { type IngestResult, job, round, runIngest, SCENARIOS, storedTotal } from './ingest.ts';
+import { dirSize, LoadGenerator, ROOT, startIntake } from './procs.ts';
+import { formatSummary, type ProfileSummary, summarize } from './profile.ts';
+import { type QueryResults, runQueries } from './queries.ts';
+import { ingestTable, queryTable, targets, targetTable } from './report.ts';
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    quick: { type: 'boolean', default: false },
+    soak: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    minutes: { type: 'string' },
+    seconds: { type: 'string' },
+    rounds: { type: 'string' },
+    scenario: { type: 'string' },
+    only: { type: 'string' },
+    'query-events': { type: 'string' },
+  },
+});
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const started = new Date();
+const mode = args.soak ? 'soak' : args.profile ? 'profile' : args.quick ? 'quick' : 'full';
+
+function git(...a: string[]): string {
+  try {
+    return execFileSync('git', a, {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return '';
+  }
+}
+
+const machine = {
+  nproc: availableParallelism(),
+  cpu: cpus()[0]?.model ?? 'unknown',
+  memoryGB: round(totalmem() / 2 ** 30, 1),
+  freeMemoryGB: round(freemem() / 2 ** 30, 1),
+  node: process.version,
+  loadavgAtStart: loadavg().map((x) => round(x, 2)),
+  // INTAKE_BENCH_COMMIT names the commit when the bench runs on an exported copy of the tree.
+  commit: git('rev-parse', '--short', 'HEAD') || process.env.INTAKE_BENCH_COMMIT || 'unknown',
+  dirtyFiles: git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean).length,
+};
+
+function save(report: Record<string, unknown>): string {
+  const dir = join(ROOT, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const body = `${JSON.stringify({ ...report, machine: { ...machine, loadavgAtEnd: loadavg().map((x) => round(x, 2)) } }, null, 2)}\n`;
+  const file = join(dir, `${started.toISOString().replace(/[:.]/g, '-')}-${mode}.json`);
+  writeFileSync(file, body);
+  writeFileSync(join(dir, 'latest.json'), body);
+  return file;
+}
+
+const pickScenarios = () =>
+  args.scenario ? SCENARIOS.filter((s) => args.scenario?.split(',').includes(s.id)) : SCENARIOS;
+
+async function soak(): Promise<void> {
+  const minutes = Number(args.minutes ?? 10);
+  const s = SCENARIOS[0] as (typeof SCENARIOS)[number];
+  const dir = mkdtempSync(join(tmpdir(), 'intake-bench-soak-'));
+  const load = await LoadGenerator.start();
+  const server = await startIntake(dir, { keepRss: true });
+  log(`soak: ${s.title} for ${minutes} min, RSS sampled every 5 s`);
+  const t0 = Date.now();
+  let ok = 0;
+  let storedMin = 0;
+  let storedMax = 0;
+  let ms = 0;
+  try {
+    while (Date.now() - t0 < minutes * 60_000) {
+      const r = await load.run(
+        job(s, server.url, Math.min(30_000, minutes * 60_000 - (Date.now() - t0) + 1), 'soak'),
+      );
+      ok += r.ok;
+      ms += r.elapsedMs;
+      storedMin += r.storedMin;
+      storedMax += r.storedMax;
+      const rss = server.rss.samples.at(-1)?.rss ?? 0;
+      log(
+        `  ${Math.round((Date.now() - t0) / 1000)} s: ${Math.round((r.ok * s.events) / (r.elapsedMs / 1000))} events/s, RSS ${Math.round(rss / 2 ** 20)} MB`,
+      );
+    }
+    const stored = await storedTotal(server.url);
+    await server.stop();
+    const rss = server.rss.samples.map((x) => ({
+      s: Math.round((x.t - t0) / 1000),
+      mb: Math.round(x.rss / 2 ** 20),
+    }));
+    const perMinute: Array<{ minute: number; minMB: number; maxMB: number }> = [];
+    for (const x of rss) {
+      const m = Math.floor(x.s / 60);
+      const row = perMinute[m] ?? { minute: m + 1, minMB: x.mb, maxMB: x.mb };
+      row.minMB = Math.min(row.minMB, x.mb);
+      row.maxMB = Math.max(row.maxMB, x.mb);
+      perMinute[m] = row;
+    }
+    log('\nRSS per minute (MB):');
+    for (const r of perMinute.filter(Boolean))
+      log(`  minute ${String(r.minute).padStart(2)}: ${r.minMB}–${r.maxMB}`);
+    const size = dirSize(dir);
+    const result = {
+      scenario: s,
+      minutes,
+      eventsPerSec: Math.round((ok * s.events) / (ms / 1000)),
+      stored,
+      countOk: stored >= storedMin && stored <= storedMax,
+      peakRssMB: Math.round(server.rss.peak / 2 ** 20),
+      bytesPerEvent: Math.round(size.disk / Math.max(1, stored)),
+      rss,
+      perMinute: perMinute.filter(Boolean),
+    };
+    log(
+      `\n${result.eventsPerSec} events/s average, ${stored.toLocaleString('en')} stored (check ${result.countOk ? 'ok' : 'MISMATCH'}), peak RSS ${result.peakRssMB} MB`,
+    );
+    log(`results: ${save({ mode, startedAt: started, soak: result })}`);
+  } finally {
+    load.close();
+    if (server.proc.exitCode === null) await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function profile(): Promise<void> {
+  const seconds = Number(args.seconds ?? 20);
+  const profDir = mkdtempSync(join(tmpdir(), 'intake-bench-prof-'));
+  const results: Array<{
+    scenario: string;
+    eventsPerSec: number;
+    profileFile: string;
+    summary: ProfileSummary;
+  }> = [];
+  const load = await LoadGenerator.start();
+  try {
+    for (const s of pickScenarios()) {
+      const dir = mkdtempSync(join(tmpdir(), 'intake-bench-'));
+      const before = new Set(readdirSync(profDir));
+      const server = await startIntake(dir, { cpuProfDir: profDir });
+      await load.run(job(s, server.url, 2000, 'warm'));
+      const r = await load.run(job(s, server.url, seconds * 1000, 'prof'));
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+      const file = readdirSync(profDir).find((f) => !before.has(f) && f.endsWith('.cpuprofile'));
+      if (!file) throw new Error(`no profile written in ${profDir}`);
+      const summary = summarize(join(profDir, file));
+      const eventsPerSec = Math.round((r.ok * s.events) / (r.elapsedMs / 1000));
+      log(`\n## profile: ${s.title}, ${eventsPerSec} events/s under the profiler (${join(profDir, file)})\n`);
+      log(formatSummary(summary));
+      results.push({ scenario: s.id, eventsPerSec, profileFile: join(profDir, file), summary });
+    }
+  } finally {
+    load.close();
+  }
+  log("\n## store.writeEvents alone (no HTTP, no load generator; same process): the write path's ceiling\n");
+  const capacity = await storeCapacity([100, 800, 5000], Math.min(seconds, 10));
+  for (const c of capacity) {
+    log(
+      `  groups of ${String(c.groupSize).padStart(4)}: ${c.eventsPerSec.toLocaleString('en')} events/s, commit p50 ${c.commitP50Ms} ms, ` +
+        `p99 ${c.commitP99Ms} ms, max ${c.commitMaxMs} ms (parse+validate+normalize alone: ${c.prepareEventsPerSec.toLocaleString('en')} events/s)`,
+    );
+  }
+  log(`\nresults: ${save({ mode, startedAt: started, profiles: results, capacity })}`);
+}
+
+async function bench(): Promise<void> {
+  const quick = args.quick;
+  const only = args.only;
+  log(
+    `Intake benchmark (${mode}) — ${machine.nproc} cores (${machine.cpu}), ${machine.memoryGB} GB, node ${machine.node}, ` +
+      `commit ${machine.commit}${machine.dirtyFiles ? ` + ${machine.dirtyFiles} uncommitted src files` : ''}, load average ${machine.loadavgAtStart.join(' ')}`,
+  );
+  let ingest: IngestResult[] = [];
+  if (only !== 'queries') {
+    const rounds = Number(args.rounds ?? (quick ? 2 : 3));
+    const secondsPerRound = Number(args.seconds ?? (quick ? 5 : 20));
+    log(
+      `\ningest: ${rounds} rounds × ${secondsPerRound} s per side per scenario, reference and Intake alternately`,
+    );
+    const load = await LoadGenerator.start();
+    try {
+      ingest = await runIngest(load, {
+        scenarios: pickScenarios(),
+        rounds,
+        secondsPerRound,
+        warmupSeconds: quick ? 1.5 : 3,
+        log,
+      });
+    } finally {
+      load.close();
+    }
+  }
+  let queries: QueryResults | null = null;
+  if (only !== 'ingest') {
+    const events = Number(args['query-events'] ?? (quick ? 1_000_000 : 10_000_000));
+    const users = events / 10;
+    log(
+      `\nqueries: loading ${events.toLocaleString('en')} events (${users.toLocaleString('en')} users, 50 names, 90 days)`,
+    );
+    queries = await runQueries({ events, users, days: 90, samples: 50, log });
+  }
+
+  if (ingest.length > 0) {
+    log('\n## Ingest (Intake vs the bare node:http reference, same run, alternating)\n');
+    log(ingestTable(ingest));
+  }
+  if (queries) {
+    log(
+      `\n## Queries (${queries.events.toLocaleString('en')} events, ${queries.users.toLocaleString('en')} users, ` +
+        `bulk-loaded in ${queries.loadSeconds} s = ${queries.loadEventsPerSec.toLocaleString('en')} events/s, ` +
+        `${queries.bytesPerEvent} B/event on disk, server peak RSS ${queries.serverPeakRssMB} MB)\n`,
+    );
+    log(queryTable(queries));
+    log(
+      "\nQuery 6 has no API yet: its SQL is timed through the store's DuckDB wrapper (Db.all) on a connection opened " +
+        'like the store\'s (512MB, 2 threads). "SQL" = the same statements run directly in DuckDB.',
+    );
+  }
+  const ts = targets(ingest, queries);
+  log('\n## Targets\n');
+  log(targetTable(ts));
+  log(`\nresults: ${save({ mode, startedAt: started, ingest, queries, targets: ts })}`);
+}
+
+if (args.soak) await soak();
+else if (args.profile) await profile();
+else await bench();
