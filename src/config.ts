@@ -23,6 +23,8 @@ export interface Config {
   queueLimit: number;
   /** How long an accepted messageId is remembered for dedupe, in hours. Default 48 (at least 24). */
   dedupeWindowHours: number;
+  /** Most ids (userIds and anonymousIds) one person may have; a link beyond it is refused. Default 100. */
+  maxIdsPerPerson: number;
   /** DuckDB memory_limit. Default 512MB. */
   duckdbMemoryLimit: string;
   /**
@@ -49,6 +51,7 @@ const OPTIONS = {
   'commit-max-events': { type: 'string', env: 'INTAKE_COMMIT_MAX_EVENTS' },
   'queue-limit': { type: 'string', env: 'INTAKE_QUEUE_LIMIT' },
   'dedupe-window-hours': { type: 'string', env: 'INTAKE_DEDUPE_WINDOW_HOURS' },
+  'max-ids-per-person': { type: 'string', env: 'INTAKE_MAX_IDS_PER_PERSON' },
   'duckdb-memory-limit': { type: 'string', env: 'INTAKE_DUCKDB_MEMORY_LIMIT' },
   'geoip-dir': { type: 'string', env: 'INTAKE_GEOIP_DIR' },
 } as const;
@@ -140,6 +143,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     commitMaxEvents: opt('commit-max-events', 5000, (l, r) => int(l, r, 1, 1_000_000)),
     queueLimit: opt('queue-limit', 50_000, (l, r) => int(l, r, 1, 10_000_000)),
     dedupeWindowHours: opt('dedupe-window-hours', 48, (l, r) => int(l, r, 24, 24 * 365)),
+    maxIdsPerPerson: opt('max-ids-per-person', 100, (l, r) => int(l, r, 2, 100_000)),
     duckdbMemoryLimit,
     geoipDir: opt('geoip-dir', undefined as string | null | undefined, (_l, raw) =>
       raw === 'off' ? null : raw,

@@ -11,7 +11,11 @@ const HOUR = 3_600_000;
 
 export async function start(config: Config): Promise<void> {
   const log = pino({ level: config.logLevel });
-  const store = await DuckDBStore.open({ dataDir: config.dataDir, memoryLimit: config.duckdbMemoryLimit });
+  const store = await DuckDBStore.open({
+    dataDir: config.dataDir,
+    memoryLimit: config.duckdbMemoryLimit,
+    maxIdsPerPerson: config.maxIdsPerPerson,
+  });
   const keys = new KeyRing(store);
   await keys.load();
   const { workspace, generated } = await bootstrap(keys, config.keys);

@@ -17,6 +17,8 @@ import { errorBody, IntakeError } from './errors.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { profileRoutes } from './routes/profile.ts';
+import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
   config: Pick<Config, 'bodyLimit' | 'eventLimit' | 'trustProxy'>;
@@ -120,6 +122,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   healthRoutes(app, ctx);
   adminRoutes(app, ctx);
   eventRoutes(app, ctx);
+  userRoutes(app, ctx);
+  profileRoutes(app, ctx);
   for (const dialect of DIALECTS) dialect.routes(app, ctx);
   settingsRoutes(app, ctx);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

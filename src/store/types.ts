@@ -85,7 +85,7 @@ export interface Page<T> {
   total: number;
 }
 
-export interface Store {
+export interface Store extends ProfileStore {
   /** Writes events (skipping messageIds already accepted in their workspace) and rejections in one durable transaction. */
   writeEvents(batch: WriteBatch): Promise<WriteResult>;
   /** Forgets dedupe entries first seen before `before`; returns how many. */
@@ -105,4 +105,86 @@ export interface Store {
   revokeKey(workspaceId: string, id: string, at: Date): Promise<boolean>;
 
   close(): Promise<void>;
+}
+
+// ---- Profiles: users, groups, the identity graph and user deletion ----
+
+export interface UserSummary {
+  /** The person's canonical id: its smallest userId, or its smallest anonymousId when it has none. */
+  id: string;
+  userIds: string[];
+  anonymousIds: string[];
+  traits: Record<string, unknown>;
+  firstSeen: Date | null;
+  lastSeen: Date | null;
+  eventCount: number;
+}
+
+export interface RefusedMerge {
+  a: string;
+  b: string;
+  messageId: string;
+  at: Date;
+  reason: string;
+}
+
+export interface UserProfile extends UserSummary {
+  groups: string[];
+  /** Links to this person's ids that were refused by the ids-per-person cap. */
+  refusedMerges: RefusedMerge[];
+}
+
+export interface UserQuery {
+  /** Case-insensitive substring of an id, or of the email, name, username, firstName, lastName or phone trait. */
+  search?: string;
+  /** Equality on a trait: trait.plan=pro is {path: ['plan'], value: 'pro'}. */
+  traits: Array<{ path: string[]; value: string }>;
+  limit: number;
+  offset: number;
+}
+
+export interface GroupProfile {
+  id: string;
+  traits: Record<string, unknown>;
+  firstSeen: Date;
+  lastSeen: Date;
+  memberCount: number;
+}
+
+export type DeletionStatus = 'pending' | 'running' | 'done' | 'failed';
+
+export interface DeletionJob {
+  id: string;
+  workspaceId: string;
+  status: DeletionStatus;
+  requestedAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  eventsDeleted: number;
+  idsDeleted: number;
+  error: string | null;
+}
+
+export interface ProfileStore {
+  /** The person that `id` (any of its linked ids) belongs to, or null. */
+  getUser(workspaceId: string, id: string): Promise<UserProfile | null>;
+  listUsers(workspaceId: string, query: UserQuery): Promise<Page<UserSummary>>;
+  /** The events of every id linked to `id`, newest first; null when `id` is unknown. */
+  listUserEvents(
+    workspaceId: string,
+    id: string,
+    page: { limit: number; offset: number },
+  ): Promise<Page<CanonicalEvent> | null>;
+  getGroup(workspaceId: string, groupId: string): Promise<GroupProfile | null>;
+  listGroupUsers(
+    workspaceId: string,
+    groupId: string,
+    page: { limit: number; offset: number },
+  ): Promise<Page<UserSummary>>;
+  /**
+   * Starts deleting the person `id` belongs to: profile, links, memberships and the events of every linked id;
+   * their messageIds stay refused forever. Runs in the background; poll getDeletion.
+   */
+  requestDeletion(workspaceId: string, id: string): Promise<DeletionJob>;
+  getDeletion(workspaceId: string, jobId: string): Promise<DeletionJob | null>;
 }

@@ -2,10 +2,21 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { ApiKey, EventQuery, Store, Workspace, WorkspaceSettings, WriteBatch } from '../types.ts';
+import type {
+  ApiKey,
+  EventQuery,
+  Store,
+  UserQuery,
+  Workspace,
+  WorkspaceSettings,
+  WriteBatch,
+} from '../types.ts';
+import { copyDatabase, Gate, gateMethods, replaceDatabase } from './compact.ts';
 import { Db, ts } from './db.ts';
+import * as del from './deletions.ts';
 import { listEvents, listRejected } from './events.ts';
 import { MIGRATIONS } from './schema.ts';
+import * as users from './users.ts';
 import * as ws from './workspaces.ts';
 import { writeEvents } from './write.ts';
 
@@ -15,16 +26,40 @@ export interface DuckDBStoreOptions {
   /** DuckDB memory_limit, e.g. 512MB. */
   memoryLimit?: string;
   threads?: number;
+  /** Most ids (userIds, anonymousIds) one person may have; a link beyond it is refused. Default 100. */
+  maxIdsPerPerson?: number;
 }
 
+type Page = { limit: number; offset: number };
+
 export class DuckDBStore implements Store {
+  /** Every call runs inside it; erasing a deleted user's bytes (compact.ts) swaps the file with it held alone. */
+  private readonly gate = new Gate();
+  /** Deletion jobs, one after another. */
+  private jobs: Promise<void> = Promise.resolve();
+
   private constructor(
-    private readonly instance: DuckDBInstance,
+    private instance: DuckDBInstance,
     /** Used by the group committer only: it owns the open ingest transaction. */
-    private readonly writer: Db,
+    private writer: Db,
     /** Queries and admin changes. */
-    private readonly db: Db,
-  ) {}
+    private db: Db,
+    private readonly path: string,
+    private readonly opts: DuckDBStoreOptions,
+  ) {
+    gateMethods(this, this.gate, []);
+  }
+
+  private static async connect(path: string, opts: DuckDBStoreOptions) {
+    const instance = await DuckDBInstance.create(path, {
+      memory_limit: opts.memoryLimit ?? '512MB',
+      threads: String(opts.threads ?? 2),
+    });
+    const writer = new Db(await instance.connect());
+    const db = new Db(await instance.connect());
+    await writer.run('CREATE TEMP TABLE IF NOT EXISTS pending_keys (key UHUGEINT, seen_at TIMESTAMP)');
+    return { instance, writer, db };
+  }
 
   static async open(opts: DuckDBStoreOptions): Promise<DuckDBStore> {
     let path = ':memory:';
@@ -32,18 +67,16 @@ export class DuckDBStore implements Store {
       mkdirSync(opts.dataDir, { recursive: true });
       path = join(opts.dataDir, 'intake.duckdb');
     }
-    const instance = await DuckDBInstance.create(path, {
-      memory_limit: opts.memoryLimit ?? '512MB',
-      threads: String(opts.threads ?? 2),
-    });
-    const writer = new Db(await instance.connect());
-    const db = new Db(await instance.connect());
+    const { instance, writer, db } = await DuckDBStore.connect(path, opts);
     for (const sql of MIGRATIONS) await db.run(sql);
-    await writer.run('CREATE TEMP TABLE IF NOT EXISTS pending_keys (key UHUGEINT, seen_at TIMESTAMP)');
-    return new DuckDBStore(instance, writer, db);
+    const store = new DuckDBStore(instance, writer, db, path, opts);
+    for (const id of await del.unfinishedDeletions(db)) store.schedule(id); // interrupted by a restart
+    return store;
   }
 
-  writeEvents = (batch: WriteBatch) => writeEvents(this.writer, batch);
+  writeEvents = (batch: WriteBatch) =>
+    writeEvents(this.writer, batch, { maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100 });
+  // Deleted users' keys are tombstones dated 9999-12-31 (deletions.ts), so the window purge never forgets them.
   purgeDedupe = (before: Date) => this.writer.run('DELETE FROM dedupe WHERE seen_at < ?', [ts(before)]);
   listEvents = (workspaceId: string, q: EventQuery) => listEvents(this.db, workspaceId, q);
   listRejected = (workspaceId: string, page: { limit: number; offset: number }) =>
@@ -57,7 +90,59 @@ export class DuckDBStore implements Store {
   listKeys = (workspaceId?: string) => ws.listKeys(this.db, workspaceId);
   revokeKey = (workspaceId: string, id: string, at: Date) => ws.revokeKey(this.db, workspaceId, id, at);
 
+  getUser = (workspaceId: string, id: string) => users.getUser(this.db, workspaceId, id);
+  listUsers = (workspaceId: string, q: UserQuery) => users.listUsers(this.db, workspaceId, q);
+  listUserEvents = (workspaceId: string, id: string, page: Page) =>
+    users.listUserEvents(this.db, workspaceId, id, page);
+  getGroup = (workspaceId: string, groupId: string) => users.getGroup(this.db, workspaceId, groupId);
+  listGroupUsers = (workspaceId: string, groupId: string, page: Page) =>
+    users.listGroupUsers(this.db, workspaceId, groupId, page);
+  getDeletion = (workspaceId: string, jobId: string) => del.getDeletion(this.db, workspaceId, jobId);
+  requestDeletion = async (workspaceId: string, id: string) => {
+    const job = await del.createDeletion(this.db, workspaceId, id, new Date());
+    this.schedule(job.id);
+    return job;
+  };
+
+  /** Runs a deletion job after those before it, with the store to itself (it swaps the database file). */
+  private schedule(jobId: string): void {
+    this.jobs = this.jobs.then(() =>
+      this.gate
+        .exclusive(async () => {
+          await del.markDeletion(this.writer, jobId, 'running');
+          await del.runDeletion(this.writer, jobId);
+          await this.erase();
+          await del.markDeletion(this.db, jobId, 'done');
+        })
+        .catch((err: unknown) => del.markDeletion(this.db, jobId, 'failed', String(err)).catch(() => {})),
+    );
+  }
+
+  /** Rewrites the database file so deleted rows are gone from its bytes, not only from its tables. */
+  private async erase(): Promise<void> {
+    if (this.path === ':memory:') return;
+    const copy = await copyDatabase(this.db, this.path);
+    this.closeConnections();
+    try {
+      replaceDatabase(copy, this.path);
+    } finally {
+      // Reopen whatever is there: the compacted file, or the original if the swap failed.
+      ({
+        instance: this.instance,
+        writer: this.writer,
+        db: this.db,
+      } = await DuckDBStore.connect(this.path, this.opts));
+    }
+  }
+
+  private closeConnections(): void {
+    this.writer.conn.closeSync();
+    this.db.conn.closeSync();
+    this.instance.closeSync();
+  }
+
   async close(): Promise<void> {
+    await this.jobs;
     await this.db.run('CHECKPOINT').catch(() => {});
     this.writer.conn.closeSync();
     this.db.conn.closeSync();

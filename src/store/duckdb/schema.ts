@@ -2,6 +2,7 @@
 import type { DuckDBAppender } from '@duckdb/node-api';
 import type { CanonicalEvent, EventRecord, JsonObject } from '../../pipeline/types.ts';
 import { date, dateOrNull, type Row, strOrNull, ts } from './db.ts';
+import { PROFILE_MIGRATIONS } from './profile-schema.ts';
 
 interface Column {
   name: string;
@@ -93,4 +94,5 @@ export const MIGRATIONS: string[] = [
   `CREATE TABLE IF NOT EXISTS rejected (
      id VARCHAR NOT NULL, workspace_id VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, source VARCHAR NOT NULL,
      message_id VARCHAR, code VARCHAR NOT NULL, reason VARCHAR NOT NULL, payload VARCHAR NOT NULL)`,
+  ...PROFILE_MIGRATIONS,
 ];

@@ -1,8 +1,10 @@
 // The ingest write: one transaction per group commit. Dedupe keys go through the primary-key index with
 // ON CONFLICT DO NOTHING RETURNING, so only keys never seen before come back; their events are appended.
 import { createHash } from 'node:crypto';
+import type { CanonicalEvent } from '../../pipeline/types.ts';
 import type { WriteBatch, WriteResult } from '../types.ts';
 import { type Db, StoreError, ts } from './db.ts';
+import { applyProfiles } from './profiles.ts';
 import { EVENT_COLUMNS } from './schema.ts';
 
 /** 128-bit key of (workspace, messageId). md5 is fine here: the inputs are not adversarial across tenants. */
@@ -10,7 +12,12 @@ export function dedupeKey(workspaceId: string, messageId: string): bigint {
   return BigInt(`0x${createHash('md5').update(workspaceId).update('\0').update(messageId).digest('hex')}`);
 }
 
-export async function writeEvents(db: Db, batch: WriteBatch): Promise<WriteResult> {
+export interface WriteOptions {
+  /** Most ids one person may have (profiles/identity.ts). */
+  maxIdsPerPerson: number;
+}
+
+export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions): Promise<WriteResult> {
   const { events, rejected } = batch;
   const keys = events.map((r) => dedupeKey(r.event.workspaceId, r.event.messageId));
   const duplicate = new Array<boolean>(events.length).fill(true);
@@ -33,6 +40,7 @@ export async function writeEvents(db: Db, batch: WriteBatch): Promise<WriteResul
         ).map((r) => r.key as bigint),
       );
       await db.run('DELETE FROM temp.pending_keys');
+      const stored: CanonicalEvent[] = [];
       if (fresh.size > 0) {
         const appender = await conn.createAppender('events');
         for (let i = 0; i < events.length; i++) {
@@ -40,11 +48,14 @@ export async function writeEvents(db: Db, batch: WriteBatch): Promise<WriteResul
           if (!fresh.delete(key)) continue; // seen before, or a second copy inside this batch
           duplicate[i] = false;
           const rec = events[i] as (typeof events)[number];
+          stored.push(rec.event);
           for (const c of EVENT_COLUMNS) c.append(appender, rec);
           appender.endRow();
         }
         appender.closeSync();
       }
+      // Profiles change in the same transaction, from the newly stored events only (never from duplicates).
+      if (stored.length > 0) await applyProfiles(db, stored, opts.maxIdsPerPerson);
     }
     if (rejected.length > 0) {
       const a = await conn.createAppender('rejected');

@@ -1,0 +1,174 @@
+// Profile effects of newly stored events, applied inside the ingest transaction (write.ts) so a 2xx means the
+// profile change is as durable as the event. Set-based: a few statements per workspace per batch, with the
+// batch's values bound as lists, never a round trip per event.
+import { listValue } from '@duckdb/node-api';
+import type { CanonicalEvent } from '../../pipeline/types.ts';
+import { profileEffects, type WorkspaceEffects } from '../../profiles/effects.ts';
+import { type KnownId, personsToInspect, planIdentities } from '../../profiles/identity.ts';
+import { materialize, mergeTraitStates, type TraitNode } from '../../profiles/traits.ts';
+import type { Db } from './db.ts';
+
+const strs = (xs: Iterable<string>) => listValue([...xs]);
+const IN_LIST = 'IN (SELECT unnest(?::VARCHAR[]))';
+
+/** Applies the profile effects of `events` (all of them newly stored). `cap` is the most ids one person may have. */
+export async function applyProfiles(db: Db, events: CanonicalEvent[], cap: number): Promise<void> {
+  for (const [ws, fx] of profileEffects(events)) await applyWorkspace(db, ws, fx, cap);
+}
+
+async function applyWorkspace(db: Db, ws: string, fx: WorkspaceEffects, cap: number): Promise<void> {
+  if (fx.ids.size === 0) return;
+  const known = new Map<string, KnownId>();
+  const rows = await db.all(
+    `SELECT id, person_id, is_user FROM identities WHERE workspace_id = ? AND id ${IN_LIST}`,
+    [ws, strs(fx.ids.keys())],
+  );
+  for (const r of rows) known.set(String(r.id), { person: String(r.person_id), isUser: r.is_user === true });
+  const sizes = new Map<string, number>();
+  const inspect = personsToInspect(fx.links, known, fx.ids);
+  if (inspect.size > 0) {
+    const persons = await db.all(
+      `SELECT person_id, count(*)::BIGINT AS n, bool_or(is_user AND id = person_id) AS person_is_user
+       FROM identities WHERE workspace_id = ? AND person_id ${IN_LIST} GROUP BY person_id`,
+      [ws, strs(inspect)],
+    );
+    const isUser = new Map(persons.map((r) => [String(r.person_id), r.person_is_user === true]));
+    for (const r of persons) sizes.set(String(r.person_id), Number(r.n));
+    for (const k of known.values()) if (isUser.has(k.person)) k.personIsUser = isUser.get(k.person);
+  }
+  const plan = planIdentities({ ids: fx.ids, links: fx.links, known, sizes, cap });
+
+  // New ids are inserted; a stored id changes only when first seen as a userId or when its person merges.
+  const fresh = [...fx.ids.keys()].filter((id) => !known.has(id));
+  if (fresh.length > 0) {
+    await db.run(
+      'INSERT INTO identities SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BOOLEAN[])',
+      [
+        ws,
+        listValue(fresh),
+        listValue(fresh.map((id) => plan.personOf.get(id) as string)),
+        listValue(fresh.map((id) => fx.ids.get(id) === true)),
+      ],
+    );
+  }
+  const nowUser = [...known].filter(([id, k]) => !k.isUser && fx.ids.get(id) === true).map(([id]) => id);
+  if (nowUser.length > 0) {
+    await db.run(`UPDATE identities SET is_user = true WHERE workspace_id = ? AND id ${IN_LIST}`, [
+      ws,
+      listValue(nowUser),
+    ]);
+  }
+  if (plan.remap.size > 0) {
+    await db.run(
+      `UPDATE identities SET person_id = m.to_p
+       FROM (SELECT unnest(?::VARCHAR[]) AS from_p, unnest(?::VARCHAR[]) AS to_p) m
+       WHERE identities.workspace_id = ? AND identities.person_id = m.from_p`,
+      [strs(plan.remap.keys()), strs(plan.remap.values()), ws],
+    );
+  }
+  if (plan.refused.length > 0) {
+    await db.run(
+      `INSERT INTO identity_refusals SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),
+         epoch_ms(unnest(?::BIGINT[])), unnest(?::VARCHAR[])`,
+      [
+        ws,
+        listValue(plan.refused.map((r) => r.a)),
+        listValue(plan.refused.map((r) => r.b)),
+        listValue(plan.refused.map((r) => r.messageId)),
+        listValue(plan.refused.map((r) => BigInt(r.t))),
+        listValue(plan.refused.map((r) => r.reason)),
+      ],
+    );
+  }
+  await applyPersonTraits(db, ws, fx, plan.personOf, plan.remap);
+  await applyGroups(db, ws, fx);
+}
+
+/** Merges trait changes into persons, and the traits of persons merged away into their new person. */
+async function applyPersonTraits(
+  db: Db,
+  ws: string,
+  fx: WorkspaceEffects,
+  personOf: Map<string, string>,
+  remap: Map<string, string>,
+): Promise<void> {
+  const delta = new Map<string, TraitNode>();
+  for (const [actor, state] of fx.userTraits) {
+    const p = personOf.get(actor) as string;
+    delta.set(p, mergeTraitStates(delta.get(p), state));
+  }
+  if (delta.size === 0 && remap.size === 0) return;
+  const wanted = new Set([...delta.keys(), ...remap.keys(), ...remap.values()]);
+  const stored = await db.all(
+    `SELECT person_id, state::VARCHAR AS state FROM persons WHERE workspace_id = ? AND person_id ${IN_LIST}`,
+    [ws, strs(wanted)],
+  );
+  const next = new Map(delta);
+  let moved = false;
+  for (const r of stored) {
+    const from = String(r.person_id);
+    const to = remap.get(from) ?? from;
+    moved ||= to !== from;
+    next.set(to, mergeTraitStates(next.get(to), JSON.parse(String(r.state)) as TraitNode));
+  }
+  if (moved) {
+    await db.run(`DELETE FROM persons WHERE workspace_id = ? AND person_id ${IN_LIST}`, [
+      ws,
+      strs(remap.keys()),
+    ]);
+  }
+  if (next.size === 0) return;
+  const states = [...next.values()];
+  await db.run(
+    `INSERT INTO persons SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[])::JSON, unnest(?::VARCHAR[])::JSON
+     ON CONFLICT (workspace_id, person_id) DO UPDATE SET state = excluded.state, traits = excluded.traits`,
+    [
+      ws,
+      strs(next.keys()),
+      listValue(states.map((s) => JSON.stringify(s))),
+      listValue(states.map((s) => JSON.stringify(materialize(s)))),
+    ],
+  );
+}
+
+async function applyGroups(db: Db, ws: string, fx: WorkspaceEffects): Promise<void> {
+  if (fx.groups.size === 0) return;
+  const stored = await db.all(
+    `SELECT group_id, state::VARCHAR AS state FROM group_profiles WHERE workspace_id = ? AND group_id ${IN_LIST}`,
+    [ws, strs(fx.groups.keys())],
+  );
+  const prior = new Map(stored.map((r) => [String(r.group_id), JSON.parse(String(r.state)) as TraitNode]));
+  const gids = [...fx.groups.keys()];
+  const gs = gids.map((g) => fx.groups.get(g) as NonNullable<ReturnType<typeof fx.groups.get>>);
+  const states = gids.map((g, i) => mergeTraitStates(prior.get(g), gs[i]?.state));
+  await db.run(
+    `INSERT INTO group_profiles SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[])::JSON, unnest(?::VARCHAR[])::JSON,
+       epoch_ms(unnest(?::BIGINT[])), epoch_ms(unnest(?::BIGINT[]))
+     ON CONFLICT (workspace_id, group_id) DO UPDATE SET state = excluded.state, traits = excluded.traits,
+       first_seen = least(group_profiles.first_seen, excluded.first_seen),
+       last_seen = greatest(group_profiles.last_seen, excluded.last_seen)`,
+    [
+      ws,
+      listValue(gids),
+      listValue(states.map((s) => JSON.stringify(s))),
+      listValue(states.map((s) => JSON.stringify(materialize(s)))),
+      listValue(gs.map((g) => BigInt(g.first))),
+      listValue(gs.map((g) => BigInt(g.last))),
+    ],
+  );
+  const mg: string[] = [];
+  const mm: string[] = [];
+  const mt: bigint[] = [];
+  for (const [g, members] of fx.members) {
+    for (const [m, t] of members) {
+      mg.push(g);
+      mm.push(m);
+      mt.push(BigInt(t));
+    }
+  }
+  await db.run(
+    `INSERT INTO group_members SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), epoch_ms(unnest(?::BIGINT[]))
+     ON CONFLICT (workspace_id, group_id, member_id) DO UPDATE SET since = least(group_members.since, excluded.since)`,
+    [ws, listValue(mg), listValue(mm), listValue(mt)],
+  );
+}

@@ -1,0 +1,186 @@
+// Deleting a user (GDPR): nothing of theirs comes back from any API, the database file no longer holds their
+// bytes, and replaying one of their old batches does not resurrect them, even after the dedupe window purge.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { allEvents, basic, bearer, KEYS, startTestApp, type TestApp, tempDir } from '../helpers.ts';
+import { at, get, type Item, send } from './util.ts';
+
+const dataDir = tempDir('intake-deletion-');
+after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+const marker = `victim-marker-${Math.random().toString(36).slice(2)}`;
+const keeper = `keeper-marker-${Math.random().toString(36).slice(2)}`;
+
+const victimBatch: Item[] = [
+  {
+    type: 'page',
+    name: 'Home',
+    anonymousId: 'anon-v',
+    properties: { note: marker },
+    messageId: 'v-1',
+    timestamp: at(1),
+  },
+  {
+    type: 'identify',
+    userId: 'user-v',
+    anonymousId: 'anon-v',
+    traits: { email: `${marker}@x.io`, name: 'Victor' },
+    messageId: 'v-2',
+    timestamp: at(2),
+  },
+  {
+    type: 'group',
+    userId: 'user-v',
+    groupId: 'acme',
+    traits: { name: 'Acme' },
+    messageId: 'v-3',
+    timestamp: at(3),
+  },
+  {
+    type: 'track',
+    event: 'Paid',
+    userId: 'user-v',
+    properties: { card: marker },
+    messageId: 'v-4',
+    timestamp: at(4),
+  },
+];
+const keeperBatch: Item[] = [
+  { type: 'identify', userId: 'user-k', traits: { email: 'k@x.io' }, messageId: 'k-1', timestamp: at(1) },
+  { type: 'group', userId: 'user-k', groupId: 'acme', messageId: 'k-2', timestamp: at(2) },
+  {
+    type: 'track',
+    event: 'Paid',
+    userId: 'user-k',
+    properties: { card: keeper },
+    messageId: 'k-3',
+    timestamp: at(3),
+  },
+];
+
+/** The database file and its WAL, as one buffer. */
+const fileBytes = () =>
+  Buffer.concat(
+    ['intake.duckdb', 'intake.duckdb.wal']
+      .map((f) => join(dataDir, f))
+      .filter((p) => existsSync(p))
+      .map((p) => readFileSync(p)),
+  );
+
+async function everything(t: TestApp): Promise<string> {
+  const parts = [JSON.stringify(await allEvents(t.app))];
+  for (const url of ['/rejected?limit=1000', '/users?limit=1000', '/groups/acme/users', '/groups/acme']) {
+    parts.push(JSON.stringify((await get(t.app, url)).body));
+  }
+  return parts.join('\n');
+}
+
+async function deleteUser(t: TestApp, id: string): Promise<Record<string, unknown>> {
+  const res = await t.app.inject({
+    method: 'DELETE',
+    url: `/users/${id}`,
+    headers: { authorization: bearer(KEYS.admin) },
+  });
+  assert.equal(res.statusCode, 202, res.body);
+  const job = res.json() as { id: string; status: string };
+  assert.ok(['pending', 'running'].includes(job.status));
+  assert.equal(res.headers.location, `/deletions/${job.id}`);
+  for (let i = 0; i < 200; i++) {
+    const s = await get(t.app, `/deletions/${job.id}`);
+    assert.equal(s.status, 200);
+    if (s.body.status === 'done' || s.body.status === 'failed') return s.body;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('deletion did not finish');
+}
+
+test('a deleted user is gone from every API, from the file, and stays gone when old batches are replayed', async () => {
+  let t = await startTestApp({ dataDir });
+  try {
+    await send(t.app, victimBatch);
+    await send(t.app, keeperBatch);
+    // An invalid item of the victim's, kept at GET /rejected with its payload.
+    const bad = await t.app.inject({
+      method: 'POST',
+      url: '/v1/batch',
+      headers: { authorization: basic(KEYS.write) },
+      payload: {
+        batch: [{ type: 'track', userId: 'user-v', properties: { x: marker }, messageId: 'v-bad' }],
+      },
+    });
+    assert.equal(bad.json().rejected.length, 1);
+
+    assert.match(await everything(t), new RegExp(marker), 'the victim is visible before');
+    assert.equal((await get(t.app, '/users/anon-v')).body.id, 'user-v');
+    await t.close(); // checkpoint: the rows are in the file now
+    assert.ok(
+      fileBytes().includes(marker),
+      'the file holds the victim before deletion (so the check below can fail)',
+    );
+    t = await startTestApp({ dataDir });
+
+    const job = await deleteUser(t, 'anon-v'); // any linked id
+    assert.equal(job.status, 'done', JSON.stringify(job));
+    assert.equal(job.eventsDeleted, 4);
+    assert.equal(job.idsDeleted, 2);
+
+    const after = await everything(t);
+    assert.doesNotMatch(after, new RegExp(marker));
+    assert.doesNotMatch(after, /user-v|anon-v/);
+    assert.match(after, new RegExp(keeper), 'other users are untouched');
+    for (const url of ['/users/user-v', '/users/anon-v', '/users/user-v/events', '/profile/user-v']) {
+      assert.equal((await get(t.app, url)).status, 404, url);
+    }
+    assert.deepEqual((await get(t.app, '/groups/acme')).body.memberCount, 1);
+
+    // A retry of the old batch is acknowledged as duplicates and stores nothing, even after the window purge.
+    await t.store.purgeDedupe(new Date(Date.UTC(9000, 0, 1)));
+    const replay = await t.app.inject({
+      method: 'POST',
+      url: '/v1/batch',
+      headers: { authorization: basic(KEYS.write) },
+      payload: { batch: victimBatch },
+    });
+    assert.equal(replay.statusCode, 200);
+    assert.equal(replay.json().duplicates, victimBatch.length);
+    assert.equal(replay.json().accepted, 0);
+    assert.doesNotMatch(await everything(t), new RegExp(marker));
+    assert.equal((await get(t.app, '/users/user-v')).status, 404);
+    // The keeper's messageIds were purged with the window (no tombstone): a retry of theirs is stored again.
+    await send(t.app, keeperBatch.slice(0, 1));
+    assert.equal((await allEvents(t.app, KEYS.read, 'messageId=k-1')).length, 2);
+  } finally {
+    await t.close();
+  }
+
+  const bytes = fileBytes();
+  assert.ok(bytes.includes(keeper), 'the file is readable by this check: the keeper is still in it');
+  assert.ok(!bytes.includes(marker), 'no byte of the victim left in the database file');
+
+  // The rewritten file opens and holds the rest.
+  const reopened = await startTestApp({ dataDir });
+  try {
+    assert.equal((await get(reopened.app, '/users/user-k')).status, 200);
+    assert.equal((await get(reopened.app, '/users/user-v')).status, 404);
+  } finally {
+    await reopened.close();
+  }
+});
+
+test('deletion needs an admin key, and a job is only visible in its workspace', async () => {
+  const t = await startTestApp();
+  try {
+    const res = await t.app.inject({
+      method: 'DELETE',
+      url: '/users/x',
+      headers: { authorization: bearer(KEYS.read) },
+    });
+    assert.equal(res.statusCode, 403);
+    assert.equal(res.json().code, 'INTAKE_ERR_WRONG_KEY_KIND');
+    assert.equal((await get(t.app, '/deletions/nope')).status, 404);
+  } finally {
+    await t.close();
+  }
+});
