@@ -7,23 +7,59 @@ import { profileEffects, type WorkspaceEffects } from '../../profiles/effects.ts
 import { type KnownId, personsToInspect, planIdentities } from '../../profiles/identity.ts';
 import { materialize, mergeTraitStates, type TraitNode } from '../../profiles/traits.ts';
 import type { Db } from './db.ts';
+import type { CacheUpdate, IdentityCache } from './identity-cache.ts';
 
 const strs = (xs: Iterable<string>) => listValue([...xs]);
 const IN_LIST = 'IN (SELECT unnest(?::VARCHAR[]))';
 
-/** Applies the profile effects of `events` (all of them newly stored). `cap` is the most ids one person may have. */
-export async function applyProfiles(db: Db, events: CanonicalEvent[], cap: number): Promise<void> {
-  for (const [ws, fx] of profileEffects(events)) await applyWorkspace(db, ws, fx, cap);
+/**
+ * Applies the profile effects of `events` (all of them newly stored); `cap` is the most ids one person may
+ * have. Returns the identity changes for `cache`, to apply once the transaction has committed.
+ */
+export async function applyProfiles(
+  db: Db,
+  events: CanonicalEvent[],
+  cap: number,
+  cache: IdentityCache,
+): Promise<CacheUpdate[]> {
+  const updates: CacheUpdate[] = [];
+  for (const [ws, fx] of profileEffects(events)) await applyWorkspace(db, ws, fx, cap, cache, updates);
+  return updates;
 }
 
-async function applyWorkspace(db: Db, ws: string, fx: WorkspaceEffects, cap: number): Promise<void> {
-  if (fx.ids.size === 0) return;
+/** The stored identities of the batch's ids: from the cache, and from the database for what it lacks. */
+async function lookup(db: Db, ws: string, ids: Iterable<string>, cache: IdentityCache) {
   const known = new Map<string, KnownId>();
-  const rows = await db.all(
-    `SELECT id, person_id, is_user FROM identities WHERE workspace_id = ? AND id ${IN_LIST}`,
-    [ws, strs(fx.ids.keys())],
-  );
-  for (const r of rows) known.set(String(r.id), { person: String(r.person_id), isUser: r.is_user === true });
+  const misses: string[] = [];
+  for (const id of ids) {
+    const c = cache.get(ws, id);
+    if (c) known.set(id, { person: c.person, isUser: c.isUser });
+    else misses.push(id);
+  }
+  if (misses.length > 0 && !cache.complete) {
+    const rows = await db.all(
+      `SELECT id, person_id, is_user FROM identities WHERE workspace_id = ? AND id ${IN_LIST}`,
+      [ws, listValue(misses)],
+    );
+    for (const r of rows) {
+      const entry = { person: String(r.person_id), isUser: r.is_user === true };
+      known.set(String(r.id), { ...entry });
+      cache.remember(ws, String(r.id), entry);
+    }
+  }
+  return known;
+}
+
+async function applyWorkspace(
+  db: Db,
+  ws: string,
+  fx: WorkspaceEffects,
+  cap: number,
+  cache: IdentityCache,
+  updates: CacheUpdate[],
+): Promise<void> {
+  if (fx.ids.size === 0) return;
+  const known = await lookup(db, ws, fx.ids.keys(), cache);
   const sizes = new Map<string, number>();
   const inspect = personsToInspect(fx.links, known, fx.ids);
   if (inspect.size > 0) {
@@ -58,13 +94,21 @@ async function applyWorkspace(db: Db, ws: string, fx: WorkspaceEffects, cap: num
       listValue(nowUser),
     ]);
   }
+  for (const id of fx.ids.keys()) {
+    const isUser = known.get(id)?.isUser === true || fx.ids.get(id) === true;
+    updates.push([ws, id, { person: plan.personOf.get(id) as string, isUser }]);
+  }
   if (plan.remap.size > 0) {
-    await db.run(
+    const moved = await db.all(
       `UPDATE identities SET person_id = m.to_p
        FROM (SELECT unnest(?::VARCHAR[]) AS from_p, unnest(?::VARCHAR[]) AS to_p) m
-       WHERE identities.workspace_id = ? AND identities.person_id = m.from_p`,
+       WHERE identities.workspace_id = ? AND identities.person_id = m.from_p
+       RETURNING identities.id, identities.person_id, identities.is_user`,
       [strs(plan.remap.keys()), strs(plan.remap.values()), ws],
     );
+    for (const r of moved) {
+      updates.push([ws, String(r.id), { person: String(r.person_id), isUser: r.is_user === true }]);
+    }
   }
   if (plan.refused.length > 0) {
     await db.run(

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { CanonicalEvent } from '../../pipeline/types.ts';
 import type { WriteBatch, WriteResult } from '../types.ts';
 import { type Db, StoreError, ts } from './db.ts';
+import type { CacheUpdate, IdentityCache } from './identity-cache.ts';
 import { applyProfiles } from './profiles.ts';
 import { EVENT_COLUMNS } from './schema.ts';
 
@@ -15,6 +16,8 @@ export function dedupeKey(workspaceId: string, messageId: string): bigint {
 export interface WriteOptions {
   /** Most ids one person may have (profiles/identity.ts). */
   maxIdsPerPerson: number;
+  /** Known identities; changed only after the commit. */
+  identities: IdentityCache;
 }
 
 export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions): Promise<WriteResult> {
@@ -22,6 +25,7 @@ export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions)
   const keys = events.map((r) => dedupeKey(r.event.workspaceId, r.event.messageId));
   const duplicate = new Array<boolean>(events.length).fill(true);
   const conn = db.conn;
+  let identities: CacheUpdate[] = [];
   await db.run('BEGIN TRANSACTION');
   try {
     if (events.length > 0) {
@@ -55,7 +59,8 @@ export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions)
         appender.closeSync();
       }
       // Profiles change in the same transaction, from the newly stored events only (never from duplicates).
-      if (stored.length > 0) await applyProfiles(db, stored, opts.maxIdsPerPerson);
+      if (stored.length > 0)
+        identities = await applyProfiles(db, stored, opts.maxIdsPerPerson, opts.identities);
     }
     if (rejected.length > 0) {
       const a = await conn.createAppender('rejected');
@@ -74,6 +79,7 @@ export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions)
       a.closeSync();
     }
     await db.run('COMMIT');
+    opts.identities.apply(identities);
     return { duplicate };
   } catch (err) {
     await db.run('ROLLBACK').catch(() => {});
