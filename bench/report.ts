@@ -62,13 +62,22 @@ const t = (x: Timing | null) => (x ? `${ms(x.p50Ms)} / ${ms(x.p99Ms)}` : '–');
 
 export function queryTable(q: QueryResults): string {
   return table(
-    ['query', 'API p50 / p99 ms', 'store fn p50 / p99', 'SQL p50 / p99', 'API overhead p50', 'matching rows'],
+    [
+      'query',
+      'API p50 / p99 ms',
+      'listEvents p50 / p99',
+      'SQL page+count',
+      'SQL page only',
+      'API overhead p50',
+      'matching rows',
+    ],
     q.rows.map((r) => [
       r.query,
       t(r.api),
       t(r.store),
       t(r.sql),
-      r.api ? ms(r.api.p50Ms - r.sql.p50Ms) : '–',
+      t(r.sqlPage),
+      r.api && r.store ? ms(r.api.p50Ms - r.store.p50Ms) : '–',
       n(r.rows),
     ]),
   );
