@@ -15,7 +15,7 @@ import { copyDatabase, Gate, gateMethods, replaceDatabase } from './compact.ts';
 import { Db, ts } from './db.ts';
 import * as del from './deletions.ts';
 import { listEvents, listRejected } from './events.ts';
-import { IdentityCache } from './identity-cache.ts';
+import { ProfileCaches } from './profile-cache.ts';
 import { MIGRATIONS } from './schema.ts';
 import * as users from './users.ts';
 import * as ws from './workspaces.ts';
@@ -36,8 +36,8 @@ type Page = { limit: number; offset: number };
 export class DuckDBStore implements Store {
   /** Every call runs inside it; erasing a deleted user's bytes (compact.ts) swaps the file with it held alone. */
   private readonly gate = new Gate();
-  /** The identities table in memory, for the ingest write. */
-  private readonly identities = new IdentityCache();
+  /** Identities and trait states in memory, for the ingest write. */
+  private readonly caches = new ProfileCaches();
   /** Deletion jobs, one after another. */
   private jobs: Promise<void> = Promise.resolve();
 
@@ -73,7 +73,7 @@ export class DuckDBStore implements Store {
     const { instance, writer, db } = await DuckDBStore.connect(path, opts);
     for (const sql of MIGRATIONS) await db.run(sql);
     const store = new DuckDBStore(instance, writer, db, path, opts);
-    await store.identities.load(db);
+    await store.caches.load(db);
     for (const id of await del.unfinishedDeletions(db)) store.schedule(id); // interrupted by a restart
     return store;
   }
@@ -81,7 +81,7 @@ export class DuckDBStore implements Store {
   writeEvents = (batch: WriteBatch) =>
     writeEvents(this.writer, batch, {
       maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
-      identities: this.identities,
+      caches: this.caches,
     });
   // Deleted users' keys are tombstones dated 9999-12-31 (deletions.ts), so the window purge never forgets them.
   purgeDedupe = (before: Date) => this.writer.run('DELETE FROM dedupe WHERE seen_at < ?', [ts(before)]);
@@ -118,7 +118,7 @@ export class DuckDBStore implements Store {
         .exclusive(async () => {
           await del.markDeletion(this.writer, jobId, 'running');
           await del.runDeletion(this.writer, jobId);
-          await this.identities.load(this.writer);
+          await this.caches.load(this.writer);
           await this.erase();
           await del.markDeletion(this.db, jobId, 'done');
         })

@@ -9,12 +9,13 @@ export const PROFILE_MIGRATIONS: string[] = [
   `CREATE TABLE IF NOT EXISTS identities (
      workspace_id VARCHAR NOT NULL, id VARCHAR NOT NULL, person_id VARCHAR NOT NULL, is_user BOOLEAN NOT NULL,
      PRIMARY KEY (workspace_id, id))`,
-  // Trait merge state (profiles/traits.ts) and the traits it stands for, of persons that have traits.
+  // Trait merge state (profiles/traits.ts) and the traits it stands for, as JSON text written by the server
+  // (VARCHAR: no re-validation on the ingest path), of persons that have traits.
   `CREATE TABLE IF NOT EXISTS persons (
-     workspace_id VARCHAR NOT NULL, person_id VARCHAR NOT NULL, state JSON NOT NULL, traits JSON NOT NULL,
+     workspace_id VARCHAR NOT NULL, person_id VARCHAR NOT NULL, state VARCHAR NOT NULL, traits VARCHAR NOT NULL,
      PRIMARY KEY (workspace_id, person_id))`,
   `CREATE TABLE IF NOT EXISTS group_profiles (
-     workspace_id VARCHAR NOT NULL, group_id VARCHAR NOT NULL, state JSON NOT NULL, traits JSON NOT NULL,
+     workspace_id VARCHAR NOT NULL, group_id VARCHAR NOT NULL, state VARCHAR NOT NULL, traits VARCHAR NOT NULL,
      first_seen TIMESTAMP NOT NULL, last_seen TIMESTAMP NOT NULL, PRIMARY KEY (workspace_id, group_id))`,
   // Members are ids (not persons), so merging persons never rewrites memberships.
   `CREATE TABLE IF NOT EXISTS group_members (

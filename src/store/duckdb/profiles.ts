@@ -7,28 +7,29 @@ import { profileEffects, type WorkspaceEffects } from '../../profiles/effects.ts
 import { type KnownId, personsToInspect, planIdentities } from '../../profiles/identity.ts';
 import { materialize, mergeTraitStates, type TraitNode } from '../../profiles/traits.ts';
 import type { Db } from './db.ts';
-import type { CacheUpdate, IdentityCache } from './identity-cache.ts';
+import { applyGroups } from './group-profiles.ts';
+import type { ProfileCaches, ProfileChanges, TableCache } from './profile-cache.ts';
 
 const strs = (xs: Iterable<string>) => listValue([...xs]);
 const IN_LIST = 'IN (SELECT unnest(?::VARCHAR[]))';
 
 /**
  * Applies the profile effects of `events` (all of them newly stored); `cap` is the most ids one person may
- * have. Returns the identity changes for `cache`, to apply once the transaction has committed.
+ * have. Returns the changes for `caches`, to apply once the transaction has committed.
  */
 export async function applyProfiles(
   db: Db,
   events: CanonicalEvent[],
   cap: number,
-  cache: IdentityCache,
-): Promise<CacheUpdate[]> {
-  const updates: CacheUpdate[] = [];
-  for (const [ws, fx] of profileEffects(events)) await applyWorkspace(db, ws, fx, cap, cache, updates);
-  return updates;
+  caches: ProfileCaches,
+): Promise<ProfileChanges> {
+  const changes: ProfileChanges = { identities: [], traits: [] };
+  for (const [ws, fx] of profileEffects(events)) await applyWorkspace(db, ws, fx, cap, caches, changes);
+  return changes;
 }
 
 /** The stored identities of the batch's ids: from the cache, and from the database for what it lacks. */
-async function lookup(db: Db, ws: string, ids: Iterable<string>, cache: IdentityCache) {
+async function lookup(db: Db, ws: string, ids: Iterable<string>, cache: ProfileCaches['identities']) {
   const known = new Map<string, KnownId>();
   const misses: string[] = [];
   for (const id of ids) {
@@ -55,11 +56,11 @@ async function applyWorkspace(
   ws: string,
   fx: WorkspaceEffects,
   cap: number,
-  cache: IdentityCache,
-  updates: CacheUpdate[],
+  caches: ProfileCaches,
+  changes: ProfileChanges,
 ): Promise<void> {
   if (fx.ids.size === 0) return;
-  const known = await lookup(db, ws, fx.ids.keys(), cache);
+  const known = await lookup(db, ws, fx.ids.keys(), caches.identities);
   const sizes = new Map<string, number>();
   const inspect = personsToInspect(fx.links, known, fx.ids);
   if (inspect.size > 0) {
@@ -95,8 +96,11 @@ async function applyWorkspace(
     ]);
   }
   for (const id of fx.ids.keys()) {
-    const isUser = known.get(id)?.isUser === true || fx.ids.get(id) === true;
-    updates.push([ws, id, { person: plan.personOf.get(id) as string, isUser }]);
+    const k = known.get(id);
+    const person = plan.personOf.get(id) as string;
+    const isUser = k?.isUser === true || fx.ids.get(id) === true;
+    if (!k || k.person !== person || k.isUser !== isUser)
+      changes.identities.push([ws, id, { person, isUser }]);
   }
   if (plan.remap.size > 0) {
     const moved = await db.all(
@@ -107,7 +111,11 @@ async function applyWorkspace(
       [strs(plan.remap.keys()), strs(plan.remap.values()), ws],
     );
     for (const r of moved) {
-      updates.push([ws, String(r.id), { person: String(r.person_id), isUser: r.is_user === true }]);
+      changes.identities.push([
+        ws,
+        String(r.id),
+        { person: String(r.person_id), isUser: r.is_user === true },
+      ]);
     }
   }
   if (plan.refused.length > 0) {
@@ -124,7 +132,7 @@ async function applyWorkspace(
       ],
     );
   }
-  await applyPersonTraits(db, ws, fx, plan.personOf, plan.remap);
+  await applyPersonTraits(db, ws, fx, plan.personOf, plan.remap, caches.traits, changes);
   await applyGroups(db, ws, fx);
 }
 
@@ -135,6 +143,8 @@ async function applyPersonTraits(
   fx: WorkspaceEffects,
   personOf: Map<string, string>,
   remap: Map<string, string>,
+  cache: TableCache<string>,
+  changes: ProfileChanges,
 ): Promise<void> {
   const delta = new Map<string, TraitNode>();
   for (const [actor, state] of fx.userTraits) {
@@ -143,76 +153,51 @@ async function applyPersonTraits(
   }
   if (delta.size === 0 && remap.size === 0) return;
   const wanted = new Set([...delta.keys(), ...remap.keys(), ...remap.values()]);
-  const stored = await db.all(
-    `SELECT person_id, state::VARCHAR AS state FROM persons WHERE workspace_id = ? AND person_id ${IN_LIST}`,
-    [ws, strs(wanted)],
-  );
-  const next = new Map(delta);
-  let moved = false;
-  for (const r of stored) {
-    const from = String(r.person_id);
-    const to = remap.get(from) ?? from;
-    moved ||= to !== from;
-    next.set(to, mergeTraitStates(next.get(to), JSON.parse(String(r.state)) as TraitNode));
+  const stored = new Map<string, string>();
+  const misses: string[] = [];
+  for (const p of wanted) {
+    const state = cache.get(ws, p);
+    if (state !== undefined) stored.set(p, state);
+    else misses.push(p);
   }
-  if (moved) {
+  if (misses.length > 0 && !cache.complete) {
+    const rows = await db.all(
+      `SELECT person_id, state FROM persons WHERE workspace_id = ? AND person_id ${IN_LIST}`,
+      [ws, listValue(misses)],
+    );
+    for (const r of rows) {
+      stored.set(String(r.person_id), String(r.state));
+      cache.remember(ws, String(r.person_id), String(r.state));
+    }
+  }
+  const next = new Map(delta);
+  const movedAway: string[] = [];
+  for (const [from, state] of stored) {
+    const to = remap.get(from) ?? from;
+    if (to !== from) movedAway.push(from);
+    next.set(to, mergeTraitStates(next.get(to), JSON.parse(state) as TraitNode));
+  }
+  if (movedAway.length > 0) {
     await db.run(`DELETE FROM persons WHERE workspace_id = ? AND person_id ${IN_LIST}`, [
       ws,
-      strs(remap.keys()),
+      listValue(movedAway),
     ]);
+    for (const p of movedAway) changes.traits.push([ws, p, null]);
   }
   if (next.size === 0) return;
-  const states = [...next.values()];
+  const states = [...next.values()].map((s) => JSON.stringify(s));
+  const persons = [...next.keys()];
+  persons.forEach((p, i) => {
+    changes.traits.push([ws, p, states[i] as string]);
+  });
   await db.run(
-    `INSERT INTO persons SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[])::JSON, unnest(?::VARCHAR[])::JSON
+    `INSERT INTO persons SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])
      ON CONFLICT (workspace_id, person_id) DO UPDATE SET state = excluded.state, traits = excluded.traits`,
     [
       ws,
-      strs(next.keys()),
-      listValue(states.map((s) => JSON.stringify(s))),
-      listValue(states.map((s) => JSON.stringify(materialize(s)))),
+      listValue(persons),
+      listValue(states),
+      listValue([...next.values()].map((s) => JSON.stringify(materialize(s)))),
     ],
-  );
-}
-
-async function applyGroups(db: Db, ws: string, fx: WorkspaceEffects): Promise<void> {
-  if (fx.groups.size === 0) return;
-  const stored = await db.all(
-    `SELECT group_id, state::VARCHAR AS state FROM group_profiles WHERE workspace_id = ? AND group_id ${IN_LIST}`,
-    [ws, strs(fx.groups.keys())],
-  );
-  const prior = new Map(stored.map((r) => [String(r.group_id), JSON.parse(String(r.state)) as TraitNode]));
-  const gids = [...fx.groups.keys()];
-  const gs = gids.map((g) => fx.groups.get(g) as NonNullable<ReturnType<typeof fx.groups.get>>);
-  const states = gids.map((g, i) => mergeTraitStates(prior.get(g), gs[i]?.state));
-  await db.run(
-    `INSERT INTO group_profiles SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[])::JSON, unnest(?::VARCHAR[])::JSON,
-       epoch_ms(unnest(?::BIGINT[])), epoch_ms(unnest(?::BIGINT[]))
-     ON CONFLICT (workspace_id, group_id) DO UPDATE SET state = excluded.state, traits = excluded.traits,
-       first_seen = least(group_profiles.first_seen, excluded.first_seen),
-       last_seen = greatest(group_profiles.last_seen, excluded.last_seen)`,
-    [
-      ws,
-      listValue(gids),
-      listValue(states.map((s) => JSON.stringify(s))),
-      listValue(states.map((s) => JSON.stringify(materialize(s)))),
-      listValue(gs.map((g) => BigInt(g.first))),
-      listValue(gs.map((g) => BigInt(g.last))),
-    ],
-  );
-  const mg: string[] = [];
-  const mm: string[] = [];
-  const mt: bigint[] = [];
-  for (const [g, members] of fx.members) {
-    for (const [m, t] of members) {
-      mg.push(g);
-      mm.push(m);
-      mt.push(BigInt(t));
-    }
-  }
-  await db.run(
-    `INSERT INTO group_members SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), epoch_ms(unnest(?::BIGINT[]))
-     ON CONFLICT (workspace_id, group_id, member_id) DO UPDATE SET since = least(group_members.since, excluded.since)`,
-    [ws, listValue(mg), listValue(mm), listValue(mt)],
   );
 }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { CanonicalEvent } from '../../pipeline/types.ts';
 import type { WriteBatch, WriteResult } from '../types.ts';
 import { type Db, StoreError, ts } from './db.ts';
-import type { CacheUpdate, IdentityCache } from './identity-cache.ts';
+import type { ProfileCaches, ProfileChanges } from './profile-cache.ts';
 import { applyProfiles } from './profiles.ts';
 import { EVENT_COLUMNS } from './schema.ts';
 
@@ -16,8 +16,8 @@ export function dedupeKey(workspaceId: string, messageId: string): bigint {
 export interface WriteOptions {
   /** Most ids one person may have (profiles/identity.ts). */
   maxIdsPerPerson: number;
-  /** Known identities; changed only after the commit. */
-  identities: IdentityCache;
+  /** Identities and trait states in memory; changed only after the commit. */
+  caches: ProfileCaches;
 }
 
 export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions): Promise<WriteResult> {
@@ -25,7 +25,7 @@ export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions)
   const keys = events.map((r) => dedupeKey(r.event.workspaceId, r.event.messageId));
   const duplicate = new Array<boolean>(events.length).fill(true);
   const conn = db.conn;
-  let identities: CacheUpdate[] = [];
+  let changes: ProfileChanges | undefined;
   await db.run('BEGIN TRANSACTION');
   try {
     if (events.length > 0) {
@@ -59,8 +59,7 @@ export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions)
         appender.closeSync();
       }
       // Profiles change in the same transaction, from the newly stored events only (never from duplicates).
-      if (stored.length > 0)
-        identities = await applyProfiles(db, stored, opts.maxIdsPerPerson, opts.identities);
+      if (stored.length > 0) changes = await applyProfiles(db, stored, opts.maxIdsPerPerson, opts.caches);
     }
     if (rejected.length > 0) {
       const a = await conn.createAppender('rejected');
@@ -79,7 +78,7 @@ export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions)
       a.closeSync();
     }
     await db.run('COMMIT');
-    opts.identities.apply(identities);
+    if (changes) opts.caches.apply(changes);
     return { duplicate };
   } catch (err) {
     await db.run('ROLLBACK').catch(() => {});
