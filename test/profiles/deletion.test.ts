@@ -169,7 +169,7 @@ test('a deleted user is gone from every API, from the file, and stays gone when 
   }
 });
 
-test('deletion needs an admin key, and a job is only visible in its workspace', async () => {
+test('deletion needs an admin key; deleting an unknown id completes with nothing deleted', async () => {
   const t = await startTestApp();
   try {
     const res = await t.app.inject({
@@ -180,6 +180,9 @@ test('deletion needs an admin key, and a job is only visible in its workspace', 
     assert.equal(res.statusCode, 403);
     assert.equal(res.json().code, 'INTAKE_ERR_WRONG_KEY_KIND');
     assert.equal((await get(t.app, '/deletions/nope')).status, 404);
+    // An id with no profile and no events: the job still completes, with nothing to delete.
+    const job = await deleteUser(t, 'nobody-at-all');
+    assert.deepEqual([job.status, job.eventsDeleted, job.idsDeleted], ['done', 0, 0]);
   } finally {
     await t.close();
   }

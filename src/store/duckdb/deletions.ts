@@ -65,6 +65,7 @@ export async function markDeletion(
 }
 
 const IN_IDS = 'IN (SELECT unnest(?::VARCHAR[]))';
+const PARSED = "CASE WHEN json_valid(payload) THEN payload ELSE '{}' END";
 
 /**
  * Deletes the job's data in one transaction on `db` (the writer connection, between group commits) and forgets
@@ -96,13 +97,14 @@ export async function runDeletion(db: Db, jobId: string): Promise<void> {
       );
     }
     const events = await db.run(`DELETE FROM events WHERE ${mine}`, mineParams);
-    // Rejected items carry no parsed ids: match their messageId, or the ids inside the payload when it parses.
+    // Rejected items carry no parsed ids: match their messageId, or the ids inside the payload when it parses
+    // (a payload cut at the size cap does not, and is read as {}).
     await db.run(
-      `DELETE FROM rejected WHERE workspace_id = ? AND (message_id ${IN_IDS}
-         OR (json_valid(payload) AND (json_extract_string(payload, '$.userId') ${IN_IDS}
-           OR json_extract_string(payload, '$.anonymousId') ${IN_IDS}
-           OR json_extract_string(payload, '$.previousId') ${IN_IDS})))`,
-      [ws, listValue(messageIds), ids, ids, ids],
+      `DELETE FROM rejected WHERE workspace_id = ? AND (message_id = ANY(?::VARCHAR[])
+         OR json_extract_string(${PARSED}, '$.userId') ${IN_IDS}
+         OR json_extract_string(${PARSED}, '$.anonymousId') ${IN_IDS}
+         OR json_extract_string(${PARSED}, '$.previousId') ${IN_IDS})`,
+      [ws, listValue(messageIds.length > 0 ? messageIds : [null]), ids, ids, ids],
     );
     await db.run(`DELETE FROM persons WHERE workspace_id = ? AND person_id ${IN_IDS}`, [ws, ids]);
     await db.run(`DELETE FROM group_members WHERE workspace_id = ? AND member_id ${IN_IDS}`, [ws, ids]);
