@@ -134,10 +134,18 @@ describe('Enricher', () => {
   const record = (context: JsonObject): EventRecord =>
     ({ event: { context }, json: { context: JSON.stringify(context) } }) as unknown as EventRecord;
   const DEFAULT: EnrichPlan = { geo: 'request-ip', anonymizeIp: false };
-  let enricher: Enricher;
+  let geoEnricher: Enricher;
   before(() => {
-    enricher = new Enricher(geo);
+    geoEnricher = new Enricher(geo);
   });
+  // Every result's JSON column must be exactly its context object (additions are spliced into the JSON).
+  const enricher = {
+    enrich(r: EventRecord, plan: EnrichPlan, ipFromRequest: boolean): EventRecord {
+      const out = geoEnricher.enrich(r, plan, ipFromRequest);
+      assert.equal(out.json.context, JSON.stringify(out.event.context));
+      return out;
+    },
+  };
 
   test('adds location, browser, os and device type, and serializes the context again', () => {
     const r = enricher.enrich(record({ ip: '128.101.101.101', userAgent: IPHONE }), DEFAULT, true);
@@ -169,6 +177,16 @@ describe('Enricher', () => {
     assert.deepEqual(r2.event.context.device, { model: 'iPhone15,2', type: 'mobile' });
   });
 
+  test('a key the client sent as null is filled in, once', () => {
+    const r = enricher.enrich(
+      record({ ip: '128.101.101.101', userAgent: CHROME, browser: null }),
+      DEFAULT,
+      true,
+    );
+    assert.deepEqual(r.event.context.browser, { name: 'Chrome', version: '124.0.0.0' });
+    assert.equal(r.json.context.split('"browser"').length, 2);
+  });
+
   test('a client-set IP is located only when the request asks for it (enrichGeo)', () => {
     const clientIp = record({ ip: '128.101.101.101' });
     assert.equal(enricher.enrich(clientIp, DEFAULT, false).event.context.location, undefined);
@@ -188,11 +206,24 @@ describe('Enricher', () => {
     assert.deepEqual(r.event.context, { ip: '128.101.101.0', location: MINNEAPOLIS });
     const bad = enricher.enrich(record({ ip: 'unknown', app: 'x' }), plan, false);
     assert.deepEqual(JSON.parse(bad.json.context), { app: 'x' });
+    const v6 = enricher.enrich(record({ userAgent: IPHONE, ip: '2a00:1450:4001:82a::200e' }), plan, true);
+    assert.deepEqual(v6.event.context, {
+      userAgent: IPHONE,
+      ip: '2a00:1450:4001::',
+      location: FRANKFURT,
+      browser: { name: 'Mobile Safari', version: '17.4' },
+      os: { name: 'iOS', version: '17.4' },
+      device: { type: 'mobile' },
+    });
   });
 
   test('returns the same record when there is nothing to add', () => {
     const r = record({ ip: '10.0.0.1', library: { name: 'x' } });
     assert.equal(enricher.enrich(r, DEFAULT, true), r);
+    assert.equal(
+      enricher.enrich(r, { geo: 'request-ip', anonymizeIp: true }, true).event.context.ip,
+      '10.0.0.0',
+    );
   });
 });
 

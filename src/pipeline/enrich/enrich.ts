@@ -7,7 +7,7 @@ import { isObject } from '../validate.ts';
 import type { GeoLocation, GeoReader } from './geo.ts';
 import { anonymizeIp } from './ip.ts';
 import { Lru } from './lru.ts';
-import { UserAgentCache } from './ua.ts';
+import { type Addition, addition, UserAgentCache } from './ua.ts';
 
 /** What to do for the events of one request; decided once per request by enrichPlan. */
 export interface EnrichPlan {
@@ -40,7 +40,7 @@ const absent = (v: unknown): boolean => v === undefined || v === null;
 
 export class Enricher {
   private readonly ua: UserAgentCache;
-  private readonly geoCache: Lru<string, GeoLocation | false>;
+  private readonly geoCache: Lru<string, Addition | false>;
 
   /** @param geo the opened geo database; null leaves `context.location` out. */
   constructor(
@@ -51,62 +51,83 @@ export class Enricher {
     this.geoCache = new Lru(opts.geoCacheSize ?? 10_000);
   }
 
-  /** The location of an address (cached), or null. */
-  locate(ip: unknown): GeoLocation | null {
+  /** `context.location` for an address (cached), or null. */
+  private location(ip: unknown): Addition | null {
     if (!this.geo || typeof ip !== 'string') return null;
     let loc = this.geoCache.get(ip);
     if (loc === undefined) {
-      loc = this.geo.lookup(ip) ?? false;
+      const found = this.geo.lookup(ip);
+      loc = found ? addition('location', Object.freeze(found)) : false;
       this.geoCache.set(ip, loc);
     }
     return loc || null;
   }
 
+  /** The location of an address, through the cache. */
+  locate(ip: unknown): GeoLocation | null {
+    return (this.location(ip)?.value as GeoLocation | undefined) ?? null;
+  }
+
   /**
-   * Returns the record with its context enriched (the same record when nothing was added). The JSON
-   * column is serialized again only when the context changed. What enrichment adds (a few hundred bytes)
-   * is not counted against the per-event limit, which normalize checked on what the client sent.
+   * Returns the record with its context enriched (the same record when nothing was added). What
+   * enrichment adds (a few hundred bytes) is not counted against the per-event limit, which normalize
+   * checked on what the client sent.
    */
   enrich(record: EventRecord, plan: EnrichPlan, ipFromRequest: boolean): EventRecord {
     const context = record.event.context;
-    let out: JsonObject | null = null;
-    const set = (key: string, value: unknown) => {
-      out ??= { ...context };
-      out[key] = value;
-    };
+    const adds: Addition[] = [];
 
     if (plan.geo !== 'off' && (ipFromRequest || plan.geo === 'any-ip') && absent(context.location)) {
-      const loc = this.locate(context.ip);
-      if (loc) set('location', loc);
+      const loc = this.location(context.ip);
+      if (loc) adds.push(loc);
     }
 
+    let device: JsonObject | null = null;
     const agent = context.userAgent;
     if (typeof agent === 'string' && agent !== '') {
-      const info = this.ua.get(agent);
-      if (info.browser && absent(context.browser)) set('browser', info.browser);
-      if (info.os && absent(context.os)) set('os', info.os);
-      if (info.deviceType) {
-        const device = context.device;
-        if (absent(device)) set('device', { type: info.deviceType });
-        else if (isObject(device) && absent(device.type)) set('device', { ...device, type: info.deviceType });
+      const ua = this.ua.get(agent);
+      if (ua.browser && absent(context.browser)) adds.push(ua.browser);
+      if (ua.os && absent(context.os)) adds.push(ua.os);
+      if (ua.device) {
+        const sent = context.device;
+        if (absent(sent)) adds.push(ua.device);
+        else if (isObject(sent) && absent(sent.type)) device = { ...sent, type: ua.info.deviceType };
       }
     }
 
-    // After the lookup, which needs the whole address. An unparsable value cannot be anonymized: drop it.
+    // After the lookup, which needs the whole address. An unparsable value cannot be anonymized: dropped.
+    let ip: string | null | undefined;
     if (plan.anonymizeIp && !absent(context.ip)) {
       const masked = anonymizeIp(context.ip);
-      if (masked !== context.ip) {
-        if (masked === null) {
-          out ??= { ...context };
-          delete out.ip;
-        } else set('ip', masked);
-      }
+      if (masked !== context.ip) ip = masked;
     }
 
-    if (!out) return record;
-    return {
-      event: { ...record.event, context: out },
-      json: { ...record.json, context: JSON.stringify(out) },
-    };
+    if (adds.length === 0 && device === null && ip === undefined) return record;
+    // The context without the additions: the client's (with its JSON from normalize), or a copy with the
+    // address anonymized or dropped. Additions are then spliced onto its JSON rather than serializing the
+    // whole context again, unless a key is replaced (present but null) or the device object is merged.
+    let base = context;
+    let baseJson = record.json.context;
+    if (ip !== undefined) {
+      base = { ...context, ip };
+      if (ip === null) delete base.ip;
+      baseJson = JSON.stringify(base);
+    }
+    const out: JsonObject = base === context ? { ...context } : base;
+    for (const a of adds) out[a.key] = a.value;
+    if (device) out.device = device;
+
+    // A key present with null (or undefined) is replaced, not appended: serialize it all again.
+    let reserialize = device !== null;
+    for (const a of adds) if (a.key in context) reserialize = true;
+    let json: string;
+    if (reserialize) json = JSON.stringify(out);
+    else if (adds.length === 0) json = baseJson;
+    else {
+      let tail = '';
+      for (const a of adds) tail += `,${a.json}`;
+      json = baseJson === '{}' ? `{${tail.slice(1)}}` : `${baseJson.slice(0, -1)}${tail}}`;
+    }
+    return { event: { ...record.event, context: out }, json: { ...record.json, context: json } };
   }
 }

@@ -50,23 +50,49 @@ export function parseUserAgent(ua: string): UserAgentInfo {
   return Object.keys(out).length > 0 ? Object.freeze(out) : EMPTY;
 }
 
+/** A field to add to `context`, with its JSON computed once and shared by every event that gets it. */
+export interface Addition {
+  key: string;
+  value: unknown;
+  /** `"key":value`, ready to splice into the serialized context. */
+  json: string;
+}
+
+export const addition = (key: string, value: unknown): Addition => ({
+  key,
+  value,
+  json: `${JSON.stringify(key)}:${JSON.stringify(value)}`,
+});
+
+/** What one user agent adds: context.browser, context.os, context.device (when absent). */
+export interface UserAgentAdditions {
+  info: UserAgentInfo;
+  browser?: Addition;
+  os?: Addition;
+  device?: Addition;
+}
+
 /** parseUserAgent behind a bounded LRU. The results are frozen: events share them. */
 export class UserAgentCache {
-  private readonly lru: Lru<string, UserAgentInfo>;
+  private readonly lru: Lru<string, UserAgentAdditions>;
 
   /** @param size most distinct user agents remembered. Default 1000. */
   constructor(size = 1000) {
     this.lru = new Lru(size);
   }
 
-  get(raw: string): UserAgentInfo {
+  get(raw: string): UserAgentAdditions {
     // ua-parser-js reads the first 500 characters only; a longer key would just let a client bloat the cache.
     const ua = raw.length > 512 ? raw.slice(0, 512) : raw;
-    let info = this.lru.get(ua);
-    if (!info) {
-      info = parseUserAgent(ua);
-      this.lru.set(ua, info);
+    let entry = this.lru.get(ua);
+    if (!entry) {
+      const info = parseUserAgent(ua);
+      entry = { info };
+      if (info.browser) entry.browser = addition('browser', info.browser);
+      if (info.os) entry.os = addition('os', info.os);
+      if (info.deviceType) entry.device = addition('device', Object.freeze({ type: info.deviceType }));
+      this.lru.set(ua, Object.freeze(entry));
     }
-    return info;
+    return entry;
   }
 }

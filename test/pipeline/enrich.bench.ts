@@ -1,0 +1,118 @@
+// Micro-benchmark of the enrich step's cost per event: the same 100k analytics.js-like events through
+// validate + normalize, then validate + normalize + enrich on the real geo database.
+// Run: node --import tsx test/pipeline/enrich.bench.ts   (not a test: the runner only picks *.test.ts)
+import { Enricher, type EnrichPlan, openGeoReader } from '../../src/pipeline/enrich/index.ts';
+import { normalize } from '../../src/pipeline/normalize.ts';
+import type { RequestContext } from '../../src/pipeline/types.ts';
+import { validateItem } from '../../src/pipeline/validate.ts';
+
+const EVENTS = 100_000;
+
+// Deterministic pseudo-random numbers, so every run measures the same events.
+let seed = 42;
+const rand = () => {
+  seed = (seed * 1103515245 + 12345) % 2 ** 31;
+  return seed / 2 ** 31;
+};
+const publicIp = () => {
+  for (;;) {
+    const a = 1 + Math.floor(rand() * 222);
+    if (a === 10 || a === 127 || a === 100 || a === 172 || a === 192 || a === 169) continue;
+    return `${a}.${Math.floor(rand() * 256)}.${Math.floor(rand() * 256)}.${1 + Math.floor(rand() * 254)}`;
+  }
+};
+const ua = (i: number) =>
+  i % 3 === 0
+    ? `Mozilla/5.0 (iPhone; CPU iPhone OS 17_${i % 7} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.${i % 7} Mobile/15E148 Safari/604.1`
+    : `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${100 + (i % 60)}.0.${i % 5000}.0 Safari/537.36`;
+
+interface Request {
+  ctx: RequestContext;
+  items: unknown[];
+}
+
+/** `clients`: how many different clients (IP and user agent) send the events, `perRequest` at a time. */
+function makeRequests(clients: number, perRequest: number): Request[] {
+  const ips = Array.from({ length: clients }, publicIp);
+  const out: Request[] = [];
+  for (let r = 0; r < EVENTS / perRequest; r++) {
+    const client = r % clients;
+    const items = [];
+    for (let i = 0; i < perRequest; i++) {
+      items.push({
+        type: 'track',
+        event: 'Product Viewed',
+        messageId: `m-${r}-${i}`,
+        anonymousId: `anon-${client}`,
+        timestamp: '2026-11-23T10:00:00.000Z',
+        sentAt: '2026-11-23T10:00:01.000Z',
+        properties: { sku: `sku-${i}`, price: 19.99, currency: 'EUR' },
+        context: {
+          library: { name: 'analytics.js', version: 'next-1.84.3' },
+          locale: 'en-US',
+          page: { path: '/p', referrer: '', search: '', title: 'Product', url: 'https://shop.example/p' },
+          userAgent: ua(client),
+          timezone: 'Europe/Berlin',
+        },
+      });
+    }
+    out.push({
+      ctx: { workspaceId: 'w', source: 'segment', ip: ips[client] as string, receivedAt: new Date() },
+      items,
+    });
+  }
+  return out;
+}
+
+function run(requests: Request[], enricher: Enricher | null, plan: EnrichPlan): number {
+  const t0 = performance.now();
+  let n = 0;
+  for (const { ctx, items } of requests) {
+    for (const item of items) {
+      const v = validateItem(item);
+      if (!v.ok) throw new Error(v.reason);
+      const r = normalize(v.value, ctx, 32 * 1024);
+      if (!r.ok) throw new Error(r.reason);
+      const rec = enricher ? enricher.enrich(r.value, plan, true) : r.value;
+      n += rec.json.context.length;
+    }
+  }
+  if (n === 0) throw new Error('nothing serialized');
+  return ((performance.now() - t0) * 1000) / EVENTS;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const fmt = (us: number) => `${us.toFixed(2)} µs/event`;
+
+const geo = await openGeoReader();
+const DEFAULT: EnrichPlan = { geo: 'request-ip', anonymizeIp: false };
+const ANON: EnrichPlan = { geo: 'request-ip', anonymizeIp: true };
+
+for (const [label, clients, perRequest] of [
+  ['200 clients, 20 events per request (caches warm)', 200, 20],
+  ['5000 clients, 20 events per request (more user agents than the UA cache holds)', 5000, 20],
+  ['every event from a new client (every lookup a miss)', EVENTS, 1],
+] as const) {
+  const requests = makeRequests(clients, perRequest);
+  run(requests, null, DEFAULT);
+  run(requests, new Enricher(geo), DEFAULT);
+  const base: number[] = [];
+  const enriched: number[] = [];
+  const anonymized: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    base.push(run(requests, null, DEFAULT));
+    // A fresh enricher per pass: its caches fill from cold, as after a restart.
+    enriched.push(run(requests, new Enricher(geo), DEFAULT));
+    anonymized.push(run(requests, new Enricher(geo), ANON));
+  }
+  const b = median(base);
+  console.log(`${label}; ${EVENTS} events, median of 5 passes:`);
+  console.log(`  validate+normalize:                 ${fmt(b)}`);
+  for (const [name, xs] of [
+    ['+ enrich (geo + user agent)', enriched],
+    ['+ enrich with IP anonymization', anonymized],
+  ] as const) {
+    const m = median(xs);
+    console.log(`  ${name.padEnd(35)} ${fmt(m)}  (enrich: ${fmt(m - b)})`);
+  }
+}
