@@ -81,6 +81,14 @@ export function personsToInspect(
 
 export function planIdentities(input: IdentityInput): IdentityPlan {
   const { ids, known, sizes, cap } = input;
+  // The common batch: every id known, no link joins two persons, no id newly a userId. Nothing moves.
+  if (sizes.size === 0 && [...ids.keys()].every((id) => known.has(id))) {
+    if (personsToInspect(input.links, known, ids).size === 0) {
+      const personOf = new Map<string, string>();
+      for (const id of ids.keys()) personOf.set(id, (known.get(id) as KnownId).person);
+      return { personOf, remap: new Map(), refused: [] };
+    }
+  }
   const parent = new Map<string, string>();
   const weight = new Map<string, number>();
   // The best (smallest) rank in each component, and the id that has it.
