@@ -110,6 +110,11 @@ test('the ids-per-person cap (default 100) stops a shared device id from merging
     timestamp: at(i),
   }));
   for (let i = 0; i < events.length; i += 50) await send(t.app, events.slice(i, i + 50));
+  // The same users on the same device again: still refused, recorded once per pair.
+  await send(
+    t.app,
+    events.slice(100).map((e) => ({ ...e, messageId: `${e.messageId}-again`, timestamp: at(500) })),
+  );
   const device = await get(t.app, '/users/kiosk-device');
   assert.equal(device.status, 200);
   const size = (device.body.userIds as string[]).length + (device.body.anonymousIds as string[]).length;
@@ -122,5 +127,5 @@ test('the ids-per-person cap (default 100) stops a shared device id from merging
   assert.deepEqual([refused[0]?.a, refused[0]?.b], ['kiosk-device', users[149]]);
   assert.match(refused[0]?.reason ?? '', /cap of 100/);
   const evs = await get(t.app, `/users/${users[149]}/events`);
-  assert.equal(evs.body.total, 1, 'the event itself is stored');
+  assert.equal(evs.body.total, 2, 'the events themselves are stored');
 });

@@ -21,10 +21,10 @@ export const PROFILE_MIGRATIONS: string[] = [
   `CREATE TABLE IF NOT EXISTS group_members (
      workspace_id VARCHAR NOT NULL, group_id VARCHAR NOT NULL, member_id VARCHAR NOT NULL,
      since TIMESTAMP NOT NULL, PRIMARY KEY (workspace_id, group_id, member_id))`,
-  // Links refused because the merged person would exceed the ids-per-person cap.
+  // Links refused because the merged person would exceed the ids-per-person cap (first refusal of each pair).
   `CREATE TABLE IF NOT EXISTS identity_refusals (
      workspace_id VARCHAR NOT NULL, a VARCHAR NOT NULL, b VARCHAR NOT NULL, message_id VARCHAR NOT NULL,
-     refused_at TIMESTAMP NOT NULL, reason VARCHAR NOT NULL)`,
+     refused_at TIMESTAMP NOT NULL, reason VARCHAR NOT NULL, PRIMARY KEY (workspace_id, a, b))`,
   // subject (the id asked for) is kept only until the job is done.
   `CREATE TABLE IF NOT EXISTS deletions (
      id VARCHAR PRIMARY KEY, workspace_id VARCHAR NOT NULL, subject VARCHAR, status VARCHAR NOT NULL,

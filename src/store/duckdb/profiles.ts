@@ -119,16 +119,19 @@ async function applyWorkspace(
     }
   }
   if (plan.refused.length > 0) {
+    // One row per refused pair: a shared device keeps asking on every event, the answer stays the same.
+    const pairs = [...new Map(plan.refused.map((r) => [`${r.a}\0${r.b}`, r])).values()];
     await db.run(
       `INSERT INTO identity_refusals SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),
-         epoch_ms(unnest(?::BIGINT[])), unnest(?::VARCHAR[])`,
+         epoch_ms(unnest(?::BIGINT[])), unnest(?::VARCHAR[])
+       ON CONFLICT DO NOTHING`,
       [
         ws,
-        listValue(plan.refused.map((r) => r.a)),
-        listValue(plan.refused.map((r) => r.b)),
-        listValue(plan.refused.map((r) => r.messageId)),
-        listValue(plan.refused.map((r) => BigInt(r.t))),
-        listValue(plan.refused.map((r) => r.reason)),
+        listValue(pairs.map((r) => r.a)),
+        listValue(pairs.map((r) => r.b)),
+        listValue(pairs.map((r) => r.messageId)),
+        listValue(pairs.map((r) => BigInt(r.t))),
+        listValue(pairs.map((r) => r.reason)),
       ],
     );
   }
