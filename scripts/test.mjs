@@ -16,7 +16,15 @@ const files = args.filter((a) => a.endsWith('.ts'));
 const flags = args.filter((a) => !a.endsWith('.ts'));
 const run = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...flags, ...(files.length ? files : find('test').sort())],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    '--test-reporter=spec',
+    ...flags,
+    ...(files.length ? files : find('test').sort()),
+  ],
   { stdio: 'inherit' },
 );
 process.exit(run.status ?? 1);

@@ -44,7 +44,10 @@ test('each bad value is refused with a message naming it', () => {
     [['--colour', 'blue'], {}, /colour/],
   ];
   for (const [argv, env, message] of cases) {
-    assert.throws(() => loadConfig(argv, env), (err: unknown) => err instanceof ConfigError && message.test(err.message));
+    assert.throws(
+      () => loadConfig(argv, env),
+      (err: unknown) => err instanceof ConfigError && message.test(err.message),
+    );
   }
 });
 

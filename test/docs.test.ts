@@ -23,8 +23,18 @@ test('every public route is in /openapi.json, and every documented path is in th
   assert.equal(r.statusCode, 200);
   const doc = r.json() as { openapi: string; paths: Record<string, Record<string, unknown>> };
   assert.match(doc.openapi, /^3\./);
-  const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
-  for (const route of ['POST /v1/batch', 'POST /v1/track', 'POST /events', 'GET /events', 'GET /rejected', 'GET /health', 'POST /admin/workspaces']) {
+  const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+  );
+  for (const route of [
+    'POST /v1/batch',
+    'POST /v1/track',
+    'POST /events',
+    'GET /events',
+    'GET /rejected',
+    'GET /health',
+    'POST /admin/workspaces',
+  ]) {
     assert.ok(documented.includes(route), `${route} is in the OpenAPI document`);
   }
   for (const route of documented) {

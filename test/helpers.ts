@@ -1,5 +1,5 @@
 // Test harness: a real app on a real DuckDB file in a temporary directory, with known keys.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,7 +96,11 @@ export const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('
 export const bearer = (key: string) => `Bearer ${key}`;
 
 /** Every event of the workspace behind `readKey`, through GET /events, paging by 1000. */
-export async function allEvents(app: App, readKey: string = KEYS.read, query = ''): Promise<Record<string, unknown>[]> {
+export async function allEvents(
+  app: App,
+  readKey: string = KEYS.read,
+  query = '',
+): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   for (let offset = 0; ; offset += 1000) {
     const res = await app.inject({
@@ -122,7 +126,10 @@ export interface ServerProcess {
 const ROOT = new URL('..', import.meta.url).pathname;
 
 /** Starts the real `intake start` process on a free port and waits until it answers /health. */
-export async function startServerProcess(dataDir: string, extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  dataDir: string,
+  extraEnv: Record<string, string> = {},
+): Promise<ServerProcess> {
   const port = await freePort();
   const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'start'], {
     cwd: ROOT,
@@ -146,7 +153,9 @@ export async function startServerProcess(dataDir: string, extraEnv: Record<strin
   proc.stderr?.on('data', (d) => {
     out += d;
   });
-  const exited = new Promise<number | string>((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {

@@ -59,6 +59,7 @@ function load(url: string, workers: number, tag: string): Load {
   const done = Promise.all(Array.from({ length: workers }, (_, w) => worker(w))).then(() => undefined);
   return {
     acked,
+    unexpected,
     sent,
     done,
     stop: () => {

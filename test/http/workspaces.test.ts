@@ -12,15 +12,28 @@ after(() => t.close());
 const admin = { authorization: bearer(KEYS.admin) };
 
 async function newWorkspace(name: string) {
-  const r = await t.app.inject({ method: 'POST', url: '/admin/workspaces', headers: admin, payload: { name } });
+  const r = await t.app.inject({
+    method: 'POST',
+    url: '/admin/workspaces',
+    headers: admin,
+    payload: { name },
+  });
   assert.equal(r.statusCode, 201, r.body);
-  const body = r.json() as { workspace: { id: string }; keys: { key: { kind: string; id: string }; secret: string }[] };
+  const body = r.json() as {
+    workspace: { id: string };
+    keys: { key: { kind: string; id: string }; secret: string }[];
+  };
   const secret = (kind: string) => body.keys.find((k) => k.key.kind === kind)?.secret as string;
   return { id: body.workspace.id, write: secret('write'), read: secret('read'), admin: secret('admin') };
 }
 
 const track = (writeKey: string, userId: string, messageId: string) =>
-  t.app.inject({ method: 'POST', url: '/v1/track', headers: { authorization: basic(writeKey) }, payload: { userId, event: 'E', messageId } });
+  t.app.inject({
+    method: 'POST',
+    url: '/v1/track',
+    headers: { authorization: basic(writeKey) },
+    payload: { userId, event: 'E', messageId },
+  });
 
 test("a key of workspace A never reads workspace B's events", async () => {
   const a = await newWorkspace('iso-a');
@@ -29,12 +42,22 @@ test("a key of workspace A never reads workspace B's events", async () => {
   assert.equal((await track(b.write, 'bob', 'iso-b-1')).statusCode, 200);
   const seenByA = await allEvents(t.app, a.read);
   const seenByB = await allEvents(t.app, b.read);
-  assert.deepEqual(seenByA.map((e) => e.userId), ['alice']);
-  assert.deepEqual(seenByB.map((e) => e.userId), ['bob']);
+  assert.deepEqual(
+    seenByA.map((e) => e.userId),
+    ['alice'],
+  );
+  assert.deepEqual(
+    seenByB.map((e) => e.userId),
+    ['bob'],
+  );
   // Filters cannot reach across either: B's messageId and userId asked with A's key find nothing.
   assert.equal((await allEvents(t.app, a.read, 'messageId=iso-b-1')).length, 0);
   assert.equal((await allEvents(t.app, a.read, 'userId=bob')).length, 0);
-  const rejected = await t.app.inject({ method: 'GET', url: '/rejected', headers: { authorization: bearer(a.read) } });
+  const rejected = await t.app.inject({
+    method: 'GET',
+    url: '/rejected',
+    headers: { authorization: bearer(a.read) },
+  });
   assert.equal(rejected.json().total, 0);
 });
 
@@ -44,7 +67,12 @@ test('workspaces are listed, keys created, listed without secrets, and revoked w
   assert.ok((list.json().results as { name: string }[]).some((w) => w.name === 'keys-ws'));
   assert.ok((list.json().results as { name: string }[]).some((w) => w.name === 'default'));
 
-  const created = await t.app.inject({ method: 'POST', url: `/admin/workspaces/${ws.id}/keys`, headers: admin, payload: { kind: 'write', name: 'ci' } });
+  const created = await t.app.inject({
+    method: 'POST',
+    url: `/admin/workspaces/${ws.id}/keys`,
+    headers: admin,
+    payload: { kind: 'write', name: 'ci' },
+  });
   assert.equal(created.statusCode, 201);
   const { key, secret } = created.json() as { key: { id: string; prefix: string }; secret: string };
   assert.ok(secret.startsWith(key.prefix));
@@ -56,12 +84,20 @@ test('workspaces are listed, keys created, listed without secrets, and revoked w
   assert.ok(!JSON.stringify(listed).includes(secret), 'secrets are never listed');
   assert.ok(listed.every((k) => !('hash' in k)));
 
-  const revoked = await t.app.inject({ method: 'DELETE', url: `/admin/workspaces/${ws.id}/keys/${key.id}`, headers: admin });
+  const revoked = await t.app.inject({
+    method: 'DELETE',
+    url: `/admin/workspaces/${ws.id}/keys/${key.id}`,
+    headers: admin,
+  });
   assert.equal(revoked.statusCode, 204);
   const after = await track(secret, 'u', 'rev-2');
   assert.equal(after.statusCode, 401);
   assert.equal(after.json().code, 'INTAKE_ERR_UNAUTHORIZED');
-  const again = await t.app.inject({ method: 'DELETE', url: `/admin/workspaces/${ws.id}/keys/${key.id}`, headers: admin });
+  const again = await t.app.inject({
+    method: 'DELETE',
+    url: `/admin/workspaces/${ws.id}/keys/${key.id}`,
+    headers: admin,
+  });
   assert.equal(again.statusCode, 404);
 });
 
@@ -74,10 +110,20 @@ test('keys are stored as sha256 hashes, never as the secret', async () => {
 test('deleting a workspace removes its data and its keys; names are unique; bad names are 400', async () => {
   const ws = await newWorkspace('doomed');
   assert.equal((await track(ws.write, 'u', 'doomed-1')).statusCode, 200);
-  const dup = await t.app.inject({ method: 'POST', url: '/admin/workspaces', headers: admin, payload: { name: 'doomed' } });
+  const dup = await t.app.inject({
+    method: 'POST',
+    url: '/admin/workspaces',
+    headers: admin,
+    payload: { name: 'doomed' },
+  });
   assert.equal(dup.statusCode, 409);
   assert.equal(dup.json().code, 'INTAKE_ERR_CONFLICT');
-  const badName = await t.app.inject({ method: 'POST', url: '/admin/workspaces', headers: admin, payload: { name: "x'; DROP TABLE events" } });
+  const badName = await t.app.inject({
+    method: 'POST',
+    url: '/admin/workspaces',
+    headers: admin,
+    payload: { name: "x'; DROP TABLE events" },
+  });
   assert.equal(badName.statusCode, 400);
   assert.equal(badName.json().code, 'INTAKE_ERR_INVALID_BODY');
 

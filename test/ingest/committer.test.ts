@@ -10,7 +10,12 @@ before(async () => {
 after(() => t.close());
 
 const batch = (tag: string, n: number) => ({
-  batch: Array.from({ length: n }, (_, i) => ({ type: 'track', event: 'E', userId: 'q', messageId: `${tag}-${i}` })),
+  batch: Array.from({ length: n }, (_, i) => ({
+    type: 'track',
+    event: 'E',
+    userId: 'q',
+    messageId: `${tag}-${i}`,
+  })),
 });
 
 test('concurrent requests are gathered into fewer transactions than requests', async () => {
@@ -23,7 +28,12 @@ test('concurrent requests are gathered into fewer transactions than requests', a
   try {
     const responses = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        t.app.inject({ method: 'POST', url: '/v1/batch', headers: { authorization: basic(KEYS.write) }, payload: batch(`g${i}`, 2) }),
+        t.app.inject({
+          method: 'POST',
+          url: '/v1/batch',
+          headers: { authorization: basic(KEYS.write) },
+          payload: batch(`g${i}`, 2),
+        }),
       ),
     );
     for (const r of responses) assert.equal(r.statusCode, 200);
@@ -36,7 +46,12 @@ test('concurrent requests are gathered into fewer transactions than requests', a
 test('over the queue bound the server answers 503 with Retry-After instead of growing memory', async () => {
   const responses = await Promise.all(
     Array.from({ length: 12 }, (_, i) =>
-      t.app.inject({ method: 'POST', url: '/v1/batch', headers: { authorization: basic(KEYS.write) }, payload: batch(`o${i}`, 10) }),
+      t.app.inject({
+        method: 'POST',
+        url: '/v1/batch',
+        headers: { authorization: basic(KEYS.write) },
+        payload: batch(`o${i}`, 10),
+      }),
     ),
   );
   const busy = responses.filter((r) => r.statusCode === 503);
@@ -55,13 +70,23 @@ test('a failing write answers 503 and acknowledges nothing; the next write works
   const original = t.store.writeEvents;
   t.store.writeEvents = () => Promise.reject(new Error('disk on fire'));
   try {
-    const r = await t.app.inject({ method: 'POST', url: '/v1/batch', headers: { authorization: basic(KEYS.write) }, payload: batch('fail', 1) });
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/v1/batch',
+      headers: { authorization: basic(KEYS.write) },
+      payload: batch('fail', 1),
+    });
     assert.equal(r.statusCode, 503);
     assert.equal(r.json().code, 'INTAKE_ERR_STORE_UNAVAILABLE');
   } finally {
     t.store.writeEvents = original;
   }
-  const r = await t.app.inject({ method: 'POST', url: '/v1/batch', headers: { authorization: basic(KEYS.write) }, payload: batch('fail', 1) });
+  const r = await t.app.inject({
+    method: 'POST',
+    url: '/v1/batch',
+    headers: { authorization: basic(KEYS.write) },
+    payload: batch('fail', 1),
+  });
   assert.equal(r.statusCode, 200);
   assert.equal(r.json().accepted, 1, 'the failed attempt stored nothing, so the retry is not a duplicate');
 });
