@@ -21,11 +21,14 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-// The library's browser build: window.AnalyticsNext.AnalyticsBrowser (the npm "load with cdnURL" path).
-const BUNDLE = join(
+const DIST = join(
   dirname(createRequire(import.meta.url).resolve('@segment/analytics-next/package.json')),
-  'dist/umd/index.js',
+  'dist/umd',
 );
+// The library's two browser builds: index.js is window.AnalyticsNext.AnalyticsBrowser (load with cdnURL);
+// standalone.js is what Segment's snippet loads (it reads the key and CDN from the snippet's stub).
+const BUNDLE = join(DIST, 'index.js');
+const STANDALONE = join(DIST, 'standalone.js');
 
 let t: TestApp;
 before(async () => {
@@ -115,10 +118,32 @@ function pageServer(intakeUrl: string): Promise<{ server: Server; url: string }>
     };
   };
 </script></head><body>shop</body></html>`;
+  // Segment's snippet with its CDN (`_cdn`) set to Intake and the library hosted by the site itself. The
+  // calls are buffered by the stub and replayed once the library has loaded its settings.
+  const snippet = `<!doctype html><html><head><title>Signup</title>
+<script>
+  !function(){var analytics=window.analytics=window.analytics||[];if(analytics.initialize)return;
+  analytics.methods=["identify","track","page","group","alias","ready","reset","on","off","once","screen"];
+  analytics.factory=function(m){return function(){var a=Array.prototype.slice.call(arguments);a.unshift(m);
+  analytics.push(a);return analytics}};for(var i=0;i<analytics.methods.length;i++){var k=analytics.methods[i];
+  analytics[k]=analytics.factory(k)}analytics._writeKey=${JSON.stringify(KEYS.write)};
+  analytics._cdn=${JSON.stringify(intakeUrl)};analytics.SNIPPET_VERSION="5.2.0"}();
+  analytics.identify('u-2', { email: 'b@example.com' });
+  analytics.track('Signed Up', { plan: 'free' });
+  analytics.page('Signup');
+  analytics.group('g-2', { name: 'Initech' });
+  analytics.alias('u-2', 'anon-2');
+</script>
+<script src="/standalone.js"></script></head><body>signup</body></html>`;
   const bundle = readFileSync(BUNDLE);
+  const standalone = readFileSync(STANDALONE);
   const server = createServer((req, res) => {
     if (req.url === '/analytics-next.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
+    } else if (req.url === '/standalone.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(standalone);
+    } else if (req.url?.startsWith('/signup')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(snippet);
     } else if (req.url?.startsWith('/pricing')) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
     } else {
@@ -132,10 +157,11 @@ function pageServer(intakeUrl: string): Promise<{ server: Server; url: string }>
   });
 }
 
-async function eventsWhen(n: number, timeoutMs: number): Promise<Record<string, unknown>[]> {
+/** The user's events once there are `n` of them (or the timeout passed). */
+async function eventsWhen(userId: string, n: number, timeoutMs: number): Promise<Record<string, unknown>[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const events = await allEvents(t.app);
+    const events = await allEvents(t.app, KEYS.read, `userId=${userId}`);
     if (events.length >= n || Date.now() > deadline) return events;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -179,7 +205,7 @@ test('analytics-next in Chromium: identify, track, page, group and alias are eac
       ],
     );
 
-    const events = await eventsWhen(5, 10_000);
+    const events = await eventsWhen('u-1', 5, 10_000);
     // Exactly once each: the browser's own messageIds, no more, no fewer.
     assert.deepEqual(events.map((e) => e.messageId).sort(), sent.map((s) => s.messageId).sort());
     const byType = new Map(events.map((e) => [e.type, e]));
@@ -230,6 +256,56 @@ test('analytics-next in Chromium: identify, track, page, group and alias are eac
       assert.match(String((ctx.browser as Record<string, unknown>)?.name), /Chrom/);
       assert.deepEqual(ctx.device, { type: 'desktop' });
       assert.equal(ctx.location, undefined);
+    }
+    assert.deepEqual(elsewhere, [], 'requests that left the two local servers');
+    assert.deepEqual(errors, [], 'browser console errors');
+  } finally {
+    await browser.close();
+    page.server.close();
+  }
+});
+
+test("analytics.js through Segment's snippet (standalone build, _cdn at Intake): every call stored once", {
+  skip: chromiumMissing ? `${CHROMIUM} is not installed (set CI=true to make this a failure)` : false,
+  timeout: 60_000,
+}, async () => {
+  const page = await pageServer(t.url as string);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const tab = await browser.newPage();
+    const errors: string[] = [];
+    tab.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    tab.on('pageerror', (e) => errors.push(e.message));
+    const elsewhere: string[] = [];
+    await tab.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url.startsWith(page.url) || url.startsWith(t.url as string)) return route.continue();
+      elsewhere.push(url);
+      return route.abort();
+    });
+    await tab.goto(`${page.url}/signup`);
+
+    const events = await eventsWhen('u-2', 5, 15_000);
+    // Give a duplicate (a retry after a lost answer) time to arrive before counting.
+    await new Promise((r) => setTimeout(r, 500));
+    const again = await allEvents(t.app, KEYS.read, 'userId=u-2');
+    assert.equal(again.length, 5, JSON.stringify(again.map((e) => e.type)));
+    assert.deepEqual(events.map((e) => e.type).sort(), ['alias', 'group', 'identify', 'page', 'track']);
+    const byType = new Map(events.map((e) => [e.type, e]));
+    assert.deepEqual(byType.get('identify')?.traits, { email: 'b@example.com' });
+    assert.equal(byType.get('track')?.event, 'Signed Up');
+    assert.deepEqual(byType.get('track')?.properties, { plan: 'free' });
+    assert.equal(byType.get('page')?.name, 'Signup');
+    assert.equal(byType.get('group')?.groupId, 'g-2');
+    assert.equal(byType.get('alias')?.previousId, 'anon-2');
+    const userAgent = (await tab.evaluate('navigator.userAgent')) as string;
+    for (const e of events) {
+      const ctx = e.context as Record<string, Record<string, unknown> | string>;
+      assert.equal(ctx.userAgent, userAgent);
+      assert.equal((ctx.page as Record<string, unknown>).url, `${page.url}/signup`);
+      assert.equal((ctx.library as Record<string, unknown>).name, 'analytics.js');
     }
     assert.deepEqual(elsewhere, [], 'requests that left the two local servers');
     assert.deepEqual(errors, [], 'browser console errors');
