@@ -127,8 +127,22 @@ test('deleting a workspace removes its data and its keys; names are unique; bad 
   assert.equal(badName.statusCode, 400);
   assert.equal(badName.json().code, 'INTAKE_ERR_INVALID_BODY');
 
+  assert.ok(await t.store.getUser(ws.id, 'u'), 'the profile exists before');
   const del = await t.app.inject({ method: 'DELETE', url: `/admin/workspaces/${ws.id}`, headers: admin });
   assert.equal(del.statusCode, 204);
+  assert.equal(await t.store.getUser(ws.id, 'u'), null, 'profiles go with the workspace');
+  assert.equal(
+    (
+      await t.store.listEvents(ws.id, {
+        json: [],
+        orderBy: 'timestamp',
+        direction: 'ASC',
+        limit: 10,
+        offset: 0,
+      })
+    ).total,
+    0,
+  );
   assert.equal((await track(ws.write, 'u', 'doomed-2')).statusCode, 401);
   const own = await t.app.inject({ method: 'GET', url: '/admin/workspaces', headers: admin });
   const me = (own.json().results as { id: string; name: string }[]).find((w) => w.name === 'default');

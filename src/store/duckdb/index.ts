@@ -50,7 +50,7 @@ export class DuckDBStore implements Store {
     private readonly path: string,
     private readonly opts: DuckDBStoreOptions,
   ) {
-    gateMethods(this, this.gate, []);
+    gateMethods(this, this.gate, ['deleteWorkspace']);
   }
 
   private static async connect(path: string, opts: DuckDBStoreOptions) {
@@ -92,7 +92,13 @@ export class DuckDBStore implements Store {
   createWorkspace = (w: Workspace) => ws.createWorkspace(this.db, w);
   listWorkspaces = () => ws.listWorkspaces(this.db);
   updateWorkspaceSettings = (id: string, s: WorkspaceSettings) => ws.updateWorkspaceSettings(this.db, id, s);
-  deleteWorkspace = (id: string) => ws.deleteWorkspace(this.db, id);
+  // Alone, on the writer: no ingest transaction may touch the rows, and the profile caches are reloaded.
+  deleteWorkspace = (id: string) =>
+    this.gate.exclusive(async () => {
+      const found = await ws.deleteWorkspace(this.writer, id);
+      await this.caches.load(this.writer);
+      return found;
+    });
   createKey = (k: ApiKey) => ws.createKey(this.db, k);
   listKeys = (workspaceId?: string) => ws.listKeys(this.db, workspaceId);
   revokeKey = (workspaceId: string, id: string, at: Date) => ws.revokeKey(this.db, workspaceId, id, at);

@@ -47,11 +47,24 @@ export async function updateWorkspaceSettings(
   return n > 0;
 }
 
+const WORKSPACE_TABLES = [
+  'api_keys',
+  'events',
+  'rejected',
+  'identities',
+  'persons',
+  'group_profiles',
+  'group_members',
+  'identity_refusals',
+  'deletions',
+];
+
 export async function deleteWorkspace(db: Db, id: string): Promise<boolean> {
   await db.run('BEGIN TRANSACTION');
   try {
     const n = await db.run('DELETE FROM workspaces WHERE id = ?', [id]);
-    for (const table of ['api_keys', 'events', 'rejected']) {
+    // Every table holding workspace rows. Its dedupe keys stay: they hash the workspace id, which is never reused.
+    for (const table of WORKSPACE_TABLES) {
       await db.run(`DELETE FROM ${table} WHERE workspace_id = ?`, [id]);
     }
     await db.run('COMMIT');
