@@ -193,7 +193,7 @@ async function bench(): Promise<void> {
   let ingest: IngestResult[] = [];
   if (only !== 'queries') {
     const rounds = Number(args.rounds ?? (quick ? 2 : 3));
-    const secondsPerRound = Number(args.seconds ?? (quick ? 5 : 20));
+    const secondsPerRound = Number(args.seconds ?? (quick ? 4 : 20));
     log(
       `\ningest: ${rounds} rounds × ${secondsPerRound} s per side per scenario, reference and Intake alternately`,
     );
