@@ -1,5 +1,10 @@
 // A thin wrapper over a DuckDB connection: bound parameters only, and driver errors wrapped once with the query.
-import { type DuckDBConnection, DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
+import {
+  type DuckDBConnection,
+  DuckDBTimestampValue,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
 
 export class StoreError extends Error {
   constructor(
@@ -27,9 +32,10 @@ export class Db {
     }
   }
 
-  async all(sql: string, params: DuckDBValue[] = []): Promise<Row[]> {
+  /** `types` gives parameter types DuckDB cannot infer (a list of bigints is HUGEINT[] unless told). */
+  async all(sql: string, params: DuckDBValue[] = [], types?: DuckDBType[]): Promise<Row[]> {
     try {
-      const reader = await this.conn.runAndReadAll(sql, params);
+      const reader = await this.conn.runAndReadAll(sql, params, types);
       return reader.getRowObjectsJS() as Row[];
     } catch (cause) {
       throw new StoreError(`duckdb: ${(cause as Error).message}`, sql, { cause });

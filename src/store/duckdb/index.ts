@@ -60,7 +60,6 @@ export class DuckDBStore implements Store {
     });
     const writer = new Db(await instance.connect());
     const db = new Db(await instance.connect());
-    await writer.run('CREATE TEMP TABLE IF NOT EXISTS pending_keys (key UHUGEINT, seen_at TIMESTAMP)');
     return { instance, writer, db };
   }
 

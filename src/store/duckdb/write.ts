@@ -1,6 +1,7 @@
 // The ingest write: one transaction per group commit. Dedupe keys go through the primary-key index with
 // ON CONFLICT DO NOTHING RETURNING, so only keys never seen before come back; their events are appended.
 import { createHash } from 'node:crypto';
+import { LIST, listValue, TIMESTAMP, UHUGEINT } from '@duckdb/node-api';
 import type { CanonicalEvent } from '../../pipeline/types.ts';
 import type { WriteBatch, WriteResult } from '../types.ts';
 import { type Db, StoreError, ts } from './db.ts';
@@ -29,21 +30,18 @@ export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions)
   await db.run('BEGIN TRANSACTION');
   try {
     if (events.length > 0) {
-      const pending = await conn.createAppender('pending_keys', 'main', 'temp');
-      for (let i = 0; i < events.length; i++) {
-        pending.appendUHugeInt(keys[i] as bigint);
-        pending.appendTimestamp(ts((events[i] as (typeof events)[number]).event.receivedAt));
-        pending.endRow();
-      }
-      pending.closeSync();
+      // Keys and first-seen times go in as bound lists: no staging table to fill and empty on every commit.
       const fresh = new Set(
         (
           await db.all(
-            'INSERT INTO dedupe SELECT DISTINCT ON (key) key, seen_at FROM temp.pending_keys ON CONFLICT DO NOTHING RETURNING key',
+            `INSERT INTO dedupe SELECT DISTINCT ON (key) key, seen_at
+             FROM (SELECT unnest(?) AS key, unnest(?) AS seen_at)
+             ON CONFLICT DO NOTHING RETURNING key`,
+            [listValue(keys), listValue(events.map((r) => ts(r.event.receivedAt)))],
+            [LIST(UHUGEINT), LIST(TIMESTAMP)],
           )
         ).map((r) => r.key as bigint),
       );
-      await db.run('DELETE FROM temp.pending_keys');
       const stored: CanonicalEvent[] = [];
       if (fresh.size > 0) {
         const appender = await conn.createAppender('events');
