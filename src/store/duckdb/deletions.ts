@@ -90,11 +90,13 @@ export async function runDeletion(db: Db, jobId: string): Promise<void> {
     const messages = await db.all(`SELECT DISTINCT message_id FROM events WHERE ${mine}`, mineParams);
     const messageIds = messages.map((r) => String(r.message_id));
     if (messageIds.length > 0) {
-      await db.run(
-        `INSERT INTO dedupe SELECT unnest(?::VARCHAR[])::UHUGEINT, ${TOMBSTONE_SEEN_AT}
-         ON CONFLICT (key) DO UPDATE SET seen_at = excluded.seen_at`,
-        [listValue(messageIds.map((m) => dedupeKey(ws, m).toString()))],
-      );
+      const tombstones = listValue(messageIds.map((m) => dedupeKey(ws, m).toString()));
+      await db.run('DELETE FROM dedupe_keys WHERE key IN (SELECT unnest(?::VARCHAR[])::UHUGEINT)', [
+        tombstones,
+      ]);
+      await db.run(`INSERT INTO dedupe_keys SELECT unnest(?::VARCHAR[])::UHUGEINT, ${TOMBSTONE_SEEN_AT}`, [
+        tombstones,
+      ]);
     }
     const events = await db.run(`DELETE FROM events WHERE ${mine}`, mineParams);
     // Rejected items carry no parsed ids: match their messageId, or the ids inside the payload when it parses

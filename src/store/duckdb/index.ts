@@ -15,6 +15,7 @@ import { copyDatabase, Gate, gateMethods, replaceDatabase } from './compact.ts';
 import { Db, ts } from './db.ts';
 import * as del from './deletions.ts';
 import { listEvents, listRejected } from './events.ts';
+import { KeySet } from './keyset.ts';
 import { ProfileCaches } from './profile-cache.ts';
 import { MIGRATIONS } from './schema.ts';
 import * as users from './users.ts';
@@ -24,9 +25,13 @@ import { writeEvents } from './write.ts';
 export interface DuckDBStoreOptions {
   /** Directory for intake.duckdb; ':memory:' for a throwaway database. */
   dataDir: string;
+  /** DuckDB checkpoint_threshold: WAL size that triggers a checkpoint, e.g. 16MB. */
+  checkpointThreshold?: string;
   /** DuckDB memory_limit, e.g. 512MB. */
   memoryLimit?: string;
   threads?: number;
+  /** How long accepted messageIds are remembered, in hours; keys older than this are not loaded at open. Default 48. */
+  dedupeWindowHours?: number;
   /** Most ids (userIds, anonymousIds) one person may have; a link beyond it is refused. Default 100. */
   maxIdsPerPerson?: number;
 }
@@ -38,6 +43,12 @@ export class DuckDBStore implements Store {
   private readonly gate = new Gate();
   /** Identities and trait states in memory, for the ingest write. */
   private readonly caches = new ProfileCaches();
+  /** Dedupe keys accepted within the window, in memory; dedupe_keys is their durable copy. */
+  private readonly keys = new KeySet();
+
+  private windowStart(): Date {
+    return new Date(Date.now() - (this.opts.dedupeWindowHours ?? 48) * 3_600_000);
+  }
   /** Deletion jobs, one after another. */
   private jobs: Promise<void> = Promise.resolve();
 
@@ -56,6 +67,7 @@ export class DuckDBStore implements Store {
   private static async connect(path: string, opts: DuckDBStoreOptions) {
     const instance = await DuckDBInstance.create(path, {
       memory_limit: opts.memoryLimit ?? '512MB',
+      checkpoint_threshold: opts.checkpointThreshold ?? '16MB',
       threads: String(opts.threads ?? 2),
     });
     const writer = new Db(await instance.connect());
@@ -71,8 +83,10 @@ export class DuckDBStore implements Store {
     }
     const { instance, writer, db } = await DuckDBStore.connect(path, opts);
     for (const sql of MIGRATIONS) await db.run(sql);
+    await migrateDedupe(db);
     const store = new DuckDBStore(instance, writer, db, path, opts);
     await store.caches.load(db);
+    await store.keys.load(db, store.windowStart());
     for (const id of await del.unfinishedDeletions(db)) store.schedule(id); // interrupted by a restart
     return store;
   }
@@ -81,9 +95,13 @@ export class DuckDBStore implements Store {
     writeEvents(this.writer, batch, {
       maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
       caches: this.caches,
+      keys: this.keys,
     });
   // Deleted users' keys are tombstones dated 9999-12-31 (deletions.ts), so the window purge never forgets them.
-  purgeDedupe = (before: Date) => this.writer.run('DELETE FROM dedupe WHERE seen_at < ?', [ts(before)]);
+  purgeDedupe = async (before: Date) => {
+    await this.writer.run('DELETE FROM dedupe_keys WHERE seen_at < ?', [ts(before)]);
+    return this.keys.purge(before);
+  };
   listEvents = (workspaceId: string, q: EventQuery) => listEvents(this.db, workspaceId, q);
   listRejected = (workspaceId: string, page: { limit: number; offset: number }) =>
     listRejected(this.db, workspaceId, page);
@@ -124,6 +142,7 @@ export class DuckDBStore implements Store {
           await del.markDeletion(this.writer, jobId, 'running');
           await del.runDeletion(this.writer, jobId);
           await this.caches.load(this.writer);
+          await this.keys.load(this.writer, this.windowStart()); // with the new tombstones
           await this.erase();
           await del.markDeletion(this.db, jobId, 'done');
         })
@@ -161,4 +180,16 @@ export class DuckDBStore implements Store {
     this.db.conn.closeSync();
     this.instance.closeSync();
   }
+}
+
+/** Databases made before dedupe_keys kept the keys in `dedupe`, behind a primary key: move them over once. */
+async function migrateDedupe(db: Db): Promise<void> {
+  const old = await db.all(
+    "SELECT 1 FROM information_schema.tables WHERE table_name = 'dedupe' AND table_schema = 'main'",
+  );
+  if (old.length === 0) return;
+  await db.run('BEGIN TRANSACTION');
+  await db.run('INSERT INTO dedupe_keys SELECT key, seen_at FROM dedupe');
+  await db.run('DROP TABLE dedupe');
+  await db.run('COMMIT');
 }

@@ -90,7 +90,10 @@ export const MIGRATIONS: string[] = [
      prefix VARCHAR NOT NULL, hash VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)`,
   `CREATE TABLE IF NOT EXISTS events (${EVENT_COLUMNS.map((c) => `${c.name} ${c.sql}`).join(', ')})`,
   // 128-bit hash of (workspace, messageId): the primary-key index is what makes exactly-once cheap.
-  'CREATE TABLE IF NOT EXISTS dedupe (key UHUGEINT PRIMARY KEY, seen_at TIMESTAMP NOT NULL)',
+  // 128-bit hash of (workspace, messageId) and when it was first accepted: the durable copy of the dedupe
+  // memory (keyset.ts). No index: the memory answers lookups, and an index would be rewritten at every
+  // checkpoint. Databases from before this table had `dedupe` with a primary key; index.ts moves it over.
+  'CREATE TABLE IF NOT EXISTS dedupe_keys (key UHUGEINT NOT NULL, seen_at TIMESTAMP NOT NULL)',
   `CREATE TABLE IF NOT EXISTS rejected (
      id VARCHAR NOT NULL, workspace_id VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, source VARCHAR NOT NULL,
      message_id VARCHAR, code VARCHAR NOT NULL, reason VARCHAR NOT NULL, payload VARCHAR NOT NULL)`,

@@ -1,10 +1,10 @@
-// The ingest write: one transaction per group commit. Dedupe keys go through the primary-key index with
-// ON CONFLICT DO NOTHING RETURNING, so only keys never seen before come back; their events are appended.
+// The ingest write: one transaction per group commit. Events whose key the dedupe memory holds are
+// duplicates; the others are appended with their keys, and the memory learns the keys after COMMIT.
 import { createHash } from 'node:crypto';
-import { LIST, listValue, TIMESTAMP, UHUGEINT } from '@duckdb/node-api';
-import type { CanonicalEvent } from '../../pipeline/types.ts';
+import type { EventRecord } from '../../pipeline/types.ts';
 import type { WriteBatch, WriteResult } from '../types.ts';
 import { type Db, StoreError, ts } from './db.ts';
+import type { KeySet } from './keyset.ts';
 import type { ProfileCaches, ProfileChanges } from './profile-cache.ts';
 import { applyProfiles } from './profiles.ts';
 import { EVENT_COLUMNS } from './schema.ts';
@@ -19,6 +19,8 @@ export interface WriteOptions {
   maxIdsPerPerson: number;
   /** Identities and trait states in memory; changed only after the commit. */
   caches: ProfileCaches;
+  /** Accepted dedupe keys in memory; added to only after the commit. */
+  keys: KeySet;
 }
 
 export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions): Promise<WriteResult> {
@@ -27,37 +29,41 @@ export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions)
   const duplicate = new Array<boolean>(events.length).fill(true);
   const conn = db.conn;
   let changes: ProfileChanges | undefined;
+  const inBatch = new Set<bigint>();
+  const stored: EventRecord[] = [];
+  const fresh: number[] = [];
   await db.run('BEGIN TRANSACTION');
   try {
     if (events.length > 0) {
-      // Keys and first-seen times go in as bound lists: no staging table to fill and empty on every commit.
-      const fresh = new Set(
-        (
-          await db.all(
-            `INSERT INTO dedupe SELECT DISTINCT ON (key) key, seen_at
-             FROM (SELECT unnest(?) AS key, unnest(?) AS seen_at)
-             ON CONFLICT DO NOTHING RETURNING key`,
-            [listValue(keys), listValue(events.map((r) => ts(r.event.receivedAt)))],
-            [LIST(UHUGEINT), LIST(TIMESTAMP)],
-          )
-        ).map((r) => r.key as bigint),
-      );
-      const stored: CanonicalEvent[] = [];
-      if (fresh.size > 0) {
-        const appender = await conn.createAppender('events');
-        for (let i = 0; i < events.length; i++) {
-          const key = keys[i] as bigint;
-          if (!fresh.delete(key)) continue; // seen before, or a second copy inside this batch
-          duplicate[i] = false;
-          const rec = events[i] as (typeof events)[number];
-          stored.push(rec.event);
-          for (const c of EVENT_COLUMNS) c.append(appender, rec);
-          appender.endRow();
-        }
-        appender.closeSync();
+      // Duplicates are told by the in-memory key set (complete for the window: keyset.ts); the writer is
+      // the only one adding keys, one commit at a time, so nothing can slip in between check and commit.
+      const appender = await conn.createAppender('events');
+      const keyLog = await conn.createAppender('dedupe_keys');
+      for (let i = 0; i < events.length; i++) {
+        const key = keys[i] as bigint;
+        if (opts.keys.has(key) || inBatch.has(key)) continue;
+        inBatch.add(key);
+        duplicate[i] = false;
+        const rec = events[i] as (typeof events)[number];
+        stored.push(rec);
+        fresh.push(i);
+        for (const c of EVENT_COLUMNS) c.append(appender, rec);
+        appender.endRow();
+        keyLog.appendUHugeInt(key);
+        keyLog.appendTimestamp(ts(rec.event.receivedAt));
+        keyLog.endRow();
       }
+      appender.closeSync();
+      keyLog.closeSync();
       // Profiles change in the same transaction, from the newly stored events only (never from duplicates).
-      if (stored.length > 0) changes = await applyProfiles(db, stored, opts.maxIdsPerPerson, opts.caches);
+      if (stored.length > 0) {
+        changes = await applyProfiles(
+          db,
+          stored.map((r) => r.event),
+          opts.maxIdsPerPerson,
+          opts.caches,
+        );
+      }
     }
     if (rejected.length > 0) {
       const a = await conn.createAppender('rejected');
@@ -76,6 +82,7 @@ export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions)
       a.closeSync();
     }
     await db.run('COMMIT');
+    for (const i of fresh) opts.keys.add(keys[i] as bigint, (events[i] as EventRecord).event.receivedAt);
     if (changes) opts.caches.apply(changes);
     return { duplicate };
   } catch (err) {
