@@ -174,7 +174,7 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
     let serverPeak = 0;
     const half = (set: Filter[], cycle: number) => set.filter((_, i) => i % 2 === cycle);
     for (let cycle = 0; cycle < 2; cycle++) {
-      instance = await DuckDBInstance.create(file, { memory_limit: '512MB', threads: '2' });
+      instance = await DuckDBInstance.create(file, { memory_limit: '256MB', threads: '2' });
       const c = await instance.connect();
       const db = new Db(c);
       const rawPage = (f: Filter) =>

@@ -233,7 +233,7 @@ async function bench(): Promise<void> {
     log(queryTable(queries));
     log(
       "\nlistEvents = the store function GET /events calls, in process, on a connection opened like the store's " +
-        '(512MB, 2 threads). SQL page+count = the two statements it ran before it stopped counting when a page is ' +
+        '(256MB, 2 threads). SQL page+count = the two statements it ran before it stopped counting when a page is ' +
         'not full; SQL page only = the first of them. API overhead = API − listEvents (HTTP, auth, validation, JSON). ' +
         "Query 6 has no API yet: its SQL is timed through the store's DuckDB wrapper (Db.all).",
     );

@@ -25,7 +25,7 @@ export interface Config {
   dedupeWindowHours: number;
   /** Most ids (userIds and anonymousIds) one person may have; a link beyond it is refused. Default 100. */
   maxIdsPerPerson: number;
-  /** DuckDB memory_limit. Default 512MB. */
+  /** DuckDB memory_limit. Default 256MB. */
   duckdbMemoryLimit: string;
   /** WAL size at which DuckDB checkpoints. Default 16MB (DuckDB's own). */
   duckdbCheckpointThreshold: string;
@@ -134,7 +134,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
       throw new ConfigError(`${label} must be a size such as 512MB, got "${raw}"`);
     return raw.trim();
   };
-  const duckdbMemoryLimit = opt('duckdb-memory-limit', '512MB', duckdbSize);
+  const duckdbMemoryLimit = opt('duckdb-memory-limit', '256MB', duckdbSize);
   const duckdbCheckpointThreshold = opt('duckdb-checkpoint-threshold', '16MB', duckdbSize);
 
   return {

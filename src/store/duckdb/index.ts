@@ -66,7 +66,7 @@ export class DuckDBStore implements Store {
 
   private static async connect(path: string, opts: DuckDBStoreOptions) {
     const instance = await DuckDBInstance.create(path, {
-      memory_limit: opts.memoryLimit ?? '512MB',
+      memory_limit: opts.memoryLimit ?? '256MB',
       checkpoint_threshold: opts.checkpointThreshold ?? '16MB',
       threads: String(opts.threads ?? 2),
     });
