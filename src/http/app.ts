@@ -34,7 +34,6 @@ export interface AppDeps {
 
 export type App = FastifyInstance;
 
-
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
   const app = Fastify({

@@ -1,6 +1,7 @@
 // Turns GET /events query parameters into an EventQuery, naming any bad parameter.
 import { IntakeError } from '../http/errors.ts';
 import {
+  EQUALITY_FILTERS,
   type EventQuery,
   JSON_COLUMNS,
   type JsonColumn,
@@ -8,17 +9,8 @@ import {
   type OrderField,
 } from '../store/types.ts';
 
-export const SCALAR_FILTERS = [
-  'event',
-  'type',
-  'userId',
-  'anonymousId',
-  'groupId',
-  'instanceId',
-  'messageId',
-] as const;
 const KNOWN = new Set<string>([
-  ...SCALAR_FILTERS,
+  ...EQUALITY_FILTERS,
   'startDate',
   'endDate',
   'limit',
@@ -62,7 +54,7 @@ export function parseEventQuery(raw: Record<string, unknown>): EventQuery {
     }
     q.json.push({ column, path, value: String(value) });
   }
-  for (const f of SCALAR_FILTERS) {
+  for (const f of EQUALITY_FILTERS) {
     const v = raw[f];
     if (v !== undefined && v !== '') q[f] = String(v);
   }

@@ -59,6 +59,17 @@ export const ORDER_FIELDS = {
 } as const;
 export type OrderField = keyof typeof ORDER_FIELDS;
 
+/** The EventQuery fields that filter by equality on their column (ORDER_FIELDS names the column). */
+export const EQUALITY_FILTERS = [
+  'event',
+  'type',
+  'userId',
+  'anonymousId',
+  'groupId',
+  'instanceId',
+  'messageId',
+] as const;
+
 export const JSON_COLUMNS = ['properties', 'traits', 'context'] as const;
 export type JsonColumn = (typeof JSON_COLUMNS)[number];
 

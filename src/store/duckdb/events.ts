@@ -2,19 +2,9 @@
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { ErrorCode } from '../../http/errors.ts';
 import type { CanonicalEvent, Rejection } from '../../pipeline/types.ts';
-import { type EventQuery, ORDER_FIELDS, type Page } from '../types.ts';
+import { EQUALITY_FILTERS, type EventQuery, ORDER_FIELDS, type Page } from '../types.ts';
 import { type Db, date, strOrNull, ts } from './db.ts';
 import { EVENT_COLUMNS, rowToEvent } from './schema.ts';
-
-const EQUALS = {
-  event: 'event',
-  type: 'type',
-  userId: 'user_id',
-  anonymousId: 'anonymous_id',
-  groupId: 'group_id',
-  instanceId: 'instance_id',
-  messageId: 'message_id',
-} as const;
 
 /** A JSON path with each segment quoted; segments are checked by the caller to hold no quote. */
 export const jsonPath = (path: string[]): string => `$.${path.map((p) => `"${p}"`).join('.')}`;
@@ -22,10 +12,10 @@ export const jsonPath = (path: string[]): string => `$.${path.map((p) => `"${p}"
 function where(workspaceId: string, q: EventQuery): { sql: string; params: DuckDBValue[] } {
   const parts = ['workspace_id = ?'];
   const params: DuckDBValue[] = [workspaceId];
-  for (const [field, column] of Object.entries(EQUALS) as [keyof typeof EQUALS, string][]) {
+  for (const field of EQUALITY_FILTERS) {
     const v = q[field];
     if (v !== undefined) {
-      parts.push(`${column} = ?`);
+      parts.push(`${ORDER_FIELDS[field]} = ?`);
       params.push(v);
     }
   }

@@ -1,10 +1,10 @@
 // Micro-benchmark of the enrich step's cost per event: the same 100k analytics.js-like events through
 // validate + normalize, then validate + normalize + enrich on the real geo database.
-// Run: node --import tsx test/pipeline/enrich.bench.ts   (not a test: the runner only picks *.test.ts)
-import { Enricher, type EnrichPlan, openGeoReader } from '../../src/pipeline/enrich/index.ts';
-import { normalize } from '../../src/pipeline/normalize.ts';
-import type { RequestContext } from '../../src/pipeline/types.ts';
-import { validateItem } from '../../src/pipeline/validate.ts';
+// Run: npx tsx bench/enrich-micro.ts   (per-event cost of validate + normalize + enrich)
+import { Enricher, type EnrichPlan, openGeoReader } from '../src/pipeline/enrich/index.ts';
+import { normalize } from '../src/pipeline/normalize.ts';
+import type { RequestContext } from '../src/pipeline/types.ts';
+import { validateItem } from '../src/pipeline/validate.ts';
 
 const EVENTS = 100_000;
 
