@@ -1,0 +1,33 @@
+// The dedupe memory: every key added is found, nothing else is, and purge forgets only what is older.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FOREVER, KeySet } from '../../src/store/duckdb/keyset.ts';
+import { dedupeKey } from '../../src/store/duckdb/write.ts';
+
+test('keys added are found, through many resizes; absent keys are not', () => {
+  const set = new KeySet(8);
+  const at = new Date('2026-01-01T00:00:00Z');
+  for (let i = 0; i < 50_000; i++) set.add(dedupeKey('ws', `m${i}`), at);
+  assert.equal(set.size, 50_000);
+  for (let i = 0; i < 50_000; i++) assert.ok(set.has(dedupeKey('ws', `m${i}`)), `m${i}`);
+  for (let i = 50_000; i < 60_000; i++)
+    assert.ok(!set.has(dedupeKey('ws', `m${i}`)), `m${i} was never added`);
+  assert.ok(!set.has(dedupeKey('other-ws', 'm1')), 'the workspace is part of the key');
+  set.add(dedupeKey('ws', 'm1'), at);
+  assert.equal(set.size, 50_000, 'adding a key twice keeps one');
+});
+
+test('purge forgets keys first seen before the cut, keeps later ones and tombstones', () => {
+  const set = new KeySet();
+  const day = (d: number) => new Date(Date.UTC(2026, 0, d));
+  for (let i = 0; i < 1000; i++) set.add(dedupeKey('ws', `old${i}`), day(1));
+  for (let i = 0; i < 1000; i++) set.add(dedupeKey('ws', `new${i}`), day(3));
+  set.add(dedupeKey('ws', 'deleted-user-msg'), FOREVER);
+  assert.equal(set.purge(day(2)), 1000);
+  assert.equal(set.size, 1001);
+  assert.ok(!set.has(dedupeKey('ws', 'old5')));
+  assert.ok(set.has(dedupeKey('ws', 'new5')));
+  assert.ok(set.has(dedupeKey('ws', 'deleted-user-msg')));
+  assert.equal(set.purge(day(400)), 1000, 'a tombstone outlives any window');
+  assert.ok(set.has(dedupeKey('ws', 'deleted-user-msg')));
+});
