@@ -1,10 +1,5 @@
 // A thin wrapper over a DuckDB connection: bound parameters only, and driver errors wrapped once with the query.
-import {
-  type DuckDBConnection,
-  DuckDBTimestampValue,
-  type DuckDBType,
-  type DuckDBValue,
-} from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
 
 export class StoreError extends Error {
   constructor(
@@ -32,10 +27,9 @@ export class Db {
     }
   }
 
-  /** `types` gives parameter types DuckDB cannot infer (a list of bigints is HUGEINT[] unless told). */
-  async all(sql: string, params: DuckDBValue[] = [], types?: DuckDBType[]): Promise<Row[]> {
+  async all(sql: string, params: DuckDBValue[] = []): Promise<Row[]> {
     try {
-      const reader = await this.conn.runAndReadAll(sql, params, types);
+      const reader = await this.conn.runAndReadAll(sql, params);
       return reader.getRowObjectsJS() as Row[];
     } catch (cause) {
       throw new StoreError(`duckdb: ${(cause as Error).message}`, sql, { cause });

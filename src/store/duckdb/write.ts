@@ -30,7 +30,6 @@ export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions)
   const conn = db.conn;
   let changes: ProfileChanges | undefined;
   const inBatch = new Set<bigint>();
-  const stored: EventRecord[] = [];
   const fresh: number[] = [];
   await db.run('BEGIN TRANSACTION');
   try {
@@ -45,7 +44,6 @@ export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions)
         inBatch.add(key);
         duplicate[i] = false;
         const rec = events[i] as (typeof events)[number];
-        stored.push(rec);
         fresh.push(i);
         for (const c of EVENT_COLUMNS) c.append(appender, rec);
         appender.endRow();
@@ -56,13 +54,9 @@ export async function writeEvents(db: Db, batch: WriteBatch, opts: WriteOptions)
       appender.closeSync();
       keyLog.closeSync();
       // Profiles change in the same transaction, from the newly stored events only (never from duplicates).
-      if (stored.length > 0) {
-        changes = await applyProfiles(
-          db,
-          stored.map((r) => r.event),
-          opts.maxIdsPerPerson,
-          opts.caches,
-        );
+      if (fresh.length > 0) {
+        const stored = fresh.map((i) => (events[i] as EventRecord).event);
+        changes = await applyProfiles(db, stored, opts.maxIdsPerPerson, opts.caches);
       }
     }
     if (rejected.length > 0) {
