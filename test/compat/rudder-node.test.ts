@@ -51,6 +51,12 @@ test('rudder-sdk-node: gzip batches are stored once each, and the event time is 
   client.identify({ userId: 'rudder-1', traits: { email: 'r@example.com' } });
   await client.flush();
   await new Promise<void>((resolve, reject) => client.flush((err) => (err ? reject(err) : resolve())));
+  // flush() settles for its own request; a batch the SDK sent by itself (flushAt) may still be in flight.
+  let events = await allEvents(t.app, KEYS.read, 'userId=rudder-1');
+  for (const end = Date.now() + 10_000; events.length < 9 && Date.now() < end; ) {
+    await new Promise((r) => setTimeout(r, 50));
+    events = await allEvents(t.app, KEYS.read, 'userId=rudder-1');
+  }
   assert.deepEqual(errors, []);
 
   const batches = requests.filter((r) => r.url === '/v1/batch');
@@ -60,7 +66,6 @@ test('rudder-sdk-node: gzip batches are stored once each, and the event time is 
     assert.match(String(r.type), /x-www-form-urlencoded/);
   }
 
-  const events = await allEvents(t.app, KEYS.read, 'userId=rudder-1');
   assert.equal(events.length, 9);
   assert.equal(new Set(events.map((e) => e.messageId)).size, 9, 'each stored once');
   const counted = events.filter((e) => e.event === 'Counted');
