@@ -1,8 +1,10 @@
-// The store's write capacity alone: DuckDBStore.writeEvents called back to back in the bench process, with
-// no HTTP and no load generator. When Intake's ingest figures sit near these, the store write is the bound.
+// The store's load capacity alone: segments of the ingest log written and loaded back to back in the bench
+// process, with no HTTP and no load generator. Shows what one load transaction costs at each segment size,
+// and how fast the log itself accepts events (dedupe check, line building, write + fdatasync).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { IngestLog } from '../src/ingest/log.ts';
 import { normalize } from '../src/pipeline/normalize.ts';
 import type { EventRecord } from '../src/pipeline/types.ts';
 import { validateItem } from '../src/pipeline/validate.ts';
@@ -11,67 +13,83 @@ import { bodyPool, fillBody } from './events.ts';
 import { round } from './ingest.ts';
 
 export interface CapacityRow {
-  groupSize: number;
-  commits: number;
+  segmentEvents: number;
+  loads: number;
+  /** Events per second of store.loadSegment time. */
   eventsPerSec: number;
-  commitP50Ms: number;
-  commitP99Ms: number;
-  commitMaxMs: number;
+  loadP50Ms: number;
+  loadMaxMs: number;
+  /** Events per second of IngestLog.submit time (100-event batches), write + fdatasync included. */
+  logEventsPerSec: number;
   /** parse + validate + normalize of the same events, per second of main-thread time. */
   prepareEventsPerSec: number;
 }
 
-export async function storeCapacity(groupSizes: number[], seconds: number): Promise<CapacityRow[]> {
+export async function storeCapacity(segmentSizes: number[], seconds: number): Promise<CapacityRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'intake-bench-cap-'));
-  const store = await DuckDBStore.open({ dataDir: dir });
+  const store = await DuckDBStore.open({ dataDir: join(dir, 'db') });
+  const { log } = IngestLog.open(
+    { dir: join(dir, 'log'), dedupe: store.dedupe, queueLimit: Number.MAX_SAFE_INTEGER },
+    await store.loadedSegment(),
+  );
   const pool = bodyPool(8, 100, false);
   let k = 0;
   let prepMs = 0;
-  const records = (n: number): EventRecord[] => {
+  const records = (): EventRecord[] => {
     const t0 = performance.now();
     const out: EventRecord[] = [];
-    while (out.length < n) {
-      const body = JSON.parse(fillBody(pool[k % pool.length] as (typeof pool)[number], 'cap', k++, 0)) as {
-        batch: unknown[];
-      };
-      for (const item of body.batch) {
-        const v = validateItem(item);
-        if (!v.ok) throw new Error(v.reason);
-        const ctx = { workspaceId: 'bench', source: 'segment', ip: '10.0.0.1', receivedAt: new Date() };
-        const r = normalize(v.value, ctx, 32 * 1024);
-        if (!r.ok) throw new Error(r.reason);
-        out.push(r.value);
-      }
+    const body = JSON.parse(fillBody(pool[k % pool.length] as (typeof pool)[number], 'cap', k++, 0)) as {
+      batch: unknown[];
+    };
+    const ctx = { workspaceId: 'bench', source: 'segment', ip: '10.0.0.1', receivedAt: new Date() };
+    for (const item of body.batch) {
+      const v = validateItem(item);
+      if (!v.ok) throw new Error(v.reason);
+      const r = normalize(v.value, ctx, 32 * 1024);
+      if (!r.ok) throw new Error(r.reason);
+      out.push(r.value);
     }
     prepMs += performance.now() - t0;
-    return out.slice(0, n);
+    return out;
   };
   const rows: CapacityRow[] = [];
   try {
-    for (const size of groupSizes) {
+    for (const size of segmentSizes) {
       prepMs = 0;
-      const commits: number[] = [];
+      let logMs = 0;
+      let logged = 0;
+      const loads: number[] = [];
       const until = Date.now() + seconds * 1000;
       while (Date.now() < until) {
-        const batch = { events: records(size), rejected: [] };
+        for (let n = 0; n < size; n += 100) {
+          const events = records();
+          const t0 = performance.now();
+          await log.submit({ events, rejected: [] });
+          logMs += performance.now() - t0;
+          logged += events.length;
+        }
+        const seg = await log.rotate();
+        if (!seg) continue;
         const t0 = performance.now();
-        await store.writeEvents(batch);
-        commits.push(performance.now() - t0);
+        await store.loadSegment(seg);
+        loads.push(performance.now() - t0);
+        log.release(seg);
       }
-      const total = commits.reduce((a, b) => a + b, 0);
-      const s = [...commits].sort((a, b) => a - b);
-      const at = (p: number) => s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
+      const total = loads.reduce((a, b) => a + b, 0);
+      const s = [...loads].sort((a, b) => a - b);
       rows.push({
-        groupSize: size,
-        commits: commits.length,
-        eventsPerSec: Math.round((commits.length * size) / (total / 1000)),
-        commitP50Ms: round(at(50), 1),
-        commitP99Ms: round(at(99), 1),
-        commitMaxMs: round(s.at(-1) ?? Number.NaN, 1),
-        prepareEventsPerSec: Math.round((commits.length * size) / (prepMs / 1000)),
+        segmentEvents: size,
+        loads: loads.length,
+        eventsPerSec: Math.round((loads.length * size) / (total / 1000)),
+        loadP50Ms: round(s[Math.floor(s.length / 2)] ?? Number.NaN, 1),
+        loadMaxMs: round(s.at(-1) ?? Number.NaN, 1),
+        logEventsPerSec: Math.round(logged / (logMs / 1000)),
+        prepareEventsPerSec: Math.round(logged / (prepMs / 1000)),
       });
     }
   } finally {
+    await log.close();
+    log.closeFiles();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }

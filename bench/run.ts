@@ -172,12 +172,13 @@ async function profile(): Promise<void> {
   } finally {
     load.close();
   }
-  log("\n## store.writeEvents alone (no HTTP, no load generator; same process): the write path's ceiling\n");
-  const capacity = await storeCapacity([100, 800, 5000], Math.min(seconds, 10));
+  log('\n## the ingest log and segment loads alone (no HTTP, no load generator; same process)\n');
+  const capacity = await storeCapacity([5_000, 20_000, 50_000], Math.min(seconds, 10));
   for (const c of capacity) {
     log(
-      `  groups of ${String(c.groupSize).padStart(4)}: ${c.eventsPerSec.toLocaleString('en')} events/s, commit p50 ${c.commitP50Ms} ms, ` +
-        `p99 ${c.commitP99Ms} ms, max ${c.commitMaxMs} ms (parse+validate+normalize alone: ${c.prepareEventsPerSec.toLocaleString('en')} events/s)`,
+      `  segments of ${String(c.segmentEvents).padStart(6)}: load ${c.eventsPerSec.toLocaleString('en')} events/s (p50 ${c.loadP50Ms} ms, ` +
+        `max ${c.loadMaxMs} ms); log submit ${c.logEventsPerSec.toLocaleString('en')} events/s; ` +
+        `parse+validate+normalize ${c.prepareEventsPerSec.toLocaleString('en')} events/s`,
     );
   }
   log(`\nresults: ${save({ mode, startedAt: started, profiles: results, capacity })}`);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bootstrap, KeyRing } from '../src/auth/keys.ts';
 import { type App, buildApp } from '../src/http/app.ts';
-import { GroupCommitter } from '../src/ingest/committer.ts';
+import { Ingest } from '../src/ingest/service.ts';
 import { type GeoReader, openGeoReader } from '../src/pipeline/enrich/index.ts';
 import { DuckDBStore } from '../src/store/duckdb/index.ts';
 
@@ -15,7 +15,7 @@ export interface TestApp {
   app: App;
   store: DuckDBStore;
   keys: KeyRing;
-  committer: GroupCommitter;
+  ingest: Ingest;
   dataDir: string;
   /** Base URL once listen() was called. */
   url?: string;
@@ -32,7 +32,8 @@ export interface TestAppOptions {
   bodyLimit?: number;
   eventLimit?: number;
   queueLimit?: number;
-  commitMaxEvents?: number;
+  loadMaxEvents?: number;
+  loadDelayMs?: number;
   trustProxy?: string[];
   now?: () => Date;
   /** The geolocation database (testGeoReader()); default none, so events get no context.location. */
@@ -52,9 +53,11 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const keys = new KeyRing(store);
   await keys.load();
   await bootstrap(keys, KEYS);
-  const committer = new GroupCommitter(store, {
-    maxEvents: opts.commitMaxEvents ?? 5000,
-    queueLimit: opts.queueLimit ?? 50_000,
+  const ingest = await Ingest.open(store, {
+    dataDir,
+    queueLimit: opts.queueLimit ?? 200_000,
+    segmentLines: opts.loadMaxEvents ?? 50_000,
+    delayMs: opts.loadDelayMs ?? 100,
   });
   const app = await buildApp({
     config: {
@@ -64,7 +67,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
     store,
     keys,
-    committer,
+    ingest,
     now: opts.now,
     logger: false,
     geo: opts.geo ?? null,
@@ -73,7 +76,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     app,
     store,
     keys,
-    committer,
+    ingest,
     dataDir,
     async listen() {
       await app.listen({ port: 0, host: '127.0.0.1' });
@@ -84,7 +87,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
     async close() {
       await app.close();
-      await committer.close();
+      await ingest.close();
       await store.close();
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { bootstrap, KeyRing } from '../auth/keys.ts';
 import type { Config } from '../config.ts';
 import { buildApp } from '../http/app.ts';
-import { GroupCommitter } from '../ingest/committer.ts';
+import { Ingest } from '../ingest/service.ts';
 import { openGeoReader } from '../pipeline/enrich/index.ts';
 import { DuckDBStore } from '../store/duckdb/index.ts';
 
@@ -28,9 +28,12 @@ export async function start(config: Config): Promise<void> {
       `\nNew keys for workspace "${workspace.name}" (shown once, store them now):\n${lines}\n\n`,
     );
   }
-  const committer = new GroupCommitter(store, {
-    maxEvents: config.commitMaxEvents,
+  // Before listening: a restart first takes back what the log holds that the store has not loaded.
+  const ingest = await Ingest.open(store, {
+    dataDir: config.dataDir,
     queueLimit: config.queueLimit,
+    segmentLines: config.loadMaxEvents,
+    delayMs: config.loadDelayMs,
     maintenance: {
       everyMs: HOUR,
       run: async () => {
@@ -38,13 +41,11 @@ export async function start(config: Config): Promise<void> {
         if (n > 0) log.info({ forgotten: n }, 'dedupe window purged');
       },
     },
-    onError: (err) => log.error({ err }, 'commit failed'),
+    onError: (err) => log.error({ err }, 'loading the ingest log into the store failed; retrying'),
   });
-  const timer = setInterval(() => committer.tick(), 60_000);
-  timer.unref();
   // Loaded once, before listening: the ingest path only reads it from memory.
   const geo = config.geoipDir === null ? null : await openGeoReader(config.geoipDir);
-  const app = await buildApp({ config, store, keys, committer, logger: log, geo });
+  const app = await buildApp({ config, store, keys, ingest, logger: log, geo });
   await app.listen({ port: config.port, host: config.host });
   log.info({ port: config.port, host: config.host, dataDir: config.dataDir }, 'intake listening');
 
@@ -52,11 +53,10 @@ export async function start(config: Config): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down: no new requests, finishing commits');
-    clearInterval(timer);
+    log.info({ signal }, 'shutting down: no new requests, loading what the log holds');
     try {
-      await app.close(); // waits for in-flight requests, which wait for their commits
-      await committer.close();
+      await app.close(); // waits for in-flight requests, which wait for their log writes
+      await ingest.close();
       await store.close();
       log.info('stopped cleanly');
       process.exit(0);

@@ -52,7 +52,7 @@ export async function ingestMapped(
   }
   const [summary] = await Promise.all([
     items.length > 0 ? ctx.ingestor.ingest(rc, items) : undefined,
-    rejected.length > 0 ? ctx.committer.submit({ events: [], rejected }) : undefined,
+    rejected.length > 0 ? ctx.ingest.log.submit({ events: [], rejected }) : undefined,
   ]);
   const out: ItemOutcome[] = [];
   let i = 0;

@@ -1,4 +1,4 @@
-// Builds the fastify app with its store, keys and committer handed in; cli/start.ts listens and handles signals.
+// Builds the fastify app with its store, keys and ingest log handed in; cli/start.ts listens and handles signals.
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -7,8 +7,9 @@ import type { KeyRing } from '../auth/keys.ts';
 import type { Config } from '../config.ts';
 import { DIALECTS } from '../dialects/index.ts';
 import { settingsRoutes } from '../dialects/settings.ts';
-import type { GroupCommitter } from '../ingest/committer.ts';
+import { readsAfterWrites } from '../ingest/barrier.ts';
 import { createIngestor } from '../ingest/ingest.ts';
+import type { Ingest } from '../ingest/service.ts';
 import { Enricher, type GeoReader } from '../pipeline/enrich/index.ts';
 import type { Store } from '../store/types.ts';
 import { VERSION } from '../version.ts';
@@ -24,7 +25,7 @@ export interface AppDeps {
   config: Pick<Config, 'bodyLimit' | 'eventLimit' | 'trustProxy'>;
   store: Store;
   keys: KeyRing;
-  committer: GroupCommitter;
+  ingest: Ingest;
   /** The clock; tests pass a fixed one. */
   now?: () => Date;
   logger?: FastifyBaseLogger | boolean;
@@ -111,12 +112,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerBodyParser(app, config.bodyLimit);
 
   const now = deps.now ?? (() => new Date());
-  const ingestor = createIngestor(deps.committer, {
+  const ingestor = createIngestor(deps.ingest.log, {
     eventLimit: config.eventLimit,
     enricher: new Enricher(deps.geo ?? null),
     settingsOf: (id) => deps.keys.settingsOf(id),
   });
-  const ctx = { store: deps.store, keys: deps.keys, committer: deps.committer, ingestor, now };
+  // Reads wait for what was acknowledged before them to be loaded: a client sees its own writes.
+  const store = readsAfterWrites(deps.store, () => deps.ingest.loader.settled());
+  const ctx = { store, keys: deps.keys, ingest: deps.ingest, ingestor, now };
   healthRoutes(app, ctx);
   adminRoutes(app, ctx);
   eventRoutes(app, ctx);

@@ -9,8 +9,8 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
-import type { GroupCommitter } from '../ingest/committer.ts';
 import type { Ingestor } from '../ingest/ingest.ts';
+import type { Ingest } from '../ingest/service.ts';
 import type { Store } from '../store/types.ts';
 
 export type TypedApp = FastifyInstance<
@@ -24,7 +24,7 @@ export type TypedApp = FastifyInstance<
 export interface RouteContext {
   store: Store;
   keys: KeyRing;
-  committer: GroupCommitter;
+  ingest: Ingest;
   ingestor: Ingestor;
   now: () => Date;
 }

@@ -1,5 +1,5 @@
-// The shared ingest path every dialect calls: validate, normalize and enrich each item, commit the valid
-// ones and the rejections together, and report each item's outcome in order.
+// The shared ingest path every dialect calls: validate, normalize and enrich each item, write the valid ones
+// and the rejections to the ingest log together, and report each item's outcome in order.
 import type { ErrorCode } from '../http/errors.ts';
 import { type Enricher, enrichPlan } from '../pipeline/enrich/index.ts';
 import { normalize } from '../pipeline/normalize.ts';
@@ -7,7 +7,7 @@ import type { CanonicalEvent, EventRecord, Rejection, RequestContext } from '../
 import { validateItem } from '../pipeline/validate.ts';
 import type { WorkspaceSettings } from '../store/types.ts';
 import { uuidv7 } from '../util/ids.ts';
-import type { GroupCommitter } from './committer.ts';
+import type { IngestLog } from './log.ts';
 
 export type ItemOutcome =
   | { status: 'accepted' | 'duplicate'; messageId: string; event: CanonicalEvent }
@@ -39,7 +39,7 @@ export interface IngestOptions {
   settingsOf(workspaceId: string): WorkspaceSettings;
 }
 
-export function createIngestor(committer: GroupCommitter, opts: IngestOptions): Ingestor {
+export function createIngestor(log: IngestLog, opts: IngestOptions): Ingestor {
   return {
     async ingest(ctx, items) {
       const plan = enrichPlan(opts.settingsOf(ctx.workspaceId), ctx);
@@ -69,7 +69,7 @@ export function createIngestor(committer: GroupCommitter, opts: IngestOptions): 
           rejected.push(r);
         }
       }
-      const { duplicate } = await committer.submit({ events: records, rejected });
+      const { duplicate } = await log.submit({ events: records, rejected });
       const summary: IngestSummary = { items: [], accepted: 0, duplicates: 0, rejected: rejected.length };
       for (const slot of slots) {
         if (typeof slot === 'number') {

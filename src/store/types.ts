@@ -1,5 +1,6 @@
 // The storage contract. Each backend lives in its own folder and passes test/store/contract.ts.
-import type { CanonicalEvent, EventRecord, Rejection } from '../pipeline/types.ts';
+import type { KeySet } from '../ingest/keyset.ts';
+import type { CanonicalEvent, Rejection } from '../pipeline/types.ts';
 
 export type KeyKind = 'write' | 'read' | 'admin';
 
@@ -36,14 +37,16 @@ export interface ApiKey {
   revokedAt: Date | null;
 }
 
-export interface WriteBatch {
-  events: EventRecord[];
-  rejected: Rejection[];
-}
-
-export interface WriteResult {
-  /** duplicate[i] is true when events[i] had a messageId already accepted in its workspace. */
-  duplicate: boolean[];
+/** A closed segment of the ingest log (ingest/log.ts), ready to load. */
+export interface LogSegment {
+  /** Segments are numbered from 1 in the order written, and loaded in that order. */
+  seq: number;
+  /** The segment file: one line per event or rejection (ingest/lines.ts). */
+  path: string;
+  /** Its events, for their profile effects: the profile fields only (properties and context dropped). */
+  events: CanonicalEvent[];
+  /** How many of its lines are rejections. */
+  rejected: number;
 }
 
 export const ORDER_FIELDS = {
@@ -97,8 +100,18 @@ export interface Page<T> {
 }
 
 export interface Store extends ProfileStore {
-  /** Writes events (skipping messageIds already accepted in their workspace) and rejections in one durable transaction. */
-  writeEvents(batch: WriteBatch): Promise<WriteResult>;
+  /**
+   * The dedupe memory: every (workspace, messageId) key accepted within the window, filled from the durable
+   * copy at open. The ingest log decides duplicates against it and adds keys as it accepts events.
+   */
+  readonly dedupe: KeySet;
+  /**
+   * Loads a log segment in one durable transaction: its events with their dedupe keys and profile effects, and
+   * its rejections. A segment whose seq is not above loadedSegment() is skipped, so a replay is harmless.
+   */
+  loadSegment(segment: LogSegment): Promise<void>;
+  /** The seq of the last segment loaded; 0 before the first. */
+  loadedSegment(): Promise<number>;
   /** Forgets dedupe entries first seen before `before`; returns how many. */
   purgeDedupe(before: Date): Promise<number>;
   listEvents(workspaceId: string, query: EventQuery): Promise<Page<CanonicalEvent>>;

@@ -127,6 +127,7 @@ test('deleting a workspace removes its data and its keys; names are unique; bad 
   assert.equal(badName.statusCode, 400);
   assert.equal(badName.json().code, 'INTAKE_ERR_INVALID_BODY');
 
+  await t.ingest.loader.settled(); // the store itself is read below, not through the API's read barrier
   assert.ok(await t.store.getUser(ws.id, 'u'), 'the profile exists before');
   const del = await t.app.inject({ method: 'DELETE', url: `/admin/workspaces/${ws.id}`, headers: admin });
   assert.equal(del.statusCode, 204);

@@ -1,6 +1,10 @@
 // The Store contract: every backend runs these against its real engine (see duckdb.test.ts).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { type IngestBatch, IngestLog } from '../../src/ingest/log.ts';
 import { normalize } from '../../src/pipeline/normalize.ts';
 import type { EventRecord, RequestContext } from '../../src/pipeline/types.ts';
 import { validateItem } from '../../src/pipeline/validate.ts';
@@ -21,6 +25,31 @@ export function record(workspaceId: string, item: Record<string, unknown>, recei
   return n.value;
 }
 
+/**
+ * Writes a batch the way the server does: through an ingest log (which decides duplicates against the
+ * store's dedupe memory) into one segment, which the store then loads. Returns the duplicate flags.
+ */
+export async function write(store: Store, batch: IngestBatch): Promise<boolean[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'intake-contract-log-'));
+  try {
+    const { log } = IngestLog.open(
+      { dir, dedupe: store.dedupe, queueLimit: 1_000_000 },
+      await store.loadedSegment(),
+    );
+    const { duplicate } = await log.submit(batch);
+    const seg = await log.rotate();
+    if (seg) {
+      await store.loadSegment(seg);
+      log.release(seg);
+    }
+    await log.close();
+    log.closeFiles();
+    return duplicate;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const query = (q: Partial<EventQuery> = {}): EventQuery => ({
   json: [],
   orderBy: 'timestamp',
@@ -31,22 +60,15 @@ const query = (q: Partial<EventQuery> = {}): EventQuery => ({
 });
 
 export function storeContract(name: string, open: () => Promise<Store>): void {
-  test(`${name}: writeEvents stores once per (workspace, messageId) and reports duplicates in order`, async () => {
+  test(`${name}: a write stores once per (workspace, messageId) and reports duplicates in order`, async () => {
     const store = await open();
     try {
       const a = record('ws1', { type: 'track', event: 'A', userId: 'u1', messageId: 'm1' });
       const b = record('ws1', { type: 'track', event: 'B', userId: 'u1', messageId: 'm2' });
       const a2 = record('ws1', { type: 'track', event: 'A again', userId: 'u1', messageId: 'm1' });
       const other = record('ws2', { type: 'track', event: 'A', userId: 'u1', messageId: 'm1' });
-      assert.deepEqual((await store.writeEvents({ events: [a, b, a2], rejected: [] })).duplicate, [
-        false,
-        false,
-        true,
-      ]);
-      assert.deepEqual((await store.writeEvents({ events: [b, other], rejected: [] })).duplicate, [
-        true,
-        false,
-      ]);
+      assert.deepEqual(await write(store, { events: [a, b, a2], rejected: [] }), [false, false, true]);
+      assert.deepEqual(await write(store, { events: [b, other], rejected: [] }), [true, false]);
       const page = await store.listEvents('ws1', query());
       assert.equal(page.total, 2);
       assert.deepEqual(page.results.map((e) => e.event).sort(), ['A', 'B']);
@@ -70,7 +92,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
           traits: { name: `n${i}` },
         }),
       );
-      await store.writeEvents({ events, rejected: [] });
+      await write(store, { events, rejected: [] });
       assert.equal((await store.listEvents('ws', query({ userId: 'u1' }))).total, 6);
       assert.equal((await store.listEvents('ws', query({ type: 'identify' }))).total, 10);
       const range = await store.listEvents(
@@ -110,7 +132,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     const store = await open();
     try {
       const at = new Date('2026-02-02T00:00:00Z');
-      await store.writeEvents({
+      await write(store, {
         events: [],
         rejected: [
           {
@@ -156,10 +178,54 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         { type: 'track', event: 'New', userId: 'u', messageId: 'new' },
         new Date('2026-01-03T00:00:00Z'),
       );
-      await store.writeEvents({ events: [old, fresh], rejected: [] });
+      await write(store, { events: [old, fresh], rejected: [] });
       assert.equal(await store.purgeDedupe(new Date('2026-01-02T00:00:00Z')), 1);
-      const again = await store.writeEvents({ events: [old, fresh], rejected: [] });
-      assert.deepEqual(again.duplicate, [false, true]);
+      assert.deepEqual(await write(store, { events: [old, fresh], rejected: [] }), [false, true]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test(`${name}: a segment is loaded once: a replay of one at or below loadedSegment() changes nothing`, async () => {
+    const store = await open();
+    const dir = mkdtempSync(join(tmpdir(), 'intake-contract-log-'));
+    try {
+      const { log } = IngestLog.open(
+        { dir, dedupe: store.dedupe, queueLimit: 1000 },
+        await store.loadedSegment(),
+      );
+      await log.submit({
+        events: [record('ws', { type: 'track', event: 'Once', userId: 'u', messageId: 'o1' })],
+        rejected: [],
+      });
+      const seg = await log.rotate();
+      assert.ok(seg);
+      await store.loadSegment(seg);
+      assert.equal(await store.loadedSegment(), seg.seq);
+      await store.loadSegment(seg);
+      assert.equal((await store.listEvents('ws', query())).total, 1);
+      await log.close();
+      log.closeFiles();
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test(`${name}: text with lone UTF-16 surrogates is stored with U+FFFD in their place`, async () => {
+    const store = await open();
+    try {
+      const e = record('ws', {
+        type: 'track',
+        event: 'Odd \ud800 name',
+        userId: 'u',
+        messageId: 's1',
+        properties: { 'k\udc00': 'v \ud83d', fine: 'pair 😀' },
+      });
+      assert.deepEqual(await write(store, { events: [e], rejected: [] }), [false]);
+      const [stored] = (await store.listEvents('ws', query())).results;
+      assert.equal(stored?.event, 'Odd \ufffd name');
+      assert.deepEqual(stored?.properties, { 'k\ufffd': 'v \ufffd', fine: 'pair 😀' });
     } finally {
       await store.close();
     }

@@ -1,4 +1,4 @@
-// Liveness and the commit queue's depth; no key needed.
+// Liveness and how many accepted events wait to be loaded; no key needed.
 import { Type } from '@sinclair/typebox';
 import { VERSION } from '../../version.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
@@ -26,7 +26,7 @@ export function healthRoutes(app: TypedApp, ctx: RouteContext): void {
       status: 'ok' as const,
       version: VERSION,
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
-      pendingEvents: ctx.committer.pending,
+      pendingEvents: ctx.ingest.pending,
     }),
   );
 }

@@ -2,11 +2,11 @@
 // memberships, and turns the dedupe keys of their messageIds into tombstones the purge never forgets, so a
 // retried old batch is acknowledged as a duplicate and not stored again.
 import { listValue } from '@duckdb/node-api';
+import { dedupeKey } from '../../ingest/keyset.ts';
 import { uuidv7 } from '../../util/ids.ts';
 import type { DeletionJob, DeletionStatus } from '../types.ts';
 import { type Db, date, dateOrNull, type Row, strOrNull, ts } from './db.ts';
 import { TOMBSTONE_SEEN_AT } from './profile-schema.ts';
-import { dedupeKey } from './write.ts';
 
 const toJob = (r: Row): DeletionJob => ({
   id: String(r.id),
@@ -68,14 +68,15 @@ const IN_IDS = 'IN (SELECT unnest(?::VARCHAR[]))';
 const PARSED = "CASE WHEN json_valid(payload) THEN payload ELSE '{}' END";
 
 /**
- * Deletes the job's data in one transaction on `db` (the writer connection, between group commits) and forgets
- * the subject id; the caller then erases the file (compact.ts) and marks the job done.
+ * Deletes the job's data in one transaction on `db` (the writer connection, between segment loads) and forgets
+ * the subject id; returns the dedupe keys made tombstones, for the memory. The caller then erases the file
+ * (compact.ts) and marks the job done.
  */
-export async function runDeletion(db: Db, jobId: string): Promise<void> {
+export async function runDeletion(db: Db, jobId: string): Promise<bigint[]> {
   const job = await db.all('SELECT workspace_id, subject FROM deletions WHERE id = ?', [jobId]);
   const ws = String(job[0]?.workspace_id);
   const subject = strOrNull(job[0]?.subject);
-  if (subject === null) return;
+  if (subject === null) return [];
   await db.run('BEGIN TRANSACTION');
   try {
     const linked = await db.all(
@@ -89,8 +90,9 @@ export async function runDeletion(db: Db, jobId: string): Promise<void> {
     const mineParams = [ws, ids, ids, ids];
     const messages = await db.all(`SELECT DISTINCT message_id FROM events WHERE ${mine}`, mineParams);
     const messageIds = messages.map((r) => String(r.message_id));
-    if (messageIds.length > 0) {
-      const tombstones = listValue(messageIds.map((m) => dedupeKey(ws, m).toString()));
+    const keys = messageIds.map((m) => dedupeKey(ws, m));
+    if (keys.length > 0) {
+      const tombstones = listValue(keys.map((k) => k.toString()));
       await db.run('DELETE FROM dedupe_keys WHERE key IN (SELECT unnest(?::VARCHAR[])::UHUGEINT)', [
         tombstones,
       ]);
@@ -122,6 +124,7 @@ export async function runDeletion(db: Db, jobId: string): Promise<void> {
       jobId,
     ]);
     await db.run('COMMIT');
+    return keys;
   } catch (err) {
     await db.run('ROLLBACK').catch(() => {});
     throw err;

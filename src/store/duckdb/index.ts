@@ -2,25 +2,25 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { FOREVER, KeySet } from '../../ingest/keyset.ts';
 import type {
   ApiKey,
   EventQuery,
+  LogSegment,
   Store,
   UserQuery,
   Workspace,
   WorkspaceSettings,
-  WriteBatch,
 } from '../types.ts';
 import { copyDatabase, Gate, gateMethods, replaceDatabase } from './compact.ts';
 import { Db, ts } from './db.ts';
 import * as del from './deletions.ts';
 import { listEvents, listRejected } from './events.ts';
-import { KeySet } from './keyset.ts';
+import { loadedSegment, loadKeys, loadSegment } from './load.ts';
 import { ProfileCaches } from './profile-cache.ts';
 import { MIGRATIONS } from './schema.ts';
 import * as users from './users.ts';
 import * as ws from './workspaces.ts';
-import { writeEvents } from './write.ts';
 
 export interface DuckDBStoreOptions {
   /** Directory for intake.duckdb; ':memory:' for a throwaway database. */
@@ -44,7 +44,7 @@ export class DuckDBStore implements Store {
   /** Identities and trait states in memory, for the ingest write. */
   private readonly caches = new ProfileCaches();
   /** Dedupe keys accepted within the window, in memory; dedupe_keys is their durable copy. */
-  private readonly keys = new KeySet();
+  readonly dedupe = new KeySet();
 
   private windowStart(): Date {
     return new Date(Date.now() - (this.opts.dedupeWindowHours ?? 48) * 3_600_000);
@@ -54,7 +54,7 @@ export class DuckDBStore implements Store {
 
   private constructor(
     private instance: DuckDBInstance,
-    /** Used by the group committer only: it owns the open ingest transaction. */
+    /** Used by segment loads and the jobs that change what they touch (deletions). */
     private writer: Db,
     /** Queries and admin changes. */
     private db: Db,
@@ -86,21 +86,21 @@ export class DuckDBStore implements Store {
     await migrateDedupe(db);
     const store = new DuckDBStore(instance, writer, db, path, opts);
     await store.caches.load(db);
-    await store.keys.load(db, store.windowStart());
+    await loadKeys(db, store.dedupe, store.windowStart());
     for (const id of await del.unfinishedDeletions(db)) store.schedule(id); // interrupted by a restart
     return store;
   }
 
-  writeEvents = (batch: WriteBatch) =>
-    writeEvents(this.writer, batch, {
+  loadSegment = (segment: LogSegment) =>
+    loadSegment(this.writer, segment, {
       maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
       caches: this.caches,
-      keys: this.keys,
     });
+  loadedSegment = () => loadedSegment(this.db);
   // Deleted users' keys are tombstones dated 9999-12-31 (deletions.ts), so the window purge never forgets them.
   purgeDedupe = async (before: Date) => {
     await this.writer.run('DELETE FROM dedupe_keys WHERE seen_at < ?', [ts(before)]);
-    return this.keys.purge(before);
+    return this.dedupe.purge(before);
   };
   listEvents = (workspaceId: string, q: EventQuery) => listEvents(this.db, workspaceId, q);
   listRejected = (workspaceId: string, page: { limit: number; offset: number }) =>
@@ -140,9 +140,10 @@ export class DuckDBStore implements Store {
       this.gate
         .exclusive(async () => {
           await del.markDeletion(this.writer, jobId, 'running');
-          await del.runDeletion(this.writer, jobId);
+          const tombstones = await del.runDeletion(this.writer, jobId);
           await this.caches.load(this.writer);
-          await this.keys.load(this.writer, this.windowStart()); // with the new tombstones
+          // Added, not reloaded: the memory also holds keys the log accepted that no segment has loaded yet.
+          for (const key of tombstones) this.dedupe.add(key, FOREVER);
           await this.erase();
           await del.markDeletion(this.db, jobId, 'done');
         })

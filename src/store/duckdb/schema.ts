@@ -1,78 +1,64 @@
-// DuckDB tables. The events table's columns are listed once: DDL, appender order and row mapping follow from it.
-import type { DuckDBAppender } from '@duckdb/node-api';
-import type { CanonicalEvent, EventRecord, JsonObject } from '../../pipeline/types.ts';
-import { date, dateOrNull, type Row, strOrNull, ts } from './db.ts';
+// DuckDB tables. The events table's columns are the ingest log's line fields (ingest/lines.ts): DDL, the
+// read_json column list that loads a segment, and row mapping all follow from that one list.
+import { EVENT_FIELDS, KEY_FIELD, type LineField, REJECTED_FIELD } from '../../ingest/lines.ts';
+import type { CanonicalEvent, JsonObject } from '../../pipeline/types.ts';
+import { date, dateOrNull, type Row, strOrNull } from './db.ts';
 import { PROFILE_MIGRATIONS } from './profile-schema.ts';
 
 interface Column {
   name: string;
   sql: string;
-  append(a: DuckDBAppender, r: EventRecord): void;
+  /** Its type in a log line, as read_json reads it. */
+  lineType: string;
+  /** The expression that turns the line's value into the column's. */
+  fromLine: string;
   read(row: Row, e: Partial<CanonicalEvent>): void;
 }
 
-const text = (name: string, key: keyof CanonicalEvent, notNull = false): Column => ({
-  name,
-  sql: notNull ? 'VARCHAR NOT NULL' : 'VARCHAR',
-  append: (a, r) => {
-    const v = r.event[key] as string | null;
-    if (v === null) a.appendNull();
-    else a.appendVarchar(v);
-  },
-  read: (row, e) => {
-    (e as Record<string, unknown>)[key] = strOrNull(row[name]);
-  },
-});
+function column(f: LineField): Column {
+  const notNull = f.notNull ? ' NOT NULL' : '';
+  const set = (e: Partial<CanonicalEvent>, v: unknown) => {
+    (e as Record<string, unknown>)[f.key] = v;
+  };
+  switch (f.kind) {
+    case 'text':
+      return {
+        name: f.column,
+        sql: `VARCHAR${notNull}`,
+        lineType: 'VARCHAR',
+        fromLine: f.column,
+        read: (row, e) => set(e, strOrNull(row[f.column])),
+      };
+    case 'time':
+      return {
+        name: f.column,
+        sql: `TIMESTAMP${notNull}`,
+        lineType: 'BIGINT',
+        fromLine: `epoch_ms(${f.column})`,
+        read: (row, e) => set(e, f.notNull ? date(row[f.column]) : dateOrNull(row[f.column])),
+      };
+    case 'json':
+      return {
+        name: f.column,
+        sql: 'JSON NOT NULL',
+        lineType: 'JSON',
+        fromLine: f.column,
+        read: (row, e) => set(e, JSON.parse(String(row[f.column] ?? '{}')) as JsonObject),
+      };
+  }
+}
 
-const time = (
-  name: string,
-  key: 'timestamp' | 'originalTimestamp' | 'sentAt' | 'receivedAt',
-  notNull = false,
-): Column => ({
-  name,
-  sql: notNull ? 'TIMESTAMP NOT NULL' : 'TIMESTAMP',
-  append: (a, r) => {
-    const v = r.event[key];
-    if (v === null) a.appendNull();
-    else a.appendTimestamp(ts(v));
-  },
-  read: (row, e) => {
-    e[key] = (notNull ? date(row[name]) : dateOrNull(row[name])) as Date;
-  },
-});
+export const EVENT_COLUMNS: Column[] = EVENT_FIELDS.map(column);
 
-const json = (name: 'properties' | 'traits' | 'context' | 'integrations'): Column => ({
-  name,
-  sql: 'JSON NOT NULL',
-  append: (a, r) => a.appendVarchar(r.json[name]),
-  read: (row, e) => {
-    e[name] = JSON.parse(String(row[name] ?? '{}')) as JsonObject;
-  },
-});
-
-export const EVENT_COLUMNS: Column[] = [
-  text('id', 'id', true),
-  text('workspace_id', 'workspaceId', true),
-  text('message_id', 'messageId', true),
-  text('type', 'type', true),
-  text('event', 'event'),
-  text('name', 'name'),
-  text('category', 'category'),
-  text('user_id', 'userId'),
-  text('anonymous_id', 'anonymousId'),
-  text('group_id', 'groupId'),
-  text('previous_id', 'previousId'),
-  text('instance_id', 'instanceId'),
-  time('timestamp', 'timestamp', true),
-  time('original_timestamp', 'originalTimestamp'),
-  time('sent_at', 'sentAt'),
-  time('received_at', 'receivedAt', true),
-  json('properties'),
-  json('traits'),
-  json('context'),
-  json('integrations'),
-  text('source', 'source', true),
-];
+/** read_json's `columns` for a log segment: every event field, the dedupe key, and the rejection fields. */
+export const LINE_COLUMNS: Record<string, string> = {
+  ...Object.fromEntries(EVENT_COLUMNS.map((c) => [c.name, c.lineType])),
+  [KEY_FIELD]: 'VARCHAR',
+  [REJECTED_FIELD]: 'INTEGER',
+  code: 'VARCHAR',
+  reason: 'VARCHAR',
+  payload: 'VARCHAR',
+};
 
 export function rowToEvent(row: Row): CanonicalEvent {
   const e: Partial<CanonicalEvent> = {};
@@ -89,13 +75,14 @@ export const MIGRATIONS: string[] = [
      id VARCHAR PRIMARY KEY, workspace_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
      prefix VARCHAR NOT NULL, hash VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)`,
   `CREATE TABLE IF NOT EXISTS events (${EVENT_COLUMNS.map((c) => `${c.name} ${c.sql}`).join(', ')})`,
-  // 128-bit hash of (workspace, messageId): the primary-key index is what makes exactly-once cheap.
   // 128-bit hash of (workspace, messageId) and when it was first accepted: the durable copy of the dedupe
-  // memory (keyset.ts). No index: the memory answers lookups, and an index would be rewritten at every
+  // memory (ingest/keyset.ts). No index: the memory answers lookups, and an index would be rewritten at every
   // checkpoint. Databases from before this table had `dedupe` with a primary key; index.ts moves it over.
   'CREATE TABLE IF NOT EXISTS dedupe_keys (key UHUGEINT NOT NULL, seen_at TIMESTAMP NOT NULL)',
   `CREATE TABLE IF NOT EXISTS rejected (
      id VARCHAR NOT NULL, workspace_id VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, source VARCHAR NOT NULL,
      message_id VARCHAR, code VARCHAR NOT NULL, reason VARCHAR NOT NULL, payload VARCHAR NOT NULL)`,
   ...PROFILE_MIGRATIONS,
+  // The last ingest log segment loaded (ingest/log.ts): a segment at or below it is never loaded again.
+  'CREATE TABLE IF NOT EXISTS ingest_log (loaded_through BIGINT NOT NULL)',
 ];

@@ -1,11 +1,25 @@
 // The dedupe memory: every 128-bit (workspace, messageId) key accepted within the window, in typed arrays
-// (20 bytes a slot, open addressing). The dedupe_keys table is its durable copy, append-only and without an
-// index: a primary-key index made every checkpoint rewrite an index that grows with the window.
-import { type Db, ts } from './db.ts';
+// (20 bytes a slot, open addressing). The ingest log decides duplicates against it when a request arrives;
+// the store keeps its durable copy (the dedupe_keys table, append-only and without an index: a primary-key
+// index made every checkpoint rewrite an index that grows with the window) and fills it at start.
+import { createHash } from 'node:crypto';
 
 /** seen value of a key never to be forgotten (a deleted user's messageId). */
 export const FOREVER = 0xffffffff;
 const MASK64 = (1n << 64n) - 1n;
+
+/**
+ * The key of (workspace, messageId), as 32 hex digits (the form the log lines carry). md5 is fine here: it
+ * only has to spread keys evenly, the inputs are not adversarial across tenants.
+ */
+export function dedupeKeyHex(workspaceId: string, messageId: string): string {
+  return createHash('md5').update(workspaceId).update('\0').update(messageId).digest('hex');
+}
+
+export const keyOfHex = (hex: string): bigint => BigInt(`0x${hex}`);
+
+export const dedupeKey = (workspaceId: string, messageId: string): bigint =>
+  keyOfHex(dedupeKeyHex(workspaceId, messageId));
 
 const seconds = (d: Date): number => Math.min(FOREVER - 1, Math.max(0, Math.floor(d.getTime() / 1000)));
 
@@ -43,13 +57,23 @@ export class KeySet {
     return this.seen[this.slot(key >> 64n, key & MASK64)] !== 0;
   }
 
+  /** Forgets every key. */
+  clear(): void {
+    this.allocate(1 << 16);
+  }
+
   /** Adds a key first seen at `at` (or FOREVER); a key already there keeps the later of the two marks. */
   add(key: bigint, at: Date | typeof FOREVER): void {
+    this.addSeconds(key, at === FOREVER ? FOREVER : seconds(at));
+  }
+
+  /** add() with the time in seconds since the epoch (FOREVER or more: never forgotten). */
+  addSeconds(key: bigint, sec: number): void {
     if ((this.count + 1) * 10 > this.seen.length * 7) this.rehash(this.seen.length * 2, 0);
     const hi = key >> 64n;
     const lo = key & MASK64;
     const i = this.slot(hi, lo);
-    const mark = at === FOREVER ? FOREVER : Math.max(1, seconds(at));
+    const mark = Math.max(1, Math.min(FOREVER, sec));
     if (this.seen[i] === 0) {
       this.hi[i] = hi;
       this.lo[i] = lo;
@@ -81,27 +105,6 @@ export class KeySet {
       this.lo[j] = lo[i] as bigint;
       this.seen[j] = s;
       this.count++;
-    }
-  }
-
-  /** Reads the durable copy, chunk by chunk: every key seen since `since`, and every tombstone. */
-  async load(db: Db, since: Date): Promise<void> {
-    this.allocate(1 << 16);
-    const result = await db.conn.stream(
-      'SELECT key, epoch(seen_at)::BIGINT AS s FROM dedupe_keys WHERE seen_at >= ?',
-      [ts(since)],
-    );
-    for (
-      let chunk = await result.fetchChunk();
-      chunk && chunk.rowCount > 0;
-      chunk = await result.fetchChunk()
-    ) {
-      const keys = chunk.getColumnValues(0) as bigint[];
-      const secs = chunk.getColumnValues(1) as bigint[];
-      for (let i = 0; i < keys.length; i++) {
-        const sec = Number(secs[i]);
-        this.add(keys[i] as bigint, sec >= FOREVER ? FOREVER : new Date(sec * 1000));
-      }
     }
   }
 }

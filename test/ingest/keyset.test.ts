@@ -1,8 +1,7 @@
 // The dedupe memory: every key added is found, nothing else is, and purge forgets only what is older.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FOREVER, KeySet } from '../../src/store/duckdb/keyset.ts';
-import { dedupeKey } from '../../src/store/duckdb/write.ts';
+import { dedupeKey, FOREVER, KeySet } from '../../src/ingest/keyset.ts';
 
 test('keys added are found, through many resizes; absent keys are not', () => {
   const set = new KeySet(8);

@@ -1,0 +1,170 @@
+// The loader: closes the log's open segment and has the store load it, one segment after another, off the
+// request path. A segment is closed when it reaches `segmentLines`, when its first line is `delayMs` old, or at
+// once when a read asks for everything acknowledged (settled()). While a load runs, the next segment fills, so
+// under load the batches grow by themselves. A failed load is retried with backoff; its lines stay durable in
+// the log meanwhile, and past the log's queue limit ingest answers 503.
+import { IntakeError } from '../http/errors.ts';
+import type { LogSegment, Store } from '../store/types.ts';
+import type { IngestLog } from './log.ts';
+
+export interface LoaderOptions {
+  /** Most lines in a segment; a segment this long is loaded at once. */
+  segmentLines: number;
+  /** How long the first line of a segment waits for others before the segment is loaded. */
+  delayMs: number;
+  /** Store maintenance run between loads when due (it must not interleave with one). */
+  maintenance?: { everyMs: number; run(): Promise<void> };
+  onError?(err: unknown): void;
+}
+
+interface Waiter {
+  seq: number;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+const MAX_BACKOFF_MS = 5_000;
+
+export class Loader {
+  private readonly queue: LogSegment[];
+  private loadedThrough: number;
+  private waiters: Waiter[] = [];
+  private wake: (() => void) | null = null;
+  /** Close the open segment without waiting for delayMs. */
+  private urgent = false;
+  private stopping = false;
+  private timer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private done: Promise<void> = Promise.resolve();
+  private nextMaintenance: number;
+
+  constructor(
+    private readonly log: IngestLog,
+    private readonly store: Pick<Store, 'loadSegment'>,
+    private readonly opts: LoaderOptions,
+    /** Segments a previous run left unloaded (IngestLog.open), and the seq loaded before them. */
+    recovered: { unloaded: LogSegment[]; loadedThrough: number },
+  ) {
+    this.queue = [...recovered.unloaded];
+    this.loadedThrough = recovered.loadedThrough;
+    this.nextMaintenance = Date.now() + (opts.maintenance?.everyMs ?? 0);
+  }
+
+  start(): void {
+    this.done = this.loop();
+  }
+
+  /** Told by the log after each write, with the open segment's line count. */
+  written(lines: number): void {
+    if (lines >= this.opts.segmentLines) this.poke(true);
+    else if (this.timer === null) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.poke(false);
+      }, this.opts.delayMs);
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Resolves when every line acknowledged before the call is loaded: reads call it first, so a client sees its
+   * own writes. Rejects with STORE_UNAVAILABLE if a load fails meanwhile.
+   */
+  settled(): Promise<void> {
+    const open = this.log.open;
+    const seq = open.lines > 0 ? open.seq : open.seq - 1;
+    if (this.loadedThrough >= seq) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ seq, resolve, reject });
+      this.poke(true);
+    });
+  }
+
+  /** Loads everything the (closed) log holds, then stops. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    this.poke(true);
+    await this.done;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private poke(urgent: boolean): void {
+    if (urgent) this.urgent = true;
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      if (this.queue.length === 0) {
+        await this.maybeMaintain();
+        const open = this.log.open;
+        const due = open.lines === 0 ? Number.POSITIVE_INFINITY : open.firstAt + this.opts.delayMs;
+        if (open.lines === 0 && this.stopping) return;
+        if (!this.urgent && !this.stopping && open.lines < this.opts.segmentLines && Date.now() < due) {
+          await this.sleep(Number.isFinite(due) ? due - Date.now() : 60_000);
+          continue;
+        }
+        this.urgent = false;
+        const seg = await this.log.rotate();
+        if (seg) this.queue.push(seg);
+      }
+      const seg = this.queue[0];
+      if (!seg) continue;
+      try {
+        await this.store.loadSegment(seg);
+      } catch (err) {
+        this.failures++;
+        this.opts.onError?.(err);
+        this.settle(err);
+        // At shutdown the segment stays in the log and the next start loads it.
+        if (this.stopping) return;
+        await this.sleep(Math.min(MAX_BACKOFF_MS, 50 * 2 ** this.failures));
+        continue;
+      }
+      this.failures = 0;
+      this.queue.shift();
+      this.loadedThrough = seg.seq;
+      this.log.release(seg);
+      this.settle(null);
+    }
+  }
+
+  /** Resolves the readers now satisfied; after a failed load, rejects those still waiting. */
+  private settle(failure: unknown): void {
+    const still: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (w.seq <= this.loadedThrough) w.resolve();
+      else if (failure !== null) {
+        w.reject(
+          new IntakeError(
+            'INTAKE_ERR_STORE_UNAVAILABLE',
+            'accepted events could not be loaded into the store yet (they are kept in the ingest log); retry',
+          ),
+        );
+      } else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  private async maybeMaintain(): Promise<void> {
+    const m = this.opts.maintenance;
+    if (!m || Date.now() < this.nextMaintenance) return;
+    this.nextMaintenance = Date.now() + m.everyMs;
+    await m.run().catch((err) => this.opts.onError?.(err));
+  }
+}

@@ -1,0 +1,356 @@
+// The ingest log: where an accepted event becomes durable. Requests that arrive while a write is in flight
+// are gathered into the next one (group commit): their lines are appended to the open segment file with one
+// write and one fdatasync, and each request is answered only after that. Duplicates are decided here, against
+// the dedupe memory, before a line is written. The loader (loader.ts) closes segments and has the store load
+// them in bulk, off the request path; a restart finds the segments not yet loaded and hands them back.
+import {
+  closeSync,
+  fdatasync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlink,
+  write,
+} from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { IntakeError } from '../http/errors.ts';
+import type { CanonicalEvent, EventRecord, JsonObject, Rejection } from '../pipeline/types.ts';
+import type { LogSegment } from '../store/types.ts';
+import { dedupeKeyHex, type KeySet, keyOfHex } from './keyset.ts';
+import { decodeLine, eventLine, rejectionLine } from './lines.ts';
+
+const writeAsync = promisify(write);
+const fdatasyncAsync = promisify(fdatasync);
+
+export interface IngestBatch {
+  events: EventRecord[];
+  rejected: Rejection[];
+}
+
+export interface IngestResult {
+  /** duplicate[i] is true when events[i] had a messageId already accepted in its workspace. */
+  duplicate: boolean[];
+}
+
+export interface IngestLogOptions {
+  /** The directory of segment files. */
+  dir: string;
+  /** The store's dedupe memory. */
+  dedupe: KeySet;
+  /** Most lines (events and rejections) accepted but not yet loaded; past it submit() throws OVERLOADED. */
+  queueLimit: number;
+  /** Called after each write with the open segment's line count (the loader decides when to close it). */
+  onWritten?(lines: number): void;
+}
+
+interface Waiting {
+  text: string;
+  events: CanonicalEvent[];
+  rejected: number;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+interface OpenSegment {
+  seq: number;
+  path: string;
+  fd: number;
+  events: CanonicalEvent[];
+  rejected: number;
+  /** When its first line was written (Date.now()), 0 while empty. */
+  firstAt: number;
+}
+
+const SEGMENT = /^(\d{12})\.ndjson$/;
+const segmentName = (seq: number) => `${String(seq).padStart(12, '0')}.ndjson`;
+const EMPTY: JsonObject = Object.freeze({}) as JsonObject;
+
+/**
+ * What the profile step reads of an event; the rest (properties, most of the context) is dropped so segments
+ * waiting to load hold little memory.
+ */
+function profileView(e: CanonicalEvent): CanonicalEvent {
+  const traits = e.context.traits;
+  return {
+    ...e,
+    properties: EMPTY,
+    integrations: EMPTY,
+    context: traits === undefined ? EMPTY : { traits },
+  };
+}
+
+export class IngestLog {
+  private current: OpenSegment;
+  private waiting: Waiting[] = [];
+  private rotations: Array<(s: LogSegment | null) => void> = [];
+  private running = false;
+  private idle: Promise<void> = Promise.resolve();
+  private failure: Error | null = null;
+  private closed = false;
+  /** Lines accepted (waiting for their write, written, or in closed segments) and not yet loaded. */
+  private backlog = 0;
+  /** Group writes (write + fdatasync) so far. */
+  private groupWrites = 0;
+
+  private constructor(
+    private readonly opts: IngestLogOptions,
+    seq: number,
+  ) {
+    this.current = this.create(seq);
+  }
+
+  /**
+   * Opens the log in `opts.dir`: segments at or below `loadedThrough` are deleted, the others are read back
+   * (their keys go into the dedupe memory) and returned, oldest first, to be loaded before anything newer.
+   */
+  static open(opts: IngestLogOptions, loadedThrough: number): { log: IngestLog; unloaded: LogSegment[] } {
+    mkdirSync(opts.dir, { recursive: true });
+    const found = readdirSync(opts.dir)
+      .map((f) => SEGMENT.exec(f))
+      .filter((m) => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+    const unloaded: LogSegment[] = [];
+    for (const seq of found) {
+      const path = join(opts.dir, segmentName(seq));
+      if (seq <= loadedThrough) rmSync(path, { force: true });
+      else {
+        const seg = recover(path, seq, opts.dedupe, seq === found.at(-1));
+        if (seg.events.length + seg.rejected > 0) unloaded.push(seg);
+        else rmSync(path, { force: true });
+      }
+    }
+    const log = new IngestLog(opts, Math.max(loadedThrough, found.at(-1) ?? 0) + 1);
+    for (const s of unloaded) log.backlog += s.events.length + s.rejected;
+    return { log, unloaded };
+  }
+
+  /** Lines accepted and not yet loaded. */
+  get pending(): number {
+    return this.backlog;
+  }
+
+  /** Group writes (one write and one fdatasync each) since the log was opened. */
+  get writes(): number {
+    return this.groupWrites;
+  }
+
+  /** The open segment: its seq, its line count and when its first line was written (0: empty). */
+  get open(): { seq: number; lines: number; firstAt: number } {
+    const c = this.current;
+    return { seq: c.seq, lines: c.events.length + c.rejected, firstAt: c.firstAt };
+  }
+
+  /**
+   * Makes the batch's new events and its rejections durable; resolves once they are. Events whose key the
+   * dedupe memory holds are duplicates (not written); the others' keys are added at once, so a copy in the
+   * same batch or in a request arriving while this one is written is a duplicate too. A duplicate is only
+   * reported after the write that follows it, so it is never acknowledged before the copy it stands for.
+   */
+  submit(batch: IngestBatch): Promise<IngestResult> {
+    if (this.failure) throw unavailable();
+    if (this.closed) throw new IntakeError('INTAKE_ERR_SHUTTING_DOWN', 'the server is shutting down; retry');
+    const size = batch.events.length + batch.rejected.length;
+    if (size === 0) return Promise.resolve({ duplicate: [] });
+    if (this.backlog > 0 && this.backlog + size > this.opts.queueLimit) {
+      throw new IntakeError(
+        'INTAKE_ERR_OVERLOADED',
+        `${this.backlog} events are waiting to be loaded (limit ${this.opts.queueLimit}); retry shortly`,
+        undefined,
+        { 'retry-after': '1' },
+      );
+    }
+    const { dedupe } = this.opts;
+    const duplicate = new Array<boolean>(batch.events.length);
+    const events: CanonicalEvent[] = [];
+    let text = '';
+    for (let i = 0; i < batch.events.length; i++) {
+      const rec = batch.events[i] as EventRecord;
+      const hex = dedupeKeyHex(rec.event.workspaceId, rec.event.messageId);
+      const key = keyOfHex(hex);
+      duplicate[i] = dedupe.has(key);
+      if (duplicate[i]) continue;
+      dedupe.add(key, rec.event.receivedAt);
+      text += `${eventLine(rec, hex)}\n`;
+      events.push(profileView(rec.event));
+    }
+    for (const r of batch.rejected) text += `${rejectionLine(r)}\n`;
+    this.backlog += events.length + batch.rejected.length;
+    return new Promise<IngestResult>((resolve, reject) => {
+      this.waiting.push({
+        text,
+        events,
+        rejected: batch.rejected.length,
+        resolve: () => resolve({ duplicate }),
+        reject,
+      });
+      this.kick();
+    });
+  }
+
+  /** Closes the open segment (after the write in flight) and returns it; null when it has no lines. */
+  rotate(): Promise<LogSegment | null> {
+    return new Promise((resolve) => {
+      this.rotations.push(resolve);
+      this.kick();
+    });
+  }
+
+  /** A loaded segment: forget its lines and delete its file. */
+  release(seg: LogSegment): void {
+    this.backlog -= seg.events.length + seg.rejected;
+    unlink(seg.path, () => {}); // at or below loaded_through: a leftover is deleted at the next start
+  }
+
+  /** Refuses new batches and waits until every accepted one is written. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.running) await this.idle;
+  }
+
+  /** After close() and the last load: closes the open segment's file, deleting it if it is empty. */
+  closeFiles(): void {
+    const c = this.current;
+    closeQuietly(c.fd);
+    if (c.events.length + c.rejected === 0) rmSync(c.path, { force: true });
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = true;
+    // Yield once so requests parsed in the same tick join this first write.
+    this.idle = new Promise<void>((done) => setImmediate(() => this.run().finally(done)));
+  }
+
+  private async run(): Promise<void> {
+    while (this.waiting.length > 0 || this.rotations.length > 0) {
+      if (this.waiting.length > 0) await this.flush(this.waiting.splice(0));
+      if (this.rotations.length > 0) {
+        const seg = this.close1();
+        for (const r of this.rotations.splice(0)) r(seg);
+      }
+    }
+    this.running = false;
+  }
+
+  private async flush(group: Waiting[]): Promise<void> {
+    if (this.failure) {
+      for (const w of group) w.reject(unavailable());
+      return;
+    }
+    const seg = this.current;
+    const text = group.length === 1 ? (group[0] as Waiting).text : group.map((w) => w.text).join('');
+    try {
+      if (text.length > 0) {
+        const buf = Buffer.from(text);
+        for (let off = 0; off < buf.length; )
+          off += (await writeAsync(seg.fd, buf, off, buf.length - off)).bytesWritten;
+        await fdatasyncAsync(seg.fd);
+        this.groupWrites++;
+      }
+    } catch (err) {
+      // What reached the disk is unknown, and the dedupe memory already holds these keys: accept nothing
+      // more until a restart rebuilds it from what is durable (as PostgreSQL does after a failed fsync).
+      this.failure = err as Error;
+      for (const w of group) w.reject(unavailable());
+      return;
+    }
+    const before = seg.events.length + seg.rejected;
+    for (const w of group) {
+      for (const e of w.events) seg.events.push(e);
+      seg.rejected += w.rejected;
+      w.resolve();
+    }
+    const lines = seg.events.length + seg.rejected;
+    if (before === 0 && lines > 0) seg.firstAt = Date.now();
+    if (lines > before) this.opts.onWritten?.(lines);
+  }
+
+  /** Swaps in a new segment; the old one, if it has lines, is returned for loading. */
+  private close1(): LogSegment | null {
+    const c = this.current;
+    if (c.events.length + c.rejected === 0) return null;
+    this.current = this.create(c.seq + 1);
+    closeQuietly(c.fd);
+    return { seq: c.seq, path: c.path, events: c.events, rejected: c.rejected };
+  }
+
+  private create(seq: number): OpenSegment {
+    const path = join(this.opts.dir, segmentName(seq));
+    const fd = openSync(path, 'wx');
+    // The new name must survive a crash as surely as the lines written into it.
+    const dir = openSync(this.opts.dir, 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+    return { seq, path, fd, events: [], rejected: 0, firstAt: 0 };
+  }
+}
+
+/** Closing a segment whose lines were all fdatasync'ed: a failure here loses nothing. */
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed or invalid
+  }
+}
+
+const unavailable = () =>
+  new IntakeError(
+    'INTAKE_ERR_STORE_UNAVAILABLE',
+    'the ingest log could not be written; nothing more is accepted until the server restarts',
+  );
+
+/**
+ * Reads a segment left by a previous run. Every acknowledged line was fdatasync'ed, so in the segment that was
+ * open at a crash whatever follows the last good line (a line cut short, or blocks never written) was never
+ * acknowledged: the file is truncated there. An unreadable line anywhere else is corruption, and the server
+ * refuses to start rather than lose or invent events.
+ */
+function recover(path: string, seq: number, dedupe: KeySet, wasOpen: boolean): LogSegment {
+  const text = readFileSync(path, 'utf8');
+  const seg: LogSegment = { seq, path, events: [], rejected: 0 };
+  let at = 0;
+  for (let n = 1; at < text.length; n++) {
+    const nl = text.indexOf('\n', at);
+    let d: ReturnType<typeof decodeLine> | null = null;
+    let problem = 'no newline at its end';
+    if (nl >= 0) {
+      try {
+        d = decodeLine(text.slice(at, nl));
+      } catch (err) {
+        problem = (err as Error).message;
+      }
+    }
+    if (d === null) {
+      if (!wasOpen) throw new Error(`ingest log ${path} line ${n} is unreadable: ${problem}`);
+      truncate(path, Buffer.byteLength(text.slice(0, at)));
+      break;
+    }
+    at = nl + 1;
+    if (d.kind === 'rejected') seg.rejected++;
+    else {
+      dedupe.add(keyOfHex(d.key), d.event.receivedAt);
+      seg.events.push(profileView(d.event));
+    }
+  }
+  return seg;
+}
+
+function truncate(path: string, bytes: number): void {
+  const fd = openSync(path, 'r+');
+  try {
+    ftruncateSync(fd, bytes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
