@@ -21,7 +21,7 @@ import { promisify } from 'node:util';
 import { IntakeError } from '../http/errors.ts';
 import type { CanonicalEvent, EventRecord, JsonObject, Rejection } from '../pipeline/types.ts';
 import type { LogSegment } from '../store/types.ts';
-import { dedupeKeyHex, type KeySet, keyOfHex } from './keyset.ts';
+import { dedupeKey, type KeySet } from './keyset.ts';
 import { decodeLine, eventLine, rejectionLine } from './lines.ts';
 
 const writeAsync = promisify(write);
@@ -171,12 +171,11 @@ export class IngestLog {
     let text = '';
     for (let i = 0; i < batch.events.length; i++) {
       const rec = batch.events[i] as EventRecord;
-      const hex = dedupeKeyHex(rec.event.workspaceId, rec.event.messageId);
-      const key = keyOfHex(hex);
+      const key = dedupeKey(rec.event.workspaceId, rec.event.messageId);
       duplicate[i] = dedupe.has(key);
       if (duplicate[i]) continue;
       dedupe.add(key, rec.event.receivedAt);
-      text += `${eventLine(rec, hex)}\n`;
+      text += `${eventLine(rec, key)}\n`;
       events.push(profileView(rec.event));
     }
     for (const r of batch.rejected) text += `${rejectionLine(r)}\n`;
@@ -338,7 +337,7 @@ function recover(path: string, seq: number, dedupe: KeySet, wasOpen: boolean): L
     at = nl + 1;
     if (d.kind === 'rejected') seg.rejected++;
     else {
-      dedupe.add(keyOfHex(d.key), d.event.receivedAt);
+      dedupe.add(d.key, d.event.receivedAt);
       seg.events.push(profileView(d.event));
     }
   }

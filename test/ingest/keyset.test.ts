@@ -1,5 +1,6 @@
 // The dedupe memory: every key added is found, nothing else is, and purge forgets only what is older.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { dedupeKey, FOREVER, KeySet } from '../../src/ingest/keyset.ts';
 
@@ -29,4 +30,9 @@ test('purge forgets keys first seen before the cut, keeps later ones and tombsto
   assert.ok(set.has(dedupeKey('ws', 'deleted-user-msg')));
   assert.equal(set.purge(day(400)), 1000, 'a tombstone outlives any window');
   assert.ok(set.has(dedupeKey('ws', 'deleted-user-msg')));
+});
+
+test('keys are the md5 of workspace NUL messageId, as dedupe_keys rows written by earlier versions hold them', () => {
+  const old = createHash('md5').update('ws-1').update('\0').update('msg-é-1').digest('hex');
+  assert.equal(dedupeKey('ws-1', 'msg-é-1'), old);
 });

@@ -72,7 +72,7 @@ const PARSED = "CASE WHEN json_valid(payload) THEN payload ELSE '{}' END";
  * the subject id; returns the dedupe keys made tombstones, for the memory. The caller then erases the file
  * (compact.ts) and marks the job done.
  */
-export async function runDeletion(db: Db, jobId: string): Promise<bigint[]> {
+export async function runDeletion(db: Db, jobId: string): Promise<string[]> {
   const job = await db.all('SELECT workspace_id, subject FROM deletions WHERE id = ?', [jobId]);
   const ws = String(job[0]?.workspace_id);
   const subject = strOrNull(job[0]?.subject);
@@ -92,7 +92,7 @@ export async function runDeletion(db: Db, jobId: string): Promise<bigint[]> {
     const messageIds = messages.map((r) => String(r.message_id));
     const keys = messageIds.map((m) => dedupeKey(ws, m));
     if (keys.length > 0) {
-      const tombstones = listValue(keys.map((k) => k.toString()));
+      const tombstones = listValue(keys.map((k) => BigInt(`0x${k}`).toString()));
       await db.run('DELETE FROM dedupe_keys WHERE key IN (SELECT unnest(?::VARCHAR[])::UHUGEINT)', [
         tombstones,
       ]);

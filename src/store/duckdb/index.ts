@@ -43,7 +43,7 @@ export class DuckDBStore implements Store {
   private readonly gate = new Gate();
   /** Identities and trait states in memory, for the ingest write. */
   private readonly caches = new ProfileCaches();
-  /** Dedupe keys accepted within the window, in memory; dedupe_keys is their durable copy. */
+  /** Dedupe keys accepted within the window, in memory; filled at open from the window's events and tombstones. */
   readonly dedupe = new KeySet();
 
   private windowStart(): Date {

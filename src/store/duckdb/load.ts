@@ -1,8 +1,9 @@
 // Loading a closed segment of the ingest log: one transaction reads the segment file with DuckDB's JSON reader
-// (the rows never pass through JavaScript), appends its events, their dedupe keys and its rejections, applies
-// the events' profile effects, and records the segment as loaded, so a segment is loaded exactly once.
-import type { KeySet } from '../../ingest/keyset.ts';
-import { KEY_FIELD, REJECTED_FIELD, REJECTION_FIELDS } from '../../ingest/lines.ts';
+// (the rows never pass through JavaScript), appends its events and its rejections, applies the events'
+// profile effects, and records the segment as loaded, so a segment is loaded exactly once. The dedupe keys
+// need no copy of their own: they are the md5 of columns the events table holds (loadKeys).
+import { type KeySet, keyOfBigInt } from '../../ingest/keyset.ts';
+import { REJECTED_FIELD, REJECTION_FIELDS } from '../../ingest/lines.ts';
 import type { LogSegment } from '../types.ts';
 import { type Db, StoreError, ts } from './db.ts';
 import type { ProfileCaches, ProfileChanges } from './profile-cache.ts';
@@ -22,8 +23,6 @@ const columnsSpec = `{${Object.entries(LINE_COLUMNS)
   .join(', ')}}`;
 const readSegment = (path: string) =>
   `read_json(${quote(path)}, format = 'newline_delimited', columns = ${columnsSpec})`;
-// 32 hex digits as two 64-bit halves: DuckDB casts '0x…' text to UBIGINT but not to UHUGEINT.
-const HEX_KEY = `((('0x' || ${KEY_FIELD}[1:16])::UBIGINT::UHUGEINT << 64) | ('0x' || ${KEY_FIELD}[17:32])::UBIGINT::UHUGEINT)`;
 
 export async function loadedSegment(db: Db): Promise<number> {
   const rows = await db.all('SELECT max(loaded_through) AS n FROM ingest_log');
@@ -45,9 +44,6 @@ export async function loadSegment(db: Db, seg: LogSegment, opts: LoadOptions): P
         `INSERT INTO events SELECT ${EVENT_COLUMNS.map((c) => c.fromLine).join(', ')}
          FROM ${source} WHERE ${REJECTED_FIELD} IS NULL`,
       );
-      await db.run(
-        `INSERT INTO dedupe_keys SELECT ${HEX_KEY}, epoch_ms(received_at) FROM ${source} WHERE ${REJECTED_FIELD} IS NULL`,
-      );
       // Profiles change in the same transaction: a loaded event and its profile effect are one.
       changes = await applyProfiles(db, seg.events, opts.maxIdsPerPerson, opts.caches);
     }
@@ -68,20 +64,33 @@ export async function loadSegment(db: Db, seg: LogSegment, opts: LoadOptions): P
   }
 }
 
-/** Fills `keys` from the durable copy, chunk by chunk: every key seen since `since`, and every tombstone. */
+/**
+ * Fills `keys` with what is durable: the key of every event received since `since`, computed in DuckDB as
+ * ingest/keyset.ts computes it (md5 of workspace NUL messageId), and every row of dedupe_keys (the tombstones
+ * of deleted users' messageIds, and keys written by versions that kept a copy of every key there).
+ */
 export async function loadKeys(db: Db, keys: KeySet, since: Date): Promise<void> {
   keys.clear();
-  const result = await db.conn.stream(
-    'SELECT key, epoch(seen_at)::BIGINT AS s FROM dedupe_keys WHERE seen_at >= ?',
+  const events = await db.conn.stream(
+    'SELECT md5(workspace_id || chr(0) || message_id) AS k, epoch(received_at)::BIGINT AS s FROM events WHERE received_at >= ?',
     [ts(since)],
   );
   for (
-    let chunk = await result.fetchChunk();
+    let chunk = await events.fetchChunk();
     chunk && chunk.rowCount > 0;
-    chunk = await result.fetchChunk()
+    chunk = await events.fetchChunk()
   ) {
+    const k = chunk.getColumnValues(0) as string[];
+    const secs = chunk.getColumnValues(1) as bigint[];
+    for (let i = 0; i < k.length; i++) keys.addSeconds(k[i] as string, Number(secs[i]));
+  }
+  const kept = await db.conn.stream(
+    'SELECT key, epoch(seen_at)::BIGINT AS s FROM dedupe_keys WHERE seen_at >= ?',
+    [ts(since)],
+  );
+  for (let chunk = await kept.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await kept.fetchChunk()) {
     const k = chunk.getColumnValues(0) as bigint[];
     const secs = chunk.getColumnValues(1) as bigint[];
-    for (let i = 0; i < k.length; i++) keys.addSeconds(k[i] as bigint, Number(secs[i]));
+    for (let i = 0; i < k.length; i++) keys.addSeconds(keyOfBigInt(k[i] as bigint), Number(secs[i]));
   }
 }

@@ -1,6 +1,6 @@
 // DuckDB tables. The events table's columns are the ingest log's line fields (ingest/lines.ts): DDL, the
 // read_json column list that loads a segment, and row mapping all follow from that one list.
-import { EVENT_FIELDS, KEY_FIELD, type LineField, REJECTED_FIELD } from '../../ingest/lines.ts';
+import { EVENT_FIELDS, type LineField, REJECTED_FIELD } from '../../ingest/lines.ts';
 import type { CanonicalEvent, JsonObject } from '../../pipeline/types.ts';
 import { date, dateOrNull, type Row, strOrNull } from './db.ts';
 import { PROFILE_MIGRATIONS } from './profile-schema.ts';
@@ -50,10 +50,9 @@ function column(f: LineField): Column {
 
 export const EVENT_COLUMNS: Column[] = EVENT_FIELDS.map(column);
 
-/** read_json's `columns` for a log segment: every event field, the dedupe key, and the rejection fields. */
+/** read_json's `columns` for a log segment: every event field and the rejection fields (the key is not read). */
 export const LINE_COLUMNS: Record<string, string> = {
   ...Object.fromEntries(EVENT_COLUMNS.map((c) => [c.name, c.lineType])),
-  [KEY_FIELD]: 'VARCHAR',
   [REJECTED_FIELD]: 'INTEGER',
   code: 'VARCHAR',
   reason: 'VARCHAR',
@@ -75,9 +74,9 @@ export const MIGRATIONS: string[] = [
      id VARCHAR PRIMARY KEY, workspace_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
      prefix VARCHAR NOT NULL, hash VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)`,
   `CREATE TABLE IF NOT EXISTS events (${EVENT_COLUMNS.map((c) => `${c.name} ${c.sql}`).join(', ')})`,
-  // 128-bit hash of (workspace, messageId) and when it was first accepted: the durable copy of the dedupe
-  // memory (ingest/keyset.ts). No index: the memory answers lookups, and an index would be rewritten at every
-  // checkpoint. Databases from before this table had `dedupe` with a primary key; index.ts moves it over.
+  // Dedupe keys (128-bit md5 of workspace NUL messageId) that the events table cannot give back: tombstones of
+  // deleted users' messageIds (seen_at 9999-12-31, never purged), and rows from versions that copied every
+  // accepted key here. No index: the memory (ingest/keyset.ts) answers lookups.
   'CREATE TABLE IF NOT EXISTS dedupe_keys (key UHUGEINT NOT NULL, seen_at TIMESTAMP NOT NULL)',
   `CREATE TABLE IF NOT EXISTS rejected (
      id VARCHAR NOT NULL, workspace_id VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, source VARCHAR NOT NULL,
