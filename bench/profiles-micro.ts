@@ -47,7 +47,10 @@ async function loadImpl(src: string): Promise<Impl> {
   };
 }
 
-const anonOf = (user: number) => `anon-${(user * 2654435761) >>> 0}`;
+// Ids as the server gets them from JSON.parse: flat strings (a template literal of more than 12 characters is a
+// rope that every map lookup would first flatten).
+const flat = (s: string): string => JSON.parse(JSON.stringify(s)) as string;
+const anonOf = (user: number) => flat(`anon-${(user * 2654435761) >>> 0}`);
 const PLANS = ['free', 'pro', 'enterprise'];
 
 let seq = 0;
@@ -61,7 +64,7 @@ function event(user: number, withAnon: boolean, t: number, traits: JsonObject | 
     event: traits ? null : 'Product Viewed',
     name: null,
     category: null,
-    userId: `user-${user}`,
+    userId: flat(`user-${user}`),
     anonymousId: withAnon ? anonOf(user) : null,
     groupId: null,
     previousId: null,

@@ -24,7 +24,10 @@ export async function applyProfiles(
   caches: ProfileCaches,
 ): Promise<ProfileChanges> {
   const changes: ProfileChanges = { identities: [], traits: [] };
-  for (const [ws, fx] of profileEffects(events)) await applyWorkspace(db, ws, fx, cap, caches, changes);
+  // Events the cached identities already settle add no ids or links (profiles/effects.ts): the common case,
+  // a known user's events, then costs a few map lookups. The cache only holds committed rows, as lookup does.
+  const effects = profileEffects(events, (ws) => caches.identities.scope(ws));
+  for (const [ws, fx] of effects) await applyWorkspace(db, ws, fx, cap, caches, changes);
   return changes;
 }
 
@@ -59,7 +62,18 @@ async function applyWorkspace(
   caches: ProfileCaches,
   changes: ProfileChanges,
 ): Promise<void> {
-  if (fx.ids.size === 0) return;
+  if (fx.ids.size > 0) await applyIdentities(db, ws, fx, cap, caches, changes);
+  await applyGroups(db, ws, fx);
+}
+
+async function applyIdentities(
+  db: Db,
+  ws: string,
+  fx: WorkspaceEffects,
+  cap: number,
+  caches: ProfileCaches,
+  changes: ProfileChanges,
+): Promise<void> {
   const known = await lookup(db, ws, fx.ids.keys(), caches.identities);
   const sizes = new Map<string, number>();
   const inspect = personsToInspect(fx.links, known, fx.ids);
@@ -136,7 +150,6 @@ async function applyWorkspace(
     );
   }
   await applyPersonTraits(db, ws, fx, plan.personOf, plan.remap, caches.traits, changes);
-  await applyGroups(db, ws, fx);
 }
 
 /** Merges trait changes into persons, and the traits of persons merged away into their new person. */
