@@ -2,9 +2,11 @@
 // BEGIN; applyProfiles(batch); COMMIT; caches.apply(changes) on a real DuckDB file, with bench/events.ts-shaped
 // events (100k users, half with an anonymousId), cold (first batch, users new) and warm (every user known).
 // Run: npx tsx bench/profiles-micro.ts [--reps 5] [--batch 20000] [--warm 3] [--only track|10%] [--against src ...]
+// --profile FILE writes a CPU profile (.cpuprofile) of the warm batches only, of the last pass run.
 // Each --against names another checkout's src/ (node_modules must resolve from there); implementations run
 // alternately in the same process, so the machine's noise hits them alike, and ratios to the first are printed.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,6 +22,7 @@ const { values: args } = parseArgs({
     warm: { type: 'string', default: '3' },
     against: { type: 'string', multiple: true, default: [] },
     only: { type: 'string' },
+    profile: { type: 'string' },
   },
 });
 const REPS = Number(args.reps);
@@ -138,8 +141,19 @@ async function pass(impl: Impl, identifyShare: number, seed: number) {
     const cold = await timed(impl, db, caches, randomBatch(r, BATCH, day, identifyShare));
     for (const b of fillBatches(day + 60_000)) await timed(impl, db, caches, b);
     const warm: number[] = [];
+    const session = args.profile === undefined ? null : new Session();
+    if (session) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    }
     for (let i = 0; i < WARM; i++)
       warm.push(await timed(impl, db, caches, randomBatch(r, BATCH, day + (2 + i) * 60_000, identifyShare)));
+    if (session && args.profile !== undefined) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(args.profile, JSON.stringify(profile));
+      session.disconnect();
+    }
     return { cold, warm: median(warm) };
   } finally {
     conn.closeSync();

@@ -7,11 +7,13 @@ import type { Link } from './identity.ts';
 import { applyTraits, type TraitNode } from './traits.ts';
 
 export interface WorkspaceEffects {
-  /**
-   * Every id seen, with whether it was seen as a userId; of the events the stored ids settle, only their actor
-   * when they change traits (its person is needed then).
-   */
+  /** Every id seen, with whether it was seen as a userId, except those of the events the stored ids settle. */
   ids: Map<string, boolean>;
+  /**
+   * The stored person of each actor of a settled event that changes traits, as stored before the batch (the
+   * batch may still merge it into another: resolve through the plan's remap).
+   */
+  storedPersons: Map<string, string>;
   links: Link[];
   /** User trait changes, by the id the event was attributed to (resolved to its person later). */
   userTraits: Map<string, TraitNode>;
@@ -31,6 +33,7 @@ function nonEmpty(v: unknown): v is JsonObject {
 function empty(): WorkspaceEffects {
   return {
     ids: new Map(),
+    storedPersons: new Map(),
     links: [],
     userTraits: new Map(),
     groups: new Map(),
@@ -100,7 +103,7 @@ function addEvent(
   // A group call's own traits describe the group; context.traits always describe the user.
   const own = e.type !== 'group' && nonEmpty(e.traits);
   const context = nonEmpty(e.context.traits);
-  if ((own || context) && known) seeId(fx, actor, actor === e.userId);
+  if ((own || context) && known) fx.storedPersons.set(actor, (stored.get(actor) as StoredId).person);
   if (own) fx.userTraits.set(actor, applyTraits(fx.userTraits.get(actor), e.traits, t));
   if (context)
     fx.userTraits.set(actor, applyTraits(fx.userTraits.get(actor), e.context.traits as JsonObject, t));
