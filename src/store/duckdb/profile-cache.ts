@@ -31,6 +31,11 @@ export class TableCache<V> {
     return this.map.get(ws)?.get(key);
   }
 
+  /** One workspace's entries, for many lookups in a row; valid until the next remember or apply. */
+  scope(ws: string): ReadonlyMap<string, V> | undefined {
+    return this.map.get(ws);
+  }
+
   /** Loads every row when there are at most `limit`; otherwise starts empty and incomplete. */
   async load(db: Db): Promise<void> {
     this.drop();

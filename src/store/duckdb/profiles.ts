@@ -4,7 +4,12 @@
 import { listValue } from '@duckdb/node-api';
 import type { CanonicalEvent } from '../../pipeline/types.ts';
 import { profileEffects, type WorkspaceEffects } from '../../profiles/effects.ts';
-import { type KnownId, personsToInspect, planIdentities } from '../../profiles/identity.ts';
+import {
+  type IdentityPlan,
+  type KnownId,
+  personsToInspect,
+  planIdentities,
+} from '../../profiles/identity.ts';
 import { materialize, mergeTraitStates, type TraitNode } from '../../profiles/traits.ts';
 import type { Db } from './db.ts';
 import { applyGroups } from './group-profiles.ts';
@@ -24,7 +29,10 @@ export async function applyProfiles(
   caches: ProfileCaches,
 ): Promise<ProfileChanges> {
   const changes: ProfileChanges = { identities: [], traits: [] };
-  for (const [ws, fx] of profileEffects(events)) await applyWorkspace(db, ws, fx, cap, caches, changes);
+  // Events the cached identities already settle add no ids or links (profiles/effects.ts): the common case,
+  // a known user's events, then costs a few map lookups. The cache only holds committed rows, as lookup does.
+  const effects = profileEffects(events, (ws) => caches.identities.scope(ws));
+  for (const [ws, fx] of effects) await applyWorkspace(db, ws, fx, cap, caches, changes);
   return changes;
 }
 
@@ -59,7 +67,21 @@ async function applyWorkspace(
   caches: ProfileCaches,
   changes: ProfileChanges,
 ): Promise<void> {
-  if (fx.ids.size === 0) return;
+  const plan = fx.ids.size > 0 ? await applyIdentities(db, ws, fx, cap, caches, changes) : NO_MOVES;
+  await applyPersonTraits(db, ws, fx, plan.personOf, plan.remap, caches.traits, changes);
+  await applyGroups(db, ws, fx);
+}
+
+const NO_MOVES: Pick<IdentityPlan, 'personOf' | 'remap'> = { personOf: new Map(), remap: new Map() };
+
+async function applyIdentities(
+  db: Db,
+  ws: string,
+  fx: WorkspaceEffects,
+  cap: number,
+  caches: ProfileCaches,
+  changes: ProfileChanges,
+): Promise<IdentityPlan> {
   const known = await lookup(db, ws, fx.ids.keys(), caches.identities);
   const sizes = new Map<string, number>();
   const inspect = personsToInspect(fx.links, known, fx.ids);
@@ -135,8 +157,7 @@ async function applyWorkspace(
       ],
     );
   }
-  await applyPersonTraits(db, ws, fx, plan.personOf, plan.remap, caches.traits, changes);
-  await applyGroups(db, ws, fx);
+  return plan;
 }
 
 /** Merges trait changes into persons, and the traits of persons merged away into their new person. */
@@ -151,7 +172,8 @@ async function applyPersonTraits(
 ): Promise<void> {
   const delta = new Map<string, TraitNode>();
   for (const [actor, state] of fx.userTraits) {
-    const p = personOf.get(actor) as string;
+    const stored = fx.storedPersons.get(actor);
+    const p = personOf.get(actor) ?? remap.get(stored as string) ?? (stored as string);
     delta.set(p, mergeTraitStates(delta.get(p), state));
   }
   if (delta.size === 0 && remap.size === 0) return;

@@ -1,0 +1,194 @@
+// Micro-benchmark of the profile step's cost per event (identity graph + trait merge, store/duckdb/profiles.ts):
+// BEGIN; applyProfiles(batch); COMMIT; caches.apply(changes) on a real DuckDB file, with bench/events.ts-shaped
+// events (100k users, half with an anonymousId), cold (first batch, users new) and warm (every user known).
+// Run: npx tsx bench/profiles-micro.ts [--reps 5] [--batch 20000] [--warm 3] [--only track|10%] [--against src ...]
+// --profile FILE writes a CPU profile (.cpuprofile) of the warm batches only, of the last pass run.
+// Each --against names another checkout's src/ (node_modules must resolve from there); implementations run
+// alternately in the same process, so the machine's noise hits them alike, and ratios to the first are printed.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { CanonicalEvent, JsonObject } from '../src/pipeline/types.ts';
+import type { Db as DbClass } from '../src/store/duckdb/db.ts';
+import { rng } from './events.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    reps: { type: 'string', default: '5' },
+    batch: { type: 'string', default: '20000' },
+    warm: { type: 'string', default: '3' },
+    against: { type: 'string', multiple: true, default: [] },
+    only: { type: 'string' },
+    profile: { type: 'string' },
+  },
+});
+const REPS = Number(args.reps);
+const BATCH = Number(args.batch);
+const WARM = Number(args.warm);
+const USERS = 100_000;
+const CAP = 100;
+
+interface Impl {
+  name: string;
+  Db: typeof DbClass;
+  MIGRATIONS: string[];
+  applyProfiles: typeof import('../src/store/duckdb/profiles.ts').applyProfiles;
+  ProfileCaches: typeof import('../src/store/duckdb/profile-cache.ts').ProfileCaches;
+}
+
+async function loadImpl(src: string): Promise<Impl> {
+  const root = resolve(src);
+  return {
+    name: src,
+    Db: (await import(join(root, 'store/duckdb/db.ts'))).Db,
+    MIGRATIONS: (await import(join(root, 'store/duckdb/schema.ts'))).MIGRATIONS,
+    applyProfiles: (await import(join(root, 'store/duckdb/profiles.ts'))).applyProfiles,
+    ProfileCaches: (await import(join(root, 'store/duckdb/profile-cache.ts'))).ProfileCaches,
+  };
+}
+
+// Ids as the server gets them from JSON.parse: flat strings (a template literal of more than 12 characters is a
+// rope that every map lookup would first flatten).
+const flat = (s: string): string => JSON.parse(JSON.stringify(s)) as string;
+const anonOf = (user: number) => flat(`anon-${(user * 2654435761) >>> 0}`);
+const PLANS = ['free', 'pro', 'enterprise'];
+
+let seq = 0;
+function event(user: number, withAnon: boolean, t: number, traits: JsonObject | null): CanonicalEvent {
+  const id = `m-${seq++}`;
+  return {
+    id,
+    workspaceId: 'w',
+    messageId: id,
+    type: traits ? 'identify' : 'track',
+    event: traits ? null : 'Product Viewed',
+    name: null,
+    category: null,
+    userId: flat(`user-${user}`),
+    anonymousId: withAnon ? anonOf(user) : null,
+    groupId: null,
+    previousId: null,
+    instanceId: null,
+    timestamp: new Date(t),
+    originalTimestamp: null,
+    sentAt: null,
+    receivedAt: new Date(t),
+    properties: { path: '/', price: 1 },
+    traits: traits ?? {},
+    context: {},
+    integrations: {},
+    source: 'segment',
+  };
+}
+
+/** `identifyShare` of the events are identify calls with a few traits, the rest track calls without. */
+function randomBatch(r: () => number, n: number, start: number, identifyShare: number): CanonicalEvent[] {
+  const out: CanonicalEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    const user = Math.floor(r() * USERS);
+    const t = start + Math.floor(r() * 60_000);
+    const traits =
+      r() < identifyShare
+        ? {
+            email: `user-${user}@example.com`,
+            plan: PLANS[Math.floor(r() * PLANS.length)],
+            logins: Math.floor(r() * 100),
+          }
+        : null;
+    out.push(event(user, r() < 0.5, t, traits));
+  }
+  return out;
+}
+
+/** Every user once with and once without its anonymousId: afterwards every id and link is known. */
+function fillBatches(start: number): CanonicalEvent[][] {
+  const all: CanonicalEvent[] = [];
+  for (let u = 0; u < USERS; u++) all.push(event(u, true, start, null), event(u, false, start, null));
+  const out: CanonicalEvent[][] = [];
+  for (let i = 0; i < all.length; i += BATCH) out.push(all.slice(i, i + BATCH));
+  return out;
+}
+
+async function timed(
+  impl: Impl,
+  db: DbClass,
+  caches: InstanceType<Impl['ProfileCaches']>,
+  batch: CanonicalEvent[],
+) {
+  const t0 = performance.now();
+  await db.run('BEGIN TRANSACTION');
+  const changes = await impl.applyProfiles(db, batch, CAP, caches);
+  await db.run('COMMIT');
+  caches.apply(changes);
+  return ((performance.now() - t0) * 1000) / batch.length;
+}
+
+/** One pass on a fresh database: the cold first batch, then (after a fill) `WARM` warm batches. */
+async function pass(impl: Impl, identifyShare: number, seed: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'intake-profiles-micro-'));
+  const instance = await DuckDBInstance.create(join(dir, 'intake.duckdb'), { threads: '2' });
+  const conn = await instance.connect();
+  try {
+    const db = new impl.Db(conn);
+    for (const sql of impl.MIGRATIONS) await db.run(sql);
+    const caches = new impl.ProfileCaches();
+    await caches.load(db);
+    const r = rng(seed);
+    const day = Date.UTC(2026, 0, 1);
+    const cold = await timed(impl, db, caches, randomBatch(r, BATCH, day, identifyShare));
+    for (const b of fillBatches(day + 60_000)) await timed(impl, db, caches, b);
+    const warm: number[] = [];
+    const session = args.profile === undefined ? null : new Session();
+    if (session) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    }
+    for (let i = 0; i < WARM; i++)
+      warm.push(await timed(impl, db, caches, randomBatch(r, BATCH, day + (2 + i) * 60_000, identifyShare)));
+    if (session && args.profile !== undefined) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(args.profile, JSON.stringify(profile));
+      session.disconnect();
+    }
+    return { cold, warm: median(warm) };
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const fmt = (us: number) => `${us.toFixed(2).padStart(6)} µs/event`;
+
+const impls = [
+  await loadImpl(join(import.meta.dirname, '../src')),
+  ...(await Promise.all(args.against.map(loadImpl))),
+];
+for (const [label, share] of [
+  ['track only', 0],
+  ['10% identify with traits', 0.1],
+] as const) {
+  if (args.only !== undefined && !label.startsWith(args.only)) continue;
+  const res = impls.map(() => ({ cold: [] as number[], warm: [] as number[] }));
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const [i, impl] of impls.entries()) {
+      const p = await pass(impl, share, 1000 + rep);
+      res[i]?.cold.push(p.cold);
+      res[i]?.warm.push(p.warm);
+    }
+  }
+  console.log(`${label}; batches of ${BATCH}, median of ${REPS} passes:`);
+  const base = res[0] as { cold: number[]; warm: number[] };
+  for (const [i, impl] of impls.entries()) {
+    const x = res[i] as { cold: number[]; warm: number[] };
+    const ratio = (a: number[], b: number[]) => (i === 0 ? '' : ` (${(median(a) / median(b)).toFixed(2)}×)`);
+    console.log(
+      `  ${impl.name.padEnd(28)} cold ${fmt(median(x.cold))}${ratio(x.cold, base.cold)}   warm ${fmt(median(x.warm))}${ratio(x.warm, base.warm)}`,
+    );
+  }
+}
