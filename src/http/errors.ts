@@ -47,11 +47,11 @@ export const ERRORS = {
   INTAKE_ERR_CONFLICT: { status: 409, doc: 'The resource already exists (e.g. a workspace name).' },
   INTAKE_ERR_OVERLOADED: {
     status: 503,
-    doc: 'Too many events are waiting to be committed; retry after `Retry-After` seconds.',
+    doc: 'Too many accepted events are waiting to be loaded; retry after `Retry-After` seconds.',
   },
   INTAKE_ERR_STORE_UNAVAILABLE: {
     status: 503,
-    doc: 'The database write failed; nothing was acknowledged, retry.',
+    doc: 'Ingest: the log write failed, nothing was acknowledged (the server refuses writes until restarted). Reads: accepted events cannot be loaded yet; retry.',
   },
   INTAKE_ERR_SHUTTING_DOWN: {
     status: 503,
