@@ -42,6 +42,11 @@ export async function start(config: Config): Promise<void> {
       },
     },
     onError: (err) => log.error({ err }, 'loading the ingest log into the store failed; retrying'),
+    onLoaded: (seg, ms) =>
+      log.debug(
+        { seq: seg.seq, events: seg.events.length, rejected: seg.rejected, ms: Math.round(ms) },
+        'log segment loaded',
+      ),
   });
   // Loaded once, before listening: the ingest path only reads it from memory.
   const geo = config.geoipDir === null ? null : await openGeoReader(config.geoipDir);

@@ -15,6 +15,8 @@ export interface LoaderOptions {
   /** Store maintenance run between loads when due (it must not interleave with one). */
   maintenance?: { everyMs: number; run(): Promise<void> };
   onError?(err: unknown): void;
+  /** After each load: the segment, and how long its load took in ms. */
+  onLoaded?(seg: LogSegment, ms: number): void;
 }
 
 interface Waiter {
@@ -125,6 +127,7 @@ export class Loader {
       }
       const seg = this.queue[0];
       if (!seg) continue;
+      const started = performance.now();
       try {
         await this.store.loadSegment(seg);
       } catch (err) {
@@ -136,6 +139,7 @@ export class Loader {
         await this.sleep(Math.min(MAX_BACKOFF_MS, 50 * 2 ** this.failures));
         continue;
       }
+      this.opts.onLoaded?.(seg, performance.now() - started);
       this.failures = 0;
       this.queue.shift();
       this.loadedThrough = seg.seq;
