@@ -1,8 +1,12 @@
-// The dedupe memory: every 128-bit (workspace, messageId) key accepted within the window, in one typed array
-// (20 bytes a slot, open addressing). The ingest log decides duplicates against it when a request arrives.
+// The dedupe memory: every (workspace, messageId) key accepted within the window, in typed arrays (12 bytes a
+// slot, open addressing, 65-80% full, so 15-18 bytes a key), split into 64 shards so a growing shard rehashes
+// alone, by a quarter, and the memory never holds two copies of the whole table. The ingest log decides duplicates against it when a request arrives.
 // Nothing keeps a copy of every key: at start the store recomputes them from the events of the window
 // (store/duckdb/load.ts loadKeys), and the log from its unloaded segments; only deleted users' keys
 // (tombstones) are stored as such. A primary-key index once did this job, and every checkpoint rewrote it.
+//
+// The table holds 64 of the key's 128 bits. Two different messageIds are taken for one another only if
+// those 64 bits match: with a billion keys in the window, a new event has a 5e-11 chance of it.
 import { hash } from 'node:crypto';
 
 /** seen value of a key never to be forgotten (a deleted user's messageId). */
@@ -22,56 +26,105 @@ export const keyOfBigInt = (k: bigint): string => k.toString(16).padStart(32, '0
 
 const seconds = (d: Date): number => Math.min(FOREVER - 1, Math.max(0, Math.floor(d.getTime() / 1000)));
 
-/** Words of a slot: the key's four 32-bit words, then the second it was first seen (0: empty slot). */
-const STRIDE = 5;
-const SEEN = 4;
+/** Words of a slot: the low 64 bits of the key, then the second it was first seen (0: empty slot). */
+const STRIDE = 3;
+const SEEN = 2;
+const SHARD_BITS = 6;
+const SHARDS = 1 << SHARD_BITS;
+/** Most used slots per 16 in a shard before it grows by a quarter (linear probing stays short below 0.8). */
+const FILL = 13;
+const TWO_32 = 2 ** 32;
+
+class Shard {
+  slots: Uint32Array;
+  capacity: number;
+  count = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.slots = new Uint32Array(capacity * STRIDE);
+  }
+
+  /** The slot offset holding (hi, lo), or the empty slot where it would go. md5 bits are uniform. */
+  find(hi: number, lo: number): number {
+    const s = this.slots;
+    const cap = this.capacity;
+    let i = Math.floor((lo / TWO_32) * cap); // any capacity, not only powers of two
+    for (;;) {
+      const at = i * STRIDE;
+      if (s[at + SEEN] === 0 || (s[at] === hi && s[at + 1] === lo)) return at;
+      if (++i === cap) i = 0;
+    }
+  }
+
+  /** Puts (hi, lo) with `mark`, or raises the mark of the key already there; grows first when full. */
+  place(hi: number, lo: number, mark: number): void {
+    if ((this.count + 1) * 16 > this.capacity * FILL) this.rebuild(Math.ceil(this.capacity * 1.25), 1);
+    const at = this.find(hi, lo);
+    const s = this.slots;
+    if (s[at + SEEN] === 0) {
+      s[at] = hi;
+      s[at + 1] = lo;
+      s[at + SEEN] = mark;
+      this.count++;
+    } else if ((s[at + SEEN] as number) < mark) s[at + SEEN] = mark;
+  }
+
+  /** Rebuilds at `capacity` slots (or more, if the kept keys need it), keeping marks of at least `keep`. */
+  rebuild(capacity: number, keep: number): void {
+    const old = this.slots;
+    let live = 0;
+    for (let at = SEEN; at < old.length; at += STRIDE) if ((old[at] as number) >= keep) live++;
+    let size = Math.max(16, capacity);
+    while (live * 16 > size * FILL) size = Math.ceil(size * 1.25);
+    this.capacity = size;
+    this.slots = new Uint32Array(size * STRIDE);
+    this.count = 0;
+    for (let at = 0; at < old.length; at += STRIDE) {
+      const mark = old[at + SEEN] as number;
+      if (mark >= keep) this.place(old[at] as number, old[at + 1] as number, mark);
+    }
+  }
+}
 
 export class KeySet {
-  private slots = new Uint32Array(0);
-  private capacity = 0;
-  private count = 0;
-  /** The key being looked up, as words (no allocation per lookup). */
-  private readonly probe = new Uint32Array(4);
+  private shards: Shard[] = [];
+  /** The low 64 bits of the key last located (no allocation per lookup). */
+  private hi = 0;
+  private lo = 0;
 
   constructor(capacity = 1 << 16) {
     this.allocate(capacity);
   }
 
-  get size(): number {
-    return this.count;
-  }
-
   private allocate(capacity: number): void {
-    this.slots = new Uint32Array(capacity * STRIDE);
-    this.capacity = capacity;
-    this.count = 0;
+    const per = Math.max(16, Math.ceil(capacity / SHARDS));
+    this.shards = Array.from({ length: SHARDS }, () => new Shard(per));
   }
 
-  private parse(hex: string): void {
-    const p = this.probe;
-    p[0] = Number.parseInt(hex.slice(0, 8), 16);
-    p[1] = Number.parseInt(hex.slice(8, 16), 16);
-    p[2] = Number.parseInt(hex.slice(16, 24), 16);
-    p[3] = Number.parseInt(hex.slice(24, 32), 16);
+  get size(): number {
+    let n = 0;
+    for (const s of this.shards) n += s.count;
+    return n;
   }
 
-  /** The slot index holding the probe's key, or the empty slot where it would go. md5 bits are uniform. */
-  private slot(): number {
-    const p = this.probe;
-    const s = this.slots;
-    const mask = this.capacity - 1;
-    let i = (p[3] as number) & mask;
-    for (;;) {
-      const at = i * STRIDE;
-      if (s[at + SEEN] === 0) return i;
-      if (s[at] === p[0] && s[at + 1] === p[1] && s[at + 2] === p[2] && s[at + 3] === p[3]) return i;
-      i = (i + 1) & mask;
-    }
+  /** Bytes the table holds. */
+  get bytes(): number {
+    let n = 0;
+    for (const s of this.shards) n += s.slots.byteLength;
+    return n;
+  }
+
+  /** The shard of a key (by its first hex digits); sets hi and lo to the words of its low 64 bits. */
+  private locate(key: string): Shard {
+    this.hi = Number.parseInt(key.slice(16, 24), 16);
+    this.lo = Number.parseInt(key.slice(24, 32), 16);
+    return this.shards[Number.parseInt(key.slice(0, 2), 16) >>> (8 - SHARD_BITS)] as Shard;
   }
 
   has(key: string): boolean {
-    this.parse(key);
-    return this.slots[this.slot() * STRIDE + SEEN] !== 0;
+    const shard = this.locate(key);
+    return shard.slots[shard.find(this.hi, this.lo) + SEEN] !== 0;
   }
 
   /** Forgets every key. */
@@ -86,45 +139,14 @@ export class KeySet {
 
   /** add() with the time in seconds since the epoch (FOREVER or more: never forgotten). */
   addSeconds(key: string, sec: number): void {
-    if ((this.count + 1) * 10 > this.capacity * 7) this.rehash(this.capacity * 2, 0);
-    this.parse(key);
-    this.place(Math.max(1, Math.min(FOREVER, sec)));
-  }
-
-  /** Puts the probe's key in its slot with `mark`, or raises the mark of the key already there. */
-  private place(mark: number): void {
-    const at = this.slot() * STRIDE;
-    const s = this.slots;
-    if (s[at + SEEN] === 0) {
-      s.set(this.probe, at);
-      s[at + SEEN] = mark;
-      this.count++;
-    } else if ((s[at + SEEN] as number) < mark) s[at + SEEN] = mark;
+    this.locate(key).place(this.hi, this.lo, Math.max(1, Math.min(FOREVER, sec)));
   }
 
   /** Forgets keys first seen before `before` (never FOREVER ones); returns how many. */
   purge(before: Date): number {
-    const n = this.count;
-    this.rehash(this.capacity, seconds(before));
-    return n - this.count;
-  }
-
-  /** Rebuilds the table at `capacity` slots, keeping keys seen at or after `keepFrom` seconds. */
-  private rehash(capacity: number, keepFrom: number): void {
-    const old = this.slots;
-    const oldCapacity = this.capacity;
-    const keep = Math.max(1, keepFrom);
-    let size = capacity;
-    let live = 0;
-    for (let i = 0; i < oldCapacity; i++) if ((old[i * STRIDE + SEEN] as number) >= keep) live++;
-    while (live * 10 > size * 7) size *= 2;
-    this.allocate(size);
-    for (let i = 0; i < oldCapacity; i++) {
-      const at = i * STRIDE;
-      const mark = old[at + SEEN] as number;
-      if (mark < keep) continue;
-      this.probe.set(old.subarray(at, at + 4));
-      this.place(mark);
-    }
+    const n = this.size;
+    const keep = Math.max(1, seconds(before));
+    for (const s of this.shards) s.rebuild(16, keep); // shrinks to what is kept
+    return n - this.size;
   }
 }

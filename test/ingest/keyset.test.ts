@@ -36,3 +36,13 @@ test('keys are the md5 of workspace NUL messageId, as dedupe_keys rows written b
   const old = createHash('md5').update('ws-1').update('\0').update('msg-é-1').digest('hex');
   assert.equal(dedupeKey('ws-1', 'msg-é-1'), old);
 });
+
+test('the table costs at most 18 bytes a key once it is large, and a purge gives the memory back', () => {
+  const set = new KeySet();
+  const at = new Date('2026-01-01T00:00:00Z');
+  for (let i = 0; i < 1_000_000; i++) set.add(dedupeKey('ws', `k${i}`), at);
+  assert.equal(set.size, 1_000_000);
+  assert.ok(set.bytes / set.size <= 18, `${(set.bytes / set.size).toFixed(1)} bytes a key`);
+  assert.equal(set.purge(new Date('2026-01-02T00:00:00Z')), 1_000_000);
+  assert.ok(set.bytes < 64 * 1024, `${set.bytes} bytes after purging every key`);
+});
