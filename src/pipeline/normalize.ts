@@ -2,7 +2,7 @@
 // and the JSON columns serialized once (their size is the per-event limit).
 import { uuidv4, uuidv7 } from '../util/ids.ts';
 import { type EventRecord, type JsonObject, type RequestContext, reject, type StepResult } from './types.ts';
-import { time, type ValidItem } from './validate.ts';
+import { copyObject, time, type ValidItem } from './validate.ts';
 
 const EMPTY: JsonObject = Object.freeze({}) as JsonObject;
 
@@ -49,8 +49,10 @@ export function normalize(v: ValidItem, ctx: RequestContext, eventLimit: number)
   }
   const sentAt = v.sentAt ?? batchSentAt;
   let context = v.context ?? EMPTY;
-  if (context.ip === undefined || context.ip === null || context.ip === '')
-    context = { ...context, ip: ctx.ip };
+  if (context.ip === undefined || context.ip === null || context.ip === '') {
+    context = copyObject(context);
+    context.ip = ctx.ip;
+  }
   const properties = v.properties ?? EMPTY;
   const traits = v.traits ?? EMPTY;
   const integrations = v.integrations ?? EMPTY;

@@ -29,6 +29,14 @@ const TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 export const isObject = (v: unknown): v is JsonObject =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * A shallow copy, as `{...o}` makes, to add keys to: V8 gives a spread copy a hidden class of its own, so
+ * each key added to one costs ~0.6 µs, against ~0.05 µs for the copy Object.assign makes. Object.assign
+ * would set a `__proto__` key (JSON.parse makes it an own property) instead of copying it: those are spread.
+ */
+export const copyObject = (o: JsonObject): JsonObject =>
+  Object.hasOwn(o, '__proto__') ? { ...o } : Object.assign({}, o);
+
 class Invalid extends Error {
   constructor(
     readonly code: 'INTAKE_ERR_INVALID_EVENT' | 'INTAKE_ERR_INVALID_TIMESTAMP',

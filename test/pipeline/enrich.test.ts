@@ -217,6 +217,50 @@ describe('Enricher', () => {
     });
   });
 
+  test('anonymizes the address wherever it is in the context, nested look-alikes untouched', () => {
+    const plan: EnrichPlan = { geo: 'off', anonymizeIp: true };
+    const nested = { ip: '128.101.101.101', x: ',"ip":"128.101.101.101"}' };
+    for (const [sent, expected] of [
+      [{ ip: '81.2.69.142' }, { ip: '81.2.69.0' }],
+      [
+        { ip: '81.2.69.142', a: 1 },
+        { ip: '81.2.69.0', a: 1 },
+      ],
+      [
+        { a: 1, ip: '81.2.69.142' },
+        { a: 1, ip: '81.2.69.0' },
+      ],
+      [
+        { a: 1, ip: '81.2.69.142', b: { ip: '81.2.69.142' } },
+        { a: 1, ip: '81.2.69.0', b: { ip: '81.2.69.142' } },
+      ],
+      [
+        { a: { ip: '81.2.69.142' }, ip: '81.2.69.142' },
+        { a: { ip: '81.2.69.142' }, ip: '81.2.69.0' },
+      ],
+      [
+        { n: nested, ip: '128.101.101.101' },
+        { n: nested, ip: '128.101.101.0' },
+      ],
+      [
+        { ip: '2a00:1450:4001:82a::200e', app: 'x' },
+        { ip: '2a00:1450:4001::', app: 'x' },
+      ],
+      [{ ip: 'unknown' }, {}],
+      [{ ip: 'unknown', a: 1 }, { a: 1 }],
+      [{ a: 1, ip: 'x"y' }, { a: 1 }],
+      [{ a: 1, ip: 7 }, { a: 1 }],
+      [
+        { a: 1, ip: '1.2.3.4', b: 2 },
+        { a: 1, ip: '1.2.3.0', b: 2 },
+      ],
+    ] as const) {
+      const r = enricher.enrich(record(sent), plan, true);
+      assert.deepEqual(r.event.context, expected);
+      assert.deepEqual(JSON.parse(r.json.context), expected);
+    }
+  });
+
   test('returns the same record when there is nothing to add', () => {
     const r = record({ ip: '10.0.0.1', library: { name: 'x' } });
     assert.equal(enricher.enrich(r, DEFAULT, true), r);
