@@ -1,10 +1,12 @@
 // Micro-benchmark of the enrich step's cost per event: the same 100k analytics.js-like events through
 // validate + normalize, then validate + normalize + enrich on the real geo database.
-// Run: npx tsx bench/enrich-micro.ts   (per-event cost of validate + normalize + enrich)
+// Run: npx tsx bench/enrich-micro.ts [case...]   (per-event cost of validate + normalize + enrich; a case
+// argument is a word of the case labels below, e.g. `load`, to run only the cases that contain it)
 import { Enricher, type EnrichPlan, openGeoReader } from '../src/pipeline/enrich/index.ts';
 import { normalize } from '../src/pipeline/normalize.ts';
 import type { RequestContext } from '../src/pipeline/types.ts';
 import { validateItem } from '../src/pipeline/validate.ts';
+import { bodyPool, fillBody } from './events.ts';
 
 const EVENTS = 100_000;
 
@@ -64,6 +66,32 @@ function makeRequests(clients: number, perRequest: number): Request[] {
   return out;
 }
 
+/**
+ * The events `npm run bench` sends (bench/events.ts): batches of 20 Segment track events, half server-side
+ * with a private 10.x context.ip, half analytics.js with one of 3 user agents; a batch-level sentAt.
+ */
+function loadRequests(): Request[] {
+  const pool = bodyPool(64, 20, false);
+  const out: Request[] = [];
+  for (let k = 0; k < EVENTS / 20; k++) {
+    const body = JSON.parse(fillBody(pool[k % pool.length] as (typeof pool)[number], 'run', k, 0)) as {
+      batch: unknown[];
+      sentAt: string;
+    };
+    out.push({
+      ctx: {
+        workspaceId: 'w',
+        source: 'segment',
+        ip: '127.0.0.1',
+        receivedAt: new Date(),
+        sentAt: body.sentAt,
+      },
+      items: body.batch,
+    });
+  }
+  return out;
+}
+
 function run(requests: Request[], enricher: Enricher | null, plan: EnrichPlan): number {
   const t0 = performance.now();
   let n = 0;
@@ -73,7 +101,8 @@ function run(requests: Request[], enricher: Enricher | null, plan: EnrichPlan): 
       if (!v.ok) throw new Error(v.reason);
       const r = normalize(v.value, ctx, 32 * 1024);
       if (!r.ok) throw new Error(r.reason);
-      const rec = enricher ? enricher.enrich(r.value, plan, true) : r.value;
+      // As src/ingest/ingest.ts: only an address the client did not set came from the request.
+      const rec = enricher ? enricher.enrich(r.value, plan, !v.value.context?.ip) : r.value;
       n += rec.json.context.length;
     }
   }
@@ -88,12 +117,18 @@ const geo = await openGeoReader();
 const DEFAULT: EnrichPlan = { geo: 'request-ip', anonymizeIp: false };
 const ANON: EnrichPlan = { geo: 'request-ip', anonymizeIp: true };
 
-for (const [label, clients, perRequest] of [
-  ['200 clients, 20 events per request (caches warm)', 200, 20],
-  ['5000 clients, 20 events per request (more user agents than the UA cache holds)', 5000, 20],
-  ['every event from a new client (every lookup a miss)', EVENTS, 1],
+const only = process.argv.slice(2);
+for (const [label, make] of [
+  ['200 clients, 20 events per request (caches warm)', () => makeRequests(200, 20)],
+  [
+    '5000 clients, 20 events per request (more user agents than the UA cache holds)',
+    () => makeRequests(5000, 20),
+  ],
+  ['every event from a new client (every lookup a miss)', () => makeRequests(EVENTS, 1)],
+  ['load benchmark events (bench/events.ts: private IPs, 3 user agents)', loadRequests],
 ] as const) {
-  const requests = makeRequests(clients, perRequest);
+  if (only.length > 0 && !only.some((w) => label.includes(w))) continue;
+  const requests = make();
   run(requests, null, DEFAULT);
   run(requests, new Enricher(geo), DEFAULT);
   const base: number[] = [];

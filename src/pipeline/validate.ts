@@ -29,6 +29,14 @@ const TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 export const isObject = (v: unknown): v is JsonObject =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * A shallow copy, as `{...o}` makes, to add keys to: V8 gives a spread copy a hidden class of its own, so
+ * each key added to one costs ~0.6 µs, against ~0.05 µs for the copy Object.assign makes. Object.assign
+ * would set a `__proto__` key (JSON.parse makes it an own property) instead of copying it: those are spread.
+ */
+export const copyObject = (o: JsonObject): JsonObject =>
+  Object.hasOwn(o, '__proto__') ? { ...o } : Object.assign({}, o);
+
 class Invalid extends Error {
   constructor(
     readonly code: 'INTAKE_ERR_INVALID_EVENT' | 'INTAKE_ERR_INVALID_TIMESTAMP',
@@ -67,12 +75,91 @@ function obj(item: JsonObject, field: string): JsonObject | null {
 // Dates between 1970 and 9999; anything else is a client bug worth naming.
 const MAX_TIME = Date.UTC(9999, 11, 31);
 
+/** The ASCII digit at `i`, or -1 (also past the end, where charCodeAt gives NaN). */
+function digit(s: string, i: number): number {
+  const d = s.charCodeAt(i) - 48;
+  return d >= 0 && d <= 9 ? d : -1;
+}
+
+/** Two ASCII digits at `i` as a number, or -1. */
+function two(s: string, i: number): number {
+  const a = digit(s, i);
+  const b = digit(s, i + 1);
+  return a >= 0 && b >= 0 ? a * 10 + b : -1;
+}
+
+const isLeap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (Hinnant's days_from_civil). */
+function epochDays(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  return era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
+}
+
+/**
+ * Date.parse for the form the SDKs send, `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)`, without its
+ * generic parser (a few times faster on the hot path). NaN for anything else, including out-of-range days
+ * and hours that Date.parse would roll over (2024-02-30 is March 1 to it): the caller then asks Date.parse,
+ * so every string gets exactly the result it gave before.
+ */
+export function parseIsoFast(s: string): number {
+  if (s.length < 20 || s.charCodeAt(10) !== 84 /* T */) return Number.NaN;
+  const yh = two(s, 0);
+  const yl = two(s, 2);
+  const month = two(s, 5);
+  const day = two(s, 8);
+  const hour = two(s, 11);
+  const minute = two(s, 14);
+  const second = two(s, 17);
+  if (yh < 0 || yl < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23) return Number.NaN;
+  if (minute < 0 || minute > 59 || second < 0 || second > 59) return Number.NaN;
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58)
+    return Number.NaN;
+  const year = yh * 100 + yl;
+  if (day > (month === 2 && isLeap(year) ? 29 : (MONTH_DAYS[month - 1] as number))) return Number.NaN;
+  let i = 19;
+  let ms = 0;
+  if (s.charCodeAt(i) === 46 /* . */) {
+    // Any number of digits; Date.parse keeps the first three (truncated, not rounded).
+    const start = ++i;
+    while (digit(s, i) >= 0) i++;
+    const n = i - start;
+    if (n === 0) return Number.NaN;
+    ms = digit(s, start) * 100 + (n > 1 ? digit(s, start + 1) * 10 : 0) + (n > 2 ? digit(s, start + 2) : 0);
+  }
+  let offset = 0;
+  const zone = s.charCodeAt(i);
+  if (zone === 90 /* Z */) {
+    if (i + 1 !== s.length) return Number.NaN;
+  } else if (zone === 43 /* + */ || zone === 45 /* - */) {
+    const oh = two(s, i + 1);
+    const om = two(s, i + 4);
+    if (i + 6 !== s.length || s.charCodeAt(i + 3) !== 58 || oh < 0 || oh > 23 || om < 0 || om > 59)
+      return Number.NaN;
+    offset = (oh * 60 + om) * (zone === 43 ? 60_000 : -60_000);
+  } else return Number.NaN;
+  return (
+    epochDays(year, month, day) * 86_400_000 +
+    hour * 3_600_000 +
+    minute * 60_000 +
+    second * 1000 +
+    ms -
+    offset
+  );
+}
+
 /** Parses an ISO-8601 string or epoch milliseconds; `field` names it in the error. */
 export function time(v: unknown, field: string): Date | null {
   if (v === undefined || v === null || v === '') return null;
   let ms: number;
-  if (typeof v === 'string') ms = Date.parse(v);
-  else if (typeof v === 'number') ms = v;
+  if (typeof v === 'string') {
+    ms = parseIsoFast(v);
+    if (Number.isNaN(ms)) ms = Date.parse(v);
+  } else if (typeof v === 'number') ms = v;
   else throw new Invalid('INTAKE_ERR_INVALID_TIMESTAMP', `${field} must be an ISO-8601 date string`);
   if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME) {
     throw new Invalid(

@@ -1,22 +1,31 @@
 // Server-assigned ids: UUIDv7 (time-ordered, RFC 9562) for events, random tokens for keys.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomFillSync, randomUUID } from 'node:crypto';
 
-let pool = Buffer.alloc(0);
-let poolOffset = 0;
 let lastMs = 0;
 let seq = 0;
 
-function random(n: number): Buffer {
-  if (poolOffset + n > pool.length) {
-    pool = randomBytes(4096);
-    poolOffset = 0;
-  }
-  const out = pool.subarray(poolOffset, poolOffset + n);
-  poolOffset += n;
-  return out;
-}
+// Random bytes for the ids, drawn from the CSPRNG 8 KiB (1024 ids) at a time and read in place.
+const pool = new Uint8Array(8192);
+let poolOffset = pool.length;
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+// rand_a: the 12-bit counter after the version digit.
+const SEQ_HEX: string[] = Array.from({ length: 4096 }, (_, i) => i.toString(16).padStart(3, '0'));
+
+// The id's first 15 characters, `tttttttt-tttt-7` (48-bit milliseconds and the version), for the last
+// millisecond: most ids of a batch share it.
+let prefixMs = Number.NaN;
+let prefix = '';
+
+function timePrefix(ms: number): string {
+  if (ms !== prefixMs) {
+    prefixMs = ms;
+    prefix = `${HEX[(ms / 2 ** 40) & 0xff]}${HEX[(ms / 2 ** 32) & 0xff]}${HEX[(ms >>> 24) & 0xff]}${
+      HEX[(ms >>> 16) & 0xff]
+    }-${HEX[(ms >>> 8) & 0xff]}${HEX[ms & 0xff]}-7`;
+  }
+  return prefix;
+}
 
 /** A UUIDv7; ids made in the same millisecond by this process stay in order (12-bit counter in rand_a). */
 export function uuidv7(now = Date.now()): string {
@@ -30,25 +39,18 @@ export function uuidv7(now = Date.now()): string {
       seq = 0;
     }
   }
-  const ms = lastMs;
-  const r = random(8);
-  const b = new Uint8Array(16);
-  b[0] = (ms / 2 ** 40) & 0xff;
-  b[1] = (ms / 2 ** 32) & 0xff;
-  b[2] = (ms >>> 24) & 0xff;
-  b[3] = (ms >>> 16) & 0xff;
-  b[4] = (ms >>> 8) & 0xff;
-  b[5] = ms & 0xff;
-  b[6] = 0x70 | ((seq >>> 8) & 0x0f);
-  b[7] = seq & 0xff;
-  b[8] = 0x80 | ((r[0] ?? 0) & 0x3f);
-  for (let i = 1; i < 8; i++) b[8 + i] = r[i] ?? 0;
-  let s = '';
-  for (let i = 0; i < 16; i++) {
-    s += HEX[b[i] ?? 0];
-    if (i === 3 || i === 5 || i === 7 || i === 9) s += '-';
+  if (poolOffset + 8 > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
   }
-  return s;
+  const o = poolOffset;
+  poolOffset += 8;
+  // rand_b: the RFC 9562 variant (10) and 62 random bits.
+  return `${timePrefix(lastMs)}${SEQ_HEX[seq]}-${HEX[0x80 | ((pool[o] as number) & 0x3f)]}${HEX[pool[o + 1] as number]}-${
+    HEX[pool[o + 2] as number]
+  }${HEX[pool[o + 3] as number]}${HEX[pool[o + 4] as number]}${HEX[pool[o + 5] as number]}${
+    HEX[pool[o + 6] as number]
+  }${HEX[pool[o + 7] as number]}`;
 }
 
 export const uuidv4 = (): string => randomUUID();

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { UAParser } from 'ua-parser-js';
 import {
   anonymizeIp,
   Enricher,
@@ -36,6 +37,9 @@ const FRANKFURT = {
   longitude: 8.6837,
   timezone: 'Europe/Berlin',
 };
+
+// src/pipeline/enrich/ua.ts's list: operating systems whose device type is desktop.
+const DESKTOP = new Set(['Windows', 'macOS', 'Mac OS', 'Linux', 'Ubuntu', 'Chrome OS', 'Chromium OS']);
 
 let geo: GeoReader;
 before(async () => {
@@ -100,6 +104,36 @@ describe('user agent', () => {
       os: { name: 'iOS', version: '17.4' },
       deviceType: 'mobile',
     });
+  });
+
+  test('the same browser, os and device type as the full ua-parser-js result', () => {
+    const reference = (ua: string) => {
+      const r = UAParser(ua);
+      const type = r.device.type ?? (r.os.name && DESKTOP.has(r.os.name) ? 'desktop' : undefined);
+      return [r.browser.name, r.browser.version, r.os.name, r.os.version, type];
+    };
+    for (const ua of [
+      CHROME,
+      IPHONE,
+      'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
+      'Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1',
+      'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36',
+      'Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0',
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.0.0',
+      'Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/4.0 Chrome/76.0.3809.146 TV Safari/537.36',
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 18_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/26.0 Mobile/15E148 Safari/604.1',
+      'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
+      'curl/8.5.0',
+      'analytics-node-next/latest',
+      '',
+    ]) {
+      const info = parseUserAgent(ua);
+      assert.deepEqual(
+        [info.browser?.name, info.browser?.version, info.os?.name, info.os?.version, info.deviceType],
+        reference(ua),
+        ua,
+      );
+    }
   });
 
   test('a user agent that names nothing adds nothing', () => {
@@ -215,6 +249,50 @@ describe('Enricher', () => {
       os: { name: 'iOS', version: '17.4' },
       device: { type: 'mobile' },
     });
+  });
+
+  test('anonymizes the address wherever it is in the context, nested look-alikes untouched', () => {
+    const plan: EnrichPlan = { geo: 'off', anonymizeIp: true };
+    const nested = { ip: '128.101.101.101', x: ',"ip":"128.101.101.101"}' };
+    for (const [sent, expected] of [
+      [{ ip: '81.2.69.142' }, { ip: '81.2.69.0' }],
+      [
+        { ip: '81.2.69.142', a: 1 },
+        { ip: '81.2.69.0', a: 1 },
+      ],
+      [
+        { a: 1, ip: '81.2.69.142' },
+        { a: 1, ip: '81.2.69.0' },
+      ],
+      [
+        { a: 1, ip: '81.2.69.142', b: { ip: '81.2.69.142' } },
+        { a: 1, ip: '81.2.69.0', b: { ip: '81.2.69.142' } },
+      ],
+      [
+        { a: { ip: '81.2.69.142' }, ip: '81.2.69.142' },
+        { a: { ip: '81.2.69.142' }, ip: '81.2.69.0' },
+      ],
+      [
+        { n: nested, ip: '128.101.101.101' },
+        { n: nested, ip: '128.101.101.0' },
+      ],
+      [
+        { ip: '2a00:1450:4001:82a::200e', app: 'x' },
+        { ip: '2a00:1450:4001::', app: 'x' },
+      ],
+      [{ ip: 'unknown' }, {}],
+      [{ ip: 'unknown', a: 1 }, { a: 1 }],
+      [{ a: 1, ip: 'x"y' }, { a: 1 }],
+      [{ a: 1, ip: 7 }, { a: 1 }],
+      [
+        { a: 1, ip: '1.2.3.4', b: 2 },
+        { a: 1, ip: '1.2.3.0', b: 2 },
+      ],
+    ] as const) {
+      const r = enricher.enrich(record(sent), plan, true);
+      assert.deepEqual(r.event.context, expected);
+      assert.deepEqual(JSON.parse(r.json.context), expected);
+    }
   });
 
   test('returns the same record when there is nothing to add', () => {

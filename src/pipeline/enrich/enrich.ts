@@ -3,7 +3,7 @@
 // fails an event, and does no I/O: the geo database is in memory and both lookups are cached.
 import type { WorkspaceSettings } from '../../store/types.ts';
 import type { EventRecord, JsonObject, RequestContext } from '../types.ts';
-import { isObject } from '../validate.ts';
+import { copyObject, isObject } from '../validate.ts';
 import type { GeoLocation, GeoReader } from './geo.ts';
 import { anonymizeIp } from './ip.ts';
 import { Lru } from './lru.ts';
@@ -37,6 +37,28 @@ export interface EnricherOptions {
 }
 
 const absent = (v: unknown): boolean => v === undefined || v === null;
+
+/**
+ * The context's JSON with its top-level `ip` member's value replaced (or the member dropped for null),
+ * when that member is the first or the last one (a request IP normalize added is the last); else null and
+ * the caller serializes it all. Only there is `"ip":` surely at the top level: the JSON starts with `{"ip":`,
+ * or ends with `,"ip":"…"}` and a quote outside a string is never escaped.
+ */
+function replaceIp(json: string, old: unknown, ip: string | null): string | null {
+  if (typeof old !== 'string') return null;
+  const member = `"ip":${JSON.stringify(old)}`;
+  const value = ip === null ? '' : `"ip":${JSON.stringify(ip)}`;
+  if (json.charAt(0) === '{' && json.startsWith(member, 1)) {
+    const next = json.charAt(member.length + 1);
+    if (next === '}' && json.length === member.length + 2) return `{${value}}`;
+    if (next === ',') return `{${value}${ip === null ? '' : ','}${json.slice(member.length + 2)}`;
+  }
+  if (json.endsWith(`,${member}}`)) {
+    const head = json.slice(0, json.length - member.length - 2);
+    return ip === null ? `${head}}` : `${head},${value}}`;
+  }
+  return null;
+}
 
 export class Enricher {
   private readonly ua: UserAgentCache;
@@ -103,17 +125,16 @@ export class Enricher {
     }
 
     if (adds.length === 0 && device === null && ip === undefined) return record;
-    // The context without the additions: the client's (with its JSON from normalize), or a copy with the
-    // address anonymized or dropped. Additions are then spliced onto its JSON rather than serializing the
-    // whole context again, unless a key is replaced (present but null) or the device object is merged.
-    let base = context;
+    // A copy of the client's context, its address anonymized or dropped, with its JSON: normalize's, edited
+    // in place when it can be. Additions are then spliced onto that JSON rather than serializing the whole
+    // context again, unless a key is replaced (present but null) or the device object is merged.
+    const out = copyObject(context);
     let baseJson = record.json.context;
     if (ip !== undefined) {
-      base = { ...context, ip };
-      if (ip === null) delete base.ip;
-      baseJson = JSON.stringify(base);
+      if (ip === null) delete out.ip;
+      else out.ip = ip;
+      baseJson = replaceIp(baseJson, context.ip, ip) ?? JSON.stringify(out);
     }
-    const out: JsonObject = base === context ? { ...context } : base;
     for (const a of adds) out[a.key] = a.value;
     if (device) out.device = device;
 
