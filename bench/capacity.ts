@@ -8,7 +8,7 @@ import { IngestLog } from '../src/ingest/log.ts';
 import { normalize } from '../src/pipeline/normalize.ts';
 import type { EventRecord } from '../src/pipeline/types.ts';
 import { validateItem } from '../src/pipeline/validate.ts';
-import { DuckDBStore } from '../src/store/duckdb/index.ts';
+import { DuckDBStore, type DuckDBStoreOptions } from '../src/store/duckdb/index.ts';
 import { bodyPool, fillBody } from './events.ts';
 import { round } from './ingest.ts';
 
@@ -25,9 +25,13 @@ export interface CapacityRow {
   prepareEventsPerSec: number;
 }
 
-export async function storeCapacity(segmentSizes: number[], seconds: number): Promise<CapacityRow[]> {
+export async function storeCapacity(
+  segmentSizes: number[],
+  seconds: number,
+  storeOptions: Omit<DuckDBStoreOptions, 'dataDir'> = {},
+): Promise<CapacityRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'intake-bench-cap-'));
-  const store = await DuckDBStore.open({ dataDir: join(dir, 'db') });
+  const store = await DuckDBStore.open({ ...storeOptions, dataDir: join(dir, 'db') });
   const { log } = IngestLog.open(
     { dir: join(dir, 'log'), dedupe: store.dedupe, queueLimit: Number.MAX_SAFE_INTEGER },
     await store.loadedSegment(),

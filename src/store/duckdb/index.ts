@@ -25,7 +25,7 @@ import * as ws from './workspaces.ts';
 export interface DuckDBStoreOptions {
   /** Directory for intake.duckdb; ':memory:' for a throwaway database. */
   dataDir: string;
-  /** DuckDB checkpoint_threshold: WAL size that triggers a checkpoint, e.g. 16MB. */
+  /** DuckDB checkpoint_threshold: WAL size that triggers a checkpoint. Default 4MB. */
   checkpointThreshold?: string;
   /** DuckDB memory_limit, e.g. 512MB. */
   memoryLimit?: string;
@@ -67,7 +67,7 @@ export class DuckDBStore implements Store {
   private static async connect(path: string, opts: DuckDBStoreOptions) {
     const instance = await DuckDBInstance.create(path, {
       memory_limit: opts.memoryLimit ?? '256MB',
-      checkpoint_threshold: opts.checkpointThreshold ?? '16MB',
+      checkpoint_threshold: opts.checkpointThreshold ?? '4MB',
       threads: String(opts.threads ?? 2),
       // Hand memory back to the system after a task instead of keeping up to 128MB of freed pages: with it,
       // the server's RSS under the ingest benchmark peaked at 492 MB instead of 631 MB.
