@@ -81,13 +81,31 @@ export const REJECTION_FIELDS = [
   'payload',
 ] as const;
 
-const q = (v: string | null): string => (v === null ? 'null' : JSON.stringify(v));
+/** What JSON.stringify would escape in a string, and lone-surrogate candidates: the slow path. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+/** Set when a string of the line being built may hold a lone surrogate (see wellFormed). */
+let suspect = false;
+
+/** A JSON string literal: most ids and names need no escaping, and a regex test is cheaper than stringify. */
+function q(v: string | null): string {
+  if (v === null) return 'null';
+  if (!NEEDS_ESCAPE.test(v)) return `"${v}"`;
+  const out = JSON.stringify(v);
+  if (out.includes('\\ud')) suspect = true;
+  return out;
+}
+
 const ms = (d: Date | null): string => (d === null ? 'null' : String(d.getTime()));
 
 /** The line of an accepted event (without the newline). Written out by hand: it runs for every event. */
 export function eventLine(r: EventRecord, key: string): string {
   const e = r.event;
   const j = r.json;
+  suspect =
+    j.properties.includes('\\ud') ||
+    j.traits.includes('\\ud') ||
+    j.context.includes('\\ud') ||
+    j.integrations.includes('\\ud');
   return wellFormed(
     `{"id":${q(e.id)},"workspace_id":${q(e.workspaceId)},"message_id":${q(e.messageId)},"type":${q(e.type)}` +
       `,"event":${q(e.event)},"name":${q(e.name)},"category":${q(e.category)},"user_id":${q(e.userId)}` +
@@ -100,6 +118,7 @@ export function eventLine(r: EventRecord, key: string): string {
 }
 
 export function rejectionLine(r: Rejection): string {
+  suspect = false;
   return wellFormed(
     `{"${REJECTED_FIELD}":1,"id":${q(r.id)},"workspace_id":${q(r.workspaceId)},"received_at":${ms(r.receivedAt)}` +
       `,"source":${q(r.source)},"message_id":${q(r.messageId)},"code":${q(r.code)},"reason":${q(r.reason)}` +
@@ -109,11 +128,12 @@ export function rejectionLine(r: Rejection): string {
 
 /**
  * JSON.stringify writes a lone UTF-16 surrogate as a \udXXX escape, which is valid JSON but not valid
- * Unicode, and DuckDB's JSON reader refuses the line. Such lines (rare: the check is one substring search)
- * are rewritten with each lone surrogate replaced by U+FFFD, as a UTF-8 encoder would.
+ * Unicode, and DuckDB's JSON reader refuses the line. Such lines (rare: `suspect` is set while the parts are
+ * built, from a substring search of each) are rewritten with each lone surrogate replaced by U+FFFD, as a
+ * UTF-8 encoder would.
  */
 function wellFormed(line: string): string {
-  if (!line.includes('\\ud')) return line;
+  if (!suspect) return line;
   return JSON.stringify(JSON.parse(line), (_k, v: unknown) => {
     if (typeof v === 'string') return v.toWellFormed();
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;

@@ -1,0 +1,60 @@
+// The log line format: every field written and read back, strings escaped exactly as JSON.stringify would,
+// and lone surrogates (which DuckDB's JSON reader refuses) replaced by U+FFFD.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decodeLine, EVENT_FIELDS, eventLine, KEY_FIELD } from '../../src/ingest/lines.ts';
+import { record } from '../store/contract.ts';
+
+const TRICKY = [
+  'plain',
+  '',
+  'quote " and backslash \\',
+  'control \u0000 \u0001 \n \t \u001f',
+  'line separators \u2028 \u2029',
+  'emoji 😀 pair',
+  'lone high \ud800 end',
+  'lone low \udc00',
+  'é ü ß 中文',
+  '\\ud800 written out, not a surrogate',
+];
+
+test('an event line holds every field, and reads back to the same event', () => {
+  const r = record('ws', {
+    type: 'track',
+    event: 'Signed Up',
+    userId: 'u1',
+    anonymousId: 'a1',
+    messageId: 'm1',
+    timestamp: '2026-03-01T10:00:00.123Z',
+    sentAt: '2026-03-01T10:00:01Z',
+    properties: { plan: 'pro', n: 1 },
+    context: { ip: '1.2.3.4' },
+  });
+  const line = eventLine(r, 'ab'.repeat(16));
+  const o = JSON.parse(line) as Record<string, unknown>;
+  for (const f of EVENT_FIELDS) assert.ok(f.column in o, `${f.column} is written`);
+  assert.equal(o[KEY_FIELD], 'ab'.repeat(16));
+  const back = decodeLine(line);
+  assert.equal(back.kind, 'event');
+  if (back.kind === 'event') assert.deepEqual(back.event, r.event);
+});
+
+test('strings are escaped as JSON.stringify escapes them; lone surrogates become U+FFFD', () => {
+  for (const s of TRICKY) {
+    const name = `e ${s}`;
+    const r = record('ws', {
+      type: 'track',
+      event: name,
+      userId: `u ${s}`,
+      messageId: 'm',
+      properties: { [s]: s },
+    });
+    const line = eventLine(r, '0'.repeat(32));
+    // An escape is a backslash not itself escaped: an odd run of backslashes before `ud8..udf`.
+    assert.doesNotMatch(line, /(^|[^\\])(\\\\)*\\ud[89a-f]/i, `surrogate escape left: ${JSON.stringify(s)}`);
+    const o = JSON.parse(line) as { event: string; properties: Record<string, string> };
+    assert.equal(o.event, name.toWellFormed());
+    assert.deepEqual(o.properties, { [s.toWellFormed()]: s.toWellFormed() });
+    if (s.isWellFormed()) assert.ok(line.includes(`"event":${JSON.stringify(name)}`), 'byte for byte');
+  }
+});
