@@ -1,6 +1,6 @@
 // Workspaces and their keys: secrets are shown once and stored as sha256; lookups hit an in-memory ring
 // that every change updates at once, so a revocation takes effect on the next request.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { IntakeError } from '../http/errors.ts';
 import {
   type ApiKey,
@@ -15,7 +15,7 @@ import { token, uuidv7 } from '../util/ids.ts';
 export const KEY_KINDS: KeyKind[] = ['write', 'read', 'admin'];
 const PREFIX: Record<KeyKind, string> = { write: 'iwk_', read: 'irk_', admin: 'iak_' };
 
-export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+export const hashSecret = (secret: string): string => hash('sha256', secret, 'hex');
 
 export interface CreatedKey {
   key: Omit<ApiKey, 'hash'>;
