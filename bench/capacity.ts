@@ -33,7 +33,12 @@ export async function storeCapacity(
   const dir = mkdtempSync(join(tmpdir(), 'intake-bench-cap-'));
   const store = await DuckDBStore.open({ ...storeOptions, dataDir: join(dir, 'db') });
   const { log } = IngestLog.open(
-    { dir: join(dir, 'log'), dedupe: store.dedupe, queueLimit: Number.MAX_SAFE_INTEGER },
+    {
+      dir: join(dir, 'log'),
+      dedupe: store.dedupe,
+      queueLimit: Number.MAX_SAFE_INTEGER,
+      segmentLines: Number.MAX_SAFE_INTEGER,
+    },
     await store.loadedSegment(),
   );
   const pool = bodyPool(8, 100, false);
@@ -72,7 +77,7 @@ export async function storeCapacity(
           logMs += performance.now() - t0;
           logged += events.length;
         }
-        const seg = await log.rotate();
+        const seg = await log.next();
         if (!seg) continue;
         const t0 = performance.now();
         await store.loadSegment(seg);

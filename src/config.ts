@@ -17,11 +17,11 @@ export interface Config {
   eventLimit: number;
   /** Proxies whose X-Forwarded-For is believed (IPs or CIDRs). Default none. */
   trustProxy: string[];
-  /** Most events (and rejections) loaded into the store in one transaction. Default 50000. */
+  /** Most events (and rejections) loaded into the store in one transaction. Default 10000. */
   loadMaxEvents: number;
   /** How long, in ms, an accepted event may wait for others before they are loaded together. Default 100. */
   loadDelayMs: number;
-  /** Most events accepted (durable in the ingest log) but not yet loaded before ingest answers 503. Default 200000. */
+  /** Most events accepted (durable in the ingest log) but not yet loaded before ingest answers 503. Default 100000. */
   queueLimit: number;
   /** How long an accepted messageId is remembered for dedupe, in hours. Default 48 (at least 24). */
   dedupeWindowHours: number;
@@ -148,9 +148,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     bodyLimit: opt('body-limit', 4 * 1024 * 1024, (l, r) => bytes(l, r, 1024, 512 * 1024 * 1024)),
     eventLimit: opt('event-limit', 32 * 1024, (l, r) => bytes(l, r, 256, 16 * 1024 * 1024)),
     trustProxy,
-    loadMaxEvents: opt('load-max-events', 50_000, (l, r) => int(l, r, 1, 10_000_000)),
+    loadMaxEvents: opt('load-max-events', 10_000, (l, r) => int(l, r, 1, 10_000_000)),
     loadDelayMs: opt('load-delay-ms', 100, (l, r) => int(l, r, 0, 60_000)),
-    queueLimit: opt('queue-limit', 200_000, (l, r) => int(l, r, 1, 100_000_000)),
+    queueLimit: opt('queue-limit', 100_000, (l, r) => int(l, r, 1, 100_000_000)),
     dedupeWindowHours: opt('dedupe-window-hours', 48, (l, r) => int(l, r, 24, 24 * 365)),
     maxIdsPerPerson: opt('max-ids-per-person', 100, (l, r) => int(l, r, 2, 100_000)),
     duckdbMemoryLimit,

@@ -55,8 +55,8 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   await bootstrap(keys, KEYS);
   const ingest = await Ingest.open(store, {
     dataDir,
-    queueLimit: opts.queueLimit ?? 200_000,
-    segmentLines: opts.loadMaxEvents ?? 50_000,
+    queueLimit: opts.queueLimit ?? 100_000,
+    segmentLines: opts.loadMaxEvents ?? 10_000,
     delayMs: opts.loadDelayMs ?? 100,
   });
   const app = await buildApp({

@@ -1,15 +1,13 @@
-// The loader: closes the log's open segment and has the store load it, one segment after another, off the
-// request path. A segment is closed when it reaches `segmentLines`, when its first line is `delayMs` old, or at
-// once when a read asks for everything acknowledged (settled()). While a load runs, the next segment fills, so
-// under load the batches grow by themselves. A failed load is retried with backoff; its lines stay durable in
+// The loader: has the store load the log's segments, one after another, off the request path. The log closes a
+// segment when it is full (IngestLog segmentLines); the loader closes the open one when its first line is
+// `delayMs` old, or at once when a read asks for everything acknowledged (settled()). While a load runs, the
+// next segment fills, so under load the batches grow by themselves, up to a full segment. A failed load is retried with backoff; its lines stay durable in
 // the log meanwhile, and past the log's queue limit ingest answers 503.
 import { IntakeError } from '../http/errors.ts';
 import type { LogSegment, Store } from '../store/types.ts';
 import type { IngestLog } from './log.ts';
 
 export interface LoaderOptions {
-  /** Most lines in a segment; a segment this long is loaded at once. */
-  segmentLines: number;
   /** How long the first line of a segment waits for others before the segment is loaded. */
   delayMs: number;
   /** Store maintenance run between loads when due (it must not interleave with one). */
@@ -56,9 +54,9 @@ export class Loader {
     this.done = this.loop();
   }
 
-  /** Told by the log after each write, with the open segment's line count. */
-  written(lines: number): void {
-    if (lines >= this.opts.segmentLines) this.poke(true);
+  /** Told by the log after each write. */
+  written(): void {
+    if (this.log.full > 0) this.poke(true);
     else if (this.timer === null) {
       this.timer = setTimeout(() => {
         this.timer = null;
@@ -117,12 +115,12 @@ export class Loader {
         const open = this.log.open;
         const due = open.lines === 0 ? Number.POSITIVE_INFINITY : open.firstAt + this.opts.delayMs;
         if (open.lines === 0 && this.stopping) return;
-        if (!this.urgent && !this.stopping && open.lines < this.opts.segmentLines && Date.now() < due) {
+        if (!this.urgent && !this.stopping && this.log.full === 0 && Date.now() < due) {
           await this.sleep(Number.isFinite(due) ? due - Date.now() : 60_000);
           continue;
         }
         this.urgent = false;
-        const seg = await this.log.rotate();
+        const seg = await this.log.next();
         if (seg) this.queue.push(seg);
       }
       const seg = this.queue[0];

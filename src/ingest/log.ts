@@ -44,6 +44,8 @@ export interface IngestLogOptions {
   dedupe: KeySet;
   /** Most lines (events and rejections) accepted but not yet loaded; past it submit() throws OVERLOADED. */
   queueLimit: number;
+  /** A segment is closed once it holds this many lines (one load's worth; a load holds its rows in memory). */
+  segmentLines: number;
   /** Called after each write with the open segment's line count (the loader decides when to close it). */
   onWritten?(lines: number): void;
 }
@@ -71,16 +73,33 @@ const segmentName = (seq: number) => `${String(seq).padStart(12, '0')}.ndjson`;
 const EMPTY: JsonObject = Object.freeze({}) as JsonObject;
 
 /**
- * What the profile step reads of an event; the rest (properties, most of the context) is dropped so segments
- * waiting to load hold little memory.
+ * What the profile step (profiles/effects.ts) reads of an event; the rest is dropped so segments waiting to
+ * load hold little memory.
  */
 function profileView(e: CanonicalEvent): CanonicalEvent {
   const traits = e.context.traits;
   return {
-    ...e,
+    id: '',
+    workspaceId: e.workspaceId,
+    messageId: e.messageId,
+    type: e.type,
+    event: null,
+    name: null,
+    category: null,
+    userId: e.userId,
+    anonymousId: e.anonymousId,
+    groupId: e.groupId,
+    previousId: e.previousId,
+    instanceId: null,
+    timestamp: e.timestamp,
+    originalTimestamp: null,
+    sentAt: null,
+    receivedAt: e.timestamp,
     properties: EMPTY,
-    integrations: EMPTY,
+    traits: e.traits,
     context: traits === undefined ? EMPTY : { traits },
+    integrations: EMPTY,
+    source: '',
   };
 }
 
@@ -88,6 +107,8 @@ export class IngestLog {
   private current: OpenSegment;
   private waiting: Waiting[] = [];
   private rotations: Array<(s: LogSegment | null) => void> = [];
+  /** Segments closed because they were full, oldest first, not yet handed out by next(). */
+  private fullSegments: LogSegment[] = [];
   private running = false;
   private idle: Promise<void> = Promise.resolve();
   private failure: Error | null = null;
@@ -146,6 +167,11 @@ export class IngestLog {
     return { seq: c.seq, lines: c.events.length + c.rejected, firstAt: c.firstAt };
   }
 
+  /** Full segments closed and waiting for next(). */
+  get full(): number {
+    return this.fullSegments.length;
+  }
+
   /**
    * Makes the batch's new events and its rejections durable; resolves once they are. Events whose key the
    * dedupe memory holds are duplicates (not written); the others' keys are added at once, so a copy in the
@@ -192,8 +218,13 @@ export class IngestLog {
     });
   }
 
-  /** Closes the open segment (after the write in flight) and returns it; null when it has no lines. */
-  rotate(): Promise<LogSegment | null> {
+  /**
+   * The next segment to load: the oldest full one, else the open one, closed after the write in flight; null
+   * when there is nothing to load.
+   */
+  next(): Promise<LogSegment | null> {
+    const full = this.fullSegments.shift();
+    if (full) return Promise.resolve(full);
     return new Promise((resolve) => {
       this.rotations.push(resolve);
       this.kick();
@@ -230,7 +261,8 @@ export class IngestLog {
     while (this.waiting.length > 0 || this.rotations.length > 0) {
       if (this.waiting.length > 0) await this.flush(this.waiting.splice(0));
       if (this.rotations.length > 0) {
-        const seg = this.close1();
+        // A segment that filled up meanwhile goes first.
+        const seg = this.fullSegments.shift() ?? this.close1();
         for (const r of this.rotations.splice(0)) r(seg);
       }
     }
@@ -267,6 +299,7 @@ export class IngestLog {
     }
     const lines = seg.events.length + seg.rejected;
     if (before === 0 && lines > 0) seg.firstAt = Date.now();
+    if (lines >= this.opts.segmentLines) this.fullSegments.push(this.close1() as LogSegment);
     if (lines > before) this.opts.onWritten?.(lines);
   }
 

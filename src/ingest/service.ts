@@ -8,6 +8,8 @@ import { Loader, type LoaderOptions } from './loader.ts';
 import { IngestLog } from './log.ts';
 
 export interface IngestOptions extends LoaderOptions {
+  /** Most lines in one segment, so in one load. */
+  segmentLines: number;
   /** The data directory (the log is its `log/` folder); ':memory:' puts the log in a temporary folder. */
   dataDir: string;
   /** Most lines accepted but not yet loaded; past it ingest answers 503 with Retry-After. */
@@ -26,7 +28,13 @@ export class Ingest {
     const loadedThrough = await store.loadedSegment();
     let loader: Loader | undefined;
     const { log, unloaded } = IngestLog.open(
-      { dir, dedupe: store.dedupe, queueLimit: opts.queueLimit, onWritten: (n) => loader?.written(n) },
+      {
+        dir,
+        dedupe: store.dedupe,
+        queueLimit: opts.queueLimit,
+        segmentLines: opts.segmentLines,
+        onWritten: () => loader?.written(),
+      },
       loadedThrough,
     );
     loader = new Loader(log, store, opts, { unloaded, loadedThrough });

@@ -125,9 +125,9 @@ const ev = (id: string) => record('ws', { type: 'track', event: 'R', userId: 'u'
 test('a restart finds the unloaded segments, remembers their keys, and drops a torn last line', async () => {
   const dir = tempDir();
   try {
-    const first = IngestLog.open({ dir, dedupe: new KeySet(), queueLimit: 100 }, 0);
+    const first = IngestLog.open({ dir, dedupe: new KeySet(), queueLimit: 100, segmentLines: 1000 }, 0);
     await first.log.submit({ events: [ev('a'), ev('b')], rejected: [] });
-    const closed = await first.log.rotate();
+    const closed = await first.log.next();
     assert.equal(closed?.seq, 1);
     await first.log.submit({ events: [ev('c')], rejected: [] });
     // The process dies here: segment 2 is open, and a write was cut short after its last acknowledged line.
@@ -138,7 +138,7 @@ test('a restart finds the unloaded segments, remembers their keys, and drops a t
     appendFileSync(open, '{"id":"0190-cut-sh');
 
     const keys = new KeySet();
-    const again = IngestLog.open({ dir, dedupe: keys, queueLimit: 100 }, 0);
+    const again = IngestLog.open({ dir, dedupe: keys, queueLimit: 100, segmentLines: 1000 }, 0);
     assert.deepEqual(
       again.unloaded.map((s) => [s.seq, s.events.map((e) => e.messageId)]),
       [
@@ -155,7 +155,7 @@ test('a restart finds the unloaded segments, remembers their keys, and drops a t
     again.log.closeFiles();
 
     // With segment 1 loaded, a restart deletes it and recovers the others only.
-    const third = IngestLog.open({ dir, dedupe: new KeySet(), queueLimit: 100 }, 1);
+    const third = IngestLog.open({ dir, dedupe: new KeySet(), queueLimit: 100, segmentLines: 1000 }, 1);
     assert.deepEqual(
       third.unloaded.map((s) => s.seq),
       [2, 3],
@@ -173,9 +173,33 @@ test('an unreadable line in a closed segment stops the start instead of losing e
     writeFileSync(join(dir, '000000000001.ndjson'), 'not json\n');
     writeFileSync(join(dir, '000000000002.ndjson'), '');
     assert.throws(
-      () => IngestLog.open({ dir, dedupe: new KeySet(), queueLimit: 100 }, 0),
+      () => IngestLog.open({ dir, dedupe: new KeySet(), queueLimit: 100, segmentLines: 1000 }, 0),
       /000000000001\.ndjson line 1 is unreadable/,
     );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the log closes a segment once it is full, so one load never holds more than segmentLines lines', async () => {
+  const dir = tempDir();
+  try {
+    const { log } = IngestLog.open({ dir, dedupe: new KeySet(), queueLimit: 100, segmentLines: 3 }, 0);
+    await log.submit({ events: [ev('f1'), ev('f2')], rejected: [] });
+    assert.equal(log.full, 0);
+    await log.submit({ events: [ev('f3'), ev('f4')], rejected: [] });
+    assert.equal(log.full, 1, 'the segment reached 3 lines (4) and was closed');
+    assert.equal(log.open.lines, 0);
+    await log.submit({ events: [ev('f5')], rejected: [] });
+    const first = await log.next();
+    const second = await log.next();
+    assert.deepEqual(
+      [first, second].map((s) => s?.events.map((e) => e.messageId)),
+      [['f1', 'f2', 'f3', 'f4'], ['f5']],
+    );
+    assert.equal(await log.next(), null);
+    await log.close();
+    log.closeFiles();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -33,11 +33,11 @@ export async function write(store: Store, batch: IngestBatch): Promise<boolean[]
   const dir = mkdtempSync(join(tmpdir(), 'intake-contract-log-'));
   try {
     const { log } = IngestLog.open(
-      { dir, dedupe: store.dedupe, queueLimit: 1_000_000 },
+      { dir, dedupe: store.dedupe, queueLimit: 1_000_000, segmentLines: 1_000_000 },
       await store.loadedSegment(),
     );
     const { duplicate } = await log.submit(batch);
-    const seg = await log.rotate();
+    const seg = await log.next();
     if (seg) {
       await store.loadSegment(seg);
       log.release(seg);
@@ -191,14 +191,14 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     const dir = mkdtempSync(join(tmpdir(), 'intake-contract-log-'));
     try {
       const { log } = IngestLog.open(
-        { dir, dedupe: store.dedupe, queueLimit: 1000 },
+        { dir, dedupe: store.dedupe, queueLimit: 1000, segmentLines: 1000 },
         await store.loadedSegment(),
       );
       await log.submit({
         events: [record('ws', { type: 'track', event: 'Once', userId: 'u', messageId: 'o1' })],
         rejected: [],
       });
-      const seg = await log.rotate();
+      const seg = await log.next();
       assert.ok(seg);
       await store.loadSegment(seg);
       assert.equal(await store.loadedSegment(), seg.seq);
