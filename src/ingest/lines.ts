@@ -82,6 +82,7 @@ export const REJECTION_FIELDS = [
 ] as const;
 
 /** What JSON.stringify would escape in a string, and lone-surrogate candidates: the slow path. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON escapes
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 /** Set when a string of the line being built may hold a lone surrogate (see wellFormed). */
 let suspect = false;
