@@ -44,7 +44,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
-    return503OnClosing: true,
+    // While closing, requests on kept-alive connections get our coded 503 (the hook below), not fastify's.
+    return503OnClosing: false,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -84,6 +85,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return reply
       .code(500)
       .send(errorBody('INTAKE_ERR_INTERNAL', 'internal error; the server log has the details'));
+  });
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) {
+      throw new IntakeError('INTAKE_ERR_SHUTTING_DOWN', 'the server is shutting down; retry', undefined, {
+        'retry-after': '1',
+      });
+    }
   });
   app.setNotFoundHandler((req, reply) =>
     reply
