@@ -142,11 +142,19 @@ export class KeySet {
     this.locate(key).place(this.hi, this.lo, Math.max(1, Math.min(FOREVER, sec)));
   }
 
-  /** Forgets keys first seen before `before` (never FOREVER ones); returns how many. */
-  purge(before: Date): number {
-    const n = this.size;
+  /**
+   * Forgets keys first seen before `before` (never FOREVER ones); returns how many. One shard at a time, with
+   * the event loop free in between: a window of tens of millions of keys is rebuilt without one long stall.
+   */
+  async purge(before: Date): Promise<number> {
     const keep = Math.max(1, seconds(before));
-    for (const s of this.shards) s.rebuild(16, keep); // shrinks to what is kept
-    return n - this.size;
+    let forgotten = 0;
+    for (const s of this.shards) {
+      const n = s.count;
+      s.rebuild(16, keep); // shrinks to what is kept
+      forgotten += n - s.count;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return forgotten;
   }
 }

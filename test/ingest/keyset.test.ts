@@ -17,18 +17,18 @@ test('keys added are found, through many resizes; absent keys are not', () => {
   assert.equal(set.size, 50_000, 'adding a key twice keeps one');
 });
 
-test('purge forgets keys first seen before the cut, keeps later ones and tombstones', () => {
+test('purge forgets keys first seen before the cut, keeps later ones and tombstones', async () => {
   const set = new KeySet();
   const day = (d: number) => new Date(Date.UTC(2026, 0, d));
   for (let i = 0; i < 1000; i++) set.add(dedupeKey('ws', `old${i}`), day(1));
   for (let i = 0; i < 1000; i++) set.add(dedupeKey('ws', `new${i}`), day(3));
   set.add(dedupeKey('ws', 'deleted-user-msg'), FOREVER);
-  assert.equal(set.purge(day(2)), 1000);
+  assert.equal(await set.purge(day(2)), 1000);
   assert.equal(set.size, 1001);
   assert.ok(!set.has(dedupeKey('ws', 'old5')));
   assert.ok(set.has(dedupeKey('ws', 'new5')));
   assert.ok(set.has(dedupeKey('ws', 'deleted-user-msg')));
-  assert.equal(set.purge(day(400)), 1000, 'a tombstone outlives any window');
+  assert.equal(await set.purge(day(400)), 1000, 'a tombstone outlives any window');
   assert.ok(set.has(dedupeKey('ws', 'deleted-user-msg')));
 });
 
@@ -37,12 +37,12 @@ test('keys are the md5 of workspace NUL messageId, as dedupe_keys rows written b
   assert.equal(dedupeKey('ws-1', 'msg-é-1'), old);
 });
 
-test('the table costs at most 18 bytes a key once it is large, and a purge gives the memory back', () => {
+test('the table costs at most 18 bytes a key once it is large, and a purge gives the memory back', async () => {
   const set = new KeySet();
   const at = new Date('2026-01-01T00:00:00Z');
   for (let i = 0; i < 1_000_000; i++) set.add(dedupeKey('ws', `k${i}`), at);
   assert.equal(set.size, 1_000_000);
   assert.ok(set.bytes / set.size <= 18, `${(set.bytes / set.size).toFixed(1)} bytes a key`);
-  assert.equal(set.purge(new Date('2026-01-02T00:00:00Z')), 1_000_000);
+  assert.equal(await set.purge(new Date('2026-01-02T00:00:00Z')), 1_000_000);
   assert.ok(set.bytes < 64 * 1024, `${set.bytes} bytes after purging every key`);
 });
