@@ -34,6 +34,7 @@ export function ingestTable(results: IngestResult[]): string {
       'reference',
       'p50 ms I / R',
       'p99 ms I / R',
+      'non-2xx Intake',
       'peak RSS MB I / R',
       'disk B/event',
       'stored = acked?',
@@ -47,6 +48,10 @@ export function ingestTable(results: IngestResult[]): string {
       n(r.reference.requestsPerSec),
       `${ms(r.intake.p50Ms)} / ${ms(r.reference.p50Ms)}`,
       `${ms(r.intake.p99Ms)} / ${ms(r.reference.p99Ms)}`,
+      // Non-2xx answers (503 + Retry-After once --queue-limit events wait to be loaded), and their share.
+      r.intake.failed === 0
+        ? '0'
+        : `${n(r.intake.failed)} (${Math.round((100 * r.intake.failed) / (r.intake.failed + r.intake.requests))}%)`,
       `${r.intake.peakRssMB} / ${r.reference.peakRssMB}`,
       n(r.intake.bytesPerEvent),
       `${r.intake.countOk ? 'yes' : 'NO'}: ${n(r.intake.stored)}` +
