@@ -114,7 +114,7 @@ export class Loader {
         await this.maybeMaintain();
         const open = this.log.open;
         const due = open.lines === 0 ? Number.POSITIVE_INFINITY : open.firstAt + this.opts.delayMs;
-        if (open.lines === 0 && this.stopping) return;
+        if (open.lines === 0 && this.log.full === 0 && this.stopping) return;
         if (!this.urgent && !this.stopping && this.log.full === 0 && Date.now() < due) {
           await this.sleep(Number.isFinite(due) ? due - Date.now() : 60_000);
           continue;

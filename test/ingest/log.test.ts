@@ -204,3 +204,26 @@ test('the log closes a segment once it is full, so one load never holds more tha
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a clean shutdown loads every segment, including full ones waiting while the open one is empty', async () => {
+  const dir = tempDir();
+  const u = await startTestApp({ dataDir: dir, loadMaxEvents: 2, loadDelayMs: 60_000 });
+  const original = u.store.loadSegment;
+  // Slow loads: the second segment fills up and waits while the first is still loading.
+  u.store.loadSegment = async (seg) => {
+    await new Promise((r) => setTimeout(r, 200));
+    return original(seg);
+  };
+  try {
+    assert.equal((await post(u, 'shut-a', 2)).statusCode, 200);
+    assert.equal((await post(u, 'shut-b', 2)).statusCode, 200);
+    assert.equal(u.ingest.log.full, 1, 'a full segment waits; the open one is empty');
+    assert.equal(u.ingest.log.open.lines, 0);
+    await u.ingest.close();
+    assert.equal(await u.store.loadedSegment(), 2, 'both segments loaded before the log closed');
+  } finally {
+    u.store.loadSegment = original;
+    await u.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
