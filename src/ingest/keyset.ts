@@ -21,9 +21,6 @@ export function dedupeKey(workspaceId: string, messageId: string): string {
   return hash('md5', `${workspaceId}\0${messageId}`, 'hex');
 }
 
-/** A key as DuckDB's UHUGEINT returns it, back in hex. */
-export const keyOfBigInt = (k: bigint): string => k.toString(16).padStart(32, '0');
-
 const seconds = (d: Date): number => Math.min(FOREVER - 1, Math.max(0, Math.floor(d.getTime() / 1000)));
 
 /** Words of a slot: the low 64 bits of the key, then the second it was first seen (0: empty slot). */

@@ -106,7 +106,7 @@ function profileView(e: CanonicalEvent): CanonicalEvent {
 export class IngestLog {
   private current: OpenSegment;
   private waiting: Waiting[] = [];
-  private rotations: Array<(s: LogSegment | null) => void> = [];
+  private closeRequests: Array<(s: LogSegment | null) => void> = [];
   /** Segments closed because they were full, oldest first, not yet handed out by next(). */
   private fullSegments: LogSegment[] = [];
   private running = false;
@@ -226,7 +226,7 @@ export class IngestLog {
     const full = this.fullSegments.shift();
     if (full) return Promise.resolve(full);
     return new Promise((resolve) => {
-      this.rotations.push(resolve);
+      this.closeRequests.push(resolve);
       this.kick();
     });
   }
@@ -258,12 +258,12 @@ export class IngestLog {
   }
 
   private async run(): Promise<void> {
-    while (this.waiting.length > 0 || this.rotations.length > 0) {
+    while (this.waiting.length > 0 || this.closeRequests.length > 0) {
       if (this.waiting.length > 0) await this.flush(this.waiting.splice(0));
-      if (this.rotations.length > 0) {
+      if (this.closeRequests.length > 0) {
         // A segment that filled up meanwhile goes first.
-        const seg = this.fullSegments.shift() ?? this.close1();
-        for (const r of this.rotations.splice(0)) r(seg);
+        const seg = this.fullSegments.shift() ?? this.closeOpen();
+        for (const r of this.closeRequests.splice(0)) r(seg);
       }
     }
     this.running = false;
@@ -299,12 +299,12 @@ export class IngestLog {
     }
     const lines = seg.events.length + seg.rejected;
     if (before === 0 && lines > 0) seg.firstAt = Date.now();
-    if (lines >= this.opts.segmentLines) this.fullSegments.push(this.close1() as LogSegment);
+    if (lines >= this.opts.segmentLines) this.fullSegments.push(this.closeOpen() as LogSegment);
     if (lines > before) this.opts.onWritten?.(lines);
   }
 
   /** Swaps in a new segment; the old one, if it has lines, is returned for loading. */
-  private close1(): LogSegment | null {
+  private closeOpen(): LogSegment | null {
     const c = this.current;
     if (c.events.length + c.rejected === 0) return null;
     this.current = this.create(c.seq + 1);

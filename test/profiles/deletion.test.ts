@@ -164,6 +164,14 @@ test('a deleted user is gone from every API, from the file, and stays gone when 
   try {
     assert.equal((await get(reopened.app, '/users/user-k')).status, 200);
     assert.equal((await get(reopened.app, '/users/user-v')).status, 404);
+    // The tombstones are read back at start: after a restart the old batch is still refused.
+    const replay = await reopened.app.inject({
+      method: 'POST',
+      url: '/v1/batch',
+      headers: { authorization: basic(KEYS.write) },
+      payload: { batch: victimBatch },
+    });
+    assert.equal(replay.json().duplicates, victimBatch.length);
   } finally {
     await reopened.close();
   }

@@ -2,7 +2,7 @@
 // (the rows never pass through JavaScript), appends its events and its rejections, applies the events'
 // profile effects, and records the segment as loaded, so a segment is loaded exactly once. The dedupe keys
 // need no copy of their own: they are the md5 of columns the events table holds (loadKeys).
-import { type KeySet, keyOfBigInt } from '../../ingest/keyset.ts';
+import type { KeySet } from '../../ingest/keyset.ts';
 import { REJECTED_FIELD, REJECTION_FIELDS } from '../../ingest/lines.ts';
 import type { LogSegment } from '../types.ts';
 import { type Db, StoreError, ts } from './db.ts';
@@ -71,26 +71,20 @@ export async function loadSegment(db: Db, seg: LogSegment, opts: LoadOptions): P
  */
 export async function loadKeys(db: Db, keys: KeySet, since: Date): Promise<void> {
   keys.clear();
-  const events = await db.conn.stream(
-    'SELECT md5(workspace_id || chr(0) || message_id) AS k, epoch(received_at)::BIGINT AS s FROM events WHERE received_at >= ?',
-    [ts(since)],
+  const result = await db.conn.stream(
+    `SELECT md5(workspace_id || chr(0) || message_id) AS k, epoch(received_at)::BIGINT AS s
+       FROM events WHERE received_at >= ?
+     UNION ALL
+     SELECT lower(lpad(to_hex(key), 32, '0')), epoch(seen_at)::BIGINT FROM dedupe_keys WHERE seen_at >= ?`,
+    [ts(since), ts(since)],
   );
   for (
-    let chunk = await events.fetchChunk();
+    let chunk = await result.fetchChunk();
     chunk && chunk.rowCount > 0;
-    chunk = await events.fetchChunk()
+    chunk = await result.fetchChunk()
   ) {
     const k = chunk.getColumnValues(0) as string[];
     const secs = chunk.getColumnValues(1) as bigint[];
     for (let i = 0; i < k.length; i++) keys.addSeconds(k[i] as string, Number(secs[i]));
-  }
-  const kept = await db.conn.stream(
-    'SELECT key, epoch(seen_at)::BIGINT AS s FROM dedupe_keys WHERE seen_at >= ?',
-    [ts(since)],
-  );
-  for (let chunk = await kept.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await kept.fetchChunk()) {
-    const k = chunk.getColumnValues(0) as bigint[];
-    const secs = chunk.getColumnValues(1) as bigint[];
-    for (let i = 0; i < k.length; i++) keys.addSeconds(keyOfBigInt(k[i] as bigint), Number(secs[i]));
   }
 }
