@@ -4,9 +4,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IngestLog } from '../src/ingest/log.ts';
+import type { EventRecord } from '../src/core/event.ts';
+import { KeySet } from '../src/ingest/file/keyset.ts';
+import { SegmentLog } from '../src/ingest/file/segments.ts';
 import { normalize } from '../src/pipeline/normalize.ts';
-import type { EventRecord } from '../src/pipeline/types.ts';
 import { validateItem } from '../src/pipeline/validate.ts';
 import { DuckDBStore, type DuckDBStoreOptions } from '../src/store/duckdb/index.ts';
 import { bodyPool, fillBody } from './events.ts';
@@ -15,11 +16,11 @@ import { round } from './ingest.ts';
 export interface CapacityRow {
   segmentEvents: number;
   loads: number;
-  /** Events per second of store.loadSegment time. */
+  /** Events per second of store.sink.load time. */
   eventsPerSec: number;
   loadP50Ms: number;
   loadMaxMs: number;
-  /** Events per second of IngestLog.submit time (100-event batches), write + fdatasync included. */
+  /** Events per second of SegmentLog.submit time (100-event batches), write + fdatasync included. */
   logEventsPerSec: number;
   /** parse + validate + normalize of the same events, per second of main-thread time. */
   prepareEventsPerSec: number;
@@ -32,14 +33,14 @@ export async function storeCapacity(
 ): Promise<CapacityRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'intake-bench-cap-'));
   const store = await DuckDBStore.open({ ...storeOptions, dataDir: join(dir, 'db') });
-  const { log } = IngestLog.open(
+  const { log } = SegmentLog.open(
     {
       dir: join(dir, 'log'),
-      dedupe: store.dedupe,
+      dedupe: new KeySet(),
       queueLimit: Number.MAX_SAFE_INTEGER,
       segmentLines: Number.MAX_SAFE_INTEGER,
     },
-    await store.loadedSegment(),
+    await store.sink.checkpoint(),
   );
   const pool = bodyPool(8, 100, false);
   let k = 0;
@@ -80,7 +81,7 @@ export async function storeCapacity(
         const seg = await log.next();
         if (!seg) continue;
         const t0 = performance.now();
-        await store.loadSegment(seg);
+        await store.sink.load(seg);
         loads.push(performance.now() - t0);
         log.release(seg);
       }

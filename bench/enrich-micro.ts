@@ -2,9 +2,10 @@
 // validate + normalize, then validate + normalize + enrich on the real geo database.
 // Run: npx tsx bench/enrich-micro.ts [case...]   (per-event cost of validate + normalize + enrich; a case
 // argument is a word of the case labels below, e.g. `load`, to run only the cases that contain it)
+
+import type { RequestContext } from '../src/core/event.ts';
 import { Enricher, type EnrichPlan, openGeoReader } from '../src/pipeline/enrich/index.ts';
 import { normalize } from '../src/pipeline/normalize.ts';
-import type { RequestContext } from '../src/pipeline/types.ts';
 import { validateItem } from '../src/pipeline/validate.ts';
 import { bodyPool, fillBody } from './events.ts';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { CanonicalEvent, JsonObject } from '../src/pipeline/types.ts';
+import type { CanonicalEvent, JsonObject } from '../src/core/event.ts';
 import type { Db as DbClass } from '../src/store/duckdb/db.ts';
 import { rng } from './events.ts';
 

@@ -1,6 +1,6 @@
 // Rewrites the README's error table from the registry in src/http/errors.ts (npm run docs:errors).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ERRORS } from '../src/http/errors.ts';
+import { ERRORS } from '../src/core/errors.ts';
 
 const path = new URL('../README.md', import.meta.url);
 const readme = readFileSync(path, 'utf8');

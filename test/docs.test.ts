@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { ERRORS } from '../src/http/errors.ts';
+import { ERRORS } from '../src/core/errors.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');

@@ -3,24 +3,46 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bootstrap, KeyRing } from '../src/auth/keys.ts';
-import { type App, buildApp } from '../src/http/app.ts';
-import { Ingest } from '../src/ingest/service.ts';
+import type { KeyRing } from '../src/auth/keys.ts';
+import { loadConfig } from '../src/core/config.ts';
+import type { App } from '../src/http/app.ts';
+import { FileLog } from '../src/ingest/file/file-log.ts';
+import type { IngestLog } from '../src/ingest/types.ts';
 import { type GeoReader, openGeoReader } from '../src/pipeline/enrich/index.ts';
-import { DuckDBStore } from '../src/store/duckdb/index.ts';
+import { ENGINES, type EngineName } from '../src/runtime/engines.ts';
+import { openRuntime } from '../src/runtime/runtime.ts';
+import type { Store } from '../src/store/types.ts';
+
+/**
+ * The engine HTTP tests run on: INTAKE_TEST_ENGINE, default `embedded`. Every test that goes through
+ * startTestApp runs on whichever engine is named, unchanged.
+ */
+export const TEST_ENGINE: EngineName = (() => {
+  const name = process.env.INTAKE_TEST_ENGINE ?? 'embedded';
+  if (!(name in ENGINES))
+    throw new Error(`INTAKE_TEST_ENGINE=${name}: no such engine (${Object.keys(ENGINES)})`);
+  return name as EngineName;
+})();
 
 export const KEYS = { write: 'test-write-key', read: 'test-read-key', admin: 'test-admin-key' } as const;
 
 export interface TestApp {
   app: App;
-  store: DuckDBStore;
+  /** The store as the API reads it (reads wait for the log). */
+  store: Store;
   keys: KeyRing;
-  ingest: Ingest;
+  log: IngestLog;
   dataDir: string;
   /** Base URL once listen() was called. */
   url?: string;
   listen(): Promise<string>;
   close(): Promise<void>;
+}
+
+/** The embedded engine's file log, for tests of its own mechanics (segments, loader). */
+export function fileLog(t: TestApp): FileLog {
+  if (!(t.log instanceof FileLog)) throw new Error("this test needs the embedded engine's file log");
+  return t.log;
 }
 
 export function tempDir(prefix = 'intake-test-'): string {
@@ -49,46 +71,40 @@ export function testGeoReader(): Promise<GeoReader> {
 
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = opts.dataDir ?? tempDir();
-  const store = await DuckDBStore.open({ dataDir, memoryLimit: '256MB' });
-  const keys = new KeyRing(store);
-  await keys.load();
-  await bootstrap(keys, KEYS);
-  const ingest = await Ingest.open(store, {
+  // The defaults of `intake start`, with the test's options over them.
+  const config = {
+    ...loadConfig([], {}),
     dataDir,
+    geoipDir: null,
+    bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
+    eventLimit: opts.eventLimit ?? 32 * 1024,
+    trustProxy: opts.trustProxy ?? [],
     queueLimit: opts.queueLimit ?? 100_000,
-    segmentLines: opts.loadMaxEvents ?? 10_000,
-    delayMs: opts.loadDelayMs ?? 100,
-  });
-  const app = await buildApp({
-    config: {
-      bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
-      eventLimit: opts.eventLimit ?? 32 * 1024,
-      trustProxy: opts.trustProxy ?? [],
-    },
-    store,
-    keys,
-    ingest,
+    loadMaxEvents: opts.loadMaxEvents ?? 10_000,
+    loadDelayMs: opts.loadDelayMs ?? 100,
+  };
+  const rt = await openRuntime(config, {
+    engine: TEST_ENGINE,
+    bootstrapKeys: KEYS,
     now: opts.now,
     logger: false,
     geo: opts.geo ?? null,
   });
   const t: TestApp = {
-    app,
-    store,
-    keys,
-    ingest,
+    app: rt.app,
+    store: rt.store,
+    keys: rt.keys,
+    log: rt.log,
     dataDir,
     async listen() {
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      const addr = app.server.address();
+      await rt.app.listen({ port: 0, host: '127.0.0.1' });
+      const addr = rt.app.server.address();
       if (!addr || typeof addr === 'string') throw new Error('no address');
       t.url = `http://127.0.0.1:${addr.port}`;
       return t.url;
     },
     async close() {
-      await app.close();
-      await ingest.close();
-      await store.close();
+      await rt.close();
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,7 +1,11 @@
-// Workspaces and their keys: secrets are shown once and stored as sha256; lookups hit an in-memory ring
-// that every change updates at once, so a revocation takes effect on the next request.
+// Workspaces and their keys: secrets are shown once and stored as sha256; lookups hit an in-memory ring.
+// A change made through this ring updates it at once, so on this node a revocation takes effect on the next
+// request. Changes made elsewhere (another node sharing the store) are seen by comparing the store's keys
+// version every `refreshMs` (default 1 s) and reloading when it moved: that is the bound on how long a key
+// revoked on one node keeps working on another. No lookup waits for the store.
 import { hash } from 'node:crypto';
-import { IntakeError } from '../http/errors.ts';
+import { IntakeError } from '../core/errors.ts';
+import { token, uuidv7 } from '../core/ids.ts';
 import {
   type ApiKey,
   DEFAULT_WORKSPACE_SETTINGS,
@@ -10,7 +14,6 @@ import {
   type Workspace,
   type WorkspaceSettings,
 } from '../store/types.ts';
-import { token, uuidv7 } from '../util/ids.ts';
 
 export const KEY_KINDS: KeyKind[] = ['write', 'read', 'admin'];
 const PREFIX: Record<KeyKind, string> = { write: 'iwk_', read: 'irk_', admin: 'iak_' };
@@ -29,13 +32,35 @@ export class KeyRing {
   private byHash = new Map<string, ApiKey>();
   private workspaces = new Map<string, Workspace>();
 
+  private version = -1;
+  private timer: NodeJS.Timeout | null = null;
+
   constructor(private readonly store: Store) {}
 
   async load(): Promise<void> {
-    this.workspaces = new Map((await this.store.listWorkspaces()).map((w) => [w.id, w]));
+    this.version = await this.store.admin.keysVersion();
+    this.workspaces = new Map((await this.store.admin.listWorkspaces()).map((w) => [w.id, w]));
     this.byHash = new Map(
-      (await this.store.listKeys()).filter((k) => k.revokedAt === null).map((k) => [k.hash, k]),
+      (await this.store.admin.listKeys()).filter((k) => k.revokedAt === null).map((k) => [k.hash, k]),
     );
+  }
+
+  /** Checks the store's keys version every `ms` and reloads when another node changed a key or workspace. */
+  watch(ms = 1000): void {
+    this.timer = setInterval(() => void this.refresh().catch(() => {}), ms);
+    this.timer.unref();
+  }
+
+  /** Reloads when the store's keys version moved since the last load; true when it did. */
+  async refresh(): Promise<boolean> {
+    if ((await this.store.admin.keysVersion()) === this.version) return false;
+    await this.load();
+    return true;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
   }
 
   /** The active key for a secret, if any. */
@@ -65,7 +90,7 @@ export class KeyRing {
       const v = patch[k];
       if (typeof v === 'boolean') settings[k] = v;
     }
-    if (!(await this.store.updateWorkspaceSettings(id, settings))) return undefined;
+    if (!(await this.store.admin.updateWorkspaceSettings(id, settings))) return undefined;
     const updated: Workspace = { ...ws, settings };
     this.workspaces.set(id, updated);
     return updated;
@@ -85,13 +110,13 @@ export class KeyRing {
       createdAt: new Date(),
       settings: { ...DEFAULT_WORKSPACE_SETTINGS },
     };
-    await this.store.createWorkspace(ws);
+    await this.store.admin.createWorkspace(ws);
     this.workspaces.set(ws.id, ws);
     return ws;
   }
 
   async deleteWorkspace(id: string): Promise<boolean> {
-    const found = await this.store.deleteWorkspace(id);
+    const found = await this.store.erasure.deleteWorkspace(id);
     this.workspaces.delete(id);
     for (const [h, k] of this.byHash) if (k.workspaceId === id) this.byHash.delete(h);
     return found;
@@ -115,18 +140,18 @@ export class KeyRing {
       createdAt: new Date(),
       revokedAt: null,
     };
-    await this.store.createKey(key);
+    await this.store.admin.createKey(key);
     this.byHash.set(key.hash, key);
     return { key: publicKey(key), secret: s };
   }
 
   async listKeys(workspaceId: string): Promise<Omit<ApiKey, 'hash'>[]> {
-    return (await this.store.listKeys(workspaceId)).map(publicKey);
+    return (await this.store.admin.listKeys(workspaceId)).map(publicKey);
   }
 
   async revokeKey(workspaceId: string, id: string): Promise<boolean> {
     for (const [h, k] of this.byHash) if (k.id === id && k.workspaceId === workspaceId) this.byHash.delete(h);
-    return this.store.revokeKey(workspaceId, id, new Date());
+    return this.store.admin.revokeKey(workspaceId, id, new Date());
   }
 
   /** True when the workspace has an active key of this kind. */

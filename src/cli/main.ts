@@ -1,5 +1,5 @@
 // The intake command.
-import { ConfigError, describeOptions, loadConfig } from '../config.ts';
+import { ConfigError, describeOptions, loadConfig } from '../core/config.ts';
 import { start } from './start.ts';
 
 const USAGE = `usage: intake start [options]

@@ -1,10 +1,10 @@
 // Bento's POST /v1/batch/events: {events: [{type, email, fields?, details?, date?}]}, answered with the
 // count recorded and the count failed. Each Bento event becomes a track, an identify, or both.
 import { Type } from '@sinclair/typebox';
+import { IntakeError } from '../core/errors.ts';
+import type { JsonObject } from '../core/event.ts';
 import { requireKey } from '../http/auth.ts';
-import { IntakeError } from '../http/errors.ts';
 import { errorResponses } from '../http/schemas.ts';
-import type { JsonObject } from '../pipeline/types.ts';
 import { isObject } from '../pipeline/validate.ts';
 import { ingestMapped, type Mapped, nameUuid, nonEmptyString } from './shared.ts';
 import { type Dialect, requestContext } from './types.ts';

@@ -3,9 +3,9 @@
 // with a 400 listing `fieldErrors: [{field, code, description}]`. The route is shared with Trench (trench.ts).
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ERRORS } from '../core/errors.ts';
+import type { JsonObject } from '../core/event.ts';
 import type { RouteContext } from '../http/context.ts';
-import { ERRORS } from '../http/errors.ts';
-import type { JsonObject } from '../pipeline/types.ts';
 import { isObject } from '../pipeline/validate.ts';
 import { ingestMapped, nonEmptyString } from './shared.ts';
 import { requestContext } from './types.ts';

@@ -1,10 +1,10 @@
 // Segment's HTTP Tracking API (also spoken by RudderStack, Jitsu and analytics.js): single calls, batch, import.
 import { Type } from '@sinclair/typebox';
+import { IntakeError } from '../core/errors.ts';
+import { EVENT_TYPES, type JsonObject } from '../core/event.ts';
 import { requireKey } from '../http/auth.ts';
-import { IntakeError } from '../http/errors.ts';
 import { errorResponses, ItemRejection, WRITE_SECURITY } from '../http/schemas.ts';
 import type { IngestSummary } from '../ingest/ingest.ts';
-import { EVENT_TYPES, type JsonObject } from '../pipeline/types.ts';
 import { isObject } from '../pipeline/validate.ts';
 import { type Dialect, requestContext } from './types.ts';
 

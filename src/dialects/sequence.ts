@@ -3,8 +3,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
+import { IntakeError } from '../core/errors.ts';
 import { requireKey } from '../http/auth.ts';
-import { IntakeError } from '../http/errors.ts';
 import { BEARER_SECURITY } from '../http/schemas.ts';
 import { isObject } from '../pipeline/validate.ts';
 import { ingestMapped, type Mapped, nonEmptyString } from './shared.ts';

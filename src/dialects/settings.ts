@@ -2,8 +2,8 @@
 // fetches GET {cdnURL}/v1/projects/{writeKey}/settings and then sends its events to Intake's Segment routes.
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import { IntakeError } from '../core/errors.ts';
 import type { RouteContext, TypedApp } from '../http/context.ts';
-import { IntakeError } from '../http/errors.ts';
 import { ErrorSchema } from '../http/schemas.ts';
 
 /**

@@ -2,11 +2,11 @@
 // (kept in the rejected store like the pipeline's refusals, so nothing is silently dropped), and
 // deterministic messageIds for formats whose idempotency key is something else.
 import { createHash } from 'node:crypto';
+import type { ErrorCode } from '../core/errors.ts';
+import type { JsonObject, Rejection, RequestContext } from '../core/event.ts';
+import { uuidv7 } from '../core/ids.ts';
 import type { RouteContext } from '../http/context.ts';
-import type { ErrorCode } from '../http/errors.ts';
 import type { ItemOutcome } from '../ingest/ingest.ts';
-import type { JsonObject, Rejection, RequestContext } from '../pipeline/types.ts';
-import { uuidv7 } from '../util/ids.ts';
 
 /** One wire item after mapping: a canonical item for the pipeline, or the dialect's own refusal. */
 export type Mapped =
@@ -52,7 +52,7 @@ export async function ingestMapped(
   }
   const [summary] = await Promise.all([
     items.length > 0 ? ctx.ingestor.ingest(rc, items) : undefined,
-    rejected.length > 0 ? ctx.ingest.log.submit({ events: [], rejected }) : undefined,
+    rejected.length > 0 ? ctx.log.submit({ events: [], rejected }) : undefined,
   ]);
   const out: ItemOutcome[] = [];
   let i = 0;

@@ -2,9 +2,9 @@
 // Segment spec (answered 201 with the stored events), or Biteral's typed event object or array (biteral.ts).
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { IntakeError } from '../core/errors.ts';
 import { requireKey } from '../http/auth.ts';
 import type { RouteContext } from '../http/context.ts';
-import { IntakeError } from '../http/errors.ts';
 import { BEARER_SECURITY, ErrorSchema, EventSchema, ItemRejection } from '../http/schemas.ts';
 import { isObject } from '../pipeline/validate.ts';
 import { BiteralResult, FieldErrorSchema, handleBiteral } from './biteral.ts';

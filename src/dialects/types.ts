@@ -1,7 +1,7 @@
 // A dialect is one wire format: its routes, where its key lives, and the mapping to and from canonical events.
 import type { FastifyRequest } from 'fastify';
+import type { RequestContext } from '../core/event.ts';
 import type { RouteContext, TypedApp } from '../http/context.ts';
-import type { RequestContext } from '../pipeline/types.ts';
 
 export interface Dialect {
   name: string;

@@ -2,11 +2,11 @@
 // each event {userId, anonymousId, name, timestamp (epoch ms), properties}; both answer 204 with no body.
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import { IntakeError } from '../core/errors.ts';
+import type { JsonObject, RequestContext } from '../core/event.ts';
 import { requireKey } from '../http/auth.ts';
 import type { RouteContext } from '../http/context.ts';
-import { IntakeError } from '../http/errors.ts';
 import { BEARER_SECURITY, errorResponses } from '../http/schemas.ts';
-import type { JsonObject, RequestContext } from '../pipeline/types.ts';
 import { isObject } from '../pipeline/validate.ts';
 import { ingestMapped, type Mapped } from './shared.ts';
 import { type Dialect, requestContext } from './types.ts';

@@ -1,20 +1,20 @@
-// Builds the fastify app with its store, keys and ingest log handed in; cli/start.ts listens and handles signals.
+// Builds the fastify app with its store, keys and ingest log handed in (runtime/runtime.ts opens them); cli/start.ts
+// listens and handles signals.
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
-import type { Config } from '../config.ts';
+import type { Config } from '../core/config.ts';
+import { errorBody, IntakeError } from '../core/errors.ts';
+import { VERSION } from '../core/version.ts';
 import { DIALECTS } from '../dialects/index.ts';
 import { settingsRoutes } from '../dialects/settings.ts';
-import { readsAfterWrites } from '../ingest/barrier.ts';
 import { createIngestor } from '../ingest/ingest.ts';
-import type { Ingest } from '../ingest/service.ts';
+import type { IngestLog } from '../ingest/types.ts';
 import { Enricher, type GeoReader } from '../pipeline/enrich/index.ts';
 import type { Store } from '../store/types.ts';
-import { VERSION } from '../version.ts';
 import { registerBodyParser } from './body.ts';
-import { errorBody, IntakeError } from './errors.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -23,9 +23,10 @@ import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
   config: Pick<Config, 'bodyLimit' | 'eventLimit' | 'trustProxy'>;
+  /** The store as readers see it: its reads wait for the log (ingest/read-your-writes.ts). */
   store: Store;
   keys: KeyRing;
-  ingest: Ingest;
+  log: IngestLog;
   /** The clock; tests pass a fixed one. */
   now?: () => Date;
   logger?: FastifyBaseLogger | boolean;
@@ -124,14 +125,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerBodyParser(app, config.bodyLimit);
 
   const now = deps.now ?? (() => new Date());
-  const ingestor = createIngestor(deps.ingest.log, {
+  const ingestor = createIngestor(deps.log, {
     eventLimit: config.eventLimit,
     enricher: new Enricher(deps.geo ?? null),
     settingsOf: (id) => deps.keys.settingsOf(id),
   });
-  // Reads wait for what was acknowledged before them to be loaded: a client sees its own writes.
-  const store = readsAfterWrites(deps.store, () => deps.ingest.loader.settled());
-  const ctx = { store, keys: deps.keys, ingest: deps.ingest, ingestor, now };
+  const ctx = { store: deps.store, keys: deps.keys, log: deps.log, ingestor, now };
   healthRoutes(app, ctx);
   adminRoutes(app, ctx);
   eventRoutes(app, ctx);

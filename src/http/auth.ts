@@ -1,8 +1,8 @@
 // Finds the key wherever a dialect's SDKs send it and checks its kind for the route.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
+import { IntakeError } from '../core/errors.ts';
 import type { ApiKey, KeyKind } from '../store/types.ts';
-import { IntakeError } from './errors.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -3,7 +3,7 @@
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate } from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { IntakeError } from './errors.ts';
+import { IntakeError } from '../core/errors.ts';
 
 const decoders = {
   gzip: promisify(gunzip),

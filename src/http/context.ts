@@ -10,7 +10,7 @@ import type {
 } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
 import type { Ingestor } from '../ingest/ingest.ts';
-import type { Ingest } from '../ingest/service.ts';
+import type { IngestLog } from '../ingest/types.ts';
 import type { Store } from '../store/types.ts';
 
 export type TypedApp = FastifyInstance<
@@ -24,7 +24,8 @@ export type TypedApp = FastifyInstance<
 export interface RouteContext {
   store: Store;
   keys: KeyRing;
-  ingest: Ingest;
+  /** The ingest log: durable acceptance (its contract: ingest/types.ts). */
+  log: IngestLog;
   ingestor: Ingestor;
   now: () => Date;
 }

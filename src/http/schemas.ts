@@ -1,6 +1,6 @@
 // Shared TypeBox schemas for route documentation.
 import { Type } from '@sinclair/typebox';
-import { ERRORS } from './errors.ts';
+import { ERRORS } from '../core/errors.ts';
 
 export const ErrorSchema = Type.Object(
   {

@@ -1,13 +1,13 @@
 // The shared ingest path every dialect calls: validate, normalize and enrich each item, write the valid ones
 // and the rejections to the ingest log together, and report each item's outcome in order.
-import type { ErrorCode } from '../http/errors.ts';
+import type { ErrorCode } from '../core/errors.ts';
+import type { CanonicalEvent, EventRecord, Rejection, RequestContext } from '../core/event.ts';
+import { uuidv7 } from '../core/ids.ts';
+import type { WorkspaceSettings } from '../core/model.ts';
 import { type Enricher, enrichPlan } from '../pipeline/enrich/index.ts';
 import { normalize } from '../pipeline/normalize.ts';
-import type { CanonicalEvent, EventRecord, Rejection, RequestContext } from '../pipeline/types.ts';
 import { validateItem } from '../pipeline/validate.ts';
-import type { WorkspaceSettings } from '../store/types.ts';
-import { uuidv7 } from '../util/ids.ts';
-import type { IngestLog } from './log.ts';
+import type { IngestLog } from './types.ts';
 
 export type ItemOutcome =
   | { status: 'accepted' | 'duplicate'; messageId: string; event: CanonicalEvent }

@@ -1,7 +1,14 @@
 // Turns a validated item into the canonical event: server ids, clock-skew corrected time, request IP,
 // and the JSON columns serialized once (their size is the per-event limit).
-import { uuidv4, uuidv7 } from '../util/ids.ts';
-import { type EventRecord, type JsonObject, type RequestContext, reject, type StepResult } from './types.ts';
+
+import {
+  type EventRecord,
+  type JsonObject,
+  type RequestContext,
+  reject,
+  type StepResult,
+} from '../core/event.ts';
+import { uuidv4, uuidv7 } from '../core/ids.ts';
 import { copyObject, time, type ValidItem } from './validate.ts';
 
 const EMPTY: JsonObject = Object.freeze({}) as JsonObject;

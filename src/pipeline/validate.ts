@@ -1,6 +1,6 @@
 // Checks one wire item against the Segment spec before it is normalized. Hand-written and allocation-free
 // on the happy path: this runs once per event on the hot path, and each failure names its field.
-import { EVENT_TYPES, type EventType, type JsonObject, reject, type StepResult } from './types.ts';
+import { EVENT_TYPES, type EventType, type JsonObject, reject, type StepResult } from '../core/event.ts';
 
 /** A wire item that passed validation: ids are strings, objects are objects, times are parsed. */
 export interface ValidItem {

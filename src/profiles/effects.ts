@@ -2,7 +2,7 @@
 // the ids and links for the identity graph, and trait changes for users and groups. An event whose ids are all
 // stored already, as they are, and already in one person changes nothing in the graph; given the stored ids
 // (a cache), such an event costs a few lookups and adds no id or link.
-import type { CanonicalEvent, JsonObject } from '../pipeline/types.ts';
+import type { CanonicalEvent, JsonObject } from '../core/event.ts';
 import type { Link } from './identity.ts';
 import { applyTraits, type TraitNode } from './traits.ts';
 

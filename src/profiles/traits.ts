@@ -1,6 +1,6 @@
 // Trait merging as a last-writer-wins tree keyed by event time: every path remembers when it was last set,
 // so merging is commutative, associative and idempotent and out-of-order arrival gives the same profile.
-import type { JsonObject } from '../pipeline/types.ts';
+import type { JsonObject } from '../core/event.ts';
 
 /**
  * The stored merge state of one profile's traits. At each path: `t`/`v` is the latest scalar (or array, or

@@ -1,5 +1,5 @@
 // Turns GET /events query parameters into an EventQuery, naming any bad parameter.
-import { IntakeError } from '../http/errors.ts';
+import { IntakeError } from '../core/errors.ts';
 import {
   EQUALITY_FILTERS,
   type EventQuery,

@@ -1,53 +1,11 @@
-// The storage contract. Each backend lives in its own folder and passes test/store/contract.ts.
-import type { KeySet } from '../ingest/keyset.ts';
-import type { CanonicalEvent, Rejection } from '../pipeline/types.ts';
+// The store contract, split by who uses it: the loader's sink, the readers of events and profiles, the jobs that
+// erase data, and the admin of workspaces and keys. Each engine lives in its own folder and passes the contract
+// suite (test/store/contract.ts) on its real engine; docs/ENGINES.md says how to add one.
+import type { CanonicalEvent, Rejection } from '../core/event.ts';
+import type { ApiKey, Workspace, WorkspaceSettings } from '../core/model.ts';
 
-export type KeyKind = 'write' | 'read' | 'admin';
-
-/** Per-workspace ingest options, stored as JSON in the workspaces table. */
-export interface WorkspaceSettings {
-  /** Add `context.location` from the request IP. Default true. */
-  geo: boolean;
-  /** Zero the last octet of IPv4 / last 80 bits of IPv6 in `context.ip` before storing. Default false. */
-  anonymizeIp: boolean;
-}
-
-export const DEFAULT_WORKSPACE_SETTINGS: Readonly<WorkspaceSettings> = Object.freeze({
-  geo: true,
-  anonymizeIp: false,
-});
-
-export interface Workspace {
-  id: string;
-  name: string;
-  createdAt: Date;
-  settings: WorkspaceSettings;
-}
-
-export interface ApiKey {
-  id: string;
-  workspaceId: string;
-  kind: KeyKind;
-  name: string;
-  /** The first characters of the secret, to tell keys apart in listings. */
-  prefix: string;
-  /** sha256 of the secret, hex. The secret itself is never stored. */
-  hash: string;
-  createdAt: Date;
-  revokedAt: Date | null;
-}
-
-/** A closed segment of the ingest log (ingest/log.ts), ready to load. */
-export interface LogSegment {
-  /** Segments are numbered from 1 in the order written, and loaded in that order. */
-  seq: number;
-  /** The segment file: one line per event or rejection (ingest/lines.ts). */
-  path: string;
-  /** Its events, for their profile effects: the profile fields only (properties and context dropped). */
-  events: CanonicalEvent[];
-  /** How many of its lines are rejections. */
-  rejected: number;
-}
+export type { ApiKey, KeyKind, Workspace, WorkspaceSettings } from '../core/model.ts';
+export { DEFAULT_WORKSPACE_SETTINGS } from '../core/model.ts';
 
 export const ORDER_FIELDS = {
   timestamp: 'timestamp',
@@ -97,38 +55,6 @@ export interface EventQuery {
 export interface Page<T> {
   results: T[];
   total: number;
-}
-
-export interface Store extends ProfileStore {
-  /**
-   * The dedupe memory: every (workspace, messageId) key accepted within the window, filled from the durable
-   * copy at open. The ingest log decides duplicates against it and adds keys as it accepts events.
-   */
-  readonly dedupe: KeySet;
-  /**
-   * Loads a log segment in one durable transaction: its events with their dedupe keys and profile effects, and
-   * its rejections. A segment whose seq is not above loadedSegment() is skipped, so a replay is harmless.
-   */
-  loadSegment(segment: LogSegment): Promise<void>;
-  /** The seq of the last segment loaded; 0 before the first. */
-  loadedSegment(): Promise<number>;
-  /** Forgets dedupe entries first seen before `before`; returns how many. */
-  purgeDedupe(before: Date): Promise<number>;
-  listEvents(workspaceId: string, query: EventQuery): Promise<Page<CanonicalEvent>>;
-  listRejected(workspaceId: string, page: { limit: number; offset: number }): Promise<Page<Rejection>>;
-
-  createWorkspace(ws: Workspace): Promise<void>;
-  listWorkspaces(): Promise<Workspace[]>;
-  /** Replaces a workspace's settings; false when there is no such workspace. */
-  updateWorkspaceSettings(id: string, settings: WorkspaceSettings): Promise<boolean>;
-  /** Removes the workspace with its keys, events and rejections. */
-  deleteWorkspace(id: string): Promise<boolean>;
-
-  createKey(key: ApiKey): Promise<void>;
-  listKeys(workspaceId?: string): Promise<ApiKey[]>;
-  revokeKey(workspaceId: string, id: string, at: Date): Promise<boolean>;
-
-  close(): Promise<void>;
 }
 
 // ---- Profiles: users, groups, the identity graph and user deletion ----
@@ -189,7 +115,56 @@ export interface DeletionJob {
   error: string | null;
 }
 
-export interface ProfileStore {
+/**
+ * A batch of the ingest log, read back in order for loading. A log implementation hands these to the loader;
+ * the sink stores each exactly once.
+ */
+export interface LogBatch {
+  /** Its position: batches are loaded in increasing seq, and the sink records the last one it loaded. */
+  readonly seq: number;
+  /**
+   * Its events with their profile fields only (properties and context dropped), in log order: what the
+   * profile step reads. `entries()` gives the whole events.
+   */
+  readonly events: readonly CanonicalEvent[];
+  /** How many of its entries are rejections. */
+  readonly rejected: number;
+  /** Its whole entries, read from wherever the log keeps them. */
+  entries(): Promise<{ events: CanonicalEvent[]; rejected: Rejection[] }>;
+  /**
+   * An optional hint: a local NDJSON file holding the batch as rows of core/columns.ts (events with their key
+   * field, rejections marked with the rejected field), which an engine may read directly instead of entries().
+   */
+  readonly file?: string;
+}
+
+/** The loader's side: append a batch with its checkpoint in one atomic step, and give back what dedupe needs. */
+export interface EventSink {
+  /**
+   * Stores the batch in one atomic, durable step: its events, the events' profile effects and its rejections,
+   * with `seq` as the new checkpoint. A batch at or below checkpoint() is skipped, so a replay is harmless.
+   */
+  load(batch: LogBatch): Promise<void>;
+  /** The seq of the last batch loaded; 0 before the first. */
+  checkpoint(): Promise<number>;
+  /**
+   * Calls `add` with the dedupe key (core/dedupe.ts) and the time first seen, in seconds, of every event received
+   * since `since`, and of every stored tombstone (seconds FOREVER: never forgotten): what the log's dedupe memory
+   * is rebuilt from at start.
+   */
+  dedupeKeys(since: Date, add: (key: string, seconds: number) => void): Promise<void>;
+  /** Forgets stored dedupe keys first seen before `before` (tombstones are kept); returns how many. */
+  purgeKeys(before: Date): Promise<number>;
+}
+
+/** Reads of events and rejections; always scoped to one workspace. */
+export interface EventReads {
+  listEvents(workspaceId: string, query: EventQuery): Promise<Page<CanonicalEvent>>;
+  listRejected(workspaceId: string, page: { limit: number; offset: number }): Promise<Page<Rejection>>;
+}
+
+/** Reads of users, groups and the identity graph. */
+export interface ProfileReads {
   /** The person that `id` (any of its linked ids) belongs to, or null. */
   getUser(workspaceId: string, id: string): Promise<UserProfile | null>;
   listUsers(workspaceId: string, query: UserQuery): Promise<Page<UserSummary>>;
@@ -205,10 +180,45 @@ export interface ProfileStore {
     groupId: string,
     page: { limit: number; offset: number },
   ): Promise<Page<UserSummary>>;
+  getDeletion(workspaceId: string, jobId: string): Promise<DeletionJob | null>;
+}
+
+/** What erases data: it must see every event acknowledged before it, like a read. */
+export interface Erasure {
   /**
    * Starts deleting the person `id` belongs to: profile, links, memberships and the events of every linked id;
-   * their messageIds stay refused forever. Runs in the background; poll getDeletion.
+   * their messageIds stay refused forever (tombstones, handed to onTombstones). Runs in the background; poll
+   * ProfileReads.getDeletion.
    */
   requestDeletion(workspaceId: string, id: string): Promise<DeletionJob>;
-  getDeletion(workspaceId: string, jobId: string): Promise<DeletionJob | null>;
+  /** Removes the workspace with its keys, events, rejections and profiles; false when there is none. */
+  deleteWorkspace(id: string): Promise<boolean>;
+}
+
+/** Workspaces and keys. */
+export interface Admin {
+  createWorkspace(ws: Workspace): Promise<void>;
+  listWorkspaces(): Promise<Workspace[]>;
+  /** Replaces a workspace's settings; false when there is no such workspace. */
+  updateWorkspaceSettings(id: string, settings: WorkspaceSettings): Promise<boolean>;
+  createKey(key: ApiKey): Promise<void>;
+  listKeys(workspaceId?: string): Promise<ApiKey[]>;
+  revokeKey(workspaceId: string, id: string, at: Date): Promise<boolean>;
+  /**
+   * A number that changes whenever a workspace or key changes (on any node sharing the store): key rings
+   * compare it to reload (auth/keys.ts).
+   */
+  keysVersion(): Promise<number>;
+}
+
+/** Every part of an engine, opened together. */
+export interface Store {
+  readonly sink: EventSink;
+  readonly events: EventReads;
+  readonly profiles: ProfileReads;
+  readonly erasure: Erasure;
+  readonly admin: Admin;
+  /** Called with the dedupe keys of a deleted person's events once its deletion commits (the log refuses them). */
+  onTombstones(listener: (keys: string[]) => void): void;
+  close(): Promise<void>;
 }

@@ -102,7 +102,7 @@ test('workspaces are listed, keys created, listed without secrets, and revoked w
 });
 
 test('keys are stored as sha256 hashes, never as the secret', async () => {
-  const rows = await t.store.listKeys();
+  const rows = await t.store.admin.listKeys();
   assert.ok(rows.every((k) => /^[0-9a-f]{64}$/.test(k.hash)));
   assert.ok(!rows.some((k) => k.hash === KEYS.write));
 });
@@ -127,14 +127,13 @@ test('deleting a workspace removes its data and its keys; names are unique; bad 
   assert.equal(badName.statusCode, 400);
   assert.equal(badName.json().code, 'INTAKE_ERR_INVALID_BODY');
 
-  await t.ingest.loader.settled(); // the store itself is read below, not through the API's read barrier
-  assert.ok(await t.store.getUser(ws.id, 'u'), 'the profile exists before');
+  assert.ok(await t.store.profiles.getUser(ws.id, 'u'), 'the profile exists before');
   const del = await t.app.inject({ method: 'DELETE', url: `/admin/workspaces/${ws.id}`, headers: admin });
   assert.equal(del.statusCode, 204);
-  assert.equal(await t.store.getUser(ws.id, 'u'), null, 'profiles go with the workspace');
+  assert.equal(await t.store.profiles.getUser(ws.id, 'u'), null, 'profiles go with the workspace');
   assert.equal(
     (
-      await t.store.listEvents(ws.id, {
+      await t.store.events.listEvents(ws.id, {
         json: [],
         orderBy: 'timestamp',
         direction: 'ASC',

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { dedupeKey, FOREVER, KeySet } from '../../src/ingest/keyset.ts';
+import { dedupeKey } from '../../src/core/dedupe.ts';
+import { FOREVER, KeySet } from '../../src/ingest/file/keyset.ts';
 
 test('keys added are found, through many resizes; absent keys are not', () => {
   const set = new KeySet(8);

@@ -2,7 +2,8 @@
 // and lone surrogates (which DuckDB's JSON reader refuses) replaced by U+FFFD.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeLine, EVENT_FIELDS, eventLine, KEY_FIELD } from '../../src/ingest/lines.ts';
+import { EVENT_COLUMNS, KEY_FIELD } from '../../src/core/columns.ts';
+import { decodeLine, eventLine } from '../../src/ingest/file/lines.ts';
 import { record } from '../store/contract.ts';
 
 const TRICKY = [
@@ -32,7 +33,7 @@ test('an event line holds every field, and reads back to the same event', () => 
   });
   const line = eventLine(r, 'ab'.repeat(16));
   const o = JSON.parse(line) as Record<string, unknown>;
-  for (const f of EVENT_FIELDS) assert.ok(f.column in o, `${f.column} is written`);
+  for (const f of EVENT_COLUMNS) assert.ok(f.column in o, `${f.column} is written`);
   assert.equal(o[KEY_FIELD], 'ab'.repeat(16));
   const back = decodeLine(line);
   assert.equal(back.kind, 'event');

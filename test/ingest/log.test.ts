@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { appendFileSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { dedupeKey, KeySet } from '../../src/ingest/keyset.ts';
-import { IngestLog } from '../../src/ingest/log.ts';
-import { allEvents, basic, KEYS, startTestApp, type TestApp, tempDir } from '../helpers.ts';
+import { dedupeKey } from '../../src/core/dedupe.ts';
+import { KeySet } from '../../src/ingest/file/keyset.ts';
+import { SegmentLog } from '../../src/ingest/file/segments.ts';
+import { allEvents, basic, fileLog, KEYS, startTestApp, type TestApp, tempDir } from '../helpers.ts';
 import { record } from '../store/contract.ts';
 
 const batch = (tag: string, n: number) => ({
@@ -33,13 +34,13 @@ before(async () => {
 after(() => t.close());
 
 test('concurrent requests share group writes: fewer writes than requests, each answered after its write', async () => {
-  const before = t.ingest.log.writes;
+  const before = fileLog(t).segments.writes;
   const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => post(t, `g${i}`, 2)));
   for (const r of responses) assert.equal(r.statusCode, 200);
-  const writes = t.ingest.log.writes - before;
+  const writes = fileLog(t).segments.writes - before;
   assert.ok(writes >= 1 && writes < 10, `${writes} writes for 10 requests`);
   assert.equal((await allEvents(t.app)).length, 20, 'a read waits for the acknowledged events to be loaded');
-  assert.equal(t.ingest.pending, 0);
+  assert.equal(t.log.pending, 0);
 });
 
 test('past the queue bound ingest answers 503 with Retry-After; a read loads the queue and ingest resumes', async () => {
@@ -53,14 +54,14 @@ test('past the queue bound ingest answers 503 with Retry-After; a read loads the
     assert.equal(r.json().code, 'INTAKE_ERR_OVERLOADED');
   }
   assert.equal((await allEvents(t.app, KEYS.read, 'event=E')).length, 20 + 50);
-  assert.equal(t.ingest.pending, 0, 'the queue drained');
+  assert.equal(t.log.pending, 0, 'the queue drained');
   assert.equal((await post(t, 'o-after', 10)).statusCode, 200);
 });
 
 test('a failing load loses nothing acknowledged: reads answer 503 until it succeeds, then see everything', async () => {
-  const original = t.store.loadSegment;
+  const original = t.store.sink.load;
   let failures = 0;
-  t.store.loadSegment = () => {
+  t.store.sink.load = () => {
     failures++;
     return Promise.reject(new Error('disk on fire'));
   };
@@ -77,7 +78,7 @@ test('a failing load loses nothing acknowledged: reads answer 503 until it succe
     assert.equal(read.json().code, 'INTAKE_ERR_STORE_UNAVAILABLE');
     assert.ok(failures >= 1);
   } finally {
-    t.store.loadSegment = original;
+    t.store.sink.load = original;
     restored = true;
   }
   assert.ok(restored);
@@ -91,7 +92,7 @@ test('a failing log write answers 503, acknowledges nothing, and refuses later w
   try {
     assert.equal((await post(u, 'before', 2)).statusCode, 200);
     // The open segment's file descriptor swapped for one that is not open: its next write fails (EBADF).
-    const open = (u.ingest.log as unknown as { current: { fd: number } }).current;
+    const open = (fileLog(u).segments as unknown as { current: { fd: number } }).current;
     closeSync(open.fd);
     open.fd = 1 << 30;
     const r = await post(u, 'lost', 2);
@@ -125,7 +126,7 @@ const ev = (id: string) => record('ws', { type: 'track', event: 'R', userId: 'u'
 test('a restart finds the unloaded segments, remembers their keys, and drops a torn last line', async () => {
   const dir = tempDir();
   try {
-    const first = IngestLog.open({ dir, dedupe: new KeySet(), queueLimit: 100, segmentLines: 1000 }, 0);
+    const first = SegmentLog.open({ dir, dedupe: new KeySet(), queueLimit: 100, segmentLines: 1000 }, 0);
     await first.log.submit({ events: [ev('a'), ev('b')], rejected: [] });
     const closed = await first.log.next();
     assert.equal(closed?.seq, 1);
@@ -138,7 +139,7 @@ test('a restart finds the unloaded segments, remembers their keys, and drops a t
     appendFileSync(open, '{"id":"0190-cut-sh');
 
     const keys = new KeySet();
-    const again = IngestLog.open({ dir, dedupe: keys, queueLimit: 100, segmentLines: 1000 }, 0);
+    const again = SegmentLog.open({ dir, dedupe: keys, queueLimit: 100, segmentLines: 1000 }, 0);
     assert.deepEqual(
       again.unloaded.map((s) => [s.seq, s.events.map((e) => e.messageId)]),
       [
@@ -155,7 +156,7 @@ test('a restart finds the unloaded segments, remembers their keys, and drops a t
     again.log.closeFiles();
 
     // With segment 1 loaded, a restart deletes it and recovers the others only.
-    const third = IngestLog.open({ dir, dedupe: new KeySet(), queueLimit: 100, segmentLines: 1000 }, 1);
+    const third = SegmentLog.open({ dir, dedupe: new KeySet(), queueLimit: 100, segmentLines: 1000 }, 1);
     assert.deepEqual(
       third.unloaded.map((s) => s.seq),
       [2, 3],
@@ -173,7 +174,7 @@ test('an unreadable line in a closed segment stops the start instead of losing e
     writeFileSync(join(dir, '000000000001.ndjson'), 'not json\n');
     writeFileSync(join(dir, '000000000002.ndjson'), '');
     assert.throws(
-      () => IngestLog.open({ dir, dedupe: new KeySet(), queueLimit: 100, segmentLines: 1000 }, 0),
+      () => SegmentLog.open({ dir, dedupe: new KeySet(), queueLimit: 100, segmentLines: 1000 }, 0),
       /000000000001\.ndjson line 1 is unreadable/,
     );
   } finally {
@@ -184,7 +185,7 @@ test('an unreadable line in a closed segment stops the start instead of losing e
 test('the log closes a segment once it is full, so one load never holds more than segmentLines lines', async () => {
   const dir = tempDir();
   try {
-    const { log } = IngestLog.open({ dir, dedupe: new KeySet(), queueLimit: 100, segmentLines: 3 }, 0);
+    const { log } = SegmentLog.open({ dir, dedupe: new KeySet(), queueLimit: 100, segmentLines: 3 }, 0);
     await log.submit({ events: [ev('f1'), ev('f2')], rejected: [] });
     assert.equal(log.full, 0);
     await log.submit({ events: [ev('f3'), ev('f4')], rejected: [] });
@@ -208,21 +209,21 @@ test('the log closes a segment once it is full, so one load never holds more tha
 test('a clean shutdown loads every segment, including full ones waiting while the open one is empty', async () => {
   const dir = tempDir();
   const u = await startTestApp({ dataDir: dir, loadMaxEvents: 2, loadDelayMs: 60_000 });
-  const original = u.store.loadSegment;
+  const original = u.store.sink.load;
   // Slow loads: the second segment fills up and waits while the first is still loading.
-  u.store.loadSegment = async (seg) => {
+  u.store.sink.load = async (seg) => {
     await new Promise((r) => setTimeout(r, 200));
     return original(seg);
   };
   try {
     assert.equal((await post(u, 'shut-a', 2)).statusCode, 200);
     assert.equal((await post(u, 'shut-b', 2)).statusCode, 200);
-    assert.equal(u.ingest.log.full, 1, 'a full segment waits; the open one is empty');
-    assert.equal(u.ingest.log.open.lines, 0);
-    await u.ingest.close();
-    assert.equal(await u.store.loadedSegment(), 2, 'both segments loaded before the log closed');
+    assert.equal(fileLog(u).segments.full, 1, 'a full segment waits; the open one is empty');
+    assert.equal(fileLog(u).segments.open.lines, 0);
+    await u.log.close();
+    assert.equal(await u.store.sink.checkpoint(), 2, 'both segments loaded before the log closed');
   } finally {
-    u.store.loadSegment = original;
+    u.store.sink.load = original;
     await u.close();
     rmSync(dir, { recursive: true, force: true });
   }

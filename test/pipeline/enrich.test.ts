@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { UAParser } from 'ua-parser-js';
+import type { EventRecord, JsonObject } from '../../src/core/event.ts';
 import {
   anonymizeIp,
   Enricher,
@@ -10,7 +11,6 @@ import {
   type GeoReader,
   parseUserAgent,
 } from '../../src/pipeline/enrich/index.ts';
-import type { EventRecord, JsonObject } from '../../src/pipeline/types.ts';
 import { allEvents, bearer, KEYS, startTestApp, type TestApp, tempDir, testGeoReader } from '../helpers.ts';
 
 const CHROME =

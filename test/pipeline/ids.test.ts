@@ -1,7 +1,7 @@
 // Server-assigned ids: RFC 9562 layout, the time in the first 48 bits, order within a millisecond.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { uuidv4, uuidv7 } from '../../src/util/ids.ts';
+import { uuidv4, uuidv7 } from '../../src/core/ids.ts';
 
 const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -1,8 +1,8 @@
 // normalize's JSON columns, batch-level sentAt and size limit, on the paths its shortcuts take.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { EventRecord, RequestContext, StepResult } from '../../src/core/event.ts';
 import { normalize } from '../../src/pipeline/normalize.ts';
-import type { EventRecord, RequestContext, StepResult } from '../../src/pipeline/types.ts';
 import { type ValidItem, validateItem } from '../../src/pipeline/validate.ts';
 
 const valid = (item: object): ValidItem => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { rng } from '../../bench/events.ts';
-import type { CanonicalEvent, EventType } from '../../src/pipeline/types.ts';
+import type { CanonicalEvent, EventType } from '../../src/core/event.ts';
 import { Db } from '../../src/store/duckdb/db.ts';
 import { ProfileCaches } from '../../src/store/duckdb/profile-cache.ts';
 import { applyProfiles } from '../../src/store/duckdb/profiles.ts';

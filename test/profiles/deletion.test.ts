@@ -136,7 +136,7 @@ test('a deleted user is gone from every API, from the file, and stays gone when 
     assert.deepEqual((await get(t.app, '/groups/acme')).body.memberCount, 1);
 
     // A retry of the old batch is acknowledged as duplicates and stores nothing, even after the window purge.
-    await t.store.purgeDedupe(new Date(Date.UTC(9000, 0, 1)));
+    await t.log.purge(new Date(Date.UTC(9000, 0, 1)));
     const replay = await t.app.inject({
       method: 'POST',
       url: '/v1/batch',

@@ -4,11 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type IngestBatch, IngestLog } from '../../src/ingest/log.ts';
+import type { EventRecord, RequestContext } from '../../src/core/event.ts';
+import { FileLog } from '../../src/ingest/file/file-log.ts';
+import type { IngestBatch } from '../../src/ingest/types.ts';
 import { normalize } from '../../src/pipeline/normalize.ts';
-import type { EventRecord, RequestContext } from '../../src/pipeline/types.ts';
 import { validateItem } from '../../src/pipeline/validate.ts';
-import type { EventQuery, Store } from '../../src/store/types.ts';
+import type { EventQuery, LogBatch, Store } from '../../src/store/types.ts';
 
 const ctx = (workspaceId: string, receivedAt = new Date('2026-03-01T00:00:00Z')): RequestContext => ({
   workspaceId,
@@ -25,29 +26,29 @@ export function record(workspaceId: string, item: Record<string, unknown>, recei
   return n.value;
 }
 
-/**
- * Writes a batch the way the server does: through an ingest log (which decides duplicates against the
- * store's dedupe memory) into one segment, which the store then loads. Returns the duplicate flags.
- */
-export async function write(store: Store, batch: IngestBatch): Promise<boolean[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'intake-contract-log-'));
-  try {
-    const { log } = IngestLog.open(
-      { dir, dedupe: store.dedupe, queueLimit: 1_000_000, segmentLines: 1_000_000 },
-      await store.loadedSegment(),
-    );
-    const { duplicate } = await log.submit(batch);
-    const seg = await log.next();
-    if (seg) {
-      await store.loadSegment(seg);
-      log.release(seg);
-    }
-    await log.close();
-    log.closeFiles();
-    return duplicate;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+/** One file log per store under test, as the server has: the log holds the dedupe memory. */
+const logs = new WeakMap<Store, FileLog>();
+async function logOf(store: Store): Promise<FileLog> {
+  let log = logs.get(store);
+  if (!log) {
+    log = await FileLog.open(store.sink, {
+      dataDir: mkdtempSync(join(tmpdir(), 'intake-contract-log-')),
+      queueLimit: 1_000_000,
+      segmentLines: 1_000_000,
+      delayMs: 0,
+      dedupeWindowHours: 24 * 365 * 10,
+    });
+    logs.set(store, log);
   }
+  return log;
+}
+
+/** Writes a batch the way the server does: through the file log, which decides duplicates, then loads it. */
+export async function write(store: Store, batch: IngestBatch): Promise<boolean[]> {
+  const log = await logOf(store);
+  const { duplicate } = await log.submit(batch);
+  await log.settled();
+  return duplicate;
 }
 
 const query = (q: Partial<EventQuery> = {}): EventQuery => ({
@@ -69,11 +70,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       const other = record('ws2', { type: 'track', event: 'A', userId: 'u1', messageId: 'm1' });
       assert.deepEqual(await write(store, { events: [a, b, a2], rejected: [] }), [false, false, true]);
       assert.deepEqual(await write(store, { events: [b, other], rejected: [] }), [true, false]);
-      const page = await store.listEvents('ws1', query());
+      const page = await store.events.listEvents('ws1', query());
       assert.equal(page.total, 2);
       assert.deepEqual(page.results.map((e) => e.event).sort(), ['A', 'B']);
-      assert.equal((await store.listEvents('ws2', query())).total, 1);
+      assert.equal((await store.events.listEvents('ws2', query())).total, 1);
     } finally {
+      await logs.get(store)?.close();
       await store.close();
     }
   });
@@ -93,14 +95,14 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         }),
       );
       await write(store, { events, rejected: [] });
-      assert.equal((await store.listEvents('ws', query({ userId: 'u1' }))).total, 6);
-      assert.equal((await store.listEvents('ws', query({ type: 'identify' }))).total, 10);
-      const range = await store.listEvents(
+      assert.equal((await store.events.listEvents('ws', query({ userId: 'u1' }))).total, 6);
+      assert.equal((await store.events.listEvents('ws', query({ type: 'identify' }))).total, 10);
+      const range = await store.events.listEvents(
         'ws',
         query({ startDate: new Date('2026-01-05T00:00:00Z'), endDate: new Date('2026-01-10T00:00:00Z') }),
       );
       assert.equal(range.total, 6);
-      const nested = await store.listEvents(
+      const nested = await store.events.listEvents(
         'ws',
         query({ json: [{ column: 'properties', path: ['nested', 'n'], value: '7' }] }),
       );
@@ -108,12 +110,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         nested.results.map((e) => e.messageId),
         ['q7'],
       );
-      const pro = await store.listEvents(
+      const pro = await store.events.listEvents(
         'ws',
         query({ json: [{ column: 'properties', path: ['plan'], value: 'pro' }] }),
       );
       assert.equal(pro.total, 15);
-      const desc = await store.listEvents('ws', query({ direction: 'DESC', limit: 5, offset: 5 }));
+      const desc = await store.events.listEvents('ws', query({ direction: 'DESC', limit: 5, offset: 5 }));
       assert.equal(desc.total, 30);
       assert.deepEqual(
         desc.results.map((e) => e.messageId),
@@ -124,6 +126,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.deepEqual(first?.traits, { name: 'n24' });
       assert.ok(first?.timestamp instanceof Date);
     } finally {
+      await logs.get(store)?.close();
       await store.close();
     }
   });
@@ -147,7 +150,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
           },
         ],
       });
-      const page = await store.listRejected('ws', { limit: 10, offset: 0 });
+      const page = await store.events.listRejected('ws', { limit: 10, offset: 0 });
       assert.equal(page.total, 1);
       assert.deepEqual(page.results[0], {
         id: 'r1',
@@ -159,8 +162,9 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         reason: 'no id',
         payload: '{"a":1}',
       });
-      assert.equal((await store.listRejected('other', { limit: 10, offset: 0 })).total, 0);
+      assert.equal((await store.events.listRejected('other', { limit: 10, offset: 0 })).total, 0);
     } finally {
+      await logs.get(store)?.close();
       await store.close();
     }
   });
@@ -179,36 +183,31 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         new Date('2026-01-03T00:00:00Z'),
       );
       await write(store, { events: [old, fresh], rejected: [] });
-      assert.equal(await store.purgeDedupe(new Date('2026-01-02T00:00:00Z')), 1);
+      assert.equal(await (await logOf(store)).purge(new Date('2026-01-02T00:00:00Z')), 1);
       assert.deepEqual(await write(store, { events: [old, fresh], rejected: [] }), [false, true]);
     } finally {
+      await logs.get(store)?.close();
       await store.close();
     }
   });
 
-  test(`${name}: a segment is loaded once: a replay of one at or below loadedSegment() changes nothing`, async () => {
+  test(`${name}: a batch is loaded once: a replay of one at or below checkpoint() changes nothing`, async () => {
     const store = await open();
-    const dir = mkdtempSync(join(tmpdir(), 'intake-contract-log-'));
     try {
-      const { log } = IngestLog.open(
-        { dir, dedupe: store.dedupe, queueLimit: 1000, segmentLines: 1000 },
-        await store.loadedSegment(),
-      );
-      await log.submit({
-        events: [record('ws', { type: 'track', event: 'Once', userId: 'u', messageId: 'o1' })],
-        rejected: [],
-      });
-      const seg = await log.next();
-      assert.ok(seg);
-      await store.loadSegment(seg);
-      assert.equal(await store.loadedSegment(), seg.seq);
-      await store.loadSegment(seg);
-      assert.equal((await store.listEvents('ws', query())).total, 1);
-      await log.close();
-      log.closeFiles();
+      const events = [record('ws', { type: 'track', event: 'Once', userId: 'u', messageId: 'o1' })];
+      const batch: LogBatch = {
+        seq: (await store.sink.checkpoint()) + 1,
+        events: events.map((r) => r.event),
+        rejected: 0,
+        entries: async () => ({ events: events.map((r) => r.event), rejected: [] }),
+      };
+      await store.sink.load(batch);
+      assert.equal(await store.sink.checkpoint(), batch.seq);
+      await store.sink.load(batch);
+      assert.equal((await store.events.listEvents('ws', query())).total, 1);
     } finally {
+      await logs.get(store)?.close();
       await store.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -223,10 +222,11 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         properties: { 'k\udc00': 'v \ud83d', fine: 'pair 😀' },
       });
       assert.deepEqual(await write(store, { events: [e], rejected: [] }), [false]);
-      const [stored] = (await store.listEvents('ws', query())).results;
+      const [stored] = (await store.events.listEvents('ws', query())).results;
       assert.equal(stored?.event, 'Odd \ufffd name');
       assert.deepEqual(stored?.properties, { 'k\ufffd': 'v \ufffd', fine: 'pair 😀' });
     } finally {
+      await logs.get(store)?.close();
       await store.close();
     }
   });

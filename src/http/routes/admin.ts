@@ -1,9 +1,9 @@
 // Admin API: workspaces and keys. Admin keys manage the whole server; every other key is scoped to its workspace.
 import { Type } from '@sinclair/typebox';
 import { KEY_KINDS } from '../../auth/keys.ts';
+import { IntakeError } from '../../core/errors.ts';
 import { requireKey } from '../auth.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
-import { IntakeError } from '../errors.ts';
 import { BEARER_SECURITY, errorResponses } from '../schemas.ts';
 
 const Settings = Type.Object({

@@ -63,7 +63,7 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
     },
     async (req) => {
       const q = parseEventQuery(req.query as Record<string, unknown>);
-      const page = await ctx.store.listEvents(req.auth.workspaceId, q);
+      const page = await ctx.store.events.listEvents(req.auth.workspaceId, q);
       return { results: page.results as never, limit: q.limit, offset: q.offset, total: page.total };
     },
   );
@@ -101,7 +101,7 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
     async (req) => {
       const limit = req.query.limit ?? 100;
       const offset = req.query.offset ?? 0;
-      const page = await ctx.store.listRejected(req.auth.workspaceId, { limit, offset });
+      const page = await ctx.store.events.listRejected(req.auth.workspaceId, { limit, offset });
       const results = page.results.map(({ workspaceId: _w, payload, ...r }) => ({
         ...r,
         payload: parsePayload(payload),

@@ -1,6 +1,6 @@
 // Liveness and how many accepted events wait to be loaded; no key needed.
 import { Type } from '@sinclair/typebox';
-import { VERSION } from '../../version.ts';
+import { VERSION } from '../../core/version.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
 
 const started = Date.now();
@@ -26,7 +26,7 @@ export function healthRoutes(app: TypedApp, ctx: RouteContext): void {
       status: 'ok' as const,
       version: VERSION,
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
-      pendingEvents: ctx.ingest.pending,
+      pendingEvents: ctx.log.pending,
     }),
   );
 }

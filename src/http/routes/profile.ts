@@ -1,10 +1,10 @@
 // UserFlux's profile pair: POST /profile (what its SDKs' identify() sends) stored as an identify event whose
 // traits are the properties, and GET /profile/:userId, the merged profile in a documented shape.
 import { Type } from '@sinclair/typebox';
+import { IntakeError } from '../../core/errors.ts';
 import { requestContext } from '../../dialects/types.ts';
 import { requireKey } from '../auth.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
-import { IntakeError } from '../errors.ts';
 import { BEARER_SECURITY, ErrorSchema, errorResponses } from '../schemas.ts';
 import { UserFluxProfileSchema } from './user-schemas.ts';
 
@@ -58,7 +58,7 @@ export function profileRoutes(app: TypedApp, ctx: RouteContext): void {
       },
     },
     async (req) => {
-      const u = await ctx.store.getUser(req.auth.workspaceId, req.params.userId);
+      const u = await ctx.store.profiles.getUser(req.auth.workspaceId, req.params.userId);
       if (!u) throw new IntakeError('INTAKE_ERR_NOT_FOUND', `no user ${req.params.userId} in this workspace`);
       return {
         userId: u.id,

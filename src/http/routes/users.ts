@@ -1,9 +1,9 @@
 // Users (persons across linked ids), groups, and deleting a user. Reads need a read key; deletion an admin key.
 import { Type } from '@sinclair/typebox';
+import { IntakeError } from '../../core/errors.ts';
 import type { UserQuery } from '../../store/types.ts';
 import { requireKey } from '../auth.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
-import { IntakeError } from '../errors.ts';
 import { BEARER_SECURITY, ErrorSchema, EventSchema, errorResponses } from '../schemas.ts';
 import {
   DeletionSchema,
@@ -69,7 +69,7 @@ export function userRoutes(app: TypedApp, ctx: RouteContext): void {
     },
     async (req) => {
       const q = parseUserQuery(req.query as Record<string, unknown>);
-      const page = await ctx.store.listUsers(req.auth.workspaceId, q);
+      const page = await ctx.store.profiles.listUsers(req.auth.workspaceId, q);
       return { results: page.results as never, limit: q.limit, offset: q.offset, total: page.total };
     },
   );
@@ -87,7 +87,7 @@ export function userRoutes(app: TypedApp, ctx: RouteContext): void {
       },
     },
     async (req) => {
-      const user = await ctx.store.getUser(req.auth.workspaceId, req.params.id);
+      const user = await ctx.store.profiles.getUser(req.auth.workspaceId, req.params.id);
       if (!user) throw noUser(req.params.id);
       return user as never;
     },
@@ -109,7 +109,10 @@ export function userRoutes(app: TypedApp, ctx: RouteContext): void {
     async (req) => {
       const limit = req.query.limit ?? 100;
       const offset = req.query.offset ?? 0;
-      const page = await ctx.store.listUserEvents(req.auth.workspaceId, req.params.id, { limit, offset });
+      const page = await ctx.store.profiles.listUserEvents(req.auth.workspaceId, req.params.id, {
+        limit,
+        offset,
+      });
       if (!page) throw noUser(req.params.id);
       return { results: page.results as never, limit, offset, total: page.total };
     },
@@ -130,7 +133,7 @@ export function userRoutes(app: TypedApp, ctx: RouteContext): void {
       },
     },
     async (req, reply) => {
-      const job = await ctx.store.requestDeletion(req.auth.workspaceId, req.params.id);
+      const job = await ctx.store.erasure.requestDeletion(req.auth.workspaceId, req.params.id);
       return reply
         .code(202)
         .header('location', `/deletions/${job.id}`)
@@ -151,7 +154,7 @@ export function userRoutes(app: TypedApp, ctx: RouteContext): void {
       },
     },
     async (req) => {
-      const job = await ctx.store.getDeletion(req.auth.workspaceId, req.params.id);
+      const job = await ctx.store.profiles.getDeletion(req.auth.workspaceId, req.params.id);
       if (!job) throw new IntakeError('INTAKE_ERR_NOT_FOUND', `no deletion ${req.params.id}`);
       return job as never;
     },
@@ -170,7 +173,7 @@ export function userRoutes(app: TypedApp, ctx: RouteContext): void {
       },
     },
     async (req) => {
-      const group = await ctx.store.getGroup(req.auth.workspaceId, req.params.id);
+      const group = await ctx.store.profiles.getGroup(req.auth.workspaceId, req.params.id);
       if (!group) throw new IntakeError('INTAKE_ERR_NOT_FOUND', `no group ${req.params.id}`);
       return group as never;
     },
@@ -192,9 +195,12 @@ export function userRoutes(app: TypedApp, ctx: RouteContext): void {
     async (req) => {
       const limit = req.query.limit ?? 100;
       const offset = req.query.offset ?? 0;
-      if (!(await ctx.store.getGroup(req.auth.workspaceId, req.params.id)))
+      if (!(await ctx.store.profiles.getGroup(req.auth.workspaceId, req.params.id)))
         throw new IntakeError('INTAKE_ERR_NOT_FOUND', `no group ${req.params.id}`);
-      const page = await ctx.store.listGroupUsers(req.auth.workspaceId, req.params.id, { limit, offset });
+      const page = await ctx.store.profiles.listGroupUsers(req.auth.workspaceId, req.params.id, {
+        limit,
+        offset,
+      });
       return { results: page.results as never, limit, offset, total: page.total };
     },
   );

@@ -1,8 +1,9 @@
 // The enrich step, after normalize on every dialect's ingest path: location from the IP, browser / OS /
 // device from the user agent, then IP anonymization. It adds only what the client did not send, never
 // fails an event, and does no I/O: the geo database is in memory and both lookups are cached.
-import type { WorkspaceSettings } from '../../store/types.ts';
-import type { EventRecord, JsonObject, RequestContext } from '../types.ts';
+
+import type { EventRecord, JsonObject, RequestContext } from '../../core/event.ts';
+import type { WorkspaceSettings } from '../../core/model.ts';
 import { copyObject, isObject } from '../validate.ts';
 import type { GeoLocation, GeoReader } from './geo.ts';
 import { anonymizeIp } from './ip.ts';

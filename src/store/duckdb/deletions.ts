@@ -2,8 +2,8 @@
 // memberships, and turns the dedupe keys of their messageIds into tombstones the purge never forgets, so a
 // retried old batch is acknowledged as a duplicate and not stored again.
 import { listValue } from '@duckdb/node-api';
-import { dedupeKey } from '../../ingest/keyset.ts';
-import { uuidv7 } from '../../util/ids.ts';
+import { dedupeKey } from '../../core/dedupe.ts';
+import { uuidv7 } from '../../core/ids.ts';
 import type { DeletionJob, DeletionStatus } from '../types.ts';
 import { type Db, date, dateOrNull, type Row, strOrNull, ts } from './db.ts';
 import { TOMBSTONE_SEEN_AT } from './profile-schema.ts';

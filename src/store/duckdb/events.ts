@@ -1,7 +1,7 @@
 // Event and rejection listings. Every value is a bound parameter; every identifier comes from a fixed map.
 import type { DuckDBValue } from '@duckdb/node-api';
-import type { ErrorCode } from '../../http/errors.ts';
-import type { CanonicalEvent, Rejection } from '../../pipeline/types.ts';
+import type { ErrorCode } from '../../core/errors.ts';
+import type { CanonicalEvent, Rejection } from '../../core/event.ts';
 import { EQUALITY_FILTERS, type EventQuery, ORDER_FIELDS, type Page } from '../types.ts';
 import { type Db, date, strOrNull, ts } from './db.ts';
 import { EVENT_COLUMNS, rowToEvent } from './schema.ts';

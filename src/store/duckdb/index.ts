@@ -2,21 +2,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { FOREVER, KeySet } from '../../ingest/keyset.ts';
-import type {
-  ApiKey,
-  EventQuery,
-  LogSegment,
-  Store,
-  UserQuery,
-  Workspace,
-  WorkspaceSettings,
-} from '../types.ts';
+import type { Admin, Erasure, EventReads, EventSink, ProfileReads, Store } from '../types.ts';
 import { copyDatabase, Gate, gateMethods, replaceDatabase } from './compact.ts';
 import { Db, ts } from './db.ts';
 import * as del from './deletions.ts';
 import { listEvents, listRejected } from './events.ts';
-import { loadedSegment, loadKeys, loadSegment } from './load.ts';
+import { checkpoint, dedupeKeys, loadBatch } from './load.ts';
 import { ProfileCaches } from './profile-cache.ts';
 import { MIGRATIONS } from './schema.ts';
 import * as users from './users.ts';
@@ -30,25 +21,15 @@ export interface DuckDBStoreOptions {
   /** DuckDB memory_limit, e.g. 512MB. */
   memoryLimit?: string;
   threads?: number;
-  /** How long accepted messageIds are remembered, in hours; keys older than this are not loaded at open. Default 48. */
-  dedupeWindowHours?: number;
   /** Most ids (userIds, anonymousIds) one person may have; a link beyond it is refused. Default 100. */
   maxIdsPerPerson?: number;
 }
-
-type Page = { limit: number; offset: number };
 
 export class DuckDBStore implements Store {
   /** Every call runs inside it; erasing a deleted user's bytes (compact.ts) swaps the file with it held alone. */
   private readonly gate = new Gate();
   /** Identities and trait states in memory, for the ingest write. */
   private readonly caches = new ProfileCaches();
-  /** Dedupe keys accepted within the window, in memory; filled at open from the window's events and tombstones. */
-  readonly dedupe = new KeySet();
-
-  private windowStart(): Date {
-    return new Date(Date.now() - (this.opts.dedupeWindowHours ?? 48) * 3_600_000);
-  }
   /** Deletion jobs, one after another. */
   private jobs: Promise<void> = Promise.resolve();
 
@@ -61,7 +42,9 @@ export class DuckDBStore implements Store {
     private readonly path: string,
     private readonly opts: DuckDBStoreOptions,
   ) {
-    gateMethods(this, this.gate, ['deleteWorkspace']);
+    // Every call shares the gate; erasing a deleted user's bytes takes it alone, and so does deleteWorkspace.
+    for (const part of [this.sink, this.events, this.profiles, this.admin]) gateMethods(part, this.gate, []);
+    gateMethods(this.erasure, this.gate, ['deleteWorkspace']);
   }
 
   private static async connect(path: string, opts: DuckDBStoreOptions) {
@@ -90,53 +73,73 @@ export class DuckDBStore implements Store {
     await migrateDedupe(db);
     const store = new DuckDBStore(instance, writer, db, path, opts);
     await store.caches.load(db);
-    await loadKeys(db, store.dedupe, store.windowStart());
     for (const id of await del.unfinishedDeletions(db)) store.schedule(id); // interrupted by a restart
     return store;
   }
 
-  loadSegment = (segment: LogSegment) =>
-    loadSegment(this.writer, segment, {
-      maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
-      caches: this.caches,
-    });
-  loadedSegment = () => loadedSegment(this.db);
-  // Deleted users' keys are tombstones dated 9999-12-31 (deletions.ts), so the window purge never forgets them.
-  purgeDedupe = async (before: Date) => {
-    await this.writer.run('DELETE FROM dedupe_keys WHERE seen_at < ?', [ts(before)]);
-    return this.dedupe.purge(before);
+  readonly sink: EventSink = {
+    load: (batch) =>
+      loadBatch(this.writer, batch, {
+        maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
+        caches: this.caches,
+      }),
+    checkpoint: () => checkpoint(this.db),
+    dedupeKeys: (since, add) => dedupeKeys(this.db, since, add),
+    // Deleted users' keys are tombstones dated 9999-12-31 (deletions.ts), so the window purge never forgets them.
+    purgeKeys: (before) => this.writer.run('DELETE FROM dedupe_keys WHERE seen_at < ?', [ts(before)]),
   };
-  listEvents = (workspaceId: string, q: EventQuery) => listEvents(this.db, workspaceId, q);
-  listRejected = (workspaceId: string, page: { limit: number; offset: number }) =>
-    listRejected(this.db, workspaceId, page);
 
-  createWorkspace = (w: Workspace) => ws.createWorkspace(this.db, w);
-  listWorkspaces = () => ws.listWorkspaces(this.db);
-  updateWorkspaceSettings = (id: string, s: WorkspaceSettings) => ws.updateWorkspaceSettings(this.db, id, s);
-  // Alone, on the writer: no ingest transaction may touch the rows, and the profile caches are reloaded.
-  deleteWorkspace = (id: string) =>
-    this.gate.exclusive(async () => {
-      const found = await ws.deleteWorkspace(this.writer, id);
-      await this.caches.load(this.writer);
-      return found;
-    });
-  createKey = (k: ApiKey) => ws.createKey(this.db, k);
-  listKeys = (workspaceId?: string) => ws.listKeys(this.db, workspaceId);
-  revokeKey = (workspaceId: string, id: string, at: Date) => ws.revokeKey(this.db, workspaceId, id, at);
-
-  getUser = (workspaceId: string, id: string) => users.getUser(this.db, workspaceId, id);
-  listUsers = (workspaceId: string, q: UserQuery) => users.listUsers(this.db, workspaceId, q);
-  listUserEvents = (workspaceId: string, id: string, page: Page) =>
-    users.listUserEvents(this.db, workspaceId, id, page);
-  getGroup = (workspaceId: string, groupId: string) => users.getGroup(this.db, workspaceId, groupId);
-  listGroupUsers = (workspaceId: string, groupId: string, page: Page) =>
-    users.listGroupUsers(this.db, workspaceId, groupId, page);
-  getDeletion = (workspaceId: string, jobId: string) => del.getDeletion(this.db, workspaceId, jobId);
-  requestDeletion = async (workspaceId: string, id: string) => {
-    const job = await del.createDeletion(this.db, workspaceId, id, new Date());
-    this.schedule(job.id);
-    return job;
+  readonly events: EventReads = {
+    listEvents: (workspaceId, q) => listEvents(this.db, workspaceId, q),
+    listRejected: (workspaceId, page) => listRejected(this.db, workspaceId, page),
   };
+
+  readonly profiles: ProfileReads = {
+    getUser: (workspaceId, id) => users.getUser(this.db, workspaceId, id),
+    listUsers: (workspaceId, q) => users.listUsers(this.db, workspaceId, q),
+    listUserEvents: (workspaceId, id, page) => users.listUserEvents(this.db, workspaceId, id, page),
+    getGroup: (workspaceId, groupId) => users.getGroup(this.db, workspaceId, groupId),
+    listGroupUsers: (workspaceId, groupId, page) => users.listGroupUsers(this.db, workspaceId, groupId, page),
+    getDeletion: (workspaceId, jobId) => del.getDeletion(this.db, workspaceId, jobId),
+  };
+
+  readonly erasure: Erasure = {
+    requestDeletion: async (workspaceId, id) => {
+      const job = await del.createDeletion(this.db, workspaceId, id, new Date());
+      this.schedule(job.id);
+      return job;
+    },
+    // Alone, on the writer: no load may touch the rows, and the profile caches are reloaded.
+    deleteWorkspace: (id) =>
+      this.gate.exclusive(async () => {
+        const found = await ws.deleteWorkspace(this.writer, id);
+        await this.caches.load(this.writer);
+        return found;
+      }),
+  };
+
+  readonly admin: Admin = {
+    createWorkspace: (w) => this.bumped(ws.createWorkspace(this.db, w)),
+    listWorkspaces: () => ws.listWorkspaces(this.db),
+    updateWorkspaceSettings: (id, s) => this.bumped(ws.updateWorkspaceSettings(this.db, id, s)),
+    createKey: (k) => this.bumped(ws.createKey(this.db, k)),
+    listKeys: (workspaceId) => ws.listKeys(this.db, workspaceId),
+    revokeKey: (workspaceId, id, at) => this.bumped(ws.revokeKey(this.db, workspaceId, id, at)),
+    // One process owns the file, so its counter sees every change.
+    keysVersion: async () => this.version,
+  };
+
+  private version = 0;
+  private async bumped<T>(p: Promise<T>): Promise<T> {
+    const r = await p;
+    this.version++;
+    return r;
+  }
+
+  private tombstoneListeners: Array<(keys: string[]) => void> = [];
+  onTombstones(listener: (keys: string[]) => void): void {
+    this.tombstoneListeners.push(listener);
+  }
 
   /** Runs a deletion job after those before it, with the store to itself (it swaps the database file). */
   private schedule(jobId: string): void {
@@ -146,8 +149,8 @@ export class DuckDBStore implements Store {
           await del.markDeletion(this.writer, jobId, 'running');
           const tombstones = await del.runDeletion(this.writer, jobId);
           await this.caches.load(this.writer);
-          // Added, not reloaded: the memory also holds keys the log accepted that no segment has loaded yet.
-          for (const key of tombstones) this.dedupe.add(key, FOREVER);
+          // Added, not reloaded: the log's memory also holds keys it accepted that no batch has loaded yet.
+          for (const l of this.tombstoneListeners) l(tombstones);
           await this.erase();
           await del.markDeletion(this.db, jobId, 'done');
         })

@@ -1,10 +1,12 @@
-// Loading a closed segment of the ingest log: one transaction reads the segment file with DuckDB's JSON reader
-// (the rows never pass through JavaScript), appends its events and its rejections, applies the events'
-// profile effects, and records the segment as loaded, so a segment is loaded exactly once. The dedupe keys
-// need no copy of their own: they are the md5 of columns the events table holds (loadKeys).
-import type { KeySet } from '../../ingest/keyset.ts';
-import { REJECTED_FIELD, REJECTION_FIELDS } from '../../ingest/lines.ts';
-import type { LogSegment } from '../types.ts';
+// Loading a batch of the ingest log: one transaction appends its events and its rejections, applies the
+// events' profile effects, and records the batch's seq as the checkpoint, so a batch is loaded exactly once.
+// Fast path: when the log keeps the batch in a local file of rows (core/columns.ts), DuckDB's JSON reader
+// loads it and the rows never pass through JavaScript; otherwise the entries are bound as column lists.
+import { listValue } from '@duckdb/node-api';
+import { REJECTED_FIELD, REJECTION_COLUMNS } from '../../core/columns.ts';
+import { DEDUPE_KEY_SQL } from '../../core/dedupe.ts';
+import type { CanonicalEvent, Rejection } from '../../core/event.ts';
+import type { LogBatch } from '../types.ts';
 import { type Db, StoreError, ts } from './db.ts';
 import type { ProfileCaches, ProfileChanges } from './profile-cache.ts';
 import { applyProfiles } from './profiles.ts';
@@ -21,58 +23,93 @@ const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
 const columnsSpec = `{${Object.entries(LINE_COLUMNS)
   .map(([name, type]) => `${name}: ${quote(type)}`)
   .join(', ')}}`;
-const readSegment = (path: string) =>
+const readFile = (path: string) =>
   `read_json(${quote(path)}, format = 'newline_delimited', columns = ${columnsSpec})`;
 
-export async function loadedSegment(db: Db): Promise<number> {
+export async function checkpoint(db: Db): Promise<number> {
   const rows = await db.all('SELECT max(loaded_through) AS n FROM ingest_log');
   return Number(rows[0]?.n ?? 0);
 }
 
-export async function loadSegment(db: Db, seg: LogSegment, opts: LoadOptions): Promise<void> {
+export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Promise<void> {
   let changes: ProfileChanges | undefined;
+  // Read before the transaction: it may be file I/O, and the entries path holds them in memory only briefly.
+  const entries = batch.file === undefined ? await batch.entries() : null;
   await db.run('BEGIN TRANSACTION');
   try {
-    const done = await loadedSegment(db);
-    if (seg.seq <= done) {
+    if (batch.seq <= (await checkpoint(db))) {
       await db.run('ROLLBACK');
       return;
     }
-    const source = readSegment(seg.path);
-    if (seg.events.length > 0) {
-      await db.run(
-        `INSERT INTO events SELECT ${EVENT_COLUMNS.map((c) => c.fromLine).join(', ')}
-         FROM ${source} WHERE ${REJECTED_FIELD} IS NULL`,
-      );
-      // Profiles change in the same transaction: a loaded event and its profile effect are one.
-      changes = await applyProfiles(db, seg.events, opts.maxIdsPerPerson, opts.caches);
+    if (entries) await insertEntries(db, entries.events, entries.rejected);
+    else {
+      const source = readFile(batch.file as string);
+      if (batch.events.length > 0) {
+        await db.run(
+          `INSERT INTO events SELECT ${EVENT_COLUMNS.map((c) => c.fromLine).join(', ')}
+           FROM ${source} WHERE ${REJECTED_FIELD} IS NULL`,
+        );
+      }
+      if (batch.rejected > 0) {
+        await db.run(
+          `INSERT INTO rejected SELECT ${REJECTION_COLUMNS.map((f) => (f === 'received_at' ? 'epoch_ms(received_at)' : f)).join(', ')}
+           FROM ${source} WHERE ${REJECTED_FIELD} = 1`,
+        );
+      }
     }
-    if (seg.rejected > 0) {
-      await db.run(
-        `INSERT INTO rejected SELECT ${REJECTION_FIELDS.map((f) => (f === 'received_at' ? 'epoch_ms(received_at)' : f)).join(', ')}
-         FROM ${source} WHERE ${REJECTED_FIELD} = 1`,
-      );
-    }
+    // Profiles change in the same transaction: a loaded event and its profile effect are one.
+    if (batch.events.length > 0)
+      changes = await applyProfiles(db, batch.events, opts.maxIdsPerPerson, opts.caches);
     await db.run('DELETE FROM ingest_log');
-    await db.run('INSERT INTO ingest_log VALUES (?)', [seg.seq]);
+    await db.run('INSERT INTO ingest_log VALUES (?)', [batch.seq]);
     await db.run('COMMIT');
     if (changes) opts.caches.apply(changes);
   } catch (err) {
     await db.run('ROLLBACK').catch(() => {});
     if (err instanceof StoreError) throw err;
-    throw new StoreError(`load segment ${seg.seq}: ${(err as Error).message}`, 'LOAD', { cause: err });
+    throw new StoreError(`load batch ${batch.seq}: ${(err as Error).message}`, 'LOAD', { cause: err });
+  }
+}
+
+/** The portable path: each column bound as one list, unnested into rows. */
+async function insertEntries(db: Db, events: CanonicalEvent[], rejected: Rejection[]): Promise<void> {
+  if (events.length > 0) {
+    const lists = EVENT_COLUMNS.map((c) => listValue(events.map((e) => c.toList(e))));
+    await db.run(
+      `INSERT INTO events SELECT ${EVENT_COLUMNS.map((c) => c.fromList(`unnest(?::${c.listType}[])`)).join(', ')}`,
+      lists,
+    );
+  }
+  if (rejected.length > 0) {
+    await db.run(
+      `INSERT INTO rejected SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), epoch_ms(unnest(?::BIGINT[])),
+         unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])`,
+      [
+        listValue(rejected.map((r) => r.id)),
+        listValue(rejected.map((r) => r.workspaceId)),
+        listValue(rejected.map((r) => BigInt(r.receivedAt.getTime()))),
+        listValue(rejected.map((r) => r.source)),
+        listValue(rejected.map((r) => r.messageId)),
+        listValue(rejected.map((r) => r.code)),
+        listValue(rejected.map((r) => r.reason)),
+        listValue(rejected.map((r) => r.payload)),
+      ],
+    );
   }
 }
 
 /**
- * Fills `keys` with what is durable: the key of every event received since `since`, computed in DuckDB as
- * ingest/keyset.ts computes it (md5 of workspace NUL messageId), and every row of dedupe_keys (the tombstones
- * of deleted users' messageIds, and keys written by versions that kept a copy of every key there).
+ * Calls `add` with what the log's dedupe memory is rebuilt from: the key of every event received since
+ * `since`, computed in DuckDB as core/dedupe.ts defines it, and every row of dedupe_keys (the tombstones of
+ * deleted users' messageIds, and keys written by versions that kept a copy of every key there).
  */
-export async function loadKeys(db: Db, keys: KeySet, since: Date): Promise<void> {
-  keys.clear();
+export async function dedupeKeys(
+  db: Db,
+  since: Date,
+  add: (key: string, seconds: number) => void,
+): Promise<void> {
   const result = await db.conn.stream(
-    `SELECT md5(workspace_id || chr(0) || message_id) AS k, epoch(received_at)::BIGINT AS s
+    `SELECT ${DEDUPE_KEY_SQL.duckdb('workspace_id', 'message_id')} AS k, epoch(received_at)::BIGINT AS s
        FROM events WHERE received_at >= ?
      UNION ALL
      SELECT lower(lpad(to_hex(key), 32, '0')), epoch(seen_at)::BIGINT FROM dedupe_keys WHERE seen_at >= ?`,
@@ -85,6 +122,6 @@ export async function loadKeys(db: Db, keys: KeySet, since: Date): Promise<void>
   ) {
     const k = chunk.getColumnValues(0) as string[];
     const secs = chunk.getColumnValues(1) as bigint[];
-    for (let i = 0; i < k.length; i++) keys.addSeconds(k[i] as string, Number(secs[i]));
+    for (let i = 0; i < k.length; i++) add(k[i] as string, Number(secs[i]));
   }
 }

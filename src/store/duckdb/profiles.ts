@@ -2,7 +2,7 @@
 // profile change is as durable as the event. Set-based: a few statements per workspace per batch, with the
 // batch's values bound as lists, never a round trip per event.
 import { listValue } from '@duckdb/node-api';
-import type { CanonicalEvent } from '../../pipeline/types.ts';
+import type { CanonicalEvent } from '../../core/event.ts';
 import { profileEffects, type WorkspaceEffects } from '../../profiles/effects.ts';
 import {
   type IdentityPlan,
@@ -24,7 +24,7 @@ const IN_LIST = 'IN (SELECT unnest(?::VARCHAR[]))';
  */
 export async function applyProfiles(
   db: Db,
-  events: CanonicalEvent[],
+  events: readonly CanonicalEvent[],
   cap: number,
   caches: ProfileCaches,
 ): Promise<ProfileChanges> {

@@ -1,7 +1,7 @@
-// DuckDB tables. The events table's columns are the ingest log's line fields (ingest/lines.ts): DDL, the
-// read_json column list that loads a segment, and row mapping all follow from that one list.
-import { EVENT_FIELDS, type LineField, REJECTED_FIELD } from '../../ingest/lines.ts';
-import type { CanonicalEvent, JsonObject } from '../../pipeline/types.ts';
+// DuckDB tables. The events table's columns are the canonical columns (core/columns.ts): DDL, the read_json
+// column list that loads a log file, and row mapping all follow from that one list.
+import { EVENT_COLUMNS as CANONICAL, type EventColumn, REJECTED_FIELD } from '../../core/columns.ts';
+import type { CanonicalEvent, JsonObject } from '../../core/event.ts';
 import { date, dateOrNull, type Row, strOrNull } from './db.ts';
 import { PROFILE_MIGRATIONS } from './profile-schema.ts';
 
@@ -12,10 +12,14 @@ interface Column {
   lineType: string;
   /** The expression that turns the line's value into the column's. */
   fromLine: string;
+  /** The portable load path (load.ts): the type of the bound list, a value of it, and the column from it. */
+  listType: 'VARCHAR' | 'BIGINT';
+  toList(e: CanonicalEvent): string | bigint | null;
+  fromList(x: string): string;
   read(row: Row, e: Partial<CanonicalEvent>): void;
 }
 
-function column(f: LineField): Column {
+function column(f: EventColumn): Column {
   const notNull = f.notNull ? ' NOT NULL' : '';
   const set = (e: Partial<CanonicalEvent>, v: unknown) => {
     (e as Record<string, unknown>)[f.key] = v;
@@ -27,6 +31,9 @@ function column(f: LineField): Column {
         sql: `VARCHAR${notNull}`,
         lineType: 'VARCHAR',
         fromLine: f.column,
+        listType: 'VARCHAR',
+        toList: (e) => e[f.key] as string | null,
+        fromList: (x) => x,
         read: (row, e) => set(e, strOrNull(row[f.column])),
       };
     case 'time':
@@ -35,6 +42,12 @@ function column(f: LineField): Column {
         sql: `TIMESTAMP${notNull}`,
         lineType: 'BIGINT',
         fromLine: `epoch_ms(${f.column})`,
+        listType: 'BIGINT',
+        toList: (e) => {
+          const d = e[f.key];
+          return d === null ? null : BigInt(d.getTime());
+        },
+        fromList: (x) => `epoch_ms(${x})`,
         read: (row, e) => set(e, f.notNull ? date(row[f.column]) : dateOrNull(row[f.column])),
       };
     case 'json':
@@ -43,14 +56,17 @@ function column(f: LineField): Column {
         sql: 'JSON NOT NULL',
         lineType: 'JSON',
         fromLine: f.column,
+        listType: 'VARCHAR',
+        toList: (e) => JSON.stringify(e[f.key]),
+        fromList: (x) => `${x}::JSON`,
         read: (row, e) => set(e, JSON.parse(String(row[f.column] ?? '{}')) as JsonObject),
       };
   }
 }
 
-export const EVENT_COLUMNS: Column[] = EVENT_FIELDS.map(column);
+export const EVENT_COLUMNS: Column[] = CANONICAL.map(column);
 
-/** read_json's `columns` for a log segment: every event field and the rejection fields (the key is not read). */
+/** read_json's `columns` for a log file of rows (core/columns.ts): every event field and the rejection fields (the key is not read). */
 export const LINE_COLUMNS: Record<string, string> = {
   ...Object.fromEntries(EVENT_COLUMNS.map((c) => [c.name, c.lineType])),
   [REJECTED_FIELD]: 'INTEGER',
@@ -82,6 +98,6 @@ export const MIGRATIONS: string[] = [
      id VARCHAR NOT NULL, workspace_id VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, source VARCHAR NOT NULL,
      message_id VARCHAR, code VARCHAR NOT NULL, reason VARCHAR NOT NULL, payload VARCHAR NOT NULL)`,
   ...PROFILE_MIGRATIONS,
-  // The last ingest log segment loaded (ingest/log.ts): a segment at or below it is never loaded again.
+  // The checkpoint: the seq of the last log batch loaded; a batch at or below it is never loaded again.
   'CREATE TABLE IF NOT EXISTS ingest_log (loaded_through BIGINT NOT NULL)',
 ];

@@ -1,7 +1,7 @@
 // Reading users (persons) and groups back. A person is the set of identities rows sharing a person_id; its
 // activity is the sum over its ids and its traits are the persons row (when it has traits).
 import { type DuckDBValue, listValue } from '@duckdb/node-api';
-import type { CanonicalEvent } from '../../pipeline/types.ts';
+import type { CanonicalEvent } from '../../core/event.ts';
 import type { GroupProfile, Page, UserProfile, UserQuery, UserSummary } from '../types.ts';
 import { type Db, date, dateOrNull, type Row } from './db.ts';
 import { jsonPath } from './events.ts';

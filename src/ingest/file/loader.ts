@@ -1,11 +1,11 @@
-// The loader: has the store load the log's segments, one after another, off the request path. The log closes a
+// The loader: has the store's sink load the log's segments, one after another, off the request path. The log closes a
 // segment when it is full (IngestLog segmentLines); the loader closes the open one when its first line is
 // `delayMs` old, or at once when a read asks for everything acknowledged (settled()). While a load runs, the
 // next segment fills, so under load the batches grow by themselves, up to a full segment. A failed load is retried with backoff; its lines stay durable in
 // the log meanwhile, and past the log's queue limit ingest answers 503.
-import { IntakeError } from '../http/errors.ts';
-import type { LogSegment, Store } from '../store/types.ts';
-import type { IngestLog } from './log.ts';
+import { IntakeError } from '../../core/errors.ts';
+import type { EventSink } from '../../store/types.ts';
+import type { Segment, SegmentLog } from './segments.ts';
 
 export interface LoaderOptions {
   /** How long the first line of a segment waits for others before the segment is loaded. */
@@ -14,7 +14,7 @@ export interface LoaderOptions {
   maintenance?: { everyMs: number; run(): Promise<void> };
   onError?(err: unknown): void;
   /** After each load: the segment, and how long its load took in ms. */
-  onLoaded?(seg: LogSegment, ms: number): void;
+  onLoaded?(seg: Segment, ms: number): void;
 }
 
 interface Waiter {
@@ -26,7 +26,7 @@ interface Waiter {
 const MAX_BACKOFF_MS = 5_000;
 
 export class Loader {
-  private readonly queue: LogSegment[];
+  private readonly queue: Segment[];
   private loadedThrough: number;
   private waiters: Waiter[] = [];
   private wake: (() => void) | null = null;
@@ -39,11 +39,11 @@ export class Loader {
   private nextMaintenance: number;
 
   constructor(
-    private readonly log: IngestLog,
-    private readonly store: Pick<Store, 'loadSegment'>,
+    private readonly log: SegmentLog,
+    private readonly sink: EventSink,
     private readonly opts: LoaderOptions,
     /** Segments a previous run left unloaded (IngestLog.open), and the seq loaded before them. */
-    recovered: { unloaded: LogSegment[]; loadedThrough: number },
+    recovered: { unloaded: Segment[]; loadedThrough: number },
   ) {
     this.queue = [...recovered.unloaded];
     this.loadedThrough = recovered.loadedThrough;
@@ -127,7 +127,7 @@ export class Loader {
       if (!seg) continue;
       const started = performance.now();
       try {
-        await this.store.loadSegment(seg);
+        await this.sink.load(seg);
       } catch (err) {
         this.failures++;
         this.opts.onError?.(err);

@@ -16,31 +16,52 @@ import {
   unlink,
   write,
 } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { IntakeError } from '../http/errors.ts';
-import type { CanonicalEvent, EventRecord, JsonObject, Rejection } from '../pipeline/types.ts';
-import type { LogSegment } from '../store/types.ts';
-import { dedupeKey, type KeySet } from './keyset.ts';
+import { dedupeKey } from '../../core/dedupe.ts';
+import { IntakeError } from '../../core/errors.ts';
+import type { CanonicalEvent, EventRecord, JsonObject, Rejection } from '../../core/event.ts';
+import type { LogBatch } from '../../store/types.ts';
+import type { IngestBatch, IngestResult } from '../types.ts';
+import type { KeySet } from './keyset.ts';
 import { decodeLine, eventLine, rejectionLine } from './lines.ts';
 
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
 
-export interface IngestBatch {
-  events: EventRecord[];
-  rejected: Rejection[];
+/** A closed segment: a batch for the store, with its file as the fast-path hint. */
+export class Segment implements LogBatch {
+  constructor(
+    readonly seq: number,
+    /** The segment file: one line per event or rejection (lines.ts). */
+    readonly path: string,
+    /** Its events, for their profile effects: the profile fields only (properties and context dropped). */
+    readonly events: CanonicalEvent[] = [],
+    /** How many of its lines are rejections. */
+    public rejected = 0,
+  ) {}
+
+  get file(): string {
+    return this.path;
+  }
+
+  async entries(): Promise<{ events: CanonicalEvent[]; rejected: Rejection[] }> {
+    const out = { events: [] as CanonicalEvent[], rejected: [] as Rejection[] };
+    for (const line of (await readFile(this.path, 'utf8')).split('\n')) {
+      if (line === '') continue;
+      const d = decodeLine(line);
+      if (d.kind === 'event') out.events.push(d.event);
+      else out.rejected.push(d.rejection);
+    }
+    return out;
+  }
 }
 
-export interface IngestResult {
-  /** duplicate[i] is true when events[i] had a messageId already accepted in its workspace. */
-  duplicate: boolean[];
-}
-
-export interface IngestLogOptions {
+export interface SegmentLogOptions {
   /** The directory of segment files. */
   dir: string;
-  /** The store's dedupe memory. */
+  /** The dedupe memory, filled from the store at open. */
   dedupe: KeySet;
   /** Most lines (events and rejections) accepted but not yet loaded; past it submit() throws OVERLOADED. */
   queueLimit: number;
@@ -103,12 +124,12 @@ function profileView(e: CanonicalEvent): CanonicalEvent {
   };
 }
 
-export class IngestLog {
+export class SegmentLog {
   private current: OpenSegment;
   private waiting: Waiting[] = [];
-  private closeRequests: Array<(s: LogSegment | null) => void> = [];
+  private closeRequests: Array<(s: Segment | null) => void> = [];
   /** Segments closed because they were full, oldest first, not yet handed out by next(). */
-  private fullSegments: LogSegment[] = [];
+  private fullSegments: Segment[] = [];
   private running = false;
   private idle: Promise<void> = Promise.resolve();
   private failure: Error | null = null;
@@ -119,7 +140,7 @@ export class IngestLog {
   private groupWrites = 0;
 
   private constructor(
-    private readonly opts: IngestLogOptions,
+    private readonly opts: SegmentLogOptions,
     seq: number,
   ) {
     this.current = this.create(seq);
@@ -129,14 +150,14 @@ export class IngestLog {
    * Opens the log in `opts.dir`: segments at or below `loadedThrough` are deleted, the others are read back
    * (their keys go into the dedupe memory) and returned, oldest first, to be loaded before anything newer.
    */
-  static open(opts: IngestLogOptions, loadedThrough: number): { log: IngestLog; unloaded: LogSegment[] } {
+  static open(opts: SegmentLogOptions, loadedThrough: number): { log: SegmentLog; unloaded: Segment[] } {
     mkdirSync(opts.dir, { recursive: true });
     const found = readdirSync(opts.dir)
       .map((f) => SEGMENT.exec(f))
       .filter((m) => m !== null)
       .map((m) => Number(m[1]))
       .sort((a, b) => a - b);
-    const unloaded: LogSegment[] = [];
+    const unloaded: Segment[] = [];
     for (const seq of found) {
       const path = join(opts.dir, segmentName(seq));
       if (seq <= loadedThrough) rmSync(path, { force: true });
@@ -146,7 +167,7 @@ export class IngestLog {
         else rmSync(path, { force: true });
       }
     }
-    const log = new IngestLog(opts, Math.max(loadedThrough, found.at(-1) ?? 0) + 1);
+    const log = new SegmentLog(opts, Math.max(loadedThrough, found.at(-1) ?? 0) + 1);
     for (const s of unloaded) log.backlog += s.events.length + s.rejected;
     return { log, unloaded };
   }
@@ -222,7 +243,7 @@ export class IngestLog {
    * The next segment to load: the oldest full one, else the open one, closed after the write in flight; null
    * when there is nothing to load.
    */
-  next(): Promise<LogSegment | null> {
+  next(): Promise<Segment | null> {
     const full = this.fullSegments.shift();
     if (full) return Promise.resolve(full);
     return new Promise((resolve) => {
@@ -232,7 +253,7 @@ export class IngestLog {
   }
 
   /** A loaded segment: forget its lines and delete its file. */
-  release(seg: LogSegment): void {
+  release(seg: Segment): void {
     this.backlog -= seg.events.length + seg.rejected;
     unlink(seg.path, () => {}); // at or below loaded_through: a leftover is deleted at the next start
   }
@@ -299,17 +320,17 @@ export class IngestLog {
     }
     const lines = seg.events.length + seg.rejected;
     if (before === 0 && lines > 0) seg.firstAt = Date.now();
-    if (lines >= this.opts.segmentLines) this.fullSegments.push(this.closeOpen() as LogSegment);
+    if (lines >= this.opts.segmentLines) this.fullSegments.push(this.closeOpen() as Segment);
     if (lines > before) this.opts.onWritten?.(lines);
   }
 
   /** Swaps in a new segment; the old one, if it has lines, is returned for loading. */
-  private closeOpen(): LogSegment | null {
+  private closeOpen(): Segment | null {
     const c = this.current;
     if (c.events.length + c.rejected === 0) return null;
     this.current = this.create(c.seq + 1);
     closeQuietly(c.fd);
-    return { seq: c.seq, path: c.path, events: c.events, rejected: c.rejected };
+    return new Segment(c.seq, c.path, c.events, c.rejected);
   }
 
   private create(seq: number): OpenSegment {
@@ -347,9 +368,9 @@ const unavailable = () =>
  * acknowledged: the file is truncated there. An unreadable line anywhere else is corruption, and the server
  * refuses to start rather than lose or invent events.
  */
-function recover(path: string, seq: number, dedupe: KeySet, wasOpen: boolean): LogSegment {
+function recover(path: string, seq: number, dedupe: KeySet, wasOpen: boolean): Segment {
   const text = readFileSync(path, 'utf8');
-  const seg: LogSegment = { seq, path, events: [], rejected: 0 };
+  const seg = new Segment(seq, path);
   let at = 0;
   for (let n = 1; at < text.length; n++) {
     const nl = text.indexOf('\n', at);

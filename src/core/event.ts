@@ -1,5 +1,5 @@
 // The canonical event (the Segment spec) and the small result type every ingest step returns.
-import type { ErrorCode } from '../http/errors.ts';
+import type { ErrorCode } from './errors.ts';
 
 export const EVENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

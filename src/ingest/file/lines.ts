@@ -1,85 +1,10 @@
-// The ingest log's line format: one JSON object a line, an accepted event or a rejected item. Field names are
-// the events table's column names, times are epoch milliseconds, and the JSON columns are spliced in as
-// normalize serialized them, so a line costs one string join and DuckDB loads a whole segment with read_json.
-import type { ErrorCode } from '../http/errors.ts';
-import type { CanonicalEvent, EventRecord, JsonObject, Rejection } from '../pipeline/types.ts';
+// The file log's line format: one JSON object a line, an accepted event or a rejected item, in the row form of
+// core/columns.ts (column names, epoch milliseconds, JSON columns spliced in as normalize serialized them), so a
+// line costs one string join and an engine that reads NDJSON (DuckDB) loads a whole segment at once.
 
-type TextKey =
-  | 'id'
-  | 'workspaceId'
-  | 'messageId'
-  | 'type'
-  | 'event'
-  | 'name'
-  | 'category'
-  | 'userId'
-  | 'anonymousId'
-  | 'groupId'
-  | 'previousId'
-  | 'instanceId'
-  | 'source';
-type TimeKey = 'timestamp' | 'originalTimestamp' | 'sentAt' | 'receivedAt';
-type JsonKey = 'properties' | 'traits' | 'context' | 'integrations';
-
-/** One field of an event line: its column name, the CanonicalEvent key it holds, and how it is written. */
-export type LineField =
-  | { column: string; key: TextKey; kind: 'text'; notNull: boolean }
-  | { column: string; key: TimeKey; kind: 'time'; notNull: boolean }
-  | { column: string; key: JsonKey; kind: 'json'; notNull: true };
-
-const text = (column: string, key: TextKey, notNull = false): LineField => ({
-  column,
-  key,
-  kind: 'text',
-  notNull,
-});
-const time = (column: string, key: TimeKey, notNull = false): LineField => ({
-  column,
-  key,
-  kind: 'time',
-  notNull,
-});
-const json = (column: string, key: JsonKey): LineField => ({ column, key, kind: 'json', notNull: true });
-
-/** Every field of an event, in the events table's column order. */
-export const EVENT_FIELDS: readonly LineField[] = [
-  text('id', 'id', true),
-  text('workspace_id', 'workspaceId', true),
-  text('message_id', 'messageId', true),
-  text('type', 'type', true),
-  text('event', 'event'),
-  text('name', 'name'),
-  text('category', 'category'),
-  text('user_id', 'userId'),
-  text('anonymous_id', 'anonymousId'),
-  text('group_id', 'groupId'),
-  text('previous_id', 'previousId'),
-  text('instance_id', 'instanceId'),
-  time('timestamp', 'timestamp', true),
-  time('original_timestamp', 'originalTimestamp'),
-  time('sent_at', 'sentAt'),
-  time('received_at', 'receivedAt', true),
-  json('properties', 'properties'),
-  json('traits', 'traits'),
-  json('context', 'context'),
-  json('integrations', 'integrations'),
-  text('source', 'source', true),
-];
-
-/** The line field holding the event's dedupe key (32 hex digits, ingest/dedupe.ts). */
-export const KEY_FIELD = 'k';
-/** Present (1) on rejection lines only; their fields are REJECTION_FIELDS. */
-export const REJECTED_FIELD = 'r';
-export const REJECTION_FIELDS = [
-  'id',
-  'workspace_id',
-  'received_at',
-  'source',
-  'message_id',
-  'code',
-  'reason',
-  'payload',
-] as const;
+import { EVENT_COLUMNS, KEY_FIELD, REJECTED_FIELD } from '../../core/columns.ts';
+import type { ErrorCode } from '../../core/errors.ts';
+import type { CanonicalEvent, EventRecord, JsonObject, Rejection } from '../../core/event.ts';
 
 /** What JSON.stringify would escape in a string, and lone-surrogate candidates: the slow path. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON escapes
@@ -167,7 +92,7 @@ export function decodeLine(line: string): DecodedLine {
     };
   }
   const e: Record<string, unknown> = {};
-  for (const f of EVENT_FIELDS) {
+  for (const f of EVENT_COLUMNS) {
     const v = o[f.column];
     if (v === undefined || (v === null && f.notNull)) throw new Error(`log line without ${f.column}`);
     if (f.kind === 'time') e[f.key] = v === null ? null : new Date(Number(v));

@@ -1,0 +1,83 @@
+// The embedded engine's log: segment files (segments.ts) that a loader (loader.ts) has the store's sink load in
+// bulk, off the request path, with the dedupe memory (keyset.ts) in front. Opened together, so a restart first
+// takes back what the previous run left in the log.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EventSink } from '../../store/types.ts';
+import type { IngestBatch, IngestLog, IngestResult } from '../types.ts';
+import { FOREVER, KeySet } from './keyset.ts';
+import { Loader, type LoaderOptions } from './loader.ts';
+import { SegmentLog } from './segments.ts';
+
+export interface FileLogOptions extends LoaderOptions {
+  /** Most lines in one segment, so in one load. */
+  segmentLines: number;
+  /** The data directory (the log is its `log/` folder); ':memory:' puts the log in a temporary folder. */
+  dataDir: string;
+  /** Most lines accepted but not yet loaded; past it ingest answers 503 with Retry-After. */
+  queueLimit: number;
+  /** How long an accepted messageId is remembered, in hours. Default 48. */
+  dedupeWindowHours?: number;
+}
+
+const HOUR = 3_600_000;
+
+export class FileLog implements IngestLog {
+  private constructor(
+    readonly segments: SegmentLog,
+    readonly loader: Loader,
+    private readonly dedupe: KeySet,
+    private readonly sink: EventSink,
+  ) {}
+
+  static async open(sink: EventSink, opts: FileLogOptions): Promise<FileLog> {
+    const dir =
+      opts.dataDir === ':memory:' ? mkdtempSync(join(tmpdir(), 'intake-log-')) : join(opts.dataDir, 'log');
+    const dedupe = new KeySet();
+    const since = new Date(Date.now() - (opts.dedupeWindowHours ?? 48) * HOUR);
+    await sink.dedupeKeys(since, (key, seconds) => dedupe.addSeconds(key, seconds));
+    const loadedThrough = await sink.checkpoint();
+    let loader: Loader | undefined;
+    const { log, unloaded } = SegmentLog.open(
+      {
+        dir,
+        dedupe,
+        queueLimit: opts.queueLimit,
+        segmentLines: opts.segmentLines,
+        onWritten: () => loader?.written(),
+      },
+      loadedThrough,
+    );
+    loader = new Loader(log, sink, opts, { unloaded, loadedThrough });
+    loader.start();
+    return new FileLog(log, loader, dedupe, sink);
+  }
+
+  submit(batch: IngestBatch): Promise<IngestResult> {
+    return this.segments.submit(batch);
+  }
+
+  get pending(): number {
+    return this.segments.pending;
+  }
+
+  settled(): Promise<void> {
+    return this.loader.settled();
+  }
+
+  forbid(keys: readonly string[]): void {
+    for (const key of keys) this.dedupe.addSeconds(key, FOREVER);
+  }
+
+  async purge(before: Date): Promise<number> {
+    await this.sink.purgeKeys(before);
+    return this.dedupe.purge(before);
+  }
+
+  async close(): Promise<void> {
+    await this.segments.close();
+    await this.loader.close();
+    this.segments.closeFiles();
+  }
+}

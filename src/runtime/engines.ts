@@ -1,0 +1,69 @@
+// The engines Intake runs on: each opens a store and a log over it. `embedded` is DuckDB with the file log; the
+// cluster engine (JetStream + ClickHouse) is added here as one more entry (docs/ENGINES.md).
+import type { Config } from '../core/config.ts';
+import { FileLog } from '../ingest/file/file-log.ts';
+import type { IngestLog } from '../ingest/types.ts';
+import { DuckDBStore } from '../store/duckdb/index.ts';
+import type { Store } from '../store/types.ts';
+
+export type EngineConfig = Pick<
+  Config,
+  | 'dataDir'
+  | 'duckdbMemoryLimit'
+  | 'duckdbCheckpointThreshold'
+  | 'dedupeWindowHours'
+  | 'maxIdsPerPerson'
+  | 'queueLimit'
+  | 'loadMaxEvents'
+  | 'loadDelayMs'
+>;
+
+export interface EngineHooks {
+  onLoadError?(err: unknown): void;
+  onLoaded?(batch: { seq: number; events: number; rejected: number }, ms: number): void;
+  onPurged?(forgotten: number): void;
+}
+
+export interface Engine {
+  openStore(config: EngineConfig): Promise<Store>;
+  /** Opens the log over the store's sink; a restart first takes back what the log holds unloaded. */
+  openLog(store: Store, config: EngineConfig, hooks: EngineHooks): Promise<IngestLog>;
+}
+
+const HOUR = 3_600_000;
+
+export const ENGINES = {
+  embedded: {
+    openStore: (config) =>
+      DuckDBStore.open({
+        dataDir: config.dataDir,
+        memoryLimit: config.duckdbMemoryLimit,
+        checkpointThreshold: config.duckdbCheckpointThreshold,
+        maxIdsPerPerson: config.maxIdsPerPerson,
+      }),
+    async openLog(store, config, hooks) {
+      // The hourly purge runs between loads, never inside one; `log` is set before its first hour is up.
+      let log: FileLog | undefined;
+      log = await FileLog.open(store.sink, {
+        dataDir: config.dataDir,
+        queueLimit: config.queueLimit,
+        segmentLines: config.loadMaxEvents,
+        delayMs: config.loadDelayMs,
+        dedupeWindowHours: config.dedupeWindowHours,
+        maintenance: {
+          everyMs: HOUR,
+          run: async () => {
+            const n = (await log?.purge(new Date(Date.now() - config.dedupeWindowHours * HOUR))) ?? 0;
+            if (n > 0) hooks.onPurged?.(n);
+          },
+        },
+        onError: hooks.onLoadError,
+        onLoaded: (seg, ms) =>
+          hooks.onLoaded?.({ seq: seg.seq, events: seg.events.length, rejected: seg.rejected }, ms),
+      });
+      return log;
+    },
+  },
+} satisfies Record<string, Engine>;
+
+export type EngineName = keyof typeof ENGINES;
