@@ -1,4 +1,4 @@
-// Rewrites the README's error table from the registry in src/http/errors.ts (npm run docs:errors).
+// Rewrites the README's error table from the registry in src/core/errors.ts (npm run docs:errors).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ERRORS } from '../src/core/errors.ts';
 
