@@ -146,7 +146,10 @@ export class IngestLog {
         else rmSync(path, { force: true });
       }
     }
-    const log = new IngestLog(opts, Math.max(loadedThrough, found.at(-1) ?? 0) + 1);
+    // Numbered right after the last segment that will be loaded, not after the last file found: readers wait
+    // for `open.seq - 1` (Loader.settled), and the segment open at a crash is usually empty and deleted just
+    // above, so numbering after it left every read after such a restart waiting for a load that never came.
+    const log = new IngestLog(opts, Math.max(loadedThrough, unloaded.at(-1)?.seq ?? 0) + 1);
     for (const s of unloaded) log.backlog += s.events.length + s.rejected;
     return { log, unloaded };
   }
