@@ -34,6 +34,8 @@ export interface TestAppOptions {
   queueLimit?: number;
   loadMaxEvents?: number;
   loadDelayMs?: number;
+  /** How long a read waits for loads before answering 503 READ_TIMEOUT, in ms; default the Loader's. */
+  readWaitMs?: number;
   trustProxy?: string[];
   now?: () => Date;
   /** The geolocation database (testGeoReader()); default none, so events get no context.location. */
@@ -58,6 +60,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     queueLimit: opts.queueLimit ?? 100_000,
     segmentLines: opts.loadMaxEvents ?? 10_000,
     delayMs: opts.loadDelayMs ?? 100,
+    readWaitMs: opts.readWaitMs,
   });
   const app = await buildApp({
     config: {

@@ -34,6 +34,7 @@ export async function start(config: Config): Promise<void> {
     queueLimit: config.queueLimit,
     segmentLines: config.loadMaxEvents,
     delayMs: config.loadDelayMs,
+    readWaitMs: config.readWaitMs,
     maintenance: {
       everyMs: HOUR,
       run: async () => {
