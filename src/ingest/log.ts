@@ -8,7 +8,6 @@ import {
   fdatasync,
   fsyncSync,
   ftruncateSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -21,6 +20,7 @@ import { promisify } from 'node:util';
 import { IntakeError } from '../http/errors.ts';
 import type { CanonicalEvent, EventRecord, JsonObject, Rejection } from '../pipeline/types.ts';
 import type { LogSegment } from '../store/types.ts';
+import { makeDir } from '../util/fs.ts';
 import { dedupeKey, type KeySet } from './keyset.ts';
 import { decodeLine, eventLine, rejectionLine } from './lines.ts';
 
@@ -130,7 +130,7 @@ export class IngestLog {
    * (their keys go into the dedupe memory) and returned, oldest first, to be loaded before anything newer.
    */
   static open(opts: IngestLogOptions, loadedThrough: number): { log: IngestLog; unloaded: LogSegment[] } {
-    mkdirSync(opts.dir, { recursive: true });
+    makeDir(opts.dir); // not mkdirSync's recursive option, which can spin forever (util/fs.ts)
     const found = readdirSync(opts.dir)
       .map((f) => SEGMENT.exec(f))
       .filter((m) => m !== null)
