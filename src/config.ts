@@ -73,12 +73,27 @@ const OPTIONS = {
   'geoip-dir': { type: 'string', env: 'INTAKE_GEOIP_DIR' },
 } as const;
 
-type OptionName = keyof typeof OPTIONS;
+export type OptionName = keyof typeof OPTIONS;
+
+/** How messages name an option: `--port (PORT)`. */
+export function flag(name: OptionName): string {
+  return `--${name} (${OPTIONS[name].env})`;
+}
 
 /** Flags and environment variables, one line each, for `intake --help` and the README. */
 export function describeOptions(): string {
-  return (Object.keys(OPTIONS) as OptionName[])
-    .map((k) => `  --${k.padEnd(22)} ${OPTIONS[k].env}`)
+  const names = Object.keys(OPTIONS) as OptionName[];
+  // The defaults as loadConfig gives them, so the help cannot drift from the code.
+  const defaults = loadConfig([], {}) as unknown as Record<string, unknown>;
+  const shown = (k: OptionName) => {
+    const v = defaults[k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())];
+    if (v === undefined) return k === 'geoip-dir' ? 'bundled (off: none)' : '';
+    return Array.isArray(v) ? v.join(',') || 'none' : String(v);
+  };
+  const width = Math.max(...names.map((k) => k.length)) + 2;
+  const envWidth = Math.max(...names.map((k) => OPTIONS[k].env.length)) + 1;
+  return names
+    .map((k) => `  --${k.padEnd(width)}${OPTIONS[k].env.padEnd(envWidth)} default ${shown(k)}`)
     .join('\n');
 }
 
@@ -111,7 +126,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     });
     flags = parsed.values as Record<string, string | undefined>;
   } catch (err) {
-    throw new ConfigError((err as Error).message);
+    const e = err as Error & { code?: string };
+    // Node's own words suggest '--' for positionals, which intake takes none of.
+    const unknown = /^Unknown option '([^']*)'/.exec(e.message);
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown)
+      throw new ConfigError(`unknown option ${unknown[1]} (intake start --help lists them)`);
+    throw new ConfigError(e.message);
   }
   const get = (k: OptionName): string | undefined => {
     const v = flags[k] ?? env[OPTIONS[k].env];
@@ -119,7 +139,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   };
   const opt = <T>(k: OptionName, dflt: T, parse: (label: string, raw: string) => T): T => {
     const raw = get(k);
-    return raw === undefined ? dflt : parse(`--${k} (${OPTIONS[k].env})`, raw);
+    return raw === undefined ? dflt : parse(flag(k), raw);
   };
 
   const logLevel = opt('log-level', 'info' as LogLevel, (label, raw) => {

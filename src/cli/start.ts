@@ -1,33 +1,33 @@
-// `intake start`: opens the store, ensures the default workspace, listens, and shuts down gracefully.
-import pino from 'pino';
-import { bootstrap, KeyRing } from '../auth/keys.ts';
+// `intake start`: checks what can be checked, opens the store, listens, and only then shows new keys; shuts down
+// gracefully on SIGTERM / SIGINT.
+import type { Logger } from 'pino';
+import { KeyRing } from '../auth/keys.ts';
 import type { Config } from '../config.ts';
 import { buildApp } from '../http/app.ts';
 import { Ingest } from '../ingest/service.ts';
-import { openGeoReader } from '../pipeline/enrich/index.ts';
 import { DuckDBStore } from '../store/duckdb/index.ts';
+import { bootstrapThenListen } from './bootstrap.ts';
+import { checkDataDir, checkPort, listenError, openGeo, storeOpenError } from './preflight.ts';
 
 const HOUR = 3_600_000;
 
-export async function start(config: Config): Promise<void> {
-  const log = pino({ level: config.logLevel });
+/** Resolves once the server listens. Throws StartError (one line for the user) or whatever else went wrong. */
+export async function start(config: Config, log: Logger): Promise<void> {
+  // The checks go first, in this order, so that nothing is created before they pass: the port (released at
+  // once), the geolocation database (read-only), then the data directory, whose database lock says whether
+  // another server uses it.
+  await checkPort(config.host, config.port);
+  const geo = await openGeo(config.geoipDir);
+  checkDataDir(config.dataDir);
   const store = await DuckDBStore.open({
     dataDir: config.dataDir,
     memoryLimit: config.duckdbMemoryLimit,
     checkpointThreshold: config.duckdbCheckpointThreshold,
     dedupeWindowHours: config.dedupeWindowHours,
     maxIdsPerPerson: config.maxIdsPerPerson,
+  }).catch((err: unknown) => {
+    throw storeOpenError(err, config.dataDir);
   });
-  const keys = new KeyRing(store);
-  await keys.load();
-  const { workspace, generated } = await bootstrap(keys, config.keys);
-  if (generated.length > 0) {
-    // Printed once: only their hashes are stored.
-    const lines = generated.map((g) => `  ${g.key.kind.padEnd(5)} key: ${g.secret}`).join('\n');
-    process.stdout.write(
-      `\nNew keys for workspace "${workspace.name}" (shown once, store them now):\n${lines}\n\n`,
-    );
-  }
   // Before listening: a restart first takes back what the log holds that the store has not loaded.
   const ingest = await Ingest.open(store, {
     dataDir: config.dataDir,
@@ -49,11 +49,23 @@ export async function start(config: Config): Promise<void> {
         'log segment loaded',
       ),
   });
-  // Loaded once, before listening: the ingest path only reads it from memory.
-  const geo = config.geoipDir === null ? null : await openGeoReader(config.geoipDir);
+  const keys = new KeyRing(store);
+  await keys.load();
   const app = await buildApp({ config, store, keys, ingest, logger: log, geo });
-  await app.listen({ port: config.port, host: config.host });
+  // The port was free at the check; if another process took it since, the new keys are taken back.
+  const { workspace, generated } = await bootstrapThenListen(keys, config.keys, async () => {
+    await app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
+      throw listenError(err, config.host, config.port);
+    });
+  });
   log.info({ port: config.port, host: config.host, dataDir: config.dataDir }, 'intake listening');
+  if (generated.length > 0) {
+    // Printed once: only their hashes are stored.
+    const lines = generated.map((g) => `  ${g.key.kind.padEnd(5)} key: ${g.secret}`).join('\n');
+    process.stdout.write(
+      `\nNew keys for workspace "${workspace.name}" (shown once, store them now):\n${lines}\n\n`,
+    );
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
