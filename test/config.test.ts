@@ -12,6 +12,7 @@ test('defaults', () => {
   assert.equal(c.bodyLimit, 4 * 1024 * 1024);
   assert.equal(c.eventLimit, 32 * 1024);
   assert.equal(c.dedupeWindowHours, 48);
+  assert.equal(c.readWaitMs, 30_000);
   assert.deepEqual(c.trustProxy, []);
   assert.deepEqual(c.keys, { write: undefined, read: undefined, admin: undefined });
 });

@@ -56,6 +56,8 @@ export interface TestAppOptions {
   queueLimit?: number;
   loadMaxEvents?: number;
   loadDelayMs?: number;
+  /** How long a read waits for loads before answering 503 READ_TIMEOUT, in ms; default the Loader's. */
+  readWaitMs?: number;
   trustProxy?: string[];
   now?: () => Date;
   /** The geolocation database (testGeoReader()); default none, so events get no context.location. */
@@ -82,6 +84,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     queueLimit: opts.queueLimit ?? 100_000,
     loadMaxEvents: opts.loadMaxEvents ?? 10_000,
     loadDelayMs: opts.loadDelayMs ?? 100,
+    ...(opts.readWaitMs === undefined ? {} : { readWaitMs: opts.readWaitMs }),
   };
   const rt = await openRuntime(config, {
     engine: TEST_ENGINE,

@@ -1,5 +1,8 @@
-// The intake command.
-import { ConfigError, describeOptions, loadConfig } from '../core/config.ts';
+// The intake command. Whatever stops a start is one line on stderr and a non-zero exit; the details (a stack)
+// are logged at debug level.
+import pino from 'pino';
+import { type Config, ConfigError, describeOptions, loadConfig } from '../core/config.ts';
+import { StartError } from './preflight.ts';
 import { start } from './start.ts';
 
 const USAGE = `usage: intake start [options]
@@ -8,11 +11,14 @@ options (flag, or environment variable):
 ${describeOptions()}
 
 keys for the default workspace: INTAKE_WRITE_KEY, INTAKE_READ_KEY, INTAKE_ADMIN_KEY
+what each one means: the Configuration section of the README
 `;
+
+const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0];
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === 'help') {
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE);
     return;
   }
@@ -20,14 +26,40 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write(`intake: unknown command "${command}"\n\n${USAGE}`);
     process.exit(2);
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  let config: Config;
   try {
-    await start(loadConfig(rest, process.env));
+    config = loadConfig(rest, process.env);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`intake: bad configuration: ${err.message}\n`);
-      process.exit(2);
+    process.stderr.write(`intake: bad configuration: ${firstLine(err)}\n`);
+    process.exit(2);
+  }
+  const log = pino({ level: config.logLevel });
+  let started = false;
+  // Start failures get one line; after the start an error nothing caught is a bug, logged in full.
+  const fail = (err: unknown) => {
+    if (started) {
+      log.fatal({ err }, 'unexpected error; exiting');
+      process.exit(1);
     }
-    throw err;
+    log.debug({ err }, 'start failed');
+    const line =
+      err instanceof StartError || err instanceof ConfigError
+        ? err.message
+        : `start failed: ${firstLine(err)}${log.isLevelEnabled('debug') ? '' : ' (--log-level debug logs the details)'}`;
+    process.stderr.write(`intake: ${line}\n`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  try {
+    await start(config, log);
+    started = true;
+  } catch (err) {
+    fail(err);
   }
 }
 

@@ -1,27 +1,43 @@
-// `intake start`: opens the runtime, listens, prints new keys once, and shuts down gracefully.
-import pino from 'pino';
+// `intake start`: checks what can be checked, opens the runtime, listens, and only then shows new keys; shuts down
+// gracefully on SIGTERM / SIGINT.
+import type { Logger } from 'pino';
 import type { Config } from '../core/config.ts';
 import { openRuntime } from '../runtime/runtime.ts';
+import { bootstrapThenListen } from './bootstrap.ts';
+import { checkDataDir, checkPort, listenError, openGeo, storeOpenError } from './preflight.ts';
 
-export async function start(config: Config): Promise<void> {
-  const log = pino({ level: config.logLevel });
+/** Resolves once the server listens. Throws StartError (one line for the user) or whatever else went wrong. */
+export async function start(config: Config, log: Logger): Promise<void> {
+  // The checks go first, in this order, so that nothing is created before they pass: the port (released at
+  // once), the geolocation database (read-only), then the data directory, whose database lock says whether
+  // another server uses it.
+  await checkPort(config.host, config.port);
+  const geo = await openGeo(config.geoipDir);
+  checkDataDir(config.dataDir);
+  // Opening takes back what the log holds that the store has not loaded, before anything listens.
   const runtime = await openRuntime(config, {
-    bootstrapKeys: config.keys,
+    geo,
     logger: log,
     onLoadError: (err) => log.error({ err }, 'loading the ingest log into the store failed; retrying'),
     onLoaded: (batch, ms) => log.debug({ ...batch, ms: Math.round(ms) }, 'log segment loaded'),
     onPurged: (forgotten) => log.info({ forgotten }, 'dedupe window purged'),
+  }).catch((err: unknown) => {
+    throw storeOpenError(err, config.dataDir);
   });
-  await runtime.app.listen({ port: config.port, host: config.host });
-  const boot = runtime.bootstrap;
-  if (boot && boot.generated.length > 0) {
+  // The port was free at the check; if another process took it since, the new keys are taken back.
+  const { workspace, generated } = await bootstrapThenListen(runtime.keys, config.keys, async () => {
+    await runtime.app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
+      throw listenError(err, config.host, config.port);
+    });
+  });
+  log.info({ port: config.port, host: config.host, dataDir: config.dataDir }, 'intake listening');
+  if (generated.length > 0) {
     // Printed once: only their hashes are stored.
-    const lines = boot.generated.map((g) => `  ${g.key.kind.padEnd(5)} key: ${g.secret}`).join('\n');
+    const lines = generated.map((g) => `  ${g.key.kind.padEnd(5)} key: ${g.secret}`).join('\n');
     process.stdout.write(
-      `\nNew keys for workspace "${boot.workspace.name}" (shown once, store them now):\n${lines}\n\n`,
+      `\nNew keys for workspace "${workspace.name}" (shown once, store them now):\n${lines}\n\n`,
     );
   }
-  log.info({ port: config.port, host: config.host, dataDir: config.dataDir }, 'intake listening');
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -23,6 +23,8 @@ export interface Config {
   loadDelayMs: number;
   /** Most events accepted (durable in the ingest log) but not yet loaded before ingest answers 503. Default 100000. */
   queueLimit: number;
+  /** Longest a read waits for the events acknowledged before it to be loaded, in ms; then 503 + Retry-After. Default 30000. */
+  readWaitMs: number;
   /** How long an accepted messageId is remembered for dedupe, in hours. Default 48 (at least 24). */
   dedupeWindowHours: number;
   /** Most ids (userIds and anonymousIds) one person may have; a link beyond it is refused. Default 100. */
@@ -42,6 +44,14 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
+/**
+ * How long a read waits for loads by default (--read-wait-ms), in ms. Under the 60 s after which common
+ * proxies (nginx, cloud load balancers) cut a silent request off, and long enough to load a full
+ * --queue-limit backlog on a busy machine (100,000 events; loads alone run at 54-66k events/s on 2 idle
+ * cores, bench/capacity.ts).
+ */
+export const DEFAULT_READ_WAIT_MS = 30_000;
+
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const OPTIONS = {
@@ -55,6 +65,7 @@ const OPTIONS = {
   'load-max-events': { type: 'string', env: 'INTAKE_LOAD_MAX_EVENTS' },
   'load-delay-ms': { type: 'string', env: 'INTAKE_LOAD_DELAY_MS' },
   'queue-limit': { type: 'string', env: 'INTAKE_QUEUE_LIMIT' },
+  'read-wait-ms': { type: 'string', env: 'INTAKE_READ_WAIT_MS' },
   'dedupe-window-hours': { type: 'string', env: 'INTAKE_DEDUPE_WINDOW_HOURS' },
   'max-ids-per-person': { type: 'string', env: 'INTAKE_MAX_IDS_PER_PERSON' },
   'duckdb-memory-limit': { type: 'string', env: 'INTAKE_DUCKDB_MEMORY_LIMIT' },
@@ -62,12 +73,27 @@ const OPTIONS = {
   'geoip-dir': { type: 'string', env: 'INTAKE_GEOIP_DIR' },
 } as const;
 
-type OptionName = keyof typeof OPTIONS;
+export type OptionName = keyof typeof OPTIONS;
+
+/** How messages name an option: `--port (PORT)`. */
+export function flag(name: OptionName): string {
+  return `--${name} (${OPTIONS[name].env})`;
+}
 
 /** Flags and environment variables, one line each, for `intake --help` and the README. */
 export function describeOptions(): string {
-  return (Object.keys(OPTIONS) as OptionName[])
-    .map((k) => `  --${k.padEnd(22)} ${OPTIONS[k].env}`)
+  const names = Object.keys(OPTIONS) as OptionName[];
+  // The defaults as loadConfig gives them, so the help cannot drift from the code.
+  const defaults = loadConfig([], {}) as unknown as Record<string, unknown>;
+  const shown = (k: OptionName) => {
+    const v = defaults[k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())];
+    if (v === undefined) return k === 'geoip-dir' ? 'bundled (off: none)' : '';
+    return Array.isArray(v) ? v.join(',') || 'none' : String(v);
+  };
+  const width = Math.max(...names.map((k) => k.length)) + 2;
+  const envWidth = Math.max(...names.map((k) => OPTIONS[k].env.length)) + 1;
+  return names
+    .map((k) => `  --${k.padEnd(width)}${OPTIONS[k].env.padEnd(envWidth)} default ${shown(k)}`)
     .join('\n');
 }
 
@@ -100,7 +126,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     });
     flags = parsed.values as Record<string, string | undefined>;
   } catch (err) {
-    throw new ConfigError((err as Error).message);
+    const e = err as Error & { code?: string };
+    // Node's own words suggest '--' for positionals, which intake takes none of.
+    const unknown = /^Unknown option '([^']*)'/.exec(e.message);
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown)
+      throw new ConfigError(`unknown option ${unknown[1]} (intake start --help lists them)`);
+    throw new ConfigError(e.message);
   }
   const get = (k: OptionName): string | undefined => {
     const v = flags[k] ?? env[OPTIONS[k].env];
@@ -108,7 +139,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   };
   const opt = <T>(k: OptionName, dflt: T, parse: (label: string, raw: string) => T): T => {
     const raw = get(k);
-    return raw === undefined ? dflt : parse(`--${k} (${OPTIONS[k].env})`, raw);
+    return raw === undefined ? dflt : parse(flag(k), raw);
   };
 
   const logLevel = opt('log-level', 'info' as LogLevel, (label, raw) => {
@@ -151,6 +182,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     loadMaxEvents: opt('load-max-events', 10_000, (l, r) => int(l, r, 1, 10_000_000)),
     loadDelayMs: opt('load-delay-ms', 100, (l, r) => int(l, r, 0, 60_000)),
     queueLimit: opt('queue-limit', 100_000, (l, r) => int(l, r, 1, 100_000_000)),
+    readWaitMs: opt('read-wait-ms', DEFAULT_READ_WAIT_MS, (l, r) => int(l, r, 1, 3_600_000)),
     dedupeWindowHours: opt('dedupe-window-hours', 48, (l, r) => int(l, r, 24, 24 * 365)),
     maxIdsPerPerson: opt('max-ids-per-person', 100, (l, r) => int(l, r, 2, 100_000)),
     duckdbMemoryLimit,

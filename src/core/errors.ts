@@ -51,7 +51,7 @@ export const ERRORS = {
   },
   INTAKE_ERR_STORE_UNAVAILABLE: {
     status: 503,
-    doc: 'Ingest: the log write failed, nothing was acknowledged (the server refuses writes until restarted). Reads: accepted events cannot be loaded yet; retry.',
+    doc: 'Ingest: the log write failed, nothing was acknowledged (the server refuses writes until restarted). Reads: accepted events cannot be loaded yet; retry after `Retry-After` seconds.',
   },
   INTAKE_ERR_SHUTTING_DOWN: {
     status: 503,
@@ -72,6 +72,10 @@ export const ERRORS = {
   INTAKE_ERR_TOO_MANY_EVENTS: {
     status: 400,
     doc: 'The request holds more events than its wire format allows in one request (Bento 1000, Biteral 100, UserFlux 50).',
+  },
+  INTAKE_ERR_READ_TIMEOUT: {
+    status: 503,
+    doc: 'A read (or deletion) waited `--read-wait-ms` (30 s by default) for the events acknowledged before it to be loaded, e.g. a large backlog after a restart; nothing is lost, retry after `Retry-After` seconds.',
   },
 } as const satisfies Record<string, ErrorDef>;
 

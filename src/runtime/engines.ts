@@ -16,6 +16,7 @@ export type EngineConfig = Pick<
   | 'queueLimit'
   | 'loadMaxEvents'
   | 'loadDelayMs'
+  | 'readWaitMs'
 >;
 
 export interface EngineHooks {
@@ -49,6 +50,7 @@ export const ENGINES = {
         queueLimit: config.queueLimit,
         segmentLines: config.loadMaxEvents,
         delayMs: config.loadDelayMs,
+        readWaitMs: config.readWaitMs,
         dedupeWindowHours: config.dedupeWindowHours,
         maintenance: {
           everyMs: HOUR,

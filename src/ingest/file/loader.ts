@@ -2,7 +2,9 @@
 // segment when it is full (IngestLog segmentLines); the loader closes the open one when its first line is
 // `delayMs` old, or at once when a read asks for everything acknowledged (settled()). While a load runs, the
 // next segment fills, so under load the batches grow by themselves, up to a full segment. A failed load is retried with backoff; its lines stay durable in
-// the log meanwhile, and past the log's queue limit ingest answers 503.
+// the log meanwhile, and past the log's queue limit ingest answers 503. A read waits at most `readWaitMs` for
+// the loads it needs, then answers 503 + Retry-After: a request must not hang on a backlog or a stuck load.
+import { DEFAULT_READ_WAIT_MS } from '../../core/config.ts';
 import { IntakeError } from '../../core/errors.ts';
 import type { EventSink } from '../../store/types.ts';
 import type { Segment, SegmentLog } from './segments.ts';
@@ -15,12 +17,15 @@ export interface LoaderOptions {
   onError?(err: unknown): void;
   /** After each load: the segment, and how long its load took in ms. */
   onLoaded?(seg: Segment, ms: number): void;
+  /** Longest a read waits for the loads it needs before it answers 503 READ_TIMEOUT, in ms. Default 30000. */
+  readWaitMs?: number;
 }
 
 interface Waiter {
   seq: number;
   resolve(): void;
   reject(err: unknown): void;
+  timer: NodeJS.Timeout;
 }
 
 const MAX_BACKOFF_MS = 5_000;
@@ -68,14 +73,32 @@ export class Loader {
 
   /**
    * Resolves when every line acknowledged before the call is loaded: reads call it first, so a client sees its
-   * own writes. Rejects with STORE_UNAVAILABLE if a load fails meanwhile.
+   * own writes. Rejects with STORE_UNAVAILABLE if a load fails meanwhile, and with READ_TIMEOUT after
+   * `readWaitMs` (both with Retry-After); the loads go on either way.
    */
   settled(): Promise<void> {
     const open = this.log.open;
     const seq = open.lines > 0 ? open.seq : open.seq - 1;
     if (this.loadedThrough >= seq) return Promise.resolve();
+    const waitMs = this.opts.readWaitMs ?? DEFAULT_READ_WAIT_MS;
     return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ seq, resolve, reject });
+      const w: Waiter = {
+        seq,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((x) => x !== w);
+          reject(
+            new IntakeError(
+              'INTAKE_ERR_READ_TIMEOUT',
+              `the events acknowledged before this read are still being loaded after ${waitMs} ms (${this.log.pending} waiting); retry`,
+              undefined,
+              { 'retry-after': '1' },
+            ),
+          );
+        }, waitMs),
+      };
+      this.waiters.push(w);
       this.poke(true);
     });
   }
@@ -150,12 +173,17 @@ export class Loader {
   private settle(failure: unknown): void {
     const still: Waiter[] = [];
     for (const w of this.waiters) {
-      if (w.seq <= this.loadedThrough) w.resolve();
-      else if (failure !== null) {
+      if (w.seq <= this.loadedThrough) {
+        clearTimeout(w.timer);
+        w.resolve();
+      } else if (failure !== null) {
+        clearTimeout(w.timer);
         w.reject(
           new IntakeError(
             'INTAKE_ERR_STORE_UNAVAILABLE',
             'accepted events could not be loaded into the store yet (they are kept in the ingest log); retry',
+            undefined,
+            { 'retry-after': '1' },
           ),
         );
       } else still.push(w);

@@ -8,7 +8,6 @@ import {
   fdatasync,
   fsyncSync,
   ftruncateSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -22,6 +21,7 @@ import { promisify } from 'node:util';
 import { dedupeKey } from '../../core/dedupe.ts';
 import { IntakeError } from '../../core/errors.ts';
 import type { CanonicalEvent, EventRecord, JsonObject, Rejection } from '../../core/event.ts';
+import { makeDir } from '../../core/fs.ts';
 import type { LogBatch } from '../../store/types.ts';
 import type { IngestBatch, IngestResult } from '../types.ts';
 import type { KeySet } from './keyset.ts';
@@ -151,7 +151,7 @@ export class SegmentLog {
    * (their keys go into the dedupe memory) and returned, oldest first, to be loaded before anything newer.
    */
   static open(opts: SegmentLogOptions, loadedThrough: number): { log: SegmentLog; unloaded: Segment[] } {
-    mkdirSync(opts.dir, { recursive: true });
+    makeDir(opts.dir); // not mkdirSync's recursive option, which can spin forever (core/fs.ts)
     const found = readdirSync(opts.dir)
       .map((f) => SEGMENT.exec(f))
       .filter((m) => m !== null)
@@ -167,7 +167,10 @@ export class SegmentLog {
         else rmSync(path, { force: true });
       }
     }
-    const log = new SegmentLog(opts, Math.max(loadedThrough, found.at(-1) ?? 0) + 1);
+    // Numbered right after the last segment that will be loaded, not after the last file found: readers wait
+    // for `open.seq - 1` (Loader.settled), and the segment open at a crash is usually empty and deleted just
+    // above, so numbering after it left every read after such a restart waiting for a load that never came.
+    const log = new SegmentLog(opts, Math.max(loadedThrough, unloaded.at(-1)?.seq ?? 0) + 1);
     for (const s of unloaded) log.backlog += s.events.length + s.rejected;
     return { log, unloaded };
   }

@@ -1,7 +1,7 @@
 // The embedded store: one DuckDB file in the data directory.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { makeDir } from '../../core/fs.ts';
 import type { Admin, Erasure, EventReads, EventSink, ProfileReads, Store } from '../types.ts';
 import { copyDatabase, Gate, gateMethods, replaceDatabase } from './compact.ts';
 import { Db, ts } from './db.ts';
@@ -23,6 +23,19 @@ export interface DuckDBStoreOptions {
   threads?: number;
   /** Most ids (userIds, anonymousIds) one person may have; a link beyond it is refused. Default 100. */
   maxIdsPerPerson?: number;
+}
+
+/** The database file is locked by another process, most likely another Intake on the same data directory. */
+export class StoreInUseError extends Error {
+  constructor(
+    readonly path: string,
+    /** The holder as DuckDB names it (DuckDB's lock is the kernel's, so it goes with its process). */
+    readonly pid: number | null,
+    readonly program: string | null,
+    options?: ErrorOptions,
+  ) {
+    super(`${path} is locked by another process${pid === null ? '' : ` (PID ${pid}, ${program})`}`, options);
+  }
 }
 
 export class DuckDBStore implements Store {
@@ -65,10 +78,18 @@ export class DuckDBStore implements Store {
   static async open(opts: DuckDBStoreOptions): Promise<DuckDBStore> {
     let path = ':memory:';
     if (opts.dataDir !== ':memory:') {
-      mkdirSync(opts.dataDir, { recursive: true });
+      makeDir(opts.dataDir);
       path = join(opts.dataDir, 'intake.duckdb');
     }
-    const { instance, writer, db } = await DuckDBStore.connect(path, opts);
+    const { instance, writer, db } = await DuckDBStore.connect(path, opts).catch((err: unknown) => {
+      const m = /Could not set lock on file .*Conflicting lock is held in (.*) \(PID (\d+)\)/.exec(
+        String(err),
+      );
+      if (m) throw new StoreInUseError(path, Number(m[2]), m[1] ?? null, { cause: err });
+      if (/Could not set lock on file/.test(String(err)))
+        throw new StoreInUseError(path, null, null, { cause: err });
+      throw err;
+    });
     for (const sql of MIGRATIONS) await db.run(sql);
     await migrateDedupe(db);
     const store = new DuckDBStore(instance, writer, db, path, opts);
