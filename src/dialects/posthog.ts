@@ -1,14 +1,11 @@
 // PostHog's capture API (posthog-node, posthog-js and the HTTP API): POST /batch/, /capture/, /e/, /i/v0/e/,
-// the key in the body (`api_key`, or `token` as posthog-js sends it), answered {"status": 1}.
-import { pipeline, Transform } from 'node:stream';
+// the key in the body (`api_key`, or `token` as posthog-js sends it), answered {"status": 1}. Body decoding,
+// keys and the error shape are in posthog-http.ts.
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
-import type { KeyRing } from '../auth/keys.ts';
-import { candidateKeys } from '../http/auth.ts';
 import { IntakeError } from '../http/errors.ts';
-import { errorResponses } from '../http/schemas.ts';
 import type { JsonObject } from '../pipeline/types.ts';
 import { isObject } from '../pipeline/validate.ts';
+import { posthogAuth, posthogBody, posthogErrorShape, posthogErrors } from './posthog-http.ts';
 import { ingestMapped, type Mapped, nonEmptyString } from './shared.ts';
 import { type Dialect, requestContext } from './types.ts';
 
@@ -16,113 +13,6 @@ const PATHS = ['/batch/', '/capture/', '/e/', '/i/v0/e/'];
 
 const str = (v: unknown): string | undefined =>
   typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
-
-/**
- * posthog-js sends `?compression=gzip-js` with a gzip body as text/plain and no Content-Encoding, or
- * `?compression=base64` as a form `data=<base64 JSON>`. The shared body parser decodes Content-Encoding and
- * parses JSON, so this hook only sets the missing header when the body starts with the gzip magic bytes,
- * and turns a form body into its JSON. (`lz64`, removed from posthog-js in 2021, is not supported.)
- */
-function captureBody(limit: number) {
-  return async (req: FastifyRequest, _reply: FastifyReply, payload: RequestPayload) => {
-    if (req.headers['content-encoding']) return payload;
-    const form = /^application\/x-www-form-urlencoded/i.test(String(req.headers['content-type'] ?? ''));
-    let seen = 0;
-    let head: Buffer | null = Buffer.alloc(0);
-    const held: Buffer[] = [];
-    const out = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        seen += chunk.length;
-        (out as unknown as { receivedEncodedLength: number }).receivedEncodedLength = seen;
-        if (form) {
-          if (seen > limit) {
-            return done(
-              new IntakeError('INTAKE_ERR_BODY_TOO_LARGE', `the body is over the ${limit}-byte limit`),
-            );
-          }
-          held.push(chunk);
-          return done();
-        }
-        if (head === null) return done(null, chunk);
-        head = Buffer.concat([head, chunk]);
-        if (head.length < 2) return done();
-        if (head[0] === 0x1f && head[1] === 0x8b) req.raw.headers['content-encoding'] = 'gzip';
-        const first = head;
-        head = null;
-        done(null, first);
-      },
-      flush(done) {
-        if (head !== null && head.length > 0) this.push(head);
-        if (!form) return done();
-        const params = new URLSearchParams(Buffer.concat(held).toString('utf8'));
-        const data = params.get('data');
-        if (data === null) return done(null, Buffer.concat(held));
-        const compression = params.get('compression') ?? (req.query as { compression?: unknown }).compression;
-        if (compression === 'lz64') {
-          return done(
-            new IntakeError(
-              'INTAKE_ERR_UNSUPPORTED_ENCODING',
-              'lz64 compression is not supported; use gzip-js',
-            ),
-          );
-        }
-        const t = data.trimStart();
-        const json = t.startsWith('{') || t.startsWith('[') ? t : Buffer.from(t, 'base64').toString('utf8');
-        done(null, Buffer.from(json, 'utf8'));
-      },
-    });
-    // pipeline() passes a failing upload on to `out`, whose error the body parser then reports.
-    return pipeline(payload, out, () => {});
-  };
-}
-
-/** Keys posthog clients send: body `api_key`/`token`, an event's `properties.token`, `?token=`; then the usual places. */
-function posthogKeys(req: FastifyRequest): string[] {
-  const out: string[] = [];
-  const add = (v: unknown) => {
-    if (typeof v === 'string' && v) out.push(v);
-  };
-  const fromEvent = (e: unknown) => {
-    if (!isObject(e)) return;
-    add(e.api_key);
-    add(e.token);
-    if (isObject(e.properties)) add(e.properties.token);
-  };
-  const body = req.body as unknown;
-  if (Array.isArray(body)) fromEvent(body[0]);
-  else if (isObject(body)) {
-    fromEvent(body);
-    if (Array.isArray(body.batch)) fromEvent(body.batch[0]);
-  }
-  const q = req.query as Record<string, unknown>;
-  add(q.token);
-  add(q.api_key);
-  return [...out, ...candidateKeys(req)];
-}
-
-function posthogAuth(ring: KeyRing) {
-  return async (req: FastifyRequest) => {
-    let wrong: string | undefined;
-    for (const c of posthogKeys(req)) {
-      const key = ring.resolve(c);
-      if (key?.kind === 'write') {
-        req.auth = key;
-        return;
-      }
-      if (key) wrong ??= key.kind;
-    }
-    if (wrong) {
-      throw new IntakeError(
-        'INTAKE_ERR_WRONG_KEY_KIND',
-        `a ${wrong} key cannot be used here; send a write key`,
-      );
-    }
-    throw new IntakeError(
-      'INTAKE_ERR_UNAUTHORIZED',
-      'no known write key in api_key, token or properties.token',
-    );
-  };
-}
 
 /** One PostHog event as a Segment event. */
 function toSegment(raw: unknown, sentAt: unknown, receivedAt: Date): Mapped {
@@ -196,13 +86,14 @@ export const posthog: Dialect = {
   name: 'posthog',
   routes(app, ctx) {
     const auth = posthogAuth(ctx.keys);
-    const preParsing = captureBody(app.initialConfig.bodyLimit ?? 1_048_576);
+    const preParsing = posthogBody(app.initialConfig.bodyLimit ?? 1_048_576);
     for (const path of PATHS.flatMap((p) => [p, p.slice(0, -1)])) {
       app.post(
         path,
         {
           preParsing,
           preValidation: auth,
+          preSerialization: posthogErrorShape,
           schema: {
             summary: `PostHog capture (${path})`,
             description:
@@ -210,7 +101,7 @@ export const posthog: Dialect = {
             tags: ['posthog'],
             hide: !path.endsWith('/'),
             body: Type.Unknown({ description: 'One event, an array of events, or {api_key, batch: [...]}' }),
-            response: { 200: Type.Object({ status: Type.Literal(1) }), ...errorResponses },
+            response: { 200: Type.Object({ status: Type.Literal(1) }), ...posthogErrors },
           },
         },
         async (req) => {

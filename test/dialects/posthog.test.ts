@@ -1,6 +1,6 @@
 // PostHog capture: /batch/, /capture/, /e/, /i/v0/e/ (with or without the slash), keys in api_key, token or
-// properties.token, gzip with or without Content-Encoding (posthog-js ?compression=gzip-js), base64 form
-// bodies, the event-name mapping to Segment types, and {"status": 1}.
+// properties.token, gzip with or without Content-Encoding (posthog-js ?compression=gzip-js), form bodies,
+// the event-name mapping to Segment types, and {"status": 1}.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -235,11 +235,17 @@ test('keys: none or unknown is a 401, a read key a 403; a body of the wrong shap
   assert.equal(none.json().code, 'INTAKE_ERR_UNAUTHORIZED');
   const unknown = await inject('/batch/', JSON.stringify({ api_key: 'phc_nope', batch: [] }));
   assert.equal(unknown.statusCode, 401);
+  // PostHog's error fields beside Intake's.
+  assert.equal(unknown.json().type, 'authentication_error');
+  assert.equal(unknown.json().code, 'INTAKE_ERR_UNAUTHORIZED');
+  assert.match(unknown.json().detail, /^Project API key invalid/);
+  assert.equal(unknown.json().attr, null);
   const read = await inject('/batch/', JSON.stringify({ api_key: KEYS.read, batch: [] }));
   assert.equal(read.statusCode, 403);
   const shape = await inject('/capture/', JSON.stringify({ api_key: KEYS.write, hello: 1 }));
   assert.equal(shape.statusCode, 400);
   assert.equal(shape.json().code, 'INTAKE_ERR_INVALID_BODY');
+  assert.equal(shape.json().type, 'validation_error');
   const notGzip = await inject('/e/?compression=gzip-js', Buffer.from([0x1f, 0x8b, 1, 2, 3]), {
     'content-type': 'text/plain',
   });
@@ -250,4 +256,39 @@ test('keys: none or unknown is a 401, a read key a 403; a body of the wrong shap
   });
   assert.equal(lz64.statusCode, 415);
   assert.equal(lz64.json().code, 'INTAKE_ERR_UNSUPPORTED_ENCODING');
+});
+
+test('form bodies on capture: urlencoded JSON, base64 whose + arrived as spaces, base64 of gzip', async () => {
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  const event = (uuid: string, extra = '') => ({
+    event: 'form-kinds',
+    distinct_id: 'form-kinds-user',
+    uuid,
+    properties: { token: KEYS.write, note: `ok?>${extra}` },
+  });
+  // A payload whose base64 holds a `+`, sent unescaped as some clients do: the form decoder reads it as a space.
+  let plus = event('fk-plus');
+  for (let i = 0; !Buffer.from(JSON.stringify(plus)).toString('base64').includes('+'); i++) {
+    plus = event('fk-plus', '>'.repeat(i));
+  }
+  const unescaped = `data=${Buffer.from(JSON.stringify(plus)).toString('base64')}`;
+  assert.ok(unescaped.includes('+'));
+  const bodies = [
+    `data=${encodeURIComponent(JSON.stringify(event('fk-json')))}`,
+    unescaped,
+    `data=${encodeURIComponent(gzipSync(JSON.stringify([event('fk-gzip')])).toString('base64'))}&compression=base64`,
+  ];
+  for (const body of bodies) {
+    const res = await inject('/e/', body, form);
+    assert.equal(res.statusCode, 200, `${body.slice(0, 40)}: ${res.body}`);
+  }
+  const stored = await byUser('form-kinds-user');
+  assert.deepEqual(stored.map((e) => e.messageId).sort(), ['fk-gzip', 'fk-json', 'fk-plus']);
+  assert.equal(
+    field(
+      stored.find((e) => e.messageId === 'fk-plus'),
+      'properties',
+    ).note,
+    plus.properties.note,
+  );
 });
