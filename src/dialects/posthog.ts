@@ -1,10 +1,11 @@
 // PostHog's capture API (posthog-node, posthog-js and the HTTP API): POST /batch/, /capture/, /e/, /i/v0/e/,
 // the key in the body (`api_key`, or `token` as posthog-js sends it), answered {"status": 1}. Body decoding,
-// keys and the error shape are in posthog-http.ts.
+// keys and the error shape are in posthog-http.ts; remote config and flags in posthog-config.ts.
 import { Type } from '@sinclair/typebox';
 import { IntakeError } from '../http/errors.ts';
 import type { JsonObject } from '../pipeline/types.ts';
 import { isObject } from '../pipeline/validate.ts';
+import { posthogConfigRoutes } from './posthog-config.ts';
 import { posthogAuth, posthogBody, posthogErrorShape, posthogErrors } from './posthog-http.ts';
 import { ingestMapped, type Mapped, nonEmptyString } from './shared.ts';
 import { type Dialect, requestContext } from './types.ts';
@@ -85,6 +86,7 @@ function toSegment(raw: unknown, sentAt: unknown, receivedAt: Date): Mapped {
 export const posthog: Dialect = {
   name: 'posthog',
   routes(app, ctx) {
+    posthogConfigRoutes(app, ctx);
     const auth = posthogAuth(ctx.keys);
     const preParsing = posthogBody(app.initialConfig.bodyLimit ?? 1_048_576);
     for (const path of PATHS.flatMap((p) => [p, p.slice(0, -1)])) {
