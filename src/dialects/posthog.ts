@@ -15,6 +15,17 @@ const PATHS = ['/batch/', '/capture/', '/e/', '/i/v0/e/'];
 const str = (v: unknown): string | undefined =>
   typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
 
+/**
+ * Whether the distinct_id is still the device's random id rather than a user id. posthog-js (and the mobile
+ * SDKs) say so with `$is_identified: false`; releases before that property have `$device_id` equal to the
+ * distinct_id until identify. posthog-node sends neither, so a server-side distinct_id stays a user id.
+ */
+function isAnonymous(distinctId: string | undefined, props: JsonObject): boolean {
+  if (distinctId === undefined) return false;
+  if (typeof props.$is_identified === 'boolean') return !props.$is_identified;
+  return str(props.$device_id) === distinctId;
+}
+
 /** One PostHog event as a Segment event. */
 function toSegment(raw: unknown, sentAt: unknown, receivedAt: Date): Mapped {
   if (!isObject(raw)) {
@@ -46,10 +57,12 @@ function toSegment(raw: unknown, sentAt: unknown, receivedAt: Date): Mapped {
     timestamp = new Date(receivedAt.getTime() - raw.offset).toISOString();
     eventSentAt = undefined;
   }
+  const distinctId = str(raw.distinct_id) ?? str(props.distinct_id) ?? str(raw.$distinct_id);
+  const anonymous = isAnonymous(distinctId, props);
   const base: JsonObject = {
     messageId: messageId ?? undefined,
-    userId: str(raw.distinct_id) ?? str(props.distinct_id) ?? str(raw.$distinct_id),
-    anonymousId: str(props.$anon_distinct_id),
+    userId: anonymous ? undefined : distinctId,
+    anonymousId: anonymous ? distinctId : str(props.$anon_distinct_id),
     timestamp,
     sentAt: eventSentAt,
     properties: props,
@@ -64,7 +77,10 @@ function toSegment(raw: unknown, sentAt: unknown, receivedAt: Date): Mapped {
       return { item: { ...base, type: 'identify', traits: { ...once, ...set } } };
     }
     case '$create_alias':
-      return { item: { ...base, type: 'alias', previousId: str(props.alias) } };
+      // posthog.alias(id) before identify names the random id's person: the new id is the user id.
+      return anonymous
+        ? { item: { ...base, type: 'alias', userId: str(props.alias), previousId: distinctId } }
+        : { item: { ...base, type: 'alias', previousId: str(props.alias) } };
     case '$groupidentify':
       return {
         item: {
@@ -99,7 +115,7 @@ export const posthog: Dialect = {
           schema: {
             summary: `PostHog capture (${path})`,
             description:
-              'posthog-node posts {api_key, batch, sent_at} to /batch/; posthog-js posts arrays of events to /e/ (gzip with ?compression=gzip-js, or base64 form data). `$identify` → identify (traits from $set, $set_once where $set leaves a key unset), `$create_alias` → alias, `$groupidentify` → group, `$pageview` → page, `$screen` → screen, anything else → track. `uuid` is the messageId, `distinct_id` the userId, `properties.$anon_distinct_id` the anonymousId. Invalid events are kept at GET /rejected; the answer is still {"status": 1}.',
+              'posthog-node posts {api_key, batch, sent_at} to /batch/; posthog-js posts arrays of events to /e/ (gzip with ?compression=gzip-js, or base64 form data). `$identify` → identify (traits from $set, $set_once where $set leaves a key unset), `$create_alias` → alias, `$groupidentify` → group, `$pageview` → page, `$screen` → screen, anything else → track. `uuid` is the messageId; `distinct_id` is the userId, or the anonymousId while posthog-js says the person is not identified (`$is_identified: false`); `properties.$anon_distinct_id` is the anonymousId of an `$identify`. Invalid events are kept at GET /rejected; the answer is still {"status": 1}.',
             tags: ['posthog'],
             hide: !path.endsWith('/'),
             body: Type.Unknown({ description: 'One event, an array of events, or {api_key, batch: [...]}' }),
