@@ -1,14 +1,12 @@
 // PostHog's capture API (posthog-node, posthog-js and the HTTP API): POST /batch/, /capture/, /e/, /i/v0/e/,
-// the key in the body (`api_key`, or `token` as posthog-js sends it), answered {"status": 1}.
-import { pipeline, Transform } from 'node:stream';
+// the key in the body (`api_key`, or `token` as posthog-js sends it), answered {"status": 1}. Body decoding,
+// keys and the error shape are in posthog-http.ts; remote config and flags in posthog-config.ts.
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
-import type { KeyRing } from '../auth/keys.ts';
 import { IntakeError } from '../core/errors.ts';
 import type { JsonObject } from '../core/event.ts';
-import { candidateKeys } from '../http/auth.ts';
-import { errorResponses } from '../http/schemas.ts';
 import { isObject } from '../pipeline/validate.ts';
+import { posthogConfigRoutes } from './posthog-config.ts';
+import { posthogAuth, posthogBody, posthogErrorShape, posthogErrors } from './posthog-http.ts';
 import { ingestMapped, type Mapped, nonEmptyString } from './shared.ts';
 import { type Dialect, requestContext } from './types.ts';
 
@@ -18,110 +16,14 @@ const str = (v: unknown): string | undefined =>
   typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
 
 /**
- * posthog-js sends `?compression=gzip-js` with a gzip body as text/plain and no Content-Encoding, or
- * `?compression=base64` as a form `data=<base64 JSON>`. The shared body parser decodes Content-Encoding and
- * parses JSON, so this hook only sets the missing header when the body starts with the gzip magic bytes,
- * and turns a form body into its JSON. (`lz64`, removed from posthog-js in 2021, is not supported.)
+ * Whether the distinct_id is still the device's random id rather than a user id. posthog-js (and the mobile
+ * SDKs) say so with `$is_identified: false`; releases before that property have `$device_id` equal to the
+ * distinct_id until identify. posthog-node sends neither, so a server-side distinct_id stays a user id.
  */
-function captureBody(limit: number) {
-  return async (req: FastifyRequest, _reply: FastifyReply, payload: RequestPayload) => {
-    if (req.headers['content-encoding']) return payload;
-    const form = /^application\/x-www-form-urlencoded/i.test(String(req.headers['content-type'] ?? ''));
-    let seen = 0;
-    let head: Buffer | null = Buffer.alloc(0);
-    const held: Buffer[] = [];
-    const out = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        seen += chunk.length;
-        (out as unknown as { receivedEncodedLength: number }).receivedEncodedLength = seen;
-        if (form) {
-          if (seen > limit) {
-            return done(
-              new IntakeError('INTAKE_ERR_BODY_TOO_LARGE', `the body is over the ${limit}-byte limit`),
-            );
-          }
-          held.push(chunk);
-          return done();
-        }
-        if (head === null) return done(null, chunk);
-        head = Buffer.concat([head, chunk]);
-        if (head.length < 2) return done();
-        if (head[0] === 0x1f && head[1] === 0x8b) req.raw.headers['content-encoding'] = 'gzip';
-        const first = head;
-        head = null;
-        done(null, first);
-      },
-      flush(done) {
-        if (head !== null && head.length > 0) this.push(head);
-        if (!form) return done();
-        const params = new URLSearchParams(Buffer.concat(held).toString('utf8'));
-        const data = params.get('data');
-        if (data === null) return done(null, Buffer.concat(held));
-        const compression = params.get('compression') ?? (req.query as { compression?: unknown }).compression;
-        if (compression === 'lz64') {
-          return done(
-            new IntakeError(
-              'INTAKE_ERR_UNSUPPORTED_ENCODING',
-              'lz64 compression is not supported; use gzip-js',
-            ),
-          );
-        }
-        const t = data.trimStart();
-        const json = t.startsWith('{') || t.startsWith('[') ? t : Buffer.from(t, 'base64').toString('utf8');
-        done(null, Buffer.from(json, 'utf8'));
-      },
-    });
-    // pipeline() passes a failing upload on to `out`, whose error the body parser then reports.
-    return pipeline(payload, out, () => {});
-  };
-}
-
-/** Keys posthog clients send: body `api_key`/`token`, an event's `properties.token`, `?token=`; then the usual places. */
-function posthogKeys(req: FastifyRequest): string[] {
-  const out: string[] = [];
-  const add = (v: unknown) => {
-    if (typeof v === 'string' && v) out.push(v);
-  };
-  const fromEvent = (e: unknown) => {
-    if (!isObject(e)) return;
-    add(e.api_key);
-    add(e.token);
-    if (isObject(e.properties)) add(e.properties.token);
-  };
-  const body = req.body as unknown;
-  if (Array.isArray(body)) fromEvent(body[0]);
-  else if (isObject(body)) {
-    fromEvent(body);
-    if (Array.isArray(body.batch)) fromEvent(body.batch[0]);
-  }
-  const q = req.query as Record<string, unknown>;
-  add(q.token);
-  add(q.api_key);
-  return [...out, ...candidateKeys(req)];
-}
-
-function posthogAuth(ring: KeyRing) {
-  return async (req: FastifyRequest) => {
-    let wrong: string | undefined;
-    for (const c of posthogKeys(req)) {
-      const key = ring.resolve(c);
-      if (key?.kind === 'write') {
-        req.auth = key;
-        return;
-      }
-      if (key) wrong ??= key.kind;
-    }
-    if (wrong) {
-      throw new IntakeError(
-        'INTAKE_ERR_WRONG_KEY_KIND',
-        `a ${wrong} key cannot be used here; send a write key`,
-      );
-    }
-    throw new IntakeError(
-      'INTAKE_ERR_UNAUTHORIZED',
-      'no known write key in api_key, token or properties.token',
-    );
-  };
+function isAnonymous(distinctId: string | undefined, props: JsonObject): boolean {
+  if (distinctId === undefined) return false;
+  if (typeof props.$is_identified === 'boolean') return !props.$is_identified;
+  return str(props.$device_id) === distinctId;
 }
 
 /** One PostHog event as a Segment event. */
@@ -155,10 +57,12 @@ function toSegment(raw: unknown, sentAt: unknown, receivedAt: Date): Mapped {
     timestamp = new Date(receivedAt.getTime() - raw.offset).toISOString();
     eventSentAt = undefined;
   }
+  const distinctId = str(raw.distinct_id) ?? str(props.distinct_id) ?? str(raw.$distinct_id);
+  const anonymous = isAnonymous(distinctId, props);
   const base: JsonObject = {
     messageId: messageId ?? undefined,
-    userId: str(raw.distinct_id) ?? str(props.distinct_id) ?? str(raw.$distinct_id),
-    anonymousId: str(props.$anon_distinct_id),
+    userId: anonymous ? undefined : distinctId,
+    anonymousId: anonymous ? distinctId : str(props.$anon_distinct_id),
     timestamp,
     sentAt: eventSentAt,
     properties: props,
@@ -173,7 +77,10 @@ function toSegment(raw: unknown, sentAt: unknown, receivedAt: Date): Mapped {
       return { item: { ...base, type: 'identify', traits: { ...once, ...set } } };
     }
     case '$create_alias':
-      return { item: { ...base, type: 'alias', previousId: str(props.alias) } };
+      // posthog.alias(id) before identify names the random id's person: the new id is the user id.
+      return anonymous
+        ? { item: { ...base, type: 'alias', userId: str(props.alias), previousId: distinctId } }
+        : { item: { ...base, type: 'alias', previousId: str(props.alias) } };
     case '$groupidentify':
       return {
         item: {
@@ -195,22 +102,24 @@ function toSegment(raw: unknown, sentAt: unknown, receivedAt: Date): Mapped {
 export const posthog: Dialect = {
   name: 'posthog',
   routes(app, ctx) {
+    posthogConfigRoutes(app, ctx);
     const auth = posthogAuth(ctx.keys);
-    const preParsing = captureBody(app.initialConfig.bodyLimit ?? 1_048_576);
+    const preParsing = posthogBody(app.initialConfig.bodyLimit ?? 1_048_576);
     for (const path of PATHS.flatMap((p) => [p, p.slice(0, -1)])) {
       app.post(
         path,
         {
           preParsing,
           preValidation: auth,
+          preSerialization: posthogErrorShape,
           schema: {
             summary: `PostHog capture (${path})`,
             description:
-              'posthog-node posts {api_key, batch, sent_at} to /batch/; posthog-js posts arrays of events to /e/ (gzip with ?compression=gzip-js, or base64 form data). `$identify` → identify (traits from $set, $set_once where $set leaves a key unset), `$create_alias` → alias, `$groupidentify` → group, `$pageview` → page, `$screen` → screen, anything else → track. `uuid` is the messageId, `distinct_id` the userId, `properties.$anon_distinct_id` the anonymousId. Invalid events are kept at GET /rejected; the answer is still {"status": 1}.',
+              'posthog-node posts {api_key, batch, sent_at} to /batch/; posthog-js posts arrays of events to /e/ (gzip with ?compression=gzip-js, or base64 form data). `$identify` → identify (traits from $set, $set_once where $set leaves a key unset), `$create_alias` → alias, `$groupidentify` → group, `$pageview` → page, `$screen` → screen, anything else → track. `uuid` is the messageId; `distinct_id` is the userId, or the anonymousId while posthog-js says the person is not identified (`$is_identified: false`); `properties.$anon_distinct_id` is the anonymousId of an `$identify`. Invalid events are kept at GET /rejected; the answer is still {"status": 1}.',
             tags: ['posthog'],
             hide: !path.endsWith('/'),
             body: Type.Unknown({ description: 'One event, an array of events, or {api_key, batch: [...]}' }),
-            response: { 200: Type.Object({ status: Type.Literal(1) }), ...errorResponses },
+            response: { 200: Type.Object({ status: Type.Literal(1) }), ...posthogErrors },
           },
         },
         async (req) => {

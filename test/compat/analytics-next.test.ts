@@ -1,26 +1,13 @@
 // analytics.js (@segment/analytics-next) in a real Chromium: a page on one origin loads the library with
 // `cdnURL` pointing at Intake on another, fetches its settings from Intake, and every call is stored once.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { allEvents, KEYS, startTestApp, type TestApp } from '../helpers.ts';
+import { launchChromium, pageServer as servePages, skipWithoutChromium, watchedTab } from './browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const DIST = join(
   dirname(createRequire(import.meta.url).resolve('@segment/analytics-next/package.json')),
   'dist/umd',
@@ -84,16 +71,9 @@ describe('GET /v1/projects/:writeKey/settings', () => {
   });
 });
 
-const chromiumMissing = !existsSync(CHROMIUM);
-if (chromiumMissing && process.env.CI === 'true') {
-  test('Chromium is installed (required under CI)', () => {
-    assert.fail(`${CHROMIUM} is missing: CI must install chromium for the browser compatibility test`);
-  });
-}
-
 /** A page on its own origin that loads analytics.js from itself and points its cdnURL at Intake. */
-function pageServer(intakeUrl: string): Promise<{ server: Server; url: string }> {
-  const html = `<!doctype html><html><head><title>Pricing</title>
+function pageServer(intakeUrl: string) {
+  const pricing = `<!doctype html><html><head><title>Pricing</title>
 <script src="/analytics-next.js"></script>
 <script>
   window.run = async () => {
@@ -135,25 +115,12 @@ function pageServer(intakeUrl: string): Promise<{ server: Server; url: string }>
   analytics.alias('u-2', 'anon-2');
 </script>
 <script src="/standalone.js"></script></head><body>signup</body></html>`;
-  const bundle = readFileSync(BUNDLE);
-  const standalone = readFileSync(STANDALONE);
-  const server = createServer((req, res) => {
-    if (req.url === '/analytics-next.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
-    } else if (req.url === '/standalone.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(standalone);
-    } else if (req.url?.startsWith('/signup')) {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(snippet);
-    } else if (req.url?.startsWith('/pricing')) {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
-    });
+  const html = 'text/html; charset=utf-8';
+  return servePages({
+    '/analytics-next.js': ['text/javascript', readFileSync(BUNDLE)],
+    '/standalone.js': ['text/javascript', readFileSync(STANDALONE)],
+    '/signup': [html, snippet],
+    '/pricing': [html, pricing],
   });
 }
 
@@ -168,26 +135,14 @@ async function eventsWhen(userId: string, n: number, timeoutMs: number): Promise
 }
 
 test('analytics-next in Chromium: identify, track, page, group and alias are each stored once, intact', {
-  skip: chromiumMissing ? `${CHROMIUM} is not installed (set CI=true to make this a failure)` : false,
+  skip: skipWithoutChromium,
   timeout: 60_000,
 }, async () => {
   const page = await pageServer(t.url as string);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   try {
-    const tab = await browser.newPage();
-    const errors: string[] = [];
-    tab.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    tab.on('pageerror', (e) => errors.push(e.message));
     // Anything not for the two local servers (Segment's CDN, api.segment.io metrics) is recorded and refused.
-    const elsewhere: string[] = [];
-    await tab.route('**/*', (route) => {
-      const url = route.request().url();
-      if (url.startsWith(page.url) || url.startsWith(t.url as string)) return route.continue();
-      elsewhere.push(url);
-      return route.abort();
-    });
+    const { tab, errors, elsewhere } = await watchedTab(browser, [page.url, t.url as string]);
 
     await tab.goto(`${page.url}/pricing?ref=ad`);
     const { userAgent, sent } = (await tab.evaluate('window.run()')) as {
@@ -266,25 +221,13 @@ test('analytics-next in Chromium: identify, track, page, group and alias are eac
 });
 
 test("analytics.js through Segment's snippet (standalone build, _cdn at Intake): every call stored once", {
-  skip: chromiumMissing ? `${CHROMIUM} is not installed (set CI=true to make this a failure)` : false,
+  skip: skipWithoutChromium,
   timeout: 60_000,
 }, async () => {
   const page = await pageServer(t.url as string);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   try {
-    const tab = await browser.newPage();
-    const errors: string[] = [];
-    tab.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    tab.on('pageerror', (e) => errors.push(e.message));
-    const elsewhere: string[] = [];
-    await tab.route('**/*', (route) => {
-      const url = route.request().url();
-      if (url.startsWith(page.url) || url.startsWith(t.url as string)) return route.continue();
-      elsewhere.push(url);
-      return route.abort();
-    });
+    const { tab, errors, elsewhere } = await watchedTab(browser, [page.url, t.url as string]);
     await tab.goto(`${page.url}/signup`);
 
     const events = await eventsWhen('u-2', 5, 15_000);

@@ -1,6 +1,6 @@
 // PostHog capture: /batch/, /capture/, /e/, /i/v0/e/ (with or without the slash), keys in api_key, token or
-// properties.token, gzip with or without Content-Encoding (posthog-js ?compression=gzip-js), base64 form
-// bodies, the event-name mapping to Segment types, and {"status": 1}.
+// properties.token, gzip with or without Content-Encoding (posthog-js ?compression=gzip-js), form bodies,
+// the event-name mapping to Segment types, posthog-js's anonymous ids, and {"status": 1}.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -235,11 +235,17 @@ test('keys: none or unknown is a 401, a read key a 403; a body of the wrong shap
   assert.equal(none.json().code, 'INTAKE_ERR_UNAUTHORIZED');
   const unknown = await inject('/batch/', JSON.stringify({ api_key: 'phc_nope', batch: [] }));
   assert.equal(unknown.statusCode, 401);
+  // PostHog's error fields beside Intake's.
+  assert.equal(unknown.json().type, 'authentication_error');
+  assert.equal(unknown.json().code, 'INTAKE_ERR_UNAUTHORIZED');
+  assert.match(unknown.json().detail, /^Project API key invalid/);
+  assert.equal(unknown.json().attr, null);
   const read = await inject('/batch/', JSON.stringify({ api_key: KEYS.read, batch: [] }));
   assert.equal(read.statusCode, 403);
   const shape = await inject('/capture/', JSON.stringify({ api_key: KEYS.write, hello: 1 }));
   assert.equal(shape.statusCode, 400);
   assert.equal(shape.json().code, 'INTAKE_ERR_INVALID_BODY');
+  assert.equal(shape.json().type, 'validation_error');
   const notGzip = await inject('/e/?compression=gzip-js', Buffer.from([0x1f, 0x8b, 1, 2, 3]), {
     'content-type': 'text/plain',
   });
@@ -250,4 +256,122 @@ test('keys: none or unknown is a 401, a read key a 403; a body of the wrong shap
   });
   assert.equal(lz64.statusCode, 415);
   assert.equal(lz64.json().code, 'INTAKE_ERR_UNSUPPORTED_ENCODING');
+});
+
+test('form bodies on capture: urlencoded JSON, base64 whose + arrived as spaces, base64 of gzip', async () => {
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  const event = (uuid: string, extra = '') => ({
+    event: 'form-kinds',
+    distinct_id: 'form-kinds-user',
+    uuid,
+    properties: { token: KEYS.write, note: `ok?>${extra}` },
+  });
+  // A payload whose base64 holds a `+`, sent unescaped as some clients do: the form decoder reads it as a space.
+  let plus = event('fk-plus');
+  for (let i = 0; !Buffer.from(JSON.stringify(plus)).toString('base64').includes('+'); i++) {
+    plus = event('fk-plus', '>'.repeat(i));
+  }
+  const unescaped = `data=${Buffer.from(JSON.stringify(plus)).toString('base64')}`;
+  assert.ok(unescaped.includes('+'));
+  const bodies = [
+    `data=${encodeURIComponent(JSON.stringify(event('fk-json')))}`,
+    unescaped,
+    `data=${encodeURIComponent(gzipSync(JSON.stringify([event('fk-gzip')])).toString('base64'))}&compression=base64`,
+  ];
+  for (const body of bodies) {
+    const res = await inject('/e/', body, form);
+    assert.equal(res.statusCode, 200, `${body.slice(0, 40)}: ${res.body}`);
+  }
+  const stored = await byUser('form-kinds-user');
+  assert.deepEqual(stored.map((e) => e.messageId).sort(), ['fk-gzip', 'fk-json', 'fk-plus']);
+  assert.equal(
+    field(
+      stored.find((e) => e.messageId === 'fk-plus'),
+      'properties',
+    ).note,
+    plus.properties.note,
+  );
+});
+
+test('a posthog-js distinct_id before identify is an anonymousId; identify links it to the user id', async () => {
+  const js = (event: string, uuid: string, props: Record<string, unknown>) => ({
+    event,
+    uuid,
+    properties: { token: KEYS.write, $lib: 'web', ...props },
+  });
+  const anon = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
+  const events = [
+    js('$pageview', 'a-1', { distinct_id: anon, $device_id: anon, $is_identified: false, title: 'Home' }),
+    js('clicked', 'a-2', { distinct_id: anon, $device_id: anon, $is_identified: false }),
+    js('$identify', 'a-3', {
+      distinct_id: 'person-9',
+      $anon_distinct_id: anon,
+      $device_id: anon,
+      $is_identified: true,
+    }),
+    js('bought', 'a-4', { distinct_id: 'person-9', $device_id: anon, $is_identified: true }),
+    // A release from before $is_identified: the distinct_id is still the device id.
+    js('old-sdk', 'a-5', { distinct_id: 'old-anon', $device_id: 'old-anon' }),
+    // posthog.alias() before identify: the alias is the user id, the random id the previous one.
+    js('$create_alias', 'a-6', { distinct_id: 'anon-3', alias: 'person-3', $is_identified: false }),
+  ];
+  const res = await inject('/e/', gzipSync(JSON.stringify(events)), { 'content-type': 'text/plain' });
+  assert.equal(res.statusCode, 200, res.body);
+  // posthog-node: a server-side distinct_id is a user id, as before.
+  const node = await inject(
+    '/batch/',
+    JSON.stringify({ api_key: KEYS.write, batch: [{ event: 'server', distinct_id: 'node-9', uuid: 'a-7' }] }),
+  );
+  assert.equal(node.statusCode, 200, node.body);
+
+  const byId = new Map(
+    (await allEvents(t.app, KEYS.read, 'messageId=a-1'))
+      .concat(
+        ...(await Promise.all(
+          ['a-2', 'a-3', 'a-4', 'a-5', 'a-6', 'a-7'].map((m) =>
+            allEvents(t.app, KEYS.read, `messageId=${m}`),
+          ),
+        )),
+      )
+      .map((e) => [e.messageId, e]),
+  );
+  const ids = (m: string) => [byId.get(m)?.userId, byId.get(m)?.anonymousId];
+  assert.deepEqual(ids('a-1'), [null, anon]);
+  assert.deepEqual(ids('a-2'), [null, anon]);
+  assert.deepEqual(ids('a-3'), ['person-9', anon]);
+  assert.deepEqual(ids('a-4'), ['person-9', null]);
+  assert.deepEqual(ids('a-5'), [null, 'old-anon']);
+  assert.deepEqual(
+    [byId.get('a-6')?.type, byId.get('a-6')?.userId, byId.get('a-6')?.previousId],
+    ['alias', 'person-3', 'anon-3'],
+  );
+  assert.deepEqual(ids('a-7'), ['node-9', null]);
+  assert.deepEqual(await byUser(anon), [], 'the random id is never a userId');
+
+  const person = await t.app.inject({
+    method: 'GET',
+    url: '/users/person-9',
+    headers: { authorization: bearer(KEYS.read) },
+  });
+  assert.equal(person.statusCode, 200, person.body);
+  assert.equal(person.json().id, 'person-9');
+  assert.deepEqual(person.json().userIds, ['person-9']);
+  assert.deepEqual(person.json().anonymousIds, [anon]);
+  const journey = await t.app.inject({
+    method: 'GET',
+    url: '/users/person-9/events',
+    headers: { authorization: bearer(KEYS.read) },
+  });
+  assert.deepEqual((journey.json().results as { messageId: string }[]).map((e) => e.messageId).sort(), [
+    'a-1',
+    'a-2',
+    'a-3',
+    'a-4',
+  ]);
+  const aliased = await t.app.inject({
+    method: 'GET',
+    url: '/users/anon-3',
+    headers: { authorization: bearer(KEYS.read) },
+  });
+  assert.equal(aliased.json().id, 'person-3');
 });
