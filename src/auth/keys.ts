@@ -34,6 +34,7 @@ export class KeyRing {
 
   private version = -1;
   private timer: NodeJS.Timeout | null = null;
+  private refreshing: Promise<boolean> | null = null;
 
   constructor(private readonly store: Store) {}
 
@@ -47,7 +48,13 @@ export class KeyRing {
 
   /** Checks the store's keys version every `ms` and reloads when another node changed a key or workspace. */
   watch(ms = 1000): void {
-    this.timer = setInterval(() => void this.refresh().catch(() => {}), ms);
+    this.timer = setInterval(() => {
+      this.refreshing ??= this.refresh()
+        .catch(() => false)
+        .finally(() => {
+          this.refreshing = null;
+        });
+    }, ms);
     this.timer.unref();
   }
 
@@ -58,9 +65,11 @@ export class KeyRing {
     return true;
   }
 
-  stop(): void {
+  /** Stops watching; resolves once a check in flight is done (the store may then be closed). */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.refreshing;
   }
 
   /** The active key for a secret, if any. */

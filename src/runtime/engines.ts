@@ -26,6 +26,8 @@ export interface EngineHooks {
 }
 
 export interface Engine {
+  /** True when other processes share the store (a cluster): key rings then watch it for changes. */
+  shared: boolean;
   openStore(config: EngineConfig): Promise<Store>;
   /** Opens the log over the store's sink; a restart first takes back what the log holds unloaded. */
   openLog(store: Store, config: EngineConfig, hooks: EngineHooks): Promise<IngestLog>;
@@ -35,6 +37,7 @@ const HOUR = 3_600_000;
 
 export const ENGINES = {
   embedded: {
+    shared: false,
     openStore: (config) =>
       DuckDBStore.open({
         dataDir: config.dataDir,

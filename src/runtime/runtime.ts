@@ -55,7 +55,8 @@ export async function openRuntime(config: RuntimeConfig, opts: RuntimeOptions = 
   const keys = new KeyRing(store);
   await keys.load();
   const boot = opts.bootstrapKeys ? await bootstrap(keys, opts.bootstrapKeys) : null;
-  keys.watch(opts.keysRefreshMs);
+  // Only a store other nodes also write can change keys behind this ring's back.
+  if (engine.shared) keys.watch(opts.keysRefreshMs);
   // Loaded once, before listening: the ingest path only reads it from memory.
   const geo =
     opts.geo !== undefined
@@ -71,7 +72,7 @@ export async function openRuntime(config: RuntimeConfig, opts: RuntimeOptions = 
     keys,
     bootstrap: boot,
     async close() {
-      keys.stop();
+      await keys.stop();
       await app.close(); // waits for in-flight requests, which wait for their log writes
       await log.close();
       await store.close();

@@ -35,7 +35,7 @@ test('a key revoked through one ring stops resolving on another once it refreshe
         await new Promise((r) => setTimeout(r, 20));
       assert.equal(b.resolve(s2)?.id, k2.id, 'the watching ring picked up the new key');
     } finally {
-      b.stop();
+      await b.stop();
     }
   } finally {
     await store.close();

@@ -204,10 +204,11 @@ export class DuckDBStore implements Store {
 
   async close(): Promise<void> {
     await this.jobs;
-    await this.db.run('CHECKPOINT').catch(() => {});
-    this.writer.conn.closeSync();
-    this.db.conn.closeSync();
-    this.instance.closeSync();
+    // Alone: a connection closed under a query in flight crashes the process (SIGSEGV in DuckDB).
+    await this.gate.exclusive(async () => {
+      await this.db.run('CHECKPOINT').catch(() => {});
+      this.closeConnections();
+    });
   }
 }
 
