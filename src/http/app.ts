@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
+import { Limiter } from '../auth/limits.ts';
 import type { Config } from '../config.ts';
 import { DIALECTS } from '../dialects/index.ts';
 import { settingsRoutes } from '../dialects/settings.ts';
@@ -13,6 +14,7 @@ import type { Ingest } from '../ingest/service.ts';
 import { Enricher, type GeoReader } from '../pipeline/enrich/index.ts';
 import type { Store } from '../store/types.ts';
 import { VERSION } from '../version.ts';
+import { keyGuards } from './auth.ts';
 import { registerBodyParser } from './body.ts';
 import { errorBody, IntakeError } from './errors.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -50,6 +52,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler((err: unknown, req, reply) => {
+    // Error bodies have one shape whatever the route's response schemas say: a route that documents its own
+    // shape for a status (Sequence's 400/403) made fastify's serializer fail with a 500 on every other error.
+    reply.serializer(JSON.stringify).type('application/json; charset=utf-8');
     if (err instanceof IntakeError) {
       if (err.headers) reply.headers(err.headers);
       return reply.code(err.statusCode).send(errorBody(err.code, err.message, err.details));
@@ -119,8 +124,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(cors, {
     origin: true,
     methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    // Browser SDKs (analytics.js) wait as long as a 429's Retry-After says, if they may read it.
+    exposedHeaders: ['Retry-After'],
     maxAge: 86400,
   });
+  // After CORS, so refusals carry its headers. Buckets use the app's clock when one is given (tests).
+  const clock = deps.now;
+  const guards = keyGuards(deps.keys, new Limiter(clock ? () => clock().getTime() : () => performance.now()));
+  app.addHook('onRequest', guards.onRequest);
+  app.addHook('preHandler', guards.preHandler);
   registerBodyParser(app, config.bodyLimit);
 
   const now = deps.now ?? (() => new Date());

@@ -10,6 +10,20 @@ export interface WorkspaceSettings {
   geo: boolean;
   /** Zero the last octet of IPv4 / last 80 bits of IPv6 in `context.ip` before storing. Default false. */
   anonymizeIp: boolean;
+  /** Rate limits of the workspace's write keys (each key has its own buckets). Absent: none (the default). */
+  rateLimit?: RateLimit;
+}
+
+/** A token bucket: `perSecond` tokens refill it, up to `burst`. */
+export interface Rate {
+  perSecond: number;
+  burst: number;
+}
+
+/** Per write key: events/s (each item of a request is one) and requests/s. An absent limit is no limit. */
+export interface RateLimit {
+  events?: Rate;
+  requests?: Rate;
 }
 
 export const DEFAULT_WORKSPACE_SETTINGS: Readonly<WorkspaceSettings> = Object.freeze({
@@ -35,7 +49,16 @@ export interface ApiKey {
   hash: string;
   createdAt: Date;
   revokedAt: Date | null;
+  /** Origins a browser may send the key from (`https://app.example.com`, `*.example.com`); empty: any. */
+  allowedOrigins: string[];
+  /** Client IPs or CIDRs (IPv4, IPv6) the key is accepted from; empty: any. */
+  allowedIps: string[];
+  /** Write keys: their own rate limits, replacing the workspace's; null: the workspace's. */
+  rateLimit: RateLimit | null;
 }
+
+/** What of a key can change after it is created. */
+export type KeyAccess = Pick<ApiKey, 'allowedOrigins' | 'allowedIps' | 'rateLimit'>;
 
 /** A closed segment of the ingest log (ingest/log.ts), ready to load. */
 export interface LogSegment {
@@ -127,6 +150,8 @@ export interface Store extends ProfileStore {
   createKey(key: ApiKey): Promise<void>;
   listKeys(workspaceId?: string): Promise<ApiKey[]>;
   revokeKey(workspaceId: string, id: string, at: Date): Promise<boolean>;
+  /** Replaces an active key's origins, IPs and rate limit; false when there is no such active key. */
+  updateKeyAccess(workspaceId: string, id: string, access: KeyAccess): Promise<boolean>;
 
   close(): Promise<void>;
 }

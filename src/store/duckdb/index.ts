@@ -6,6 +6,7 @@ import { FOREVER, KeySet } from '../../ingest/keyset.ts';
 import type {
   ApiKey,
   EventQuery,
+  KeyAccess,
   LogSegment,
   Store,
   UserQuery,
@@ -123,6 +124,8 @@ export class DuckDBStore implements Store {
   createKey = (k: ApiKey) => ws.createKey(this.db, k);
   listKeys = (workspaceId?: string) => ws.listKeys(this.db, workspaceId);
   revokeKey = (workspaceId: string, id: string, at: Date) => ws.revokeKey(this.db, workspaceId, id, at);
+  updateKeyAccess = (workspaceId: string, id: string, a: KeyAccess) =>
+    ws.updateKeyAccess(this.db, workspaceId, id, a);
 
   getUser = (workspaceId: string, id: string) => users.getUser(this.db, workspaceId, id);
   listUsers = (workspaceId: string, q: UserQuery) => users.listUsers(this.db, workspaceId, q);
