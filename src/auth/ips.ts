@@ -1,17 +1,17 @@
 // IP allow-lists of keys: IPs and CIDRs, IPv4 and IPv6, compiled into masked 32-bit words when the key ring
-// changes; a request costs a parse of its IP (no allocation for IPv4) and a scan; bench/limits-micro.ts measures it.
+// changes; a request costs a one-pass parse of its IP and a scan of the rules (bench/limits-micro.ts measures it).
 import { isIP } from 'node:net';
 
 // Every address is four 32-bit words of the IPv6 space, an IPv4 one as ::ffff:a.b.c.d: one rule format serves
 // both, and an IPv4 client seen on a dual-stack socket (::ffff:1.2.3.4) matches IPv4 rules.
 
-/** The IPv4 address as a 32-bit number, or -1. */
-function parse4(s: string, from: number): number {
+/** The IPv4 address in s[from, end) as a 32-bit number, or -1. */
+function parse4(s: string, from: number, end: number): number {
   let value = 0;
   let part = 0;
   let digits = 0;
   let dots = 0;
-  for (let i = from; i < s.length; i++) {
+  for (let i = from; i < end; i++) {
     const c = s.charCodeAt(i);
     if (c === 46) {
       if (digits === 0 || dots === 3) return -1;
@@ -30,29 +30,65 @@ function parse4(s: string, from: number): number {
   return value * 256 + part;
 }
 
-/** 16-bit groups of one side of `::`, with an IPv4 tail when allowed; null when malformed. */
-function groups(side: string, v4Tail: boolean): number[] | null {
-  if (side === '') return [];
-  const parts = side.split(':');
-  const out: number[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    const p = parts[i] as string;
-    if (v4Tail && i === parts.length - 1 && p.includes('.')) {
-      const v4 = parse4(p, 0);
-      if (v4 < 0) return null;
-      out.push(v4 >>> 16, v4 & 0xffff);
-    } else {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(p)) return null;
-      out.push(Number.parseInt(p, 16));
-    }
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+// The groups of the IPv6 address being parsed (one pass, no allocation: a request's IP is parsed each time).
+const groups = new Uint16Array(8);
+
+/** Parses an IPv6 address (`::` once, an IPv4 tail allowed) into `groups`; false when malformed. */
+function parse6(s: string, end: number): boolean {
+  let n = 0;
+  let gapAt = -1;
+  let i = 0;
+  if (s.charCodeAt(0) === 58) {
+    if (s.charCodeAt(1) !== 58) return false;
+    gapAt = 0;
+    i = 2;
   }
-  return out;
+  while (i < end) {
+    let j = i;
+    let v = 0;
+    for (let d = hexDigit(s.charCodeAt(j)); d >= 0 && j - i < 4 && j < end; d = hexDigit(s.charCodeAt(j))) {
+      v = v * 16 + d;
+      j++;
+    }
+    if (j < end && s.charCodeAt(j) === 46) {
+      const v4 = parse4(s, i, end);
+      if (v4 < 0 || n > 6) return false;
+      groups[n++] = v4 >>> 16;
+      groups[n++] = v4 & 0xffff;
+      break;
+    }
+    if (j === i || n === 8) return false;
+    groups[n++] = v;
+    if (j === end) break;
+    if (s.charCodeAt(j) !== 58) return false;
+    j++;
+    if (j < end && s.charCodeAt(j) === 58) {
+      if (gapAt >= 0) return false;
+      gapAt = n;
+      j++;
+    } else if (j === end) return false;
+    i = j;
+  }
+  if (gapAt < 0) return n === 8;
+  if (n > 7) return false;
+  // Move the groups after `::` to the end, zeros in between.
+  const shift = 8 - n;
+  for (let k = n - 1; k >= gapAt; k--) groups[k + shift] = groups[k] as number;
+  for (let k = gapAt; k < gapAt + shift; k++) groups[k] = 0;
+  return true;
 }
 
 /** Writes the address into `out` (four words); false when it is not an IP address. A zone (%eth0) is ignored. */
 export function addressWords(ip: string, out: Uint32Array): boolean {
   if (!ip.includes(':')) {
-    const v4 = parse4(ip, 0);
+    const v4 = parse4(ip, 0, ip.length);
     if (v4 < 0) return false;
     out[0] = 0;
     out[1] = 0;
@@ -61,20 +97,16 @@ export function addressWords(ip: string, out: Uint32Array): boolean {
     return true;
   }
   const pct = ip.indexOf('%');
-  const s = pct >= 0 ? ip.slice(0, pct) : ip;
-  const gap = s.indexOf('::');
-  if (gap >= 0 && s.indexOf('::', gap + 1) >= 0) return false;
-  const head = groups(gap >= 0 ? s.slice(0, gap) : s, gap < 0);
-  const tail = gap >= 0 ? groups(s.slice(gap + 2), true) : [];
-  if (!head || !tail) return false;
-  const fill = 8 - head.length - tail.length;
-  if (gap >= 0 ? fill < 1 : fill !== 0) return false;
-  const g = [...head, ...new Array<number>(fill).fill(0), ...tail];
-  for (let w = 0; w < 4; w++) out[w] = (((g[2 * w] as number) << 16) | (g[2 * w + 1] as number)) >>> 0;
+  if (!parse6(ip, pct >= 0 ? pct : ip.length)) return false;
+  for (let w = 0; w < 4; w++)
+    out[w] = (((groups[2 * w] as number) << 16) | (groups[2 * w + 1] as number)) >>> 0;
   return true;
 }
 
-/** An IP or CIDR in its stored form (`203.0.113.7`, `10.0.0.0/8`, `2001:db8::/32`); throws an Error saying why when it is not one. */
+/**
+ * An IP or CIDR in its stored form (`203.0.113.7`, `10.0.0.0/8`, `2001:db8::/32`); throws an Error saying why
+ * when it is not one.
+ */
 export function normalizeIp(pattern: string): string {
   const t = pattern.trim().toLowerCase();
   const slash = t.indexOf('/');

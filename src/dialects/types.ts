@@ -21,6 +21,6 @@ export function requestContext(
     ip: req.ip,
     receivedAt: ctx.now(),
     sentAt,
-    chargeEvents: req.chargeEvents,
+    chargeEvents: req.chargeEvents ?? undefined,
   };
 }

@@ -14,7 +14,7 @@ import type { Ingest } from '../ingest/service.ts';
 import { Enricher, type GeoReader } from '../pipeline/enrich/index.ts';
 import type { Store } from '../store/types.ts';
 import { VERSION } from '../version.ts';
-import { keyGuards } from './auth.ts';
+import { addKeyGuards } from './auth.ts';
 import { registerBodyParser } from './body.ts';
 import { errorBody, IntakeError } from './errors.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -128,11 +128,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     exposedHeaders: ['Retry-After'],
     maxAge: 86400,
   });
-  // After CORS, so refusals carry its headers. Buckets use the app's clock when one is given (tests).
+  // Buckets follow the app's clock when one is given (tests), else a monotonic one.
   const clock = deps.now;
-  const guards = keyGuards(deps.keys, new Limiter(clock ? () => clock().getTime() : () => performance.now()));
-  app.addHook('onRequest', guards.onRequest);
-  app.addHook('preHandler', guards.preHandler);
+  addKeyGuards(app, deps.keys, new Limiter(clock ? () => clock().getTime() : () => performance.now()));
   registerBodyParser(app, config.bodyLimit);
 
   const now = deps.now ?? (() => new Date());

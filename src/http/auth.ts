@@ -5,15 +5,16 @@ import type { AccessDenial } from '../auth/access.ts';
 import type { KeyRing } from '../auth/keys.ts';
 import type { Limiter, LimitName } from '../auth/limits.ts';
 import type { ApiKey, KeyKind, Rate } from '../store/types.ts';
+import type { TypedApp } from './context.ts';
 import { IntakeError } from './errors.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     auth: ApiKey;
     /** The key whose allow-lists and requests/s limit this request passed. */
-    admitted?: ApiKey;
-    /** Charges the request's items to its key's events/s limit (RequestContext.chargeEvents); absent: none. */
-    chargeEvents?: ((events: number) => void) | undefined;
+    admitted: ApiKey | null;
+    /** Charges the request's items to its key's events/s limit (RequestContext.chargeEvents); null: none. */
+    chargeEvents: ((events: number) => void) | null;
   }
 }
 
@@ -48,18 +49,18 @@ export function candidateKeys(req: FastifyRequest): string[] {
 /** A preValidation hook (the body is parsed, so body keys count) that admits keys of the given kinds. */
 export function requireKey(ring: KeyRing, kinds: KeyKind[]) {
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    // The key found in the headers before the body was read (keyGuards) is the one the loop below would pick.
+    const early = req.admitted;
+    if (early && kinds.includes(early.kind)) {
+      req.auth = early;
+      return;
+    }
     const candidates = candidateKeys(req);
     if (candidates.length === 0) {
       throw new IntakeError(
         'INTAKE_ERR_UNAUTHORIZED',
         'no API key: send it as Bearer token, Basic user name, X-Write-Key, X-API-Key, or writeKey in the body',
       );
-    }
-    // The key checked from the headers before the body was read is the one the loop below would pick.
-    const early = req.admitted;
-    if (early && kinds.includes(early.kind)) {
-      req.auth = early;
-      return;
     }
     let wrongKind: ApiKey | undefined;
     for (const c of candidates) {
@@ -106,8 +107,18 @@ function rateLimited(key: ApiKey, limit: LimitName, rate: Rate, waitSeconds: num
   );
 }
 
+/** Adds the allow-list and rate-limit hooks to every route; after CORS, so refusals carry its headers. */
+export function addKeyGuards(app: TypedApp, ring: KeyRing, limiter: Limiter): void {
+  // Declared up front, so every request object has the same shape (fastify's advice for per-request fields).
+  app.decorateRequest('admitted', null);
+  app.decorateRequest('chargeEvents', null);
+  const guards = keyGuards(ring, limiter);
+  app.addHook('onRequest', guards.onRequest);
+  app.addHook('preHandler', guards.preHandler);
+}
+
 /**
- * The allow-list and rate-limit hooks, for every route (app.ts adds them). onRequest checks a key sent in a
+ * The allow-list and rate-limit hooks, for every route (addKeyGuards). onRequest checks a key sent in a
  * header before the body is read or parsed; preHandler checks the key auth settled on when it came in the body
  * (writeKey, api_key) or was another one. Events are charged by the ingest step once it knows how many there
  * are (RequestContext.chargeEvents). With no guard on any key both return after one boolean test.
@@ -115,7 +126,7 @@ function rateLimited(key: ApiKey, limit: LimitName, rate: Rate, waitSeconds: num
 export function keyGuards(ring: KeyRing, limiter: Limiter) {
   const admit = (req: FastifyRequest, key: ApiKey): void => {
     const guard = ring.guardOf(key.id);
-    req.chargeEvents = undefined;
+    req.chargeEvents = null;
     if (guard?.access) {
       const why = guard.access.denial(req.headers.origin, req.ip);
       if (why) throw denied(why, req);
