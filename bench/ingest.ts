@@ -77,22 +77,50 @@ export interface Side {
   peakRssMB: number;
 }
 
+export type IntakeSide = Side & {
+  stored: number;
+  expectedMin: number;
+  expectedMax: number;
+  acknowledgedEvents: number;
+  expectedDuplicates: number;
+  acceptedReported: number | null;
+  countOk: boolean;
+  diskBytes: number;
+  bytesPerEvent: number;
+  exit: number | string;
+};
+
 export interface IngestResult {
   scenario: Scenario;
-  intake: Side & {
-    stored: number;
-    expectedMin: number;
-    expectedMax: number;
-    acknowledgedEvents: number;
-    expectedDuplicates: number;
-    acceptedReported: number | null;
-    countOk: boolean;
-    diskBytes: number;
-    bytesPerEvent: number;
-    exit: number | string;
-  };
+  intake: IntakeSide;
   reference: Side;
   ratio: { events: number; requests: number };
+  /** With --rate-limit: a second Intake whose write key has limits that never trip, run in the same rounds. */
+  rateLimited?: IntakeSide;
+}
+
+/**
+ * Limits far above what the machine serves, so none trips and the run measures what the checks cost: the
+ * key is read from the headers before the body, both buckets are charged on every request.
+ */
+export const GENEROUS_LIMIT = {
+  events: { perSecond: 1e9, burst: 1e9 },
+  requests: { perSecond: 1e9, burst: 1e9 },
+};
+
+/** Sets the generous limit on the default workspace of a bench server, through the admin API. */
+async function limitWorkspace(url: string): Promise<void> {
+  const auth = { authorization: `Bearer ${KEYS.admin}` };
+  const list = await fetch(`${url}/admin/workspaces`, { headers: auth });
+  const ws = ((await list.json()) as { results: Array<{ id: string; name: string }> }).results.find(
+    (w) => w.name === 'default',
+  );
+  const r = await fetch(`${url}/admin/workspaces/${ws?.id}/settings`, {
+    method: 'PATCH',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ rateLimit: GENEROUS_LIMIT }),
+  });
+  if (r.status !== 200) throw new Error(`PATCH settings: ${r.status} ${await r.text()}`);
 }
 
 class Tally {
@@ -184,37 +212,52 @@ export interface IngestOptions {
   rounds: number;
   secondsPerRound: number;
   warmupSeconds: number;
+  /** Also run each scenario against an Intake with GENEROUS_LIMIT, alternating with the other two. */
+  rateLimit?: boolean;
   log(line: string): void;
 }
 
+type Who = 'reference' | 'intake' | 'rateLimited';
+
 export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promise<IngestResult[]> {
   const reference = await startReference();
-  const dirs = opts.scenarios.map(() => mkdtempSync(join(tmpdir(), 'intake-bench-')));
-  const servers: Server[] = [];
+  const variants: Array<Exclude<Who, 'reference'>> = opts.rateLimit ? ['intake', 'rateLimited'] : ['intake'];
+  const dirs = opts.scenarios.map(() => variants.map(() => mkdtempSync(join(tmpdir(), 'intake-bench-'))));
+  const servers: Array<Partial<Record<Who, Server>>> = [];
   try {
-    for (const d of dirs) servers.push(await startIntake(d));
-    const tallies = opts.scenarios.map(() => ({ intake: new Tally(), reference: new Tally() }));
+    for (const d of dirs) {
+      const set: Partial<Record<Who, Server>> = { reference };
+      for (const [v, who] of variants.entries()) {
+        const server = await startIntake(d[v] as string);
+        if (who === 'rateLimited') await limitWorkspace(server.url);
+        set[who] = server;
+      }
+      servers.push(set);
+    }
+    const whos: Who[] = ['reference', ...variants];
+    const tallies = opts.scenarios.map(() => ({
+      intake: new Tally(),
+      reference: new Tally(),
+      rateLimited: new Tally(),
+    }));
     for (const [i, s] of opts.scenarios.entries()) {
-      const server = servers[i] as Server;
       const t = tallies[i] as (typeof tallies)[number];
-      t.reference.add(await load.run(job(s, reference.url, opts.warmupSeconds * 1000, 'warm')), false);
-      t.intake.add(await load.run(job(s, server.url, opts.warmupSeconds * 1000, 'warm')), false);
+      for (const who of whos) {
+        const target = servers[i]?.[who] as Server;
+        t[who].add(await load.run(job(s, target.url, opts.warmupSeconds * 1000, 'warm')), false);
+      }
     }
     for (let round = 0; round < opts.rounds; round++) {
       for (const [i, s] of opts.scenarios.entries()) {
-        const server = servers[i] as Server;
         const t = tallies[i] as (typeof tallies)[number];
-        // Alternate who goes first, so a drift in machine load does not favour one side.
-        const order: Array<['intake' | 'reference', Server]> = [
-          ['reference', reference],
-          ['intake', server],
-        ];
-        if (round % 2 === 1) order.reverse();
-        for (const [who, target] of order) {
+        // Rotate who goes first, so a drift in machine load does not favour one side.
+        const k = round % whos.length;
+        for (const who of [...whos.slice(k), ...whos.slice(0, k)]) {
+          const target = servers[i]?.[who] as Server;
           const r = await load.run(job(s, target.url, opts.secondsPerRound * 1000, `${s.id}r${round}`));
           t[who].add(r, true);
           opts.log(
-            `  round ${round + 1}/${opts.rounds} ${s.title.padEnd(26)} ${who.padEnd(9)} ` +
+            `  round ${round + 1}/${opts.rounds} ${s.title.padEnd(26)} ${who.padEnd(11)} ` +
               `${Math.round((r.ok * s.events) / (r.elapsedMs / 1000))} events/s` +
               (r.failed + r.unanswered > 0 ? `  (${r.failed} failed, ${r.unanswered} unanswered)` : ''),
           );
@@ -223,40 +266,50 @@ export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promi
     }
     const results: IngestResult[] = [];
     for (const [i, s] of opts.scenarios.entries()) {
-      const server = servers[i] as Server;
       const t = tallies[i] as (typeof tallies)[number];
-      const stored = await storedTotal(server.url);
-      const exit = await server.stop();
-      const size = dirSize(dirs[i] as string);
-      const intakeSide = t.intake.side(s, server);
-      const refSide = t.reference.side(s, reference);
-      const acknowledged = t.intake.okAll * s.events;
-      results.push({
-        scenario: s,
-        intake: {
-          ...intakeSide,
+      const side = async (who: Exclude<Who, 'reference'>, dir: string): Promise<IntakeSide> => {
+        const server = servers[i]?.[who] as Server;
+        const stored = await storedTotal(server.url);
+        const exit = await server.stop();
+        const size = dirSize(dir);
+        const tally = t[who];
+        const acknowledged = tally.okAll * s.events;
+        return {
+          ...tally.side(s, server),
           stored,
-          expectedMin: t.intake.storedMin,
-          expectedMax: t.intake.storedMax,
+          expectedMin: tally.storedMin,
+          expectedMax: tally.storedMax,
           acknowledgedEvents: acknowledged,
-          expectedDuplicates: acknowledged - t.intake.storedMin,
-          acceptedReported: t.intake.accepted,
-          countOk: stored >= t.intake.storedMin && stored <= t.intake.storedMax,
+          expectedDuplicates: acknowledged - tally.storedMin,
+          acceptedReported: tally.accepted,
+          countOk: stored >= tally.storedMin && stored <= tally.storedMax,
           diskBytes: size.disk,
           bytesPerEvent: round(size.disk / Math.max(1, stored), 0),
           exit,
-        },
+        };
+      };
+      const intakeSide = await side('intake', dirs[i]?.[0] as string);
+      const refSide = t.reference.side(s, reference);
+      results.push({
+        scenario: s,
+        intake: intakeSide,
         reference: refSide,
         ratio: {
           events: round(intakeSide.eventsPerSec / refSide.eventsPerSec, 2),
           requests: round(intakeSide.requestsPerSec / refSide.requestsPerSec, 2),
         },
+        ...(opts.rateLimit ? { rateLimited: await side('rateLimited', dirs[i]?.[1] as string) } : {}),
       });
     }
     return results;
   } finally {
-    for (const s of servers) if (s.proc.exitCode === null && s.proc.signalCode === null) await s.stop();
+    for (const set of servers) {
+      for (const who of variants) {
+        const s = set[who];
+        if (s && s.proc.exitCode === null && s.proc.signalCode === null) await s.stop();
+      }
+    }
     await reference.stop();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    for (const d of dirs.flat()) rmSync(d, { recursive: true, force: true });
   }
 }

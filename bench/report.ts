@@ -63,6 +63,42 @@ export function ingestTable(results: IngestResult[]): string {
   );
 }
 
+/** With --rate-limit: the same Intake with and without limits that never trip, from the same rounds. */
+export function rateLimitTable(results: IngestResult[]): string {
+  return table(
+    [
+      'scenario',
+      'events/s off',
+      'on',
+      'on / off',
+      'req/s off',
+      'on',
+      'p50 ms off / on',
+      'p99 ms off / on',
+      'non-2xx off / on',
+      'stored = acked (on)',
+    ],
+    results.flatMap((r) => {
+      const on = r.rateLimited;
+      if (!on) return [];
+      return [
+        [
+          r.scenario.title,
+          n(r.intake.eventsPerSec),
+          n(on.eventsPerSec),
+          (on.eventsPerSec / r.intake.eventsPerSec).toFixed(2),
+          n(r.intake.requestsPerSec),
+          n(on.requestsPerSec),
+          `${ms(r.intake.p50Ms)} / ${ms(on.p50Ms)}`,
+          `${ms(r.intake.p99Ms)} / ${ms(on.p99Ms)}`,
+          `${n(r.intake.failed)} / ${n(on.failed)}`,
+          on.countOk ? 'yes' : 'NO',
+        ],
+      ];
+    }),
+  );
+}
+
 const t = (x: Timing | null) => (x ? `${ms(x.p50Ms)} / ${ms(x.p99Ms)}` : '–');
 
 export function queryTable(q: QueryResults): string {

@@ -1,7 +1,9 @@
-// npm run bench [-- --quick | --soak [--minutes N] | --profile [--scenario s1] [--seconds N]]
+// npm run bench [-- --quick | --soak [--minutes N] | --profile [--scenario s1] [--seconds N]] [--rate-limit]
 // Starts the real `intake start` and a bare node:http reference server, drives both from a separate load
 // generator process, alternately, and prints Intake's figures next to the reference's; then loads a query data
 // set through the bulk path and times GET /events and a per-day count. Results go to bench/results/.
+// --rate-limit adds, per scenario, an Intake whose key has limits that never trip (GENEROUS_LIMIT), in the same
+// alternating rounds, and prints rate limiting on vs off.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
@@ -12,7 +14,7 @@ import { type IngestResult, job, round, runIngest, SCENARIOS, storedTotal } from
 import { dirSize, LoadGenerator, ROOT, startIntake } from './procs.ts';
 import { formatSummary, type ProfileSummary, summarize } from './profile.ts';
 import { type QueryResults, runQueries } from './queries.ts';
-import { ingestTable, queryTable, targets, targetTable } from './report.ts';
+import { ingestTable, queryTable, rateLimitTable, targets, targetTable } from './report.ts';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2),
@@ -25,6 +27,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string' },
     scenario: { type: 'string' },
     only: { type: 'string' },
+    'rate-limit': { type: 'boolean', default: false },
     'query-events': { type: 'string' },
   },
 });
@@ -205,6 +208,7 @@ async function bench(): Promise<void> {
         rounds,
         secondsPerRound,
         warmupSeconds: quick ? 1.5 : 3,
+        rateLimit: args['rate-limit'],
         log,
       });
     } finally {
@@ -224,6 +228,10 @@ async function bench(): Promise<void> {
   if (ingest.length > 0) {
     log('\n## Ingest (Intake vs the bare node:http reference, same run, alternating)\n');
     log(ingestTable(ingest));
+  }
+  if (ingest.some((r) => r.rateLimited)) {
+    log('\n## Rate limiting on vs off (limits that never trip, same run, alternating)\n');
+    log(rateLimitTable(ingest));
   }
   if (queries) {
     log(

@@ -2,18 +2,21 @@
 // A change made through this ring updates it at once, so on this node a revocation takes effect on the next
 // request. Changes made elsewhere (another node sharing the store) are seen by comparing the store's keys
 // version every `refreshMs` (default 1 s) and reloading when it moved: that is the bound on how long a key
-// revoked on one node keeps working on another. No lookup waits for the store.
+// revoked on one node keeps working on another. No lookup waits for the store. A new limit or allow-list made here applies to the next request.
 import { hash } from 'node:crypto';
 import { IntakeError } from '../core/errors.ts';
 import { token, uuidv7 } from '../core/ids.ts';
 import {
   type ApiKey,
   DEFAULT_WORKSPACE_SETTINGS,
+  type KeyAccess,
   type KeyKind,
+  type RateLimit,
   type Store,
   type Workspace,
   type WorkspaceSettings,
 } from '../store/types.ts';
+import { Access, type KeyGuard, normalizeAccess } from './access.ts';
 
 export const KEY_KINDS: KeyKind[] = ['write', 'read', 'admin'];
 const PREFIX: Record<KeyKind, string> = { write: 'iwk_', read: 'irk_', admin: 'iak_' };
@@ -28,9 +31,13 @@ export interface CreatedKey {
 
 export const publicKey = ({ hash: _hash, ...rest }: ApiKey): Omit<ApiKey, 'hash'> => rest;
 
+/** Settings as the admin API changes them: only the fields sent; `rateLimit: null` removes the limit. */
+export type SettingsPatch = Partial<Omit<WorkspaceSettings, 'rateLimit'>> & { rateLimit?: RateLimit | null };
+
 export class KeyRing {
   private byHash = new Map<string, ApiKey>();
   private workspaces = new Map<string, Workspace>();
+  private guards = new Map<string, KeyGuard>();
 
   private version = -1;
   private timer: NodeJS.Timeout | null = null;
@@ -44,6 +51,34 @@ export class KeyRing {
     this.byHash = new Map(
       (await this.store.admin.listKeys()).filter((k) => k.revokedAt === null).map((k) => [k.hash, k]),
     );
+    this.compileGuards();
+  }
+
+  /**
+   * Compiles every active key's guard after a change. Admin changes are rare and keys few, so all of them are
+   * rebuilt; the rate objects are the stored ones, so a bucket sees its rate change only when it did change.
+   */
+  private compileGuards(): void {
+    const guards = new Map<string, KeyGuard>();
+    for (const key of this.byHash.values()) {
+      const rateLimit =
+        key.kind === 'write'
+          ? (key.rateLimit ?? this.workspaces.get(key.workspaceId)?.settings.rateLimit ?? null)
+          : null;
+      const access = Access.of(key);
+      if (access || rateLimit) guards.set(key.id, { access, rateLimit });
+    }
+    this.guards = guards;
+  }
+
+  /** True when some key has an allow-list or a limit: until then requests skip the checks entirely. */
+  get guarded(): boolean {
+    return this.guards.size > 0;
+  }
+
+  /** The key's guard; undefined when it has none. */
+  guardOf(keyId: string): KeyGuard | undefined {
+    return this.guards.get(keyId);
   }
 
   /** Checks the store's keys version every `ms` and reloads when another node changed a key or workspace. */
@@ -91,17 +126,20 @@ export class KeyRing {
   }
 
   /** Changes some settings of a workspace; the next request sees them. Undefined: no such workspace. */
-  async updateSettings(id: string, patch: Partial<WorkspaceSettings>): Promise<Workspace | undefined> {
+  async updateSettings(id: string, patch: SettingsPatch): Promise<Workspace | undefined> {
     const ws = this.workspaces.get(id);
     if (!ws) return undefined;
     const settings: WorkspaceSettings = { ...ws.settings };
-    for (const k of Object.keys(settings) as Array<keyof WorkspaceSettings>) {
+    for (const k of ['geo', 'anonymizeIp'] as const) {
       const v = patch[k];
       if (typeof v === 'boolean') settings[k] = v;
     }
+    if (patch.rateLimit === null) delete settings.rateLimit;
+    else if (patch.rateLimit) settings.rateLimit = patch.rateLimit;
     if (!(await this.store.admin.updateWorkspaceSettings(id, settings))) return undefined;
     const updated: Workspace = { ...ws, settings };
     this.workspaces.set(id, updated);
+    this.compileGuards();
     return updated;
   }
 
@@ -128,16 +166,22 @@ export class KeyRing {
     const found = await this.store.erasure.deleteWorkspace(id);
     this.workspaces.delete(id);
     for (const [h, k] of this.byHash) if (k.workspaceId === id) this.byHash.delete(h);
+    this.compileGuards();
     return found;
   }
 
-  /** Creates a key; `secret` is given for keys set by the operator (INTAKE_WRITE_KEY, ...), else generated. */
+  /**
+   * Creates a key; `secret` is given for keys set by the operator (INTAKE_WRITE_KEY, ...), else generated.
+   * `patch`: its allow-lists and rate limit, checked (a coded 400 naming a bad field).
+   */
   async createKey(
     workspaceId: string,
     kind: KeyKind,
     name = `${kind} key`,
     secret?: string,
+    patch: Partial<KeyAccess> = {},
   ): Promise<CreatedKey> {
+    const access = normalizeAccess(kind, patch);
     const s = secret ?? PREFIX[kind] + token(32);
     const key: ApiKey = {
       id: uuidv7(),
@@ -148,10 +192,30 @@ export class KeyRing {
       hash: hashSecret(s),
       createdAt: new Date(),
       revokedAt: null,
+      allowedOrigins: access.allowedOrigins ?? [],
+      allowedIps: access.allowedIps ?? [],
+      rateLimit: access.rateLimit ?? null,
     };
     await this.store.admin.createKey(key);
     this.byHash.set(key.hash, key);
+    this.compileGuards();
     return { key: publicKey(key), secret: s };
+  }
+
+  /** Changes an active key's allow-lists or rate limit (only the fields given); undefined: no such active key. */
+  async updateKey(
+    workspaceId: string,
+    id: string,
+    patch: Partial<KeyAccess>,
+  ): Promise<Omit<ApiKey, 'hash'> | undefined> {
+    let key: ApiKey | undefined;
+    for (const k of this.byHash.values()) if (k.id === id && k.workspaceId === workspaceId) key = k;
+    if (!key) return undefined;
+    const updated: ApiKey = { ...key, ...normalizeAccess(key.kind, patch) };
+    if (!(await this.store.admin.updateKeyAccess(workspaceId, id, updated))) return undefined;
+    this.byHash.set(updated.hash, updated);
+    this.compileGuards();
+    return publicKey(updated);
   }
 
   async listKeys(workspaceId: string): Promise<Omit<ApiKey, 'hash'>[]> {
@@ -160,6 +224,7 @@ export class KeyRing {
 
   async revokeKey(workspaceId: string, id: string): Promise<boolean> {
     for (const [h, k] of this.byHash) if (k.id === id && k.workspaceId === workspaceId) this.byHash.delete(h);
+    this.compileGuards();
     return this.store.admin.revokeKey(workspaceId, id, new Date());
   }
 

@@ -13,6 +13,18 @@ export const ERRORS = {
     status: 403,
     doc: 'The key is valid but of the wrong kind for this route (e.g. a write key on a read route).',
   },
+  INTAKE_ERR_ORIGIN_NOT_ALLOWED: {
+    status: 403,
+    doc: "The key has allowed origins and the request's `Origin` header is missing or not one of them.",
+  },
+  INTAKE_ERR_IP_NOT_ALLOWED: {
+    status: 403,
+    doc: "The key has allowed IPs and the request's IP (`X-Forwarded-For` only behind `--trust-proxy`) is not in them.",
+  },
+  INTAKE_ERR_RATE_LIMITED: {
+    status: 429,
+    doc: 'The key is over its requests/s or events/s limit (`details.limit` says which); nothing of the request was stored. Retry after `Retry-After` seconds.',
+  },
   INTAKE_ERR_INVALID_JSON: { status: 400, doc: 'The body is not valid JSON.' },
   INTAKE_ERR_EMPTY_BODY: { status: 400, doc: 'The route needs a body and none was sent.' },
   INTAKE_ERR_BAD_ENCODING: {

@@ -69,4 +69,6 @@ export interface RequestContext {
   sentAt?: unknown;
   /** The client asked for geo enrichment from the request IP (UserFlux `?locationEnrichment=true`). */
   enrichGeo?: boolean;
+  /** Charges the request's item count to its key's events/s limit; throws (429) to refuse the whole request. */
+  chargeEvents?: ((events: number) => void) | undefined;
 }

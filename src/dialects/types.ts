@@ -15,5 +15,12 @@ export function requestContext(
   source: string,
   sentAt?: unknown,
 ): RequestContext {
-  return { workspaceId: req.auth.workspaceId, source, ip: req.ip, receivedAt: ctx.now(), sentAt };
+  return {
+    workspaceId: req.auth.workspaceId,
+    source,
+    ip: req.ip,
+    receivedAt: ctx.now(),
+    sentAt,
+    chargeEvents: req.chargeEvents ?? undefined,
+  };
 }

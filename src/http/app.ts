@@ -5,6 +5,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
+import { Limiter } from '../auth/limits.ts';
 import type { Config } from '../core/config.ts';
 import { errorBody, IntakeError } from '../core/errors.ts';
 import { VERSION } from '../core/version.ts';
@@ -14,6 +15,7 @@ import { createIngestor } from '../ingest/ingest.ts';
 import type { IngestLog } from '../ingest/types.ts';
 import { Enricher, type GeoReader } from '../pipeline/enrich/index.ts';
 import type { Store } from '../store/types.ts';
+import { addKeyGuards } from './auth.ts';
 import { registerBodyParser } from './body.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -51,6 +53,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler((err: unknown, req, reply) => {
+    // Error bodies have one shape whatever the route's response schemas say: a route that documents its own
+    // shape for a status (Sequence's 400/403) made fastify's serializer fail with a 500 on every other error.
+    reply.serializer(JSON.stringify).type('application/json; charset=utf-8');
     if (err instanceof IntakeError) {
       if (err.headers) reply.headers(err.headers);
       return reply.code(err.statusCode).send(errorBody(err.code, err.message, err.details));
@@ -120,8 +125,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(cors, {
     origin: true,
     methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    // Browser SDKs (analytics.js) wait as long as a 429's Retry-After says, if they may read it.
+    exposedHeaders: ['Retry-After'],
     maxAge: 86400,
   });
+  // Buckets follow the app's clock when one is given (tests), else a monotonic one.
+  const clock = deps.now;
+  addKeyGuards(app, deps.keys, new Limiter(clock ? () => clock().getTime() : () => performance.now()));
   registerBodyParser(app, config.bodyLimit);
 
   const now = deps.now ?? (() => new Date());

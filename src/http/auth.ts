@@ -1,12 +1,20 @@
-// Finds the key wherever a dialect's SDKs send it and checks its kind for the route.
-import type { FastifyReply, FastifyRequest } from 'fastify';
+// Finds the key wherever a dialect's SDKs send it and checks its kind for the route; then its allow-lists and
+// rate limits (keyGuards), before the body is read when the key is in a header.
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { AccessDenial } from '../auth/access.ts';
 import type { KeyRing } from '../auth/keys.ts';
+import type { Limiter, LimitName } from '../auth/limits.ts';
 import { IntakeError } from '../core/errors.ts';
-import type { ApiKey, KeyKind } from '../store/types.ts';
+import type { ApiKey, KeyKind, Rate } from '../store/types.ts';
+import type { TypedApp } from './context.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     auth: ApiKey;
+    /** The key whose allow-lists and requests/s limit this request passed. */
+    admitted: ApiKey | null;
+    /** Charges the request's items to its key's events/s limit (RequestContext.chargeEvents); null: none. */
+    chargeEvents: ((events: number) => void) | null;
   }
 }
 
@@ -41,6 +49,12 @@ export function candidateKeys(req: FastifyRequest): string[] {
 /** A preValidation hook (the body is parsed, so body keys count) that admits keys of the given kinds. */
 export function requireKey(ring: KeyRing, kinds: KeyKind[]) {
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    // The key found in the headers before the body was read (keyGuards) is the one the loop below would pick.
+    const early = req.admitted;
+    if (early && kinds.includes(early.kind)) {
+      req.auth = early;
+      return;
+    }
     const candidates = candidateKeys(req);
     if (candidates.length === 0) {
       throw new IntakeError(
@@ -66,4 +80,99 @@ export function requireKey(ring: KeyRing, kinds: KeyKind[]) {
     }
     throw new IntakeError('INTAKE_ERR_UNAUTHORIZED', 'the API key is unknown or revoked');
   };
+}
+
+function denied(why: AccessDenial, req: FastifyRequest): IntakeError {
+  if (why === 'INTAKE_ERR_IP_NOT_ALLOWED') {
+    return new IntakeError(why, `this key is not accepted from IP ${req.ip}`, { ip: req.ip });
+  }
+  const origin = req.headers.origin;
+  return origin === undefined
+    ? new IntakeError(
+        why,
+        'this key is only accepted with an Origin header naming one of its allowed origins',
+      )
+    : new IntakeError(why, `this key is not accepted from origin ${origin}`, { origin });
+}
+
+function rateLimited(key: ApiKey, limit: LimitName, rate: Rate, waitSeconds: number, n: number): IntakeError {
+  // Whole seconds, as Retry-After takes them; at least 1 so a client never retries in a tight loop.
+  const retryAfter = Math.max(1, Math.ceil(waitSeconds));
+  const what = limit === 'events' ? `the request's ${n} events were not stored` : 'the request was refused';
+  return new IntakeError(
+    'INTAKE_ERR_RATE_LIMITED',
+    `key ${key.prefix}… is over its limit of ${rate.perSecond} ${limit}/s (burst ${rate.burst}): ${what}; retry after ${retryAfter} s`,
+    { limit, perSecond: rate.perSecond, burst: rate.burst, retryAfter },
+    { 'retry-after': String(retryAfter) },
+  );
+}
+
+/** Adds the allow-list and rate-limit hooks to every route; after CORS, so refusals carry its headers. */
+export function addKeyGuards(app: TypedApp, ring: KeyRing, limiter: Limiter): void {
+  // Declared up front, so every request object has the same shape (fastify's advice for per-request fields).
+  app.decorateRequest('admitted', null);
+  app.decorateRequest('chargeEvents', null);
+  const guards = keyGuards(ring, limiter);
+  app.addHook('onRequest', guards.onRequest);
+  app.addHook('preHandler', guards.preHandler);
+}
+
+/**
+ * The allow-list and rate-limit hooks, for every route (addKeyGuards). onRequest checks a key sent in a
+ * header before the body is read or parsed; preHandler checks the key auth settled on when it came in the body
+ * (writeKey, api_key) or was another one. Events are charged by the ingest step once it knows how many there
+ * are (RequestContext.chargeEvents). With no guard on any key both return after one boolean test.
+ */
+export function keyGuards(ring: KeyRing, limiter: Limiter) {
+  const admit = (req: FastifyRequest, key: ApiKey): void => {
+    const guard = ring.guardOf(key.id);
+    req.chargeEvents = null;
+    if (guard?.access) {
+      const why = guard.access.denial(req.headers.origin, req.ip);
+      if (why) throw denied(why, req);
+    }
+    const limit = guard?.rateLimit;
+    if (limit?.requests) {
+      const wait = limiter.take(key.id, 'requests', limit.requests, 1);
+      if (wait > 0) throw rateLimited(key, 'requests', limit.requests, wait, 1);
+    }
+    const events = limit?.events;
+    if (events) {
+      req.chargeEvents = (n) => {
+        const wait = limiter.take(key.id, 'events', events, n);
+        if (wait > 0) throw rateLimited(key, 'events', events, wait, n);
+      };
+    }
+    req.admitted = key;
+  };
+  return {
+    onRequest(req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+      // CORS preflights carry no key and are answered as before.
+      if (!ring.guarded || req.method === 'OPTIONS') done();
+      else {
+        settle(done, () => {
+          for (const c of candidateKeys(req)) {
+            const key = ring.resolve(c);
+            if (key) return admit(req, key);
+          }
+        });
+      }
+    },
+    preHandler(req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+      const key = req.auth as ApiKey | undefined;
+      if (!ring.guarded || !key || req.admitted === key) done();
+      else settle(done, () => admit(req, key));
+    },
+  };
+}
+
+/** Runs a synchronous check as a callback hook: no promise per request. */
+function settle(done: HookHandlerDoneFunction, check: () => void): void {
+  let error: Error | undefined;
+  try {
+    check();
+  } catch (err) {
+    error = err as Error;
+  }
+  done(error);
 }

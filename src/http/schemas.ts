@@ -51,6 +51,7 @@ export const errorResponses = {
   400: ErrorSchema,
   401: ErrorSchema,
   403: ErrorSchema,
+  429: ErrorSchema,
 } as const;
 
 type Security = Array<Record<string, string[]>>;

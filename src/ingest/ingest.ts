@@ -21,7 +21,12 @@ export interface IngestSummary {
 }
 
 export interface Ingestor {
-  ingest(ctx: RequestContext, items: unknown[]): Promise<IngestSummary>;
+  /**
+   * `refused`: items the dialect refused by its own rules, written in the same log write as the others (they
+   * are not in the summary). Every item counts against the key's events/s limit, charged before anything is
+   * written: over it, the whole request is refused (429) and the client's retry resends all of it.
+   */
+  ingest(ctx: RequestContext, items: unknown[], refused?: Rejection[]): Promise<IngestSummary>;
 }
 
 /** Rejected payloads are kept for diagnosis, cut at 64 KiB characters so an oversize body cannot bloat the table. */
@@ -41,7 +46,8 @@ export interface IngestOptions {
 
 export function createIngestor(log: IngestLog, opts: IngestOptions): Ingestor {
   return {
-    async ingest(ctx, items) {
+    async ingest(ctx, items, refused = []) {
+      ctx.chargeEvents?.(items.length + refused.length);
       const plan = enrichPlan(opts.settingsOf(ctx.workspaceId), ctx);
       const records: EventRecord[] = [];
       const rejected: Rejection[] = [];
@@ -69,8 +75,9 @@ export function createIngestor(log: IngestLog, opts: IngestOptions): Ingestor {
           rejected.push(r);
         }
       }
-      const { duplicate } = await log.submit({ events: records, rejected });
       const summary: IngestSummary = { items: [], accepted: 0, duplicates: 0, rejected: rejected.length };
+      for (const r of refused) rejected.push(r);
+      const { duplicate } = await log.submit({ events: records, rejected });
       for (const slot of slots) {
         if (typeof slot === 'number') {
           const event = (records[slot] as EventRecord).event;

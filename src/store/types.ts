@@ -2,9 +2,17 @@
 // erase data, and the admin of workspaces and keys. Each engine lives in its own folder and passes the contract
 // suite (test/store/contract.ts) on its real engine; docs/ENGINES.md says how to add one.
 import type { CanonicalEvent, Rejection } from '../core/event.ts';
-import type { ApiKey, Workspace, WorkspaceSettings } from '../core/model.ts';
+import type { ApiKey, KeyAccess, Workspace, WorkspaceSettings } from '../core/model.ts';
 
-export type { ApiKey, KeyKind, Workspace, WorkspaceSettings } from '../core/model.ts';
+export type {
+  ApiKey,
+  KeyAccess,
+  KeyKind,
+  Rate,
+  RateLimit,
+  Workspace,
+  WorkspaceSettings,
+} from '../core/model.ts';
 export { DEFAULT_WORKSPACE_SETTINGS } from '../core/model.ts';
 
 export const ORDER_FIELDS = {
@@ -204,6 +212,8 @@ export interface Admin {
   createKey(key: ApiKey): Promise<void>;
   listKeys(workspaceId?: string): Promise<ApiKey[]>;
   revokeKey(workspaceId: string, id: string, at: Date): Promise<boolean>;
+  /** Replaces a key's allow-lists and rate limit; false when there is no such key. */
+  updateKeyAccess(workspaceId: string, id: string, access: KeyAccess): Promise<boolean>;
   /**
    * A number that changes whenever a workspace or key changes (on any node sharing the store): key rings
    * compare it to reload (auth/keys.ts).

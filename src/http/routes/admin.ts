@@ -1,38 +1,23 @@
 // Admin API: workspaces and keys. Admin keys manage the whole server; every other key is scoped to its workspace.
 import { Type } from '@sinclair/typebox';
 import { KEY_KINDS } from '../../auth/keys.ts';
+import { completeRateLimit } from '../../auth/limits.ts';
 import { IntakeError } from '../../core/errors.ts';
 import { requireKey } from '../auth.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
 import { BEARER_SECURITY, errorResponses } from '../schemas.ts';
+import {
+  accessOf,
+  CreatedKeySchema as CreatedKey,
+  KeySchema as Key,
+  KeyCreate,
+  KeyPatch,
+  SettingsPatch,
+  WorkspaceSchema as Workspace,
+} from './admin-schemas.ts';
 
-const Settings = Type.Object({
-  geo: Type.Boolean({ description: 'Add context.location from the request IP (default true)' }),
-  anonymizeIp: Type.Boolean({
-    description:
-      'Zero the last octet of IPv4 / last 80 bits of IPv6 in context.ip before storing (default false)',
-  }),
-});
-const Workspace = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  createdAt: Type.String({ format: 'date-time' }),
-  settings: Settings,
-});
-const Key = Type.Object({
-  id: Type.String(),
-  workspaceId: Type.String(),
-  kind: Type.Union(KEY_KINDS.map((k) => Type.Literal(k))),
-  name: Type.String(),
-  prefix: Type.String(),
-  createdAt: Type.String({ format: 'date-time' }),
-  revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-});
-const CreatedKey = Type.Object({
-  key: Key,
-  secret: Type.String({ description: 'Shown once; store it now.' }),
-});
 const WsParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const KeyParams = Type.Object({ id: Type.String(), keyId: Type.String() });
 const security = BEARER_SECURITY;
 
 export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
@@ -113,17 +98,20 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
     {
       preValidation: admin,
       schema: {
-        summary: "Change a workspace's ingest settings (geo enrichment, IP anonymization)",
+        summary: "Change a workspace's ingest settings (geo enrichment, IP anonymization, rate limits)",
         description: 'Only the fields sent change. Applies from the next request on.',
         tags: ['admin'],
         security,
         params: WsParams,
-        body: Type.Partial(Settings, { additionalProperties: false, minProperties: 1 }),
+        body: SettingsPatch,
         response: { 200: Workspace, ...errorResponses },
       },
     },
     async (req) => {
-      const ws = await ctx.keys.updateSettings(req.params.id, req.body);
+      const { rateLimit, ...rest } = req.body;
+      const patch =
+        rateLimit === undefined ? rest : { ...rest, rateLimit: rateLimit && completeRateLimit(rateLimit) };
+      const ws = await ctx.keys.updateSettings(req.params.id, patch);
       if (!ws) throw new IntakeError('INTAKE_ERR_NOT_FOUND', `no workspace ${req.params.id}`);
       return { ...ws, createdAt: ws.createdAt.toISOString() };
     },
@@ -153,21 +141,47 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
       preValidation: admin,
       schema: {
         summary: 'Create a key',
+        description: 'With optional allow-lists (origins, IPs) and, for a write key, its own rate limit.',
         tags: ['admin'],
         security,
         params: WsParams,
-        body: Type.Object({
-          kind: Type.Union(KEY_KINDS.map((k) => Type.Literal(k))),
-          name: Type.Optional(Type.String({ maxLength: 100 })),
-        }),
-        response: { 201: CreatedKey },
+        body: KeyCreate,
+        response: { 201: CreatedKey, ...errorResponses },
       },
     },
     async (req, reply) => {
       workspace(req.params.id);
-      return reply
-        .code(201)
-        .send((await ctx.keys.createKey(req.params.id, req.body.kind, req.body.name)) as never);
+      const { kind, name } = req.body;
+      const created = await ctx.keys.createKey(req.params.id, kind, name, undefined, accessOf(req.body));
+      return reply.code(201).send(created as never);
+    },
+  );
+
+  app.patch(
+    '/admin/workspaces/:id/keys/:keyId',
+    {
+      preValidation: admin,
+      schema: {
+        summary: "Change a key's allowed origins, allowed IPs or rate limit",
+        description:
+          'Only the fields sent change; an empty list allows any origin or IP, `rateLimit: null` falls back to the workspace limit. Applies from the next request on.',
+        tags: ['admin'],
+        security,
+        params: KeyParams,
+        body: KeyPatch,
+        response: { 200: Key, ...errorResponses },
+      },
+    },
+    async (req) => {
+      workspace(req.params.id);
+      const key = await ctx.keys.updateKey(req.params.id, req.params.keyId, accessOf(req.body));
+      if (!key) {
+        throw new IntakeError(
+          'INTAKE_ERR_NOT_FOUND',
+          `no active key ${req.params.keyId} in workspace ${req.params.id}`,
+        );
+      }
+      return key as never;
     },
   );
 
@@ -179,7 +193,7 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
         summary: 'Revoke a key (immediately)',
         tags: ['admin'],
         security,
-        params: Type.Object({ id: Type.String(), keyId: Type.String() }),
+        params: KeyParams,
       },
     },
     async (req, reply) => {

@@ -146,6 +146,7 @@ export class DuckDBStore implements Store {
     createKey: (k) => this.bumped(ws.createKey(this.db, k)),
     listKeys: (workspaceId) => ws.listKeys(this.db, workspaceId),
     revokeKey: (workspaceId, id, at) => this.bumped(ws.revokeKey(this.db, workspaceId, id, at)),
+    updateKeyAccess: (workspaceId, id, a) => this.bumped(ws.updateKeyAccess(this.db, workspaceId, id, a)),
     // One process owns the file, so its counter sees every change.
     keysVersion: async () => this.version,
   };

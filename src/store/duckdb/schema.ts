@@ -89,6 +89,8 @@ export const MIGRATIONS: string[] = [
   `CREATE TABLE IF NOT EXISTS api_keys (
      id VARCHAR PRIMARY KEY, workspace_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
      prefix VARCHAR NOT NULL, hash VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)`,
+  // A key's allowed origins and IPs and its own rate limit, as JSON; NULL (keys made before) reads as none.
+  'ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS access JSON',
   `CREATE TABLE IF NOT EXISTS events (${EVENT_COLUMNS.map((c) => `${c.name} ${c.sql}`).join(', ')})`,
   // Dedupe keys (128-bit md5 of workspace NUL messageId) that the events table cannot give back: tombstones of
   // deleted users' messageIds (seen_at 9999-12-31, never purged), and rows from versions that copied every

@@ -2,7 +2,10 @@
 import {
   type ApiKey,
   DEFAULT_WORKSPACE_SETTINGS,
+  type KeyAccess,
   type KeyKind,
+  type Rate,
+  type RateLimit,
   type Workspace,
   type WorkspaceSettings,
 } from '../types.ts';
@@ -22,11 +25,44 @@ function readSettings(raw: unknown): WorkspaceSettings {
   const s = { ...DEFAULT_WORKSPACE_SETTINGS };
   if (raw === null || raw === undefined) return s;
   const stored = JSON.parse(String(raw)) as Partial<Record<keyof WorkspaceSettings, unknown>>;
-  for (const k of Object.keys(s) as Array<keyof WorkspaceSettings>) {
+  for (const k of ['geo', 'anonymizeIp'] as const) {
     if (typeof stored[k] === 'boolean') s[k] = stored[k];
   }
+  const rateLimit = readRateLimit(stored.rateLimit);
+  if (rateLimit) s.rateLimit = rateLimit;
   return s;
 }
+
+/** A stored rate limit (written validated by the admin API); anything else reads as none. */
+function readRateLimit(raw: unknown): RateLimit | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const rate = (v: unknown): Rate | undefined => {
+    const r = v as Partial<Rate> | null | undefined;
+    return typeof r?.perSecond === 'number' && typeof r.burst === 'number' && r.perSecond > 0 && r.burst >= 1
+      ? { perSecond: r.perSecond, burst: r.burst }
+      : undefined;
+  };
+  const { events, requests } = raw as Record<string, unknown>;
+  const out: RateLimit = {};
+  const e = rate(events);
+  const r = rate(requests);
+  if (e) out.events = e;
+  if (r) out.requests = r;
+  return e || r ? out : undefined;
+}
+
+function readAccess(raw: unknown): KeyAccess {
+  const stored: Record<string, unknown> = raw === null || raw === undefined ? {} : JSON.parse(String(raw));
+  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x) => typeof x === 'string') : []);
+  return {
+    allowedOrigins: strings(stored.allowedOrigins),
+    allowedIps: strings(stored.allowedIps),
+    rateLimit: readRateLimit(stored.rateLimit) ?? null,
+  };
+}
+
+const accessJson = (k: KeyAccess) =>
+  JSON.stringify({ allowedOrigins: k.allowedOrigins, allowedIps: k.allowedIps, rateLimit: k.rateLimit });
 
 export async function listWorkspaces(db: Db): Promise<Workspace[]> {
   const rows = await db.all('SELECT * FROM workspaces ORDER BY created_at, id');
@@ -76,16 +112,21 @@ export async function deleteWorkspace(db: Db, id: string): Promise<boolean> {
 }
 
 export async function createKey(db: Db, k: ApiKey): Promise<void> {
-  await db.run('INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
-    k.id,
-    k.workspaceId,
-    k.kind,
-    k.name,
-    k.prefix,
-    k.hash,
-    ts(k.createdAt),
-    k.revokedAt ? ts(k.revokedAt) : null,
-  ]);
+  await db.run(
+    `INSERT INTO api_keys (id, workspace_id, kind, name, prefix, hash, created_at, revoked_at, access)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [
+      k.id,
+      k.workspaceId,
+      k.kind,
+      k.name,
+      k.prefix,
+      k.hash,
+      ts(k.createdAt),
+      k.revokedAt ? ts(k.revokedAt) : null,
+      accessJson(k),
+    ],
+  );
 }
 
 export async function listKeys(db: Db, workspaceId?: string): Promise<ApiKey[]> {
@@ -101,6 +142,7 @@ export async function listKeys(db: Db, workspaceId?: string): Promise<ApiKey[]> 
     hash: String(r.hash),
     createdAt: date(r.created_at),
     revokedAt: dateOrNull(r.revoked_at),
+    ...readAccess(r.access),
   }));
 }
 
@@ -108,6 +150,19 @@ export async function revokeKey(db: Db, workspaceId: string, id: string, at: Dat
   const n = await db.run(
     'UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL',
     [ts(at), workspaceId, id],
+  );
+  return n > 0;
+}
+
+export async function updateKeyAccess(
+  db: Db,
+  workspaceId: string,
+  id: string,
+  access: KeyAccess,
+): Promise<boolean> {
+  const n = await db.run(
+    'UPDATE api_keys SET access = ? WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL',
+    [accessJson(access), workspaceId, id],
   );
   return n > 0;
 }

@@ -1,0 +1,124 @@
+// TypeBox schemas of the admin routes (admin.ts): workspaces, their settings and rate limits, keys and their
+// allow-lists.
+import { type SchemaOptions, type Static, type TSchema, Type } from '@sinclair/typebox';
+import { KEY_KINDS } from '../../auth/keys.ts';
+import { completeRateLimit, MAX_RATE } from '../../auth/limits.ts';
+import type { KeyAccess } from '../../store/types.ts';
+
+const Rate = (what: string) =>
+  Type.Object(
+    {
+      perSecond: Type.Number({ exclusiveMinimum: 0, maximum: MAX_RATE, description: `${what} per second` }),
+      burst: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: MAX_RATE,
+          description: `Most ${what} at once after a quiet spell (default: perSecond, rounded up)`,
+        }),
+      ),
+    },
+    { additionalProperties: false },
+  );
+
+export const RateLimitSchema = Type.Object(
+  {
+    events: Type.Optional(Rate('events')),
+    requests: Type.Optional(Rate('requests')),
+  },
+  {
+    additionalProperties: false,
+    minProperties: 1,
+    description:
+      'Token buckets per write key, in memory of each server process. Events: every item of a request counts, and a request over the limit is refused whole (429). Requests: checked before the body is read when the key is in a header.',
+  },
+);
+
+const Nullable = <T extends TSchema>(t: T, options: SchemaOptions) => Type.Union([t, Type.Null()], options);
+
+const SettingFields = {
+  geo: Type.Boolean({ description: 'Add context.location from the request IP (default true)' }),
+  anonymizeIp: Type.Boolean({
+    description:
+      'Zero the last octet of IPv4 / last 80 bits of IPv6 in context.ip before storing (default false)',
+  }),
+};
+
+const Settings = Type.Object({
+  ...SettingFields,
+  rateLimit: Type.Optional(RateLimitSchema),
+});
+
+export const SettingsPatch = Type.Object(
+  {
+    geo: Type.Optional(SettingFields.geo),
+    anonymizeIp: Type.Optional(SettingFields.anonymizeIp),
+    rateLimit: Type.Optional(
+      Nullable(RateLimitSchema, { description: "Every write key's limit; null: none (the default)" }),
+    ),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const WorkspaceSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  settings: Settings,
+});
+
+const AccessFields = {
+  allowedOrigins: Type.Array(Type.String({ minLength: 1, maxLength: 300 }), {
+    maxItems: 100,
+    description:
+      'Origins a browser may send the key from: https://app.example.com, app.example.com (http or https), *.example.com (subdomains at any depth), with :port for another port. Empty: any origin.',
+  }),
+  allowedIps: Type.Array(Type.String({ minLength: 1, maxLength: 50 }), {
+    maxItems: 1000,
+    description: 'Client IPs or CIDRs, IPv4 or IPv6 (203.0.113.7, 10.0.0.0/8, 2001:db8::/32). Empty: any IP.',
+  }),
+  rateLimit: Nullable(RateLimitSchema, {
+    description: "Write keys: the key's own limit, replacing its workspace's; null: the workspace's",
+  }),
+};
+
+export const KeySchema = Type.Object({
+  id: Type.String(),
+  workspaceId: Type.String(),
+  kind: Type.Union(KEY_KINDS.map((k) => Type.Literal(k))),
+  name: Type.String(),
+  prefix: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  ...AccessFields,
+});
+
+export const CreatedKeySchema = Type.Object({
+  key: KeySchema,
+  secret: Type.String({ description: 'Shown once; store it now.' }),
+});
+
+export const KeyCreate = Type.Object({
+  kind: Type.Union(KEY_KINDS.map((k) => Type.Literal(k))),
+  name: Type.Optional(Type.String({ maxLength: 100 })),
+  allowedOrigins: Type.Optional(AccessFields.allowedOrigins),
+  allowedIps: Type.Optional(AccessFields.allowedIps),
+  rateLimit: Type.Optional(AccessFields.rateLimit),
+});
+
+export const KeyPatch = Type.Object(
+  {
+    allowedOrigins: Type.Optional(AccessFields.allowedOrigins),
+    allowedIps: Type.Optional(AccessFields.allowedIps),
+    rateLimit: Type.Optional(AccessFields.rateLimit),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+/** A key's lists and limit from a request body, with each rate's default burst filled in. */
+export function accessOf(body: Static<typeof KeyPatch>): Partial<KeyAccess> {
+  const out: Partial<KeyAccess> = {};
+  if (body.allowedOrigins) out.allowedOrigins = body.allowedOrigins;
+  if (body.allowedIps) out.allowedIps = body.allowedIps;
+  if (body.rateLimit !== undefined) out.rateLimit = body.rateLimit && completeRateLimit(body.rateLimit);
+  return out;
+}
