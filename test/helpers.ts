@@ -58,6 +58,8 @@ export interface TestAppOptions {
   loadDelayMs?: number;
   trustProxy?: string[];
   now?: () => Date;
+  /** POST /query's time limit in ms (default 10000). */
+  queryTimeoutMs?: number;
   /** The geolocation database (testGeoReader()); default none, so events get no context.location. */
   geo?: GeoReader | null;
 }
@@ -82,6 +84,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     queueLimit: opts.queueLimit ?? 100_000,
     loadMaxEvents: opts.loadMaxEvents ?? 10_000,
     loadDelayMs: opts.loadDelayMs ?? 100,
+    queryTimeoutMs: opts.queryTimeoutMs ?? 10_000,
   };
   const rt = await openRuntime(config, {
     engine: TEST_ENGINE,
