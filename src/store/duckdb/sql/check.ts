@@ -153,11 +153,20 @@ class Scoper {
       return;
     }
     const o = this.object(v, depth);
-    if (typeof o.class === 'string') return this.expression(o, scope, depth);
+    if (typeof o.class === 'string') {
+      this.expression(o, scope, depth);
+      return;
+    }
     if (typeof o.type === 'string') {
       if (!ALLOWED_TYPES.has(o.type)) throw forbidden(describe(o.type));
-      if (o.type.endsWith('_NODE')) return this.node(o, scope, depth);
-      if (o.type === 'BASE_TABLE') return this.table(o, scope);
+      if (o.type.endsWith('_NODE')) {
+        this.node(o, scope, depth);
+        return;
+      }
+      if (o.type === 'BASE_TABLE') {
+        this.table(o, scope);
+        return;
+      }
       if (o.type === 'TABLE_FUNCTION') {
         const fn = o.function as Json | undefined;
         const name = String(fn?.function_name ?? '').toLowerCase();
@@ -226,7 +235,10 @@ function withWorkspace(statement: Json, workspaceId: string): Json {
   let found = 0;
   const visit = (v: unknown): void => {
     if (v === null || typeof v !== 'object') return;
-    if (Array.isArray(v)) return v.forEach(visit);
+    if (Array.isArray(v)) {
+      v.forEach(visit);
+      return;
+    }
     const o = v as Json;
     const value = o.value as Json | undefined;
     if (o.class === 'CONSTANT' && value?.value === WORKSPACE_PLACEHOLDER) {
