@@ -60,6 +60,8 @@ export interface TestAppOptions {
   readWaitMs?: number;
   trustProxy?: string[];
   now?: () => Date;
+  /** POST /query's time limit in ms (default 10000). */
+  queryTimeoutMs?: number;
   /** The geolocation database (testGeoReader()); default none, so events get no context.location. */
   geo?: GeoReader | null;
 }
@@ -85,6 +87,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     loadMaxEvents: opts.loadMaxEvents ?? 10_000,
     loadDelayMs: opts.loadDelayMs ?? 100,
     ...(opts.readWaitMs === undefined ? {} : { readWaitMs: opts.readWaitMs }),
+    queryTimeoutMs: opts.queryTimeoutMs ?? 10_000,
   };
   const rt = await openRuntime(config, {
     engine: TEST_ENGINE,

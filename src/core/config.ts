@@ -38,6 +38,12 @@ export interface Config {
    * @ip-location-db package. null (value `off`): no geolocation database is loaded (~45 MB less memory).
    */
   geoipDir?: string | null;
+  /** A POST /query stops after this many ms. Default 10000. */
+  queryTimeoutMs: number;
+  /** Most rows a POST /query JSON answer may hold (its `limit` defaults to 1000). Default 10000. */
+  queryMaxRows: number;
+  /** A streamed POST /query (NDJSON or CSV, every row) stops after this many ms. Default 300000. */
+  queryStreamTimeoutMs: number;
   /** Keys for the default workspace, when given (INTAKE_WRITE_KEY, INTAKE_READ_KEY, INTAKE_ADMIN_KEY). */
   keys: { write?: string; read?: string; admin?: string };
 }
@@ -71,6 +77,9 @@ const OPTIONS = {
   'duckdb-memory-limit': { type: 'string', env: 'INTAKE_DUCKDB_MEMORY_LIMIT' },
   'duckdb-checkpoint-threshold': { type: 'string', env: 'INTAKE_DUCKDB_CHECKPOINT_THRESHOLD' },
   'geoip-dir': { type: 'string', env: 'INTAKE_GEOIP_DIR' },
+  'query-timeout-ms': { type: 'string', env: 'INTAKE_QUERY_TIMEOUT_MS' },
+  'query-max-rows': { type: 'string', env: 'INTAKE_QUERY_MAX_ROWS' },
+  'query-stream-timeout-ms': { type: 'string', env: 'INTAKE_QUERY_STREAM_TIMEOUT_MS' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -190,6 +199,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     geoipDir: opt('geoip-dir', undefined as string | null | undefined, (_l, raw) =>
       raw === 'off' ? null : raw,
     ),
+    queryTimeoutMs: opt('query-timeout-ms', 10_000, (l, r) => int(l, r, 100, 3_600_000)),
+    queryMaxRows: opt('query-max-rows', 10_000, (l, r) => int(l, r, 1, 10_000_000)),
+    queryStreamTimeoutMs: opt('query-stream-timeout-ms', 300_000, (l, r) => int(l, r, 100, 86_400_000)),
     keys: {
       write: env.INTAKE_WRITE_KEY || undefined,
       read: env.INTAKE_READ_KEY || undefined,

@@ -56,6 +56,23 @@ export const ERRORS = {
     doc: 'A query-string or path parameter is invalid; the message names it.',
   },
   INTAKE_ERR_NOT_FOUND: { status: 404, doc: 'No such route or resource.' },
+  INTAKE_ERR_QUERY_INVALID: {
+    status: 400,
+    doc: 'The SQL does not parse, is not one SELECT statement, or its parameters do not fit it.',
+  },
+  INTAKE_ERR_QUERY_FORBIDDEN: {
+    status: 400,
+    doc: 'The SQL names a table, function or construct a query may not use; the message names it.',
+  },
+  INTAKE_ERR_QUERY_FAILED: {
+    status: 400,
+    doc: 'The engine refused the query while running it (unknown column, bad cast, ...); the message says why.',
+  },
+  INTAKE_ERR_QUERY_TIMEOUT: { status: 400, doc: 'The query ran past its time limit and was stopped.' },
+  INTAKE_ERR_QUERY_TOO_LARGE: {
+    status: 400,
+    doc: 'The query needed more memory than a query may use and was stopped.',
+  },
   INTAKE_ERR_CONFLICT: { status: 409, doc: 'The resource already exists (e.g. a workspace name).' },
   INTAKE_ERR_OVERLOADED: {
     status: 503,

@@ -21,10 +21,14 @@ import { adminRoutes } from './routes/admin.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { profileRoutes } from './routes/profile.ts';
+import { queryRoutes } from './routes/query.ts';
 import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
-  config: Pick<Config, 'bodyLimit' | 'eventLimit' | 'trustProxy'>;
+  config: Pick<
+    Config,
+    'bodyLimit' | 'eventLimit' | 'trustProxy' | 'queryTimeoutMs' | 'queryMaxRows' | 'queryStreamTimeoutMs'
+  >;
   /** The store as readers see it: its reads wait for the log (ingest/read-your-writes.ts). */
   store: Store;
   keys: KeyRing;
@@ -140,11 +144,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     enricher: new Enricher(deps.geo ?? null),
     settingsOf: (id) => deps.keys.settingsOf(id),
   });
-  const ctx = { store: deps.store, keys: deps.keys, log: deps.log, ingestor, now };
+  const ctx = { store: deps.store, keys: deps.keys, log: deps.log, ingestor, now, config };
   healthRoutes(app, ctx);
   adminRoutes(app, ctx);
   eventRoutes(app, ctx);
   userRoutes(app, ctx);
+  queryRoutes(app, ctx);
   profileRoutes(app, ctx);
   for (const dialect of DIALECTS) dialect.routes(app, ctx);
   settingsRoutes(app, ctx);

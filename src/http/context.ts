@@ -9,6 +9,7 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
+import type { Config } from '../core/config.ts';
 import type { Ingestor } from '../ingest/ingest.ts';
 import type { IngestLog } from '../ingest/types.ts';
 import type { Store } from '../store/types.ts';
@@ -28,4 +29,5 @@ export interface RouteContext {
   log: IngestLog;
   ingestor: Ingestor;
   now: () => Date;
+  config: Pick<Config, 'queryTimeoutMs' | 'queryMaxRows' | 'queryStreamTimeoutMs'>;
 }

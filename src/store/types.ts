@@ -191,6 +191,46 @@ export interface ProfileReads {
   getDeletion(workspaceId: string, jobId: string): Promise<DeletionJob | null>;
 }
 
+export type SqlValue = string | number | boolean | null | SqlValue[] | { [key: string]: SqlValue };
+
+export interface SqlColumn {
+  name: string;
+  /** The engine's type name (BIGINT, VARCHAR, TIMESTAMP, JSON, ...). */
+  type: string;
+}
+
+export interface SqlQuery {
+  /** One SELECT (or WITH ... SELECT) over the workspace's tables (README "SQL"). */
+  sql: string;
+  /** Values of its $1, $2, ... (or ?) parameters, in order. */
+  params: Array<string | number | boolean | null>;
+  /** Most rows returned; absent: all (streaming). */
+  limit?: number;
+  /** The query is stopped past this many ms. */
+  timeoutMs: number;
+}
+
+export interface SqlResult {
+  columns: SqlColumn[];
+  rows: SqlValue[][];
+  /** True when rows were cut at the limit. */
+  truncated: boolean;
+}
+
+/** A workspace's read-only SQL: checked, scoped to the workspace and sandboxed by the engine. */
+export interface SqlReads {
+  query(workspaceId: string, q: SqlQuery): Promise<SqlResult>;
+  /**
+   * Runs `q` and hands its columns, then its rows chunk by chunk, to the callbacks (onRows returning false stops
+   * it); resolves with whether rows were cut at q.limit.
+   */
+  stream(
+    workspaceId: string,
+    q: SqlQuery,
+    out: { onColumns(columns: SqlColumn[]): void; onRows(rows: SqlValue[][]): boolean | Promise<boolean> },
+  ): Promise<{ truncated: boolean }>;
+}
+
 /** What erases data: it must see every event acknowledged before it, like a read. */
 export interface Erasure {
   /**
@@ -226,6 +266,7 @@ export interface Store {
   readonly sink: EventSink;
   readonly events: EventReads;
   readonly profiles: ProfileReads;
+  readonly sql: SqlReads;
   readonly erasure: Erasure;
   readonly admin: Admin;
   /** Called with the dedupe keys of a deleted person's events once its deletion commits (the log refuses them). */

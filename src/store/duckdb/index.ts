@@ -1,8 +1,9 @@
 // The embedded store: one DuckDB file in the data directory.
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { makeDir } from '../../core/fs.ts';
-import type { Admin, Erasure, EventReads, EventSink, ProfileReads, Store } from '../types.ts';
+import type { Admin, Erasure, EventReads, EventSink, ProfileReads, SqlReads, Store } from '../types.ts';
 import { copyDatabase, Gate, gateMethods, replaceDatabase } from './compact.ts';
 import { Db, ts } from './db.ts';
 import * as del from './deletions.ts';
@@ -10,8 +11,11 @@ import { listEvents, listRejected } from './events.ts';
 import { checkpoint, dedupeKeys, loadBatch } from './load.ts';
 import { ProfileCaches } from './profile-cache.ts';
 import { MIGRATIONS } from './schema.ts';
+import { querySql, runSql } from './sql/run.ts';
 import * as users from './users.ts';
 import * as ws from './workspaces.ts';
+
+const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 export interface DuckDBStoreOptions {
   /** Directory for intake.duckdb; ':memory:' for a throwaway database. */
@@ -56,7 +60,8 @@ export class DuckDBStore implements Store {
     private readonly opts: DuckDBStoreOptions,
   ) {
     // Every call shares the gate; erasing a deleted user's bytes takes it alone, and so does deleteWorkspace.
-    for (const part of [this.sink, this.events, this.profiles, this.admin]) gateMethods(part, this.gate, []);
+    for (const part of [this.sink, this.events, this.profiles, this.sql, this.admin])
+      gateMethods(part, this.gate, []);
     gateMethods(this.erasure, this.gate, ['deleteWorkspace']);
   }
 
@@ -69,9 +74,19 @@ export class DuckDBStore implements Store {
       // the server's RSS under the ingest benchmark peaked at 492 MB instead of 631 MB.
       allocator_flush_threshold: '16MB',
       allocator_background_threads: 'true',
+      // No extension is installed or loaded behind our back (a query could otherwise pull in httpfs).
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
     });
     const writer = new Db(await instance.connect());
     const db = new Db(await instance.connect());
+    // The engine itself refuses files outside the data directory (the log segments the loader reads and the
+    // compaction copy live there), the network, and any later configuration change: the sandbox of POST /query
+    // does not rest on the parse-tree checks alone.
+    const dir = `${resolve(opts.dataDir === ':memory:' ? tmpdir() : opts.dataDir)}/`;
+    await db.run(`SET allowed_directories = [${quote(dir)}]`);
+    await db.run('SET enable_external_access = false');
+    await db.run('SET lock_configuration = true');
     return { instance, writer, db };
   }
 
@@ -122,6 +137,11 @@ export class DuckDBStore implements Store {
     getGroup: (workspaceId, groupId) => users.getGroup(this.db, workspaceId, groupId),
     listGroupUsers: (workspaceId, groupId, page) => users.listGroupUsers(this.db, workspaceId, groupId, page),
     getDeletion: (workspaceId, jobId) => del.getDeletion(this.db, workspaceId, jobId),
+  };
+
+  readonly sql: SqlReads = {
+    query: (workspaceId, q) => querySql(this.instance, workspaceId, q),
+    stream: (workspaceId, q, out) => runSql(this.instance, workspaceId, q, out),
   };
 
   readonly erasure: Erasure = {

@@ -1,0 +1,150 @@
+// Runs a user's SQL (POST /query) on its own connection: checked and scoped on the parse tree (check.ts), its
+// parameters bound, stopped by DuckDB's interrupt at the time limit, read chunk by chunk so a result is never
+// held past the row limit. The instance itself refuses files outside the data directory, extension loading
+// and configuration changes (index.ts), so even a hole in the checks could not reach the machine.
+import {
+  type DuckDBConnection,
+  type DuckDBInstance,
+  type DuckDBValue,
+  JSDuckDBValueConverter,
+} from '@duckdb/node-api';
+import { IntakeError } from '../../../core/errors.ts';
+import type { SqlColumn, SqlQuery, SqlResult, SqlValue } from '../../types.ts';
+import { checkAndScope, type Templates } from './check.ts';
+import { EXPOSED_TABLES } from './tables.ts';
+
+const NO_LOCATION = /"query_location":18446744073709551615\b/g;
+
+async function serialize(conn: DuckDBConnection, sql: string): Promise<string> {
+  const r = await conn.runAndReadAll('SELECT json_serialize_sql(?::VARCHAR)', [sql]);
+  return String(r.getRows()[0]?.[0]);
+}
+
+let templates: Promise<Templates> | null = null;
+/** The exposed tables' parse trees, made once per process with the engine's own parser. */
+function parsedTemplates(conn: DuckDBConnection): Promise<Templates> {
+  templates ??= (async () => {
+    const out: Templates = new Map();
+    for (const [name, sql] of Object.entries(EXPOSED_TABLES)) {
+      const tree = JSON.parse((await serialize(conn, sql)).replaceAll(NO_LOCATION, '"query_location":0'));
+      out.set(name, tree.statements[0]);
+    }
+    return out;
+  })();
+  return templates;
+}
+
+/** A value as JSON carries it: bigints as numbers when exact, else text; times as ISO text; JSON parsed. */
+function toJson(v: unknown, isJson: boolean): SqlValue {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (typeof v === 'number' || typeof v === 'boolean') return v;
+  if (typeof v === 'string') {
+    if (!isJson) return v;
+    try {
+      return JSON.parse(v) as SqlValue;
+    } catch {
+      return v;
+    }
+  }
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
+  if (Array.isArray(v)) return v.map((x) => toJson(x, false));
+  if (typeof v === 'object') {
+    const out: Record<string, SqlValue> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = toJson(x, false);
+    return out;
+  }
+  return String(v);
+}
+
+/** DuckDB's error, as the coded error the API answers. */
+function coded(err: unknown, timeoutMs: number): IntakeError {
+  if (err instanceof IntakeError) return err;
+  const message = String((err as Error).message ?? err).split('\n')[0] ?? '';
+  if (/^INTERRUPT/i.test(message))
+    return new IntakeError(
+      'INTAKE_ERR_QUERY_TIMEOUT',
+      `the query ran past the ${timeoutMs} ms limit and was stopped`,
+    );
+  if (/Out of Memory/i.test(message))
+    return new IntakeError(
+      'INTAKE_ERR_QUERY_TOO_LARGE',
+      `the query needed more memory than it may use: ${message}`,
+    );
+  if (/prepared statement parameter|parameter/i.test(message) && /value|provided|expected/i.test(message))
+    return new IntakeError('INTAKE_ERR_QUERY_INVALID', `the parameters do not fit the query: ${message}`);
+  return new IntakeError('INTAKE_ERR_QUERY_FAILED', message.replaceAll(/__intake_cte_\d+/g, 'a CTE'));
+}
+
+export interface RunOptions {
+  /** Called with the columns once known, then with each chunk of rows; return false to stop early. */
+  onColumns(columns: SqlColumn[]): void;
+  onRows(rows: SqlValue[][]): boolean | Promise<boolean>;
+}
+
+/**
+ * Runs `q` for `workspaceId` on a new connection of `instance`, handing columns and rows to `out`; rows stop at
+ * `q.limit` (when given) and the query at `q.timeoutMs`. Returns whether rows were cut at the limit.
+ */
+export async function runSql(
+  instance: DuckDBInstance,
+  workspaceId: string,
+  q: SqlQuery,
+  out: RunOptions,
+): Promise<{ truncated: boolean }> {
+  const conn = await instance.connect();
+  const timer = setTimeout(() => conn.interrupt(), q.timeoutMs);
+  try {
+    const tree = checkAndScope(await serialize(conn, q.sql), workspaceId, await parsedTemplates(conn));
+    const back = await conn.runAndReadAll('SELECT json_deserialize_sql(?::JSON)', [JSON.stringify(tree)]);
+    const sql = String(back.getRows()[0]?.[0]);
+    const result = await conn.stream(sql, q.params as DuckDBValue[]);
+    // JSON is an alias of VARCHAR: its values are parsed, and it is named as such.
+    const aliases = (result.columnTypesJson() as Array<{ alias?: string }>).map((t) => t.alias);
+    const types = result.columnTypes().map((t, i) => aliases[i] ?? t.toString());
+    const isJson = types.map((t) => t === 'JSON');
+    out.onColumns(result.columnNames().map((name, i) => ({ name, type: types[i] ?? 'UNKNOWN' })));
+    let left = q.limit ?? Number.POSITIVE_INFINITY;
+    for (
+      let chunk = await result.fetchChunk();
+      chunk && chunk.rowCount > 0;
+      chunk = await result.fetchChunk()
+    ) {
+      const rows = chunk
+        .convertRows(JSDuckDBValueConverter)
+        .map((row) => row.map((v, i) => toJson(v, isJson[i] === true)));
+      if (rows.length > left) {
+        await out.onRows(rows.slice(0, left));
+        return { truncated: true };
+      }
+      left -= rows.length;
+      if (!(await out.onRows(rows))) return { truncated: false };
+    }
+    return { truncated: false };
+  } catch (err) {
+    throw coded(err, q.timeoutMs);
+  } finally {
+    clearTimeout(timer);
+    conn.closeSync();
+  }
+}
+
+/** runSql collecting the rows: the JSON answer of POST /query. */
+export async function querySql(
+  instance: DuckDBInstance,
+  workspaceId: string,
+  q: SqlQuery,
+): Promise<SqlResult> {
+  let columns: SqlColumn[] = [];
+  const rows: SqlValue[][] = [];
+  const { truncated } = await runSql(instance, workspaceId, q, {
+    onColumns: (c) => {
+      columns = c;
+    },
+    onRows: (r) => {
+      for (const row of r) rows.push(row);
+      return true;
+    },
+  });
+  return { columns, rows, truncated };
+}
