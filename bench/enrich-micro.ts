@@ -67,6 +67,34 @@ function makeRequests(clients: number, perRequest: number): Request[] {
 }
 
 /**
+ * A backend forwarding its users' addresses (`analytics.track({context: {ip}})`, posthog-node's `$ip`):
+ * every request comes from the server's private address, 20 events each, no user agent, and each event's
+ * context.ip is one of `addresses` public addresses, in turn (so with `addresses` >= EVENTS, every event
+ * brings an address never seen before).
+ */
+function serverRequests(addresses: number): Request[] {
+  const ips = Array.from({ length: Math.min(addresses, EVENTS) }, publicIp);
+  const out: Request[] = [];
+  for (let r = 0; r < EVENTS / 20; r++) {
+    const items = [];
+    for (let i = 0; i < 20; i++) {
+      const n = r * 20 + i;
+      items.push({
+        type: 'track',
+        event: 'Order Completed',
+        messageId: `m-${n}`,
+        userId: `user-${n % addresses}`,
+        timestamp: '2026-11-23T10:00:00.000Z',
+        properties: { total: 42, currency: 'EUR' },
+        context: { library: { name: '@segment/analytics-node', version: '3.1.0' }, ip: ips[n % ips.length] },
+      });
+    }
+    out.push({ ctx: { workspaceId: 'w', source: 'segment', ip: '10.0.0.2', receivedAt: new Date() }, items });
+  }
+  return out;
+}
+
+/**
  * The events `npm run bench` sends (bench/events.ts): batches of 20 Segment track events, half server-side
  * with a private 10.x context.ip, half analytics.js with one of 3 user agents; a batch-level sentAt.
  */
@@ -125,6 +153,8 @@ for (const [label, make] of [
     () => makeRequests(5000, 20),
   ],
   ['every event from a new client (every lookup a miss)', () => makeRequests(EVENTS, 1)],
+  ['server-side SDK forwarding context.ip, 2000 users', () => serverRequests(2000)],
+  ['server-side SDK forwarding context.ip, a new address per event', () => serverRequests(EVENTS)],
   ['load benchmark events (bench/events.ts: private IPs, 3 user agents)', loadRequests],
 ] as const) {
   if (only.length > 0 && !only.some((w) => label.includes(w))) continue;
