@@ -1,6 +1,7 @@
 // Enrichment on the real bundled GeoLite2 database and the real ua-parser-js, then end to end through HTTP.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { BlockList } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { UAParser } from 'ua-parser-js';
 import {
@@ -8,8 +9,11 @@ import {
   Enricher,
   type EnrichPlan,
   type GeoReader,
+  isNonPublic,
+  parseIp,
   parseUserAgent,
 } from '../../src/pipeline/enrich/index.ts';
+import { NON_PUBLIC_V4, NON_PUBLIC_V6 } from '../../src/pipeline/enrich/ip.ts';
 import type { EventRecord, JsonObject } from '../../src/pipeline/types.ts';
 import { allEvents, bearer, KEYS, startTestApp, type TestApp, tempDir, testGeoReader } from '../helpers.ts';
 
@@ -85,6 +89,60 @@ describe('geo', () => {
       { ip: '8.8.8.8' },
     ]) {
       assert.equal(geo.lookup(ip), null, String(ip));
+    }
+  });
+});
+
+describe('non-public ranges', () => {
+  // isNonPublic compares numbers; node:net's BlockList, which it replaced for speed, is the reference.
+  const reference = new BlockList();
+  for (const [net, prefix] of NON_PUBLIC_V4) reference.addSubnet(net, prefix, 'ipv4');
+  for (const [net, prefix] of NON_PUBLIC_V6) reference.addSubnet(net, prefix, 'ipv6');
+
+  test('the same answer as BlockList at every range edge and on random addresses', () => {
+    let seed = 9;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+      return Math.floor((seed / 2 ** 31) * n);
+    };
+    const v4 = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+    const addresses: string[] = ['0.0.0.0', '255.255.255.255', '::', '::1', '::2', 'ffff::'];
+    for (const [net, prefix] of NON_PUBLIC_V4) {
+      const base = net.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+      const size = 2 ** (32 - prefix);
+      for (const n of [base - 1, base, base + 1, base + size - 1, base + size]) {
+        if (n >= 0 && n < 2 ** 32) addresses.push(v4(n));
+      }
+    }
+    for (const h of [
+      'fbff',
+      'fc00',
+      'fdff',
+      'fe00',
+      'fe7f',
+      'fe80',
+      'febf',
+      'fec0',
+      'feff',
+      'ff00',
+      'ffff',
+    ]) {
+      addresses.push(`${h}::`, `${h}:ffff:ffff:ffff:ffff:ffff:ffff:ffff`);
+    }
+    addresses.push('2001:db7:ffff::1', '2001:db8::', '2001:db8:ffff:ffff::1', '2001:db9::', '2001:0:db8::');
+    for (let i = 0; i < 20_000; i++) {
+      addresses.push(v4(rand(2 ** 32)));
+      const groups = Array.from({ length: 8 }, () => rand(0x10000).toString(16));
+      // Bias the first group towards the v6 ranges' neighbourhoods.
+      if (i % 2) groups[0] = (0xfb00 + rand(0x500)).toString(16);
+      if (i % 7 === 0) groups[0] = '2001';
+      if (i % 14 === 0) groups[1] = (0xdb7 + rand(3)).toString(16);
+      addresses.push(groups.join(':'));
+    }
+    for (const ip of addresses) {
+      const p = parseIp(ip);
+      assert.ok(p, ip);
+      assert.equal(isNonPublic(p), reference.check(p.ip, p.family === 4 ? 'ipv4' : 'ipv6'), ip);
     }
   });
 });
