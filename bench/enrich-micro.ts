@@ -137,8 +137,7 @@ function run(requests: Request[], enricher: Enricher | null, plan: EnrichPlan): 
       if (!v.ok) throw new Error(v.reason);
       const r = normalize(v.value, ctx, 32 * 1024);
       if (!r.ok) throw new Error(r.reason);
-      // As src/ingest/ingest.ts: only an address the client did not set came from the request.
-      const rec = enricher ? enricher.enrich(r.value, plan, !v.value.context?.ip) : r.value;
+      const rec = enricher ? enricher.enrich(r.value, plan) : r.value;
       n += rec.json.context.length;
     }
   }
@@ -150,8 +149,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const fmt = (us: number) => `${us.toFixed(2)} µs/event`;
 
 const geo = await openGeoReader();
-const DEFAULT: EnrichPlan = { geo: 'request-ip', anonymizeIp: false };
-const ANON: EnrichPlan = { geo: 'request-ip', anonymizeIp: true };
+const DEFAULT: EnrichPlan = { geo: true, anonymizeIp: false };
+const ANON: EnrichPlan = { geo: true, anonymizeIp: true };
 
 const only = process.argv.slice(2);
 for (const [label, make] of [

@@ -67,6 +67,6 @@ export interface RequestContext {
   receivedAt: Date;
   /** Batch-level sentAt, when the wire format has one. */
   sentAt?: unknown;
-  /** The client asked for geo enrichment from the request IP (UserFlux `?locationEnrichment=true`). */
+  /** False: the client asked for no geolocation of this request's events (UserFlux `?locationEnrichment=false`). */
   enrichGeo?: boolean;
 }

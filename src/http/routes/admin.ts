@@ -7,7 +7,7 @@ import { IntakeError } from '../errors.ts';
 import { BEARER_SECURITY, errorResponses } from '../schemas.ts';
 
 const Settings = Type.Object({
-  geo: Type.Boolean({ description: 'Add context.location from the request IP (default true)' }),
+  geo: Type.Boolean({ description: 'Add context.location from context.ip, whoever set it (default true)' }),
   anonymizeIp: Type.Boolean({
     description:
       'Zero the last octet of IPv4 / last 80 bits of IPv6 in context.ip before storing (default false)',
