@@ -67,7 +67,7 @@ export interface RequestContext {
   receivedAt: Date;
   /** Batch-level sentAt, when the wire format has one. */
   sentAt?: unknown;
-  /** The client asked for geo enrichment from the request IP (UserFlux `?locationEnrichment=true`). */
+  /** False: the client asked for no geolocation of this request's events (UserFlux `?locationEnrichment=false`). */
   enrichGeo?: boolean;
   /** Charges the request's item count to its key's events/s limit; throws (429) to refuse the whole request. */
   chargeEvents?: ((events: number) => void) | undefined;

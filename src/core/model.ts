@@ -4,7 +4,7 @@ export type KeyKind = 'write' | 'read' | 'admin';
 
 /** Per-workspace ingest options, stored with the workspace. */
 export interface WorkspaceSettings {
-  /** Add `context.location` from the request IP. Default true. */
+  /** Add `context.location` from `context.ip` (the request's, or one the client forwarded). Default true. */
   geo: boolean;
   /** Zero the last octet of IPv4 / last 80 bits of IPv6 in `context.ip` before storing. Default false. */
   anonymizeIp: boolean;

@@ -48,6 +48,12 @@ function toSegment(raw: unknown, sentAt: unknown, receivedAt: Date): Mapped {
   const context: JsonObject = {};
   if (typeof props.$lib === 'string') context.library = { name: props.$lib, version: props.$lib_version };
   if (typeof props.$raw_user_agent === 'string') context.userAgent = props.$raw_user_agent;
+  // A backend's user's address (posthog-node has none of its own to send). Moved, not copied: IP
+  // anonymization rewrites context.ip and would leave a copy here untouched.
+  if (typeof props.$ip === 'string' && props.$ip !== '') {
+    context.ip = props.$ip;
+    delete props.$ip;
+  }
   // `offset` (ms before sending) is posthog-js's alternative to a timestamp; it is relative to arrival, so
   // no further skew correction applies. Otherwise the batch's sent_at corrects the client clock, unless
   // the event opts out as PostHog allows.

@@ -17,7 +17,10 @@ const MAX_EVENTS = 50;
 const Query = Type.Object(
   {
     locationEnrichment: Type.Optional(
-      Type.Boolean({ description: 'Add geo fields from the request IP (passed to enrichment)' }),
+      Type.Boolean({
+        description:
+          'false: no context.location for this request (default true: located where the workspace allows)',
+      }),
     ),
   },
   { additionalProperties: true },

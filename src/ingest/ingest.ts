@@ -56,10 +56,8 @@ export function createIngestor(log: IngestLog, opts: IngestOptions): Ingestor {
         const valid = validateItem(item);
         const result = valid.ok ? normalize(valid.value, ctx, opts.eventLimit) : valid;
         if (result.ok) {
-          // normalize took context.ip from the request where the client sent none (or an empty one).
-          const ipFromRequest = !(valid.ok && valid.value.context?.ip);
           slots.push(records.length);
-          records.push(opts.enricher.enrich(result.value, plan, ipFromRequest));
+          records.push(opts.enricher.enrich(result.value, plan));
         } else {
           const r: Rejection = {
             id: uuidv7(ctx.receivedAt.getTime()),

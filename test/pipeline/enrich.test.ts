@@ -1,7 +1,10 @@
 // Enrichment on the real bundled GeoLite2 database and the real ua-parser-js, then end to end through HTTP.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { BlockList } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { Analytics } from '@segment/analytics-node';
+import { PostHog } from 'posthog-node';
 import { UAParser } from 'ua-parser-js';
 import type { EventRecord, JsonObject } from '../../src/core/event.ts';
 import {
@@ -9,8 +12,11 @@ import {
   Enricher,
   type EnrichPlan,
   type GeoReader,
+  isNonPublic,
+  parseIp,
   parseUserAgent,
 } from '../../src/pipeline/enrich/index.ts';
+import { NON_PUBLIC_V4, NON_PUBLIC_V6 } from '../../src/pipeline/enrich/ip.ts';
 import { allEvents, bearer, KEYS, startTestApp, type TestApp, tempDir, testGeoReader } from '../helpers.ts';
 
 const CHROME =
@@ -28,6 +34,15 @@ const MINNEAPOLIS = {
   latitude: 44.9696,
   longitude: -93.2348,
   timezone: 'America/Chicago',
+};
+// 81.2.69.142 is another of MaxMind's test addresses (this build places it in Bracknell).
+const LONDON_AREA = {
+  country: 'GB',
+  region: 'England',
+  city: 'Bracknell',
+  latitude: 51.4036,
+  longitude: -0.7618,
+  timezone: 'Europe/London',
 };
 const FRANKFURT = {
   country: 'DE',
@@ -85,6 +100,60 @@ describe('geo', () => {
       { ip: '8.8.8.8' },
     ]) {
       assert.equal(geo.lookup(ip), null, String(ip));
+    }
+  });
+});
+
+describe('non-public ranges', () => {
+  // isNonPublic compares numbers; node:net's BlockList, which it replaced for speed, is the reference.
+  const reference = new BlockList();
+  for (const [net, prefix] of NON_PUBLIC_V4) reference.addSubnet(net, prefix, 'ipv4');
+  for (const [net, prefix] of NON_PUBLIC_V6) reference.addSubnet(net, prefix, 'ipv6');
+
+  test('the same answer as BlockList at every range edge and on random addresses', () => {
+    let seed = 9;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+      return Math.floor((seed / 2 ** 31) * n);
+    };
+    const v4 = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+    const addresses: string[] = ['0.0.0.0', '255.255.255.255', '::', '::1', '::2', 'ffff::'];
+    for (const [net, prefix] of NON_PUBLIC_V4) {
+      const base = net.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+      const size = 2 ** (32 - prefix);
+      for (const n of [base - 1, base, base + 1, base + size - 1, base + size]) {
+        if (n >= 0 && n < 2 ** 32) addresses.push(v4(n));
+      }
+    }
+    for (const h of [
+      'fbff',
+      'fc00',
+      'fdff',
+      'fe00',
+      'fe7f',
+      'fe80',
+      'febf',
+      'fec0',
+      'feff',
+      'ff00',
+      'ffff',
+    ]) {
+      addresses.push(`${h}::`, `${h}:ffff:ffff:ffff:ffff:ffff:ffff:ffff`);
+    }
+    addresses.push('2001:db7:ffff::1', '2001:db8::', '2001:db8:ffff:ffff::1', '2001:db9::', '2001:0:db8::');
+    for (let i = 0; i < 20_000; i++) {
+      addresses.push(v4(rand(2 ** 32)));
+      const groups = Array.from({ length: 8 }, () => rand(0x10000).toString(16));
+      // Bias the first group towards the v6 ranges' neighbourhoods.
+      if (i % 2) groups[0] = (0xfb00 + rand(0x500)).toString(16);
+      if (i % 7 === 0) groups[0] = '2001';
+      if (i % 14 === 0) groups[1] = (0xdb7 + rand(3)).toString(16);
+      addresses.push(groups.join(':'));
+    }
+    for (const ip of addresses) {
+      const p = parseIp(ip);
+      assert.ok(p, ip);
+      assert.equal(isNonPublic(p), reference.check(p.ip, p.family === 4 ? 'ipv4' : 'ipv6'), ip);
     }
   });
 });
@@ -167,22 +236,22 @@ describe('IP anonymization', () => {
 describe('Enricher', () => {
   const record = (context: JsonObject): EventRecord =>
     ({ event: { context }, json: { context: JSON.stringify(context) } }) as unknown as EventRecord;
-  const DEFAULT: EnrichPlan = { geo: 'request-ip', anonymizeIp: false };
+  const DEFAULT: EnrichPlan = { geo: true, anonymizeIp: false };
   let geoEnricher: Enricher;
   before(() => {
     geoEnricher = new Enricher(geo);
   });
   // Every result's JSON column must be exactly its context object (additions are spliced into the JSON).
   const enricher = {
-    enrich(r: EventRecord, plan: EnrichPlan, ipFromRequest: boolean): EventRecord {
-      const out = geoEnricher.enrich(r, plan, ipFromRequest);
+    enrich(r: EventRecord, plan: EnrichPlan): EventRecord {
+      const out = geoEnricher.enrich(r, plan);
       assert.equal(out.json.context, JSON.stringify(out.event.context));
       return out;
     },
   };
 
   test('adds location, browser, os and device type, and serializes the context again', () => {
-    const r = enricher.enrich(record({ ip: '128.101.101.101', userAgent: IPHONE }), DEFAULT, true);
+    const r = enricher.enrich(record({ ip: '128.101.101.101', userAgent: IPHONE }), DEFAULT);
     const expected = {
       ip: '128.101.101.101',
       userAgent: IPHONE,
@@ -204,43 +273,60 @@ describe('Enricher', () => {
       os: { name: 'iPadOS', version: '18' },
       device: { type: 'ios', model: 'iPhone15,2' },
     };
-    const r = enricher.enrich(record(sent), DEFAULT, true);
+    const r = enricher.enrich(record(sent), DEFAULT);
     assert.deepEqual(r.event.context, sent);
     // A device object without a type gets one, keeping its other fields.
-    const r2 = enricher.enrich(record({ userAgent: IPHONE, device: { model: 'iPhone15,2' } }), DEFAULT, true);
+    const r2 = enricher.enrich(record({ userAgent: IPHONE, device: { model: 'iPhone15,2' } }), DEFAULT);
     assert.deepEqual(r2.event.context.device, { model: 'iPhone15,2', type: 'mobile' });
   });
 
   test('a key the client sent as null is filled in, once', () => {
-    const r = enricher.enrich(
-      record({ ip: '128.101.101.101', userAgent: CHROME, browser: null }),
-      DEFAULT,
-      true,
-    );
+    const r = enricher.enrich(record({ ip: '128.101.101.101', userAgent: CHROME, browser: null }), DEFAULT);
     assert.deepEqual(r.event.context.browser, { name: 'Chrome', version: '124.0.0.0' });
     assert.equal(r.json.context.split('"browser"').length, 2);
   });
 
-  test('a client-set IP is located only when the request asks for it (enrichGeo)', () => {
-    const clientIp = record({ ip: '128.101.101.101' });
-    assert.equal(enricher.enrich(clientIp, DEFAULT, false).event.context.location, undefined);
-    assert.deepEqual(
-      enricher.enrich(clientIp, { geo: 'any-ip', anonymizeIp: false }, false).event.context.location,
-      MINNEAPOLIS,
-    );
+  test('context.ip is located whoever set it, unless geo is off or the client sent a location', () => {
+    // A backend forwarding its user's address: the enricher cannot tell it from the connection's, and
+    // must not need to.
+    const forwarded = record({ ip: '81.2.69.142', library: { name: 'analytics-node' } });
+    assert.deepEqual(enricher.enrich(forwarded, DEFAULT).event.context.location, LONDON_AREA);
     assert.equal(
-      enricher.enrich(clientIp, { geo: 'off', anonymizeIp: false }, true).event.context.location,
+      enricher.enrich(forwarded, { geo: false, anonymizeIp: false }).event.context.location,
       undefined,
     );
+    const located = record({ ip: '81.2.69.142', location: { city: 'Paris' } });
+    assert.deepEqual(enricher.enrich(located, DEFAULT).event.context.location, { city: 'Paris' });
+  });
+
+  test('a value too long to be an address, or one without a location, is not cached', () => {
+    // The cache is keyed by the raw value: 10,000 keys of up to 32 KiB each (the event limit) would be
+    // hundreds of MB. A request IP was always short; a forwarded one is whatever the client wrote.
+    const small = new Enricher(geo, { geoCacheSize: 4 });
+    const cacheSize = () => (small as unknown as { geoCache: { size: number } }).geoCache.size;
+    for (const ip of ['x'.repeat(20_000), `${'0'.repeat(100)}81.2.69.142`]) {
+      const r = record({ ip });
+      assert.equal(small.enrich(r, DEFAULT), r);
+    }
+    assert.equal(cacheSize(), 0);
+    // Addresses without a location are not kept either: a stream of them would evict located ones.
+    for (let i = 0; i < 10; i++) small.enrich(record({ ip: `10.0.0.${i}` }), DEFAULT);
+    small.enrich(record({ ip: 'not-an-ip' }), DEFAULT);
+    assert.equal(cacheSize(), 0);
+    assert.deepEqual(
+      small.enrich(record({ ip: '81.2.69.142' }), DEFAULT).event.context.location,
+      LONDON_AREA,
+    );
+    assert.equal(cacheSize(), 1);
   });
 
   test('anonymizes after the lookup, and drops an IP it cannot anonymize', () => {
-    const plan: EnrichPlan = { geo: 'request-ip', anonymizeIp: true };
-    const r = enricher.enrich(record({ ip: '128.101.101.101' }), plan, true);
+    const plan: EnrichPlan = { geo: true, anonymizeIp: true };
+    const r = enricher.enrich(record({ ip: '128.101.101.101' }), plan);
     assert.deepEqual(r.event.context, { ip: '128.101.101.0', location: MINNEAPOLIS });
-    const bad = enricher.enrich(record({ ip: 'unknown', app: 'x' }), plan, false);
+    const bad = enricher.enrich(record({ ip: 'unknown', app: 'x' }), plan);
     assert.deepEqual(JSON.parse(bad.json.context), { app: 'x' });
-    const v6 = enricher.enrich(record({ userAgent: IPHONE, ip: '2a00:1450:4001:82a::200e' }), plan, true);
+    const v6 = enricher.enrich(record({ userAgent: IPHONE, ip: '2a00:1450:4001:82a::200e' }), plan);
     assert.deepEqual(v6.event.context, {
       userAgent: IPHONE,
       ip: '2a00:1450:4001::',
@@ -252,7 +338,7 @@ describe('Enricher', () => {
   });
 
   test('anonymizes the address wherever it is in the context, nested look-alikes untouched', () => {
-    const plan: EnrichPlan = { geo: 'off', anonymizeIp: true };
+    const plan: EnrichPlan = { geo: false, anonymizeIp: true };
     const nested = { ip: '128.101.101.101', x: ',"ip":"128.101.101.101"}' };
     for (const [sent, expected] of [
       [{ ip: '81.2.69.142' }, { ip: '81.2.69.0' }],
@@ -289,7 +375,7 @@ describe('Enricher', () => {
         { a: 1, ip: '1.2.3.0', b: 2 },
       ],
     ] as const) {
-      const r = enricher.enrich(record(sent), plan, true);
+      const r = enricher.enrich(record(sent), plan);
       assert.deepEqual(r.event.context, expected);
       assert.deepEqual(JSON.parse(r.json.context), expected);
     }
@@ -297,11 +383,8 @@ describe('Enricher', () => {
 
   test('returns the same record when there is nothing to add', () => {
     const r = record({ ip: '10.0.0.1', library: { name: 'x' } });
-    assert.equal(enricher.enrich(r, DEFAULT, true), r);
-    assert.equal(
-      enricher.enrich(r, { geo: 'request-ip', anonymizeIp: true }, true).event.context.ip,
-      '10.0.0.0',
-    );
+    assert.equal(enricher.enrich(r, DEFAULT), r);
+    assert.equal(enricher.enrich(r, { geo: true, anonymizeIp: true }).event.context.ip, '10.0.0.0');
   });
 });
 
@@ -334,7 +417,7 @@ describe('through the HTTP API', () => {
   const byMessageId = async () =>
     new Map((await allEvents(t.app)).map((e) => [e.messageId, e.context as JsonObject]));
 
-  test('default settings: request IPs are located, client-set IPs are not, nothing is anonymized', async () => {
+  test('default settings: request and client-set IPs are located, nothing is anonymized', async () => {
     assert.equal((await track('m-default', '128.101.101.101')).statusCode, 200);
     assert.equal((await track('m-client-ip', '128.101.101.101', { ip: '81.2.69.142' })).statusCode, 200);
     assert.equal((await track('m-local', '192.168.0.7')).statusCode, 200);
@@ -348,7 +431,7 @@ describe('through the HTTP API', () => {
       device: { type: 'desktop' },
     });
     assert.equal(ctx.get('m-client-ip')?.ip, '81.2.69.142');
-    assert.equal(ctx.get('m-client-ip')?.location, undefined);
+    assert.deepEqual(ctx.get('m-client-ip')?.location, LONDON_AREA, 'the address the client forwarded');
     assert.equal(ctx.get('m-local')?.ip, '192.168.0.7');
     assert.equal(ctx.get('m-local')?.location, undefined);
   });
@@ -411,5 +494,84 @@ describe('through the HTTP API', () => {
     assert.equal(read.json().code, 'INTAKE_ERR_WRONG_KEY_KIND');
     // None of them changed anything.
     assert.deepEqual(t.keys.settingsOf(id), { geo: true, anonymizeIp: true });
+  });
+});
+
+describe("server-side SDKs forwarding their users' addresses", () => {
+  // A backend's events arrive from the backend's own address; the user's is in context.ip (Segment,
+  // RudderStack) or properties.$ip (PostHog). That is the address to locate.
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ geo: await testGeoReader() });
+    await t.listen();
+  });
+  after(() => t.close());
+
+  const segmentTrack = async (messageId: string, context: JsonObject) => {
+    const errors: unknown[] = [];
+    const analytics = new Analytics({ writeKey: KEYS.write, host: t.url, maxRetries: 1 });
+    analytics.on('error', (e) => errors.push(e));
+    analytics.track({ userId: 'u-srv', event: 'Order Completed', messageId, context });
+    await analytics.closeAndFlush({ timeout: 10_000 });
+    assert.deepEqual(errors, []);
+  };
+  const contextOf = async (messageId: string) => {
+    const [e] = await allEvents(t.app, KEYS.read, `messageId=${messageId}`);
+    assert.ok(e, messageId);
+    return e as { context: JsonObject; properties: JsonObject };
+  };
+  const settings = async (body: object) => {
+    const id = t.keys.findWorkspaceByName('default')?.id ?? '';
+    const res = await t.app.inject({
+      method: 'PATCH',
+      url: `/admin/workspaces/${id}/settings`,
+      headers: { authorization: bearer(KEYS.admin) },
+      payload: body,
+    });
+    assert.equal(res.statusCode, 200, res.body);
+  };
+
+  test('analytics-node with context.ip: located from that address, not the connection', async () => {
+    await segmentTrack('srv-1', { ip: '81.2.69.142' });
+    const { context } = await contextOf('srv-1');
+    assert.equal(context.ip, '81.2.69.142');
+    assert.deepEqual(context.location, LONDON_AREA);
+    // The client's own location wins.
+    await segmentTrack('srv-2', { ip: '81.2.69.142', location: { country: 'FR' } });
+    assert.deepEqual((await contextOf('srv-2')).context.location, { country: 'FR' });
+  });
+
+  test('posthog-node with $ip: the address becomes context.ip and is located', async () => {
+    const errors: unknown[] = [];
+    const client = new PostHog(KEYS.write, { host: t.url, flushAt: 1, fetchRetryCount: 1 });
+    client.on('error', (e) => errors.push(e));
+    client.capture({
+      distinctId: 'u-ph',
+      event: 'order completed',
+      uuid: '0192f0c5-7d1a-7000-8000-00000000ab01',
+      properties: { $ip: '128.101.101.101', total: 42 },
+    });
+    await client.shutdown(10_000);
+    assert.deepEqual(errors, []);
+    const e = await contextOf('0192f0c5-7d1a-7000-8000-00000000ab01');
+    assert.equal(e.context.ip, '128.101.101.101');
+    assert.deepEqual(e.context.location, MINNEAPOLIS);
+    // Moved, not copied: anonymization, which rewrites context.ip, must not leave the address here.
+    assert.equal(e.properties.$ip, undefined);
+    assert.equal(e.properties.total, 42);
+  });
+
+  test('anonymization applies after the lookup; geo off locates nothing', async () => {
+    await settings({ anonymizeIp: true });
+    await segmentTrack('srv-anon', { ip: '128.101.101.101' });
+    const anon = (await contextOf('srv-anon')).context;
+    assert.equal(anon.ip, '128.101.101.0');
+    assert.deepEqual(anon.location, MINNEAPOLIS);
+
+    await settings({ geo: false, anonymizeIp: false });
+    await segmentTrack('srv-off', { ip: '128.101.101.101' });
+    const off = (await contextOf('srv-off')).context;
+    assert.equal(off.ip, '128.101.101.101');
+    assert.equal(off.location, undefined);
   });
 });

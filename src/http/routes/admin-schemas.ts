@@ -36,7 +36,7 @@ export const RateLimitSchema = Type.Object(
 const Nullable = <T extends TSchema>(t: T, options: SchemaOptions) => Type.Union([t, Type.Null()], options);
 
 const SettingFields = {
-  geo: Type.Boolean({ description: 'Add context.location from the request IP (default true)' }),
+  geo: Type.Boolean({ description: 'Add context.location from context.ip, whoever set it (default true)' }),
   anonymizeIp: Type.Boolean({
     description:
       'Zero the last octet of IPv4 / last 80 bits of IPv6 in context.ip before storing (default false)',

@@ -65,14 +65,27 @@ export interface MmdbLookup {
   get(ip: string): unknown;
 }
 
+/**
+ * The returned locations are frozen and shared: maxmind's reader decodes each record once (it keeps the
+ * last 10,000 decoded, by their place in the file) and hands out the same object for every address of the
+ * record's network, so the location made from it is kept beside it and made once too.
+ */
 export function createGeoReader(v4: MmdbLookup, v6: MmdbLookup): GeoReader {
+  const located = new WeakMap<object, GeoLocation | null>();
   return {
     lookup(raw) {
       const p = parseIp(raw);
       if (!p || isNonPublic(p)) return null;
       try {
         const rec = (p.family === 4 ? v4 : v6).get(p.ip) as IpLocationRecord | null;
-        return rec ? toLocation(rec) : null;
+        if (!rec || typeof rec !== 'object') return null;
+        let loc = located.get(rec);
+        if (loc === undefined) {
+          loc = toLocation(rec);
+          if (loc) Object.freeze(loc);
+          located.set(rec, loc);
+        }
+        return loc;
       } catch {
         // A malformed address that slipped past parseIp: no location, never an ingest error.
         return null;
