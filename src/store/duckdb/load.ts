@@ -117,10 +117,11 @@ export async function dedupeKeys(
   add: (key: string, seconds: number) => void,
 ): Promise<void> {
   const result = await db.conn.stream(
-    `SELECT ${DEDUPE_KEY_SQL.duckdb('workspace_id', 'message_id')} AS k, epoch(received_at)::BIGINT AS s
+    // Whole seconds rounded down, as the log's memory keeps them (epoch()::BIGINT would round 10.7 s up to 11).
+    `SELECT ${DEDUPE_KEY_SQL.duckdb('workspace_id', 'message_id')} AS k, epoch_ms(received_at) // 1000 AS s
        FROM events WHERE received_at >= ?
      UNION ALL
-     SELECT lower(lpad(to_hex(key), 32, '0')), epoch(seen_at)::BIGINT FROM dedupe_keys WHERE seen_at >= ?`,
+     SELECT lower(lpad(to_hex(key), 32, '0')), epoch_ms(seen_at) // 1000 FROM dedupe_keys WHERE seen_at >= ?`,
     [ts(since), ts(since)],
   );
   for (
