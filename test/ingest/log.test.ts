@@ -7,7 +7,7 @@ import { dedupeKey } from '../../src/core/dedupe.ts';
 import { KeySet } from '../../src/ingest/file/keyset.ts';
 import { SegmentLog } from '../../src/ingest/file/segments.ts';
 import { allEvents, basic, fileLog, KEYS, startTestApp, type TestApp, tempDir } from '../helpers.ts';
-import { record } from '../store/contract.ts';
+import { record } from '../fixtures.ts';
 
 const batch = (tag: string, n: number) => ({
   batch: Array.from({ length: n }, (_, i) => ({
