@@ -36,12 +36,13 @@ export interface TestEngine {
   /** Contract tests this engine does not pass yet, per suite and by test name, each with the reason. */
   skips: Partial<Record<Suite, Record<string, string>>>;
 }
+
 /** The configuration `intake start` would use, on `dir`, with the test's options over it. */
 function engineConfig(dir: string, opts: StoreOptions & LogOptions): EngineConfig {
   const d = loadConfig([], {});
   return {
     dataDir: dir,
-    duckdbMemoryLimit: '128MB',
+    duckdbMemoryLimit: '128MB', // half the default: a suite opens many stores on a shared machine
     duckdbCheckpointThreshold: d.duckdbCheckpointThreshold,
     dedupeWindowHours: opts.dedupeWindowHours ?? d.dedupeWindowHours,
     maxIdsPerPerson: opts.maxIdsPerPerson ?? d.maxIdsPerPerson,
