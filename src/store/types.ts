@@ -52,8 +52,13 @@ export interface EventQuery {
   messageId?: string;
   startDate?: Date;
   endDate?: Date;
-  /** Equality on a value inside a JSON column: properties.plan=pro is {column: 'properties', path: ['plan']}. */
+  /**
+   * Equality on a value inside a JSON column: properties.plan=pro is {column: 'properties', path: ['plan']}. A
+   * JSON string equal to `value` matches, or a number or boolean whose JSON.stringify text equals it; null,
+   * objects, arrays and a missing path never do; segments are object keys (README, GET /events).
+   */
   json: Array<{ column: JsonColumn; path: string[]; value: string }>;
+  /** Null values sort last in both directions; ties are broken by event id, in the same direction. */
   orderBy: OrderField;
   direction: 'ASC' | 'DESC';
   limit: number;

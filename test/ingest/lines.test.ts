@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EVENT_COLUMNS, KEY_FIELD } from '../../src/core/columns.ts';
 import { decodeLine, eventLine } from '../../src/ingest/file/lines.ts';
-import { record } from '../store/contract.ts';
+import { record } from '../fixtures.ts';
 
 const TRICKY = [
   'plain',

@@ -1,4 +1,5 @@
-// The ingest log: group writes, backpressure, failures on either side of it, and what a restart finds.
+// The file log's own mechanics (the log contract is test/ingest/contract.ts): group writes, segments, backpressure
+// and failures as HTTP answers, and what a restart finds in the segment files (a torn last line cut off).
 import assert from 'node:assert/strict';
 import { appendFileSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,8 +7,8 @@ import { after, before, test } from 'node:test';
 import { dedupeKey } from '../../src/core/dedupe.ts';
 import { KeySet } from '../../src/ingest/file/keyset.ts';
 import { SegmentLog } from '../../src/ingest/file/segments.ts';
+import { record } from '../fixtures.ts';
 import { allEvents, basic, fileLog, KEYS, startTestApp, type TestApp, tempDir } from '../helpers.ts';
-import { record } from '../store/contract.ts';
 
 const batch = (tag: string, n: number) => ({
   batch: Array.from({ length: n }, (_, i) => ({
@@ -56,6 +57,32 @@ test('past the queue bound ingest answers 503 with Retry-After; a read loads the
   assert.equal((await allEvents(t.app, KEYS.read, 'event=E')).length, 20 + 50);
   assert.equal(t.log.pending, 0, 'the queue drained');
   assert.equal((await post(t, 'o-after', 10)).statusCode, 200);
+});
+
+test('under overload a request whose dialect refuses some items answers 503 and leaves no rejection unhandled', async () => {
+  // Bento maps its items before ingest: a $purchase without details.unique.key is refused there and submitted
+  // alongside the valid items. When the log refused with a synchronous throw, the first submit's rejection was
+  // never awaited, and an unhandled rejection ends the process (this test fails on one).
+  const u = await startTestApp({ queueLimit: 1, loadDelayMs: 60_000 });
+  try {
+    assert.equal((await post(u, 'fill', 1)).statusCode, 200);
+    const r = await u.app.inject({
+      method: 'POST',
+      url: '/v1/batch/events',
+      headers: { authorization: `Basic ${Buffer.from(`publishable:${KEYS.write}`).toString('base64')}` },
+      payload: {
+        events: [
+          { type: 'Signed Up', email: 'a@example.com' },
+          { type: '$purchase', email: 'a@example.com', details: {} },
+        ],
+      },
+    });
+    assert.equal(r.statusCode, 503);
+    assert.equal(r.json().code, 'INTAKE_ERR_OVERLOADED');
+    await new Promise((resolve) => setTimeout(resolve, 100)); // time for a stray rejection to surface
+  } finally {
+    await u.close();
+  }
 });
 
 test('a failing load loses nothing acknowledged: reads answer 503 until it succeeds, then see everything', async () => {

@@ -1,17 +1,168 @@
-// The Store contract on a real DuckDB file.
+// The DuckDB store's own paths, beyond the contract (contract.test.ts runs that on it): loading a log segment
+// through its file with read_json stores exactly what the portable path stores, and the dedupe keys that older
+// versions kept in dedupe_keys are purged by their date.
+import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { after } from 'node:test';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { dedupeKey } from '../../src/core/dedupe.ts';
+import { KeySet } from '../../src/ingest/file/keyset.ts';
+import { SegmentLog } from '../../src/ingest/file/segments.ts';
 import { DuckDBStore } from '../../src/store/duckdb/index.ts';
+import { at, event, logBatch, record, rejection, toRecord } from '../fixtures.ts';
 import { tempDir } from '../helpers.ts';
-import { storeContract } from './contract.ts';
 
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+/** Every row of every table, in a fixed order, with JSON as its stored text. */
+async function tables(dir: string): Promise<Record<string, unknown[]>> {
+  const instance = await DuckDBInstance.create(join(dir, 'intake.duckdb'), { access_mode: 'READ_ONLY' });
+  const conn = await instance.connect();
+  try {
+    const out: Record<string, unknown[]> = {};
+    const names = await conn.runAndReadAll(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY table_name",
+    );
+    for (const { table_name } of names.getRowObjectsJS()) {
+      const rows = await conn.runAndReadAll(`SELECT * FROM "${table_name}" ORDER BY ALL`);
+      out[String(table_name)] = rows.getRowObjectsJson();
+    }
+    return out;
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
+test('a segment loaded through its file (read_json) stores exactly what the portable path stores', async () => {
+  const logDir = tempDir('intake-duckdb-segment-');
+  const viaFile = tempDir('intake-duckdb-file-');
+  const viaEntries = tempDir('intake-duckdb-entries-');
+  try {
+    const events = [
+      // A first row with nulls where later rows have values: the portable path once loaded such columns as NULL.
+      event('w', 'n1', { type: 'page', anonymousId: 'a1', timestamp: at(1) }),
+      event('w', 'n2', {
+        type: 'identify',
+        userId: 'u1',
+        anonymousId: 'a1',
+        groupId: 'g',
+        previousId: 'p',
+        instanceId: 'i',
+        name: 'n',
+        category: 'c',
+        timestamp: at(2.001),
+        originalTimestamp: at(1.999),
+        sentAt: at(2.5),
+        receivedAt: at(3.75),
+        properties: {
+          big: 1e21,
+          small: 1e-7,
+          neg: -0,
+          text: 'quote " back \\ nl \n tab \t',
+          deep: { a: [1, { b: null }] },
+        },
+        traits: { email: 'u1@x.io', plan: 'pro' },
+        context: { ip: '10.0.0.1', traits: { name: 'Ü' } },
+        integrations: { All: false },
+        source: 'posthog',
+      }),
+      event('w', 'n3', {
+        type: 'group',
+        userId: 'u1',
+        groupId: 'g',
+        traits: { name: 'G', 'k\udc00': 'lone \ud800', pair: '😀' },
+        timestamp: at(4),
+      }),
+      event('w2', 'n1', { event: 'Odd \ud83d name', userId: 'u9', timestamp: at(5) }),
+      record('w', {
+        type: 'track',
+        event: 'Segment item',
+        userId: 'u2',
+        messageId: 'n4',
+        properties: { price: 4.5, tags: ['x', 'y'] },
+        timestamp: '2026-01-01T00:00:06.123Z',
+      }).event,
+    ];
+    const rejected = [
+      rejection('w', 'r1', { messageId: null, payload: '{"a":"\\u0000 ü"}' }),
+      rejection('w', 'r2', { messageId: 'n9', receivedAt: at(7.25), reason: 'lone \udc00 reason' }),
+    ];
+
+    const { log } = SegmentLog.open(
+      { dir: logDir, dedupe: new KeySet(), queueLimit: 1000, segmentLines: 1000 },
+      0,
+    );
+    await log.submit({ events: events.map(toRecord), rejected });
+    const segment = await log.next();
+    await log.close();
+    log.closeFiles();
+    assert.ok(segment?.file, 'the log hands out its segment file');
+
+    const a = await DuckDBStore.open({ dataDir: viaFile });
+    await a.sink.load(segment);
+    await a.close();
+    const b = await DuckDBStore.open({ dataDir: viaEntries });
+    await b.sink.load(logBatch(segment.seq, events, rejected));
+    await b.close();
+
+    const file = await tables(viaFile);
+    const entries = await tables(viaEntries);
+    assert.equal(file.events?.length, 5, 'the comparison holds rows');
+    assert.equal(file.rejected?.length, 2);
+    assert.ok((file.identities?.length ?? 0) > 0 && (file.group_profiles?.length ?? 0) > 0);
+    assert.deepEqual(file, entries);
+  } finally {
+    for (const d of [logDir, viaFile, viaEntries]) rmSync(d, { recursive: true, force: true });
+  }
 });
 
-storeContract('duckdb', async () => {
-  const dir = tempDir();
-  dirs.push(dir);
-  return DuckDBStore.open({ dataDir: dir, memoryLimit: '256MB' });
+test('keys an older version stored in dedupe_keys are given back, and purged by their date', async () => {
+  const dir = tempDir('intake-duckdb-keys-');
+  try {
+    let store = await DuckDBStore.open({ dataDir: dir });
+    await store.sink.load(logBatch(1, [event('w', 'e1', { userId: 'u', receivedAt: at(50) })]));
+    await store.close();
+    // What a version that copied every accepted key into dedupe_keys left behind.
+    const instance = await DuckDBInstance.create(join(dir, 'intake.duckdb'));
+    const conn = await instance.connect();
+    const old = dedupeKey('w', 'old');
+    const recent = dedupeKey('w', 'recent');
+    await conn.run(
+      `INSERT INTO dedupe_keys VALUES ($old::UHUGEINT, TIMESTAMP '2026-01-01 00:00:10.9'),
+         ($recent::UHUGEINT, TIMESTAMP '2026-01-01 00:00:30')`,
+      { old: BigInt(`0x${old}`).toString(), recent: BigInt(`0x${recent}`).toString() },
+    );
+    conn.closeSync();
+    instance.closeSync();
+
+    store = await DuckDBStore.open({ dataDir: dir });
+    try {
+      const keys = async () => {
+        const out: Array<[string, number]> = [];
+        await store.sink.dedupeKeys(at(0), (k, s) => out.push([k, s]));
+        return out.sort();
+      };
+      const s = (n: number) => Math.floor(at(n).getTime() / 1000);
+      assert.deepEqual(
+        await keys(),
+        [
+          [dedupeKey('w', 'e1'), s(50)],
+          [old, s(10)],
+          [recent, s(30)],
+        ].sort(),
+      );
+      assert.equal(await store.sink.purgeKeys(at(20)), 1);
+      assert.deepEqual(
+        await keys(),
+        [
+          [dedupeKey('w', 'e1'), s(50)],
+          [recent, s(30)],
+        ].sort(),
+      );
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

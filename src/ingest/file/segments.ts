@@ -201,18 +201,26 @@ export class SegmentLog {
    * dedupe memory holds are duplicates (not written); the others' keys are added at once, so a copy in the
    * same batch or in a request arriving while this one is written is a duplicate too. A duplicate is only
    * reported after the write that follows it, so it is never acknowledged before the copy it stands for.
+   * A refusal is a rejected promise, never a throw: a caller that starts two submits in one expression
+   * (dialects/shared.ts) would otherwise leave the first one's rejection unhandled, which ends the process.
    */
   submit(batch: IngestBatch): Promise<IngestResult> {
-    if (this.failure) throw unavailable();
-    if (this.closed) throw new IntakeError('INTAKE_ERR_SHUTTING_DOWN', 'the server is shutting down; retry');
+    if (this.failure) return Promise.reject(unavailable());
+    if (this.closed) {
+      return Promise.reject(
+        new IntakeError('INTAKE_ERR_SHUTTING_DOWN', 'the server is shutting down; retry'),
+      );
+    }
     const size = batch.events.length + batch.rejected.length;
     if (size === 0) return Promise.resolve({ duplicate: [] });
     if (this.backlog > 0 && this.backlog + size > this.opts.queueLimit) {
-      throw new IntakeError(
-        'INTAKE_ERR_OVERLOADED',
-        `${this.backlog} events are waiting to be loaded (limit ${this.opts.queueLimit}); retry shortly`,
-        undefined,
-        { 'retry-after': '1' },
+      return Promise.reject(
+        new IntakeError(
+          'INTAKE_ERR_OVERLOADED',
+          `${this.backlog} events are waiting to be loaded (limit ${this.opts.queueLimit}); retry shortly`,
+          undefined,
+          { 'retry-after': '1' },
+        ),
       );
     }
     const { dedupe } = this.opts;

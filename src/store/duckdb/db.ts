@@ -1,5 +1,10 @@
 // A thin wrapper over a DuckDB connection: bound parameters only, and driver errors wrapped once with the query.
-import { type DuckDBConnection, DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
+import {
+  type DuckDBConnection,
+  DuckDBTimestampValue,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
 
 export class StoreError extends Error {
   constructor(
@@ -18,9 +23,13 @@ export const ts = (d: Date): DuckDBTimestampValue => new DuckDBTimestampValue(Bi
 export class Db {
   constructor(readonly conn: DuckDBConnection) {}
 
-  async run(sql: string, params: DuckDBValue[] = []): Promise<number> {
+  /**
+   * `types` gives the parameters' types where their values cannot: the driver types a list by its first item,
+   * so a list of text starting with null would otherwise bind as a list of NULLs.
+   */
+  async run(sql: string, params: DuckDBValue[] = [], types?: DuckDBType[]): Promise<number> {
     try {
-      const r = await this.conn.run(sql, params);
+      const r = await this.conn.run(sql, params, types);
       return r.rowsChanged;
     } catch (cause) {
       throw new StoreError(`duckdb: ${(cause as Error).message}`, sql, { cause });

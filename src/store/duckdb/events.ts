@@ -9,6 +9,41 @@ import { EVENT_COLUMNS, rowToEvent } from './schema.ts';
 /** A JSON path with each segment quoted; segments are checked by the caller to hold no quote. */
 export const jsonPath = (path: string[]): string => `$.${path.map((p) => `"${p}"`).join('.')}`;
 
+/** How JSON.stringify writes a number with a positive exponent (1e+21), and the same without its plus. */
+const EXPONENT_PLUS = /^-?\d(\.\d+)?e\+\d+$/;
+const EXPONENT_BARE = /^-?\d(\.\d+)?e\d+$/;
+
+/**
+ * The JSON-path filter (README, GET /events): the value at `path` in `column` matches `value` when it is a JSON
+ * string equal to it, or a number or boolean whose JSON text, as JSON.stringify writes it, equals it; null,
+ * objects, arrays and a missing path never match. `bind` adds a parameter and returns its placeholder.
+ *
+ * json_extract_string gives a string's value, a scalar's JSON text, NULL for null or a missing path, and an
+ * object's or array's JSON text: the type check that rules those out costs a second parse, so it is added only
+ * for a value starting with { or [, the only ones such a text can equal. DuckDB writes a number as
+ * JSON.stringify does except for the plus of a positive exponent (1e21 for 1e+21), so the few values shaped
+ * like such a number are compared with it in mind.
+ */
+export function jsonEquals(
+  column: string,
+  path: string[],
+  value: string,
+  bind: (v: DuckDBValue) => string,
+): string {
+  const at = jsonPath(path);
+  const text = () => `json_extract_string(${column}, ${bind(at)})`;
+  const type = () => `json_type(${column}, ${bind(at)})`;
+  if (value.startsWith('{') || value.startsWith('[')) {
+    return `(${text()} = ${bind(value)} AND ${type()} NOT IN ('OBJECT', 'ARRAY'))`;
+  }
+  if (EXPONENT_PLUS.test(value)) {
+    return `(${text()} = ${bind(value)} OR (${text()} = ${bind(value.replace('e+', 'e'))} AND ${type()} = 'DOUBLE'))`;
+  }
+  // A number written 1e21 is 1e+21 in JSON.stringify's text: only a string can match.
+  if (EXPONENT_BARE.test(value)) return `(${text()} = ${bind(value)} AND ${type()} = 'VARCHAR')`;
+  return `${text()} = ${bind(value)}`;
+}
+
 function where(workspaceId: string, q: EventQuery): { sql: string; params: DuckDBValue[] } {
   const parts = ['workspace_id = ?'];
   const params: DuckDBValue[] = [workspaceId];
@@ -27,10 +62,11 @@ function where(workspaceId: string, q: EventQuery): { sql: string; params: DuckD
     parts.push('timestamp <= ?');
     params.push(ts(q.endDate));
   }
-  for (const f of q.json) {
-    parts.push(`json_extract_string(${f.column}, ?) = ?`);
-    params.push(jsonPath(f.path), f.value);
-  }
+  const bind = (v: DuckDBValue) => {
+    params.push(v);
+    return '?';
+  };
+  for (const f of q.json) parts.push(jsonEquals(f.column, f.path, f.value, bind));
   return { sql: parts.join(' AND '), params };
 }
 

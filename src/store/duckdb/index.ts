@@ -150,10 +150,11 @@ export class DuckDBStore implements Store {
       this.schedule(job.id);
       return job;
     },
-    // Alone, on the writer: no load may touch the rows, and the profile caches are reloaded.
+    // Alone, on the writer: no load may touch the rows, and the profile caches are reloaded. Its keys go with
+    // it, so the keys version moves.
     deleteWorkspace: (id) =>
       this.gate.exclusive(async () => {
-        const found = await ws.deleteWorkspace(this.writer, id);
+        const found = await this.bumped(ws.deleteWorkspace(this.writer, id));
         await this.caches.load(this.writer);
         return found;
       }),

@@ -2,7 +2,7 @@
 // events' profile effects, and records the batch's seq as the checkpoint, so a batch is loaded exactly once.
 // Fast path: when the log keeps the batch in a local file of rows (core/columns.ts), DuckDB's JSON reader
 // loads it and the rows never pass through JavaScript; otherwise the entries are bound as column lists.
-import { listValue } from '@duckdb/node-api';
+import { BIGINT, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { REJECTED_FIELD, REJECTION_COLUMNS } from '../../core/columns.ts';
 import { DEDUPE_KEY_SQL } from '../../core/dedupe.ts';
 import type { CanonicalEvent, Rejection } from '../../core/event.ts';
@@ -71,13 +71,20 @@ export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Pro
   }
 }
 
-/** The portable path: each column bound as one list, unnested into rows. */
+const EVENT_LIST_TYPES = EVENT_COLUMNS.map((c) => LIST(c.listType === 'VARCHAR' ? VARCHAR : BIGINT));
+const REJECTION_LIST_TYPES = REJECTION_COLUMNS.map((c) => LIST(c === 'received_at' ? BIGINT : VARCHAR));
+
+/**
+ * The portable path: each column bound as one list, unnested into rows. The lists' types are given: the
+ * driver would take them from their first item, and a column whose first value is null would load as NULLs.
+ */
 async function insertEntries(db: Db, events: CanonicalEvent[], rejected: Rejection[]): Promise<void> {
   if (events.length > 0) {
     const lists = EVENT_COLUMNS.map((c) => listValue(events.map((e) => c.toList(e))));
     await db.run(
       `INSERT INTO events SELECT ${EVENT_COLUMNS.map((c) => c.fromList(`unnest(?::${c.listType}[])`)).join(', ')}`,
       lists,
+      EVENT_LIST_TYPES,
     );
   }
   if (rejected.length > 0) {
@@ -94,6 +101,7 @@ async function insertEntries(db: Db, events: CanonicalEvent[], rejected: Rejecti
         listValue(rejected.map((r) => r.reason)),
         listValue(rejected.map((r) => r.payload)),
       ],
+      REJECTION_LIST_TYPES,
     );
   }
 }
@@ -109,10 +117,11 @@ export async function dedupeKeys(
   add: (key: string, seconds: number) => void,
 ): Promise<void> {
   const result = await db.conn.stream(
-    `SELECT ${DEDUPE_KEY_SQL.duckdb('workspace_id', 'message_id')} AS k, epoch(received_at)::BIGINT AS s
+    // Whole seconds rounded down, as the log's memory keeps them (epoch()::BIGINT would round 10.7 s up to 11).
+    `SELECT ${DEDUPE_KEY_SQL.duckdb('workspace_id', 'message_id')} AS k, epoch_ms(received_at) // 1000 AS s
        FROM events WHERE received_at >= ?
      UNION ALL
-     SELECT lower(lpad(to_hex(key), 32, '0')), epoch(seen_at)::BIGINT FROM dedupe_keys WHERE seen_at >= ?`,
+     SELECT lower(lpad(to_hex(key), 32, '0')), epoch_ms(seen_at) // 1000 FROM dedupe_keys WHERE seen_at >= ?`,
     [ts(since), ts(since)],
   );
   for (

@@ -57,11 +57,29 @@ function column(f: EventColumn): Column {
         lineType: 'JSON',
         fromLine: f.column,
         listType: 'VARCHAR',
-        toList: (e) => JSON.stringify(e[f.key]),
-        fromList: (x) => `${x}::JSON`,
+        toList: (e) => jsonText(e[f.key]),
+        // json() re-serializes the text as read_json does (1e+21 becomes 1e21), so both load paths store the same.
+        fromList: (x) => `json(${x})`,
         read: (row, e) => set(e, JSON.parse(String(row[f.column] ?? '{}')) as JsonObject),
       };
   }
+}
+
+/**
+ * JSON text DuckDB accepts: JSON.stringify writes a lone UTF-16 surrogate as a \udXXX escape, which DuckDB's
+ * JSON parser refuses, so such values (rare: a substring search finds them) are written again with U+FFFD in
+ * its place, as the file log does for its lines (ingest/file/lines.ts).
+ */
+function jsonText(value: JsonObject): string {
+  const text = JSON.stringify(value);
+  if (!text.includes('\\ud')) return text;
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (typeof v === 'string') return v.toWellFormed();
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const out: JsonObject = {};
+    for (const [k, x] of Object.entries(v)) out[k.toWellFormed()] = x;
+    return out;
+  });
 }
 
 export const EVENT_COLUMNS: Column[] = CANONICAL.map(column);

@@ -4,7 +4,7 @@ import { type DuckDBValue, listValue } from '@duckdb/node-api';
 import type { CanonicalEvent } from '../../core/event.ts';
 import type { GroupProfile, Page, UserProfile, UserQuery, UserSummary } from '../types.ts';
 import { type Db, date, dateOrNull, type Row } from './db.ts';
-import { jsonPath } from './events.ts';
+import { jsonEquals } from './events.ts';
 import { EVENT_COLUMNS, rowToEvent } from './schema.ts';
 
 type PageArgs = { limit: number; offset: number };
@@ -92,8 +92,8 @@ export async function listUsers(db: Db, ws: string, q: UserQuery): Promise<Page<
     parts.push(`(list_bool_or([contains(lower(x), ${s}) FOR x IN user_ids || anonymous_ids])
       OR contains(lower(concat_ws(' ', ${traits})), ${s}))`);
   }
-  for (const t of q.traits)
-    parts.push(`json_extract_string(traits, ${param(jsonPath(t.path))}) = ${param(t.value)}`);
+  // Trait filters follow the JSON-path filter of GET /events.
+  for (const t of q.traits) parts.push(jsonEquals('traits', t.path, t.value, param));
   const where = parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '';
   const base = `SELECT * FROM (${PEOPLE}) ${where}`;
   const page = `${base} ORDER BY last_seen DESC NULLS LAST, person_id LIMIT ${param(q.limit)} OFFSET ${param(q.offset)}`;

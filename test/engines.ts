@@ -1,0 +1,118 @@
+// The engines the contract suites (test/store/contract.ts, test/ingest/contract.ts) run on, one entry each,
+// opened through src/runtime/engines.ts as the server opens them. Running the suites on another implementation
+// is one more entry here; a test it cannot pass yet is skipped by name, with the reason printed.
+import { describe, test } from 'node:test';
+import { loadConfig } from '../src/core/config.ts';
+import type { IngestLog } from '../src/ingest/types.ts';
+import { ENGINES, type EngineConfig, type EngineHooks, type EngineName } from '../src/runtime/engines.ts';
+import type { Store } from '../src/store/types.ts';
+
+export interface StoreOptions {
+  /** Most ids one person may have. Default 100. */
+  maxIdsPerPerson?: number;
+}
+
+export interface LogOptions extends EngineHooks {
+  /** Entries accepted and not yet loaded before submit answers OVERLOADED. Default 100,000. */
+  queueLimit?: number;
+  /** Most entries in one load. Default 10,000. */
+  loadMaxEvents?: number;
+  /** How long the first entry waits for others before a load, in ms. Default 100. */
+  loadDelayMs?: number;
+  /** How long a messageId is remembered, in hours. Default 48. */
+  dedupeWindowHours?: number;
+}
+
+export type Suite = 'store' | 'log';
+
+export interface TestEngine {
+  name: string;
+  /** Null when the engine can run here, else why not (e.g. its server is not installed). Absent: always. */
+  available?(): Promise<string | null>;
+  /** Opens the engine's store on `dir` (the same dir again: the same data). */
+  openStore(dir: string, opts?: StoreOptions): Promise<Store>;
+  /** Opens the engine's log over `store`, keeping what it must in `dir`. */
+  openLog(store: Store, dir: string, opts?: LogOptions): Promise<IngestLog>;
+  /** Contract tests this engine does not pass yet, per suite and by test name, each with the reason. */
+  skips: Partial<Record<Suite, Record<string, string>>>;
+}
+
+/** The configuration `intake start` would use, on `dir`, with the test's options over it. */
+function engineConfig(dir: string, opts: StoreOptions & LogOptions): EngineConfig {
+  const d = loadConfig([], {});
+  return {
+    dataDir: dir,
+    duckdbMemoryLimit: '128MB', // half the default: a suite opens many stores on a shared machine
+    duckdbCheckpointThreshold: d.duckdbCheckpointThreshold,
+    dedupeWindowHours: opts.dedupeWindowHours ?? d.dedupeWindowHours,
+    maxIdsPerPerson: opts.maxIdsPerPerson ?? d.maxIdsPerPerson,
+    queueLimit: opts.queueLimit ?? d.queueLimit,
+    loadMaxEvents: opts.loadMaxEvents ?? d.loadMaxEvents,
+    loadDelayMs: opts.loadDelayMs ?? d.loadDelayMs,
+  };
+}
+
+/** An entry for an engine of src/runtime/engines.ts. */
+export function runtimeEngine(
+  name: EngineName,
+  extra: Pick<TestEngine, 'skips' | 'available'> = { skips: {} },
+): TestEngine {
+  const engine = ENGINES[name];
+  return {
+    name,
+    ...extra,
+    openStore: (dir, opts = {}) => engine.openStore(engineConfig(dir, opts)),
+    openLog: (store, dir, opts = {}) => engine.openLog(store, engineConfig(dir, opts), opts),
+  };
+}
+
+export const TEST_ENGINES: TestEngine[] = [runtimeEngine('embedded')];
+
+export function engineNamed(name: string): TestEngine {
+  const e = TEST_ENGINES.find((x) => x.name === name);
+  if (!e) throw new Error(`no test engine ${name}`);
+  return e;
+}
+
+/** Registers one contract test; `fn` runs with the engine under test. */
+export type ContractTest = (name: string, fn: () => Promise<void>) => void;
+
+/** Under CI an engine that is missing fails its suite instead of skipping it: CI must run every engine. */
+const CI = process.env.CI === 'true';
+
+const SUITE_NAMES: Record<Suite, string> = { store: 'store contract', log: 'log contract' };
+
+/**
+ * Registers `suite` once per engine, in a describe block named for both. A test named in the engine's skips is
+ * skipped with its reason; an engine that is not available skips every test (fails them under CI=true); a skip
+ * naming no test of the suite fails, so a renamed test cannot leave a stale skip behind.
+ */
+export async function forEachEngine(
+  suite: Suite,
+  register: (engine: TestEngine, test: ContractTest) => void,
+): Promise<void> {
+  for (const engine of TEST_ENGINES) {
+    const missing = (await engine.available?.()) ?? null;
+    const skips = engine.skips[suite] ?? {};
+    describe(`${SUITE_NAMES[suite]} on ${engine.name}`, () => {
+      const names = new Set<string>();
+      register(engine, (name, fn) => {
+        names.add(name);
+        if (missing !== null && CI) {
+          test(name, () => {
+            throw new Error(`${engine.name} is not available and CI=true runs every engine: ${missing}`);
+          });
+          return;
+        }
+        const skip = missing !== null ? `${engine.name} is not available: ${missing}` : skips[name];
+        test(name, { skip: skip ?? false, timeout: 120_000 }, fn);
+      });
+      const stale = Object.keys(skips).filter((s) => !names.has(s));
+      if (stale.length > 0) {
+        test(`${engine.name}'s skips name tests of the suite`, () => {
+          throw new Error(`skips naming no test of the ${suite} contract: ${stale.join('; ')}`);
+        });
+      }
+    });
+  }
+}

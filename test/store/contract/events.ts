@@ -1,0 +1,207 @@
+// The store contract, event reads: listEvents with every filter, order and page, the JSON-path filter, and
+// listRejected.
+import assert from 'node:assert/strict';
+import type { CanonicalEvent } from '../../../src/core/event.ts';
+import { type EventQuery, ORDER_FIELDS, type OrderField } from '../../../src/store/types.ts';
+import { at, event, logBatch, rejection } from '../../fixtures.ts';
+import { ids, type Part, query } from './common.ts';
+import { jsonFilterCases } from './json-filter.ts';
+
+/** The six events the ordering, paging and equality-filter tests share (README: GET /events). */
+function listingEvents(ws: string): CanonicalEvent[] {
+  return [
+    event(ws, 'm5', {
+      event: 'beta',
+      userId: 'u2',
+      groupId: 'g1',
+      instanceId: 'i2',
+      timestamp: at(30),
+      receivedAt: at(105),
+    }),
+    event(ws, 'm3', {
+      type: 'identify',
+      userId: 'U1',
+      anonymousId: 'a3',
+      timestamp: at(10),
+      receivedAt: at(106),
+    }),
+    event(ws, 'm1', {
+      type: 'page',
+      name: 'Home',
+      anonymousId: 'a1',
+      groupId: 'g2',
+      instanceId: 'i1',
+      timestamp: at(20),
+      receivedAt: at(104),
+    }),
+    event(ws, 'm6', {
+      event: 'Alpha',
+      userId: 'u2',
+      anonymousId: 'a2',
+      groupId: 'g1',
+      instanceId: 'i2',
+      timestamp: at(20),
+      receivedAt: at(107),
+    }),
+    event(ws, 'm2', { type: 'group', userId: 'u1', groupId: 'G0', timestamp: at(40), receivedAt: at(101) }),
+    event(ws, 'm4', { type: 'alias', userId: 'u3', previousId: 'u1', timestamp: at(0), receivedAt: at(109) }),
+  ];
+}
+
+/**
+ * The contract's order: by the field, null values last in both directions, then by id in the same direction;
+ * text compares by code point (binary), so 'U1' < 'u1'.
+ */
+function referenceOrder(events: CanonicalEvent[], by: OrderField, direction: 'ASC' | 'DESC'): string[] {
+  const sign = direction === 'ASC' ? 1 : -1;
+  const value = (e: CanonicalEvent) => {
+    const v = e[by];
+    return v instanceof Date ? v.getTime() : v;
+  };
+  return [...events]
+    .sort((a, b) => {
+      const x = value(a);
+      const y = value(b);
+      if (x !== y) {
+        if (x === null) return 1;
+        if (y === null) return -1;
+        return (x < y ? -1 : 1) * sign;
+      }
+      return (a.id < b.id ? -1 : 1) * sign;
+    })
+    .map((e) => e.messageId);
+}
+
+export function eventsContract({ test, withStore }: Part): void {
+  test('listEvents filters by each equality field, case-sensitively, in its own workspace only', () =>
+    withStore(async (store) => {
+      await store.sink.load(logBatch(1, [...listingEvents('w'), ...listingEvents('other')]));
+      const cases: Array<[Partial<EventQuery>, string[]]> = [
+        [{ event: 'beta' }, ['m5']],
+        [{ event: 'alpha' }, []],
+        [{ type: 'track' }, ['m6', 'm5']],
+        [{ type: 'alias' }, ['m4']],
+        [{ userId: 'u2' }, ['m6', 'm5']],
+        [{ userId: 'u1' }, ['m2']],
+        [{ userId: 'U1' }, ['m3']],
+        [{ anonymousId: 'a1' }, ['m1']],
+        [{ groupId: 'g1' }, ['m6', 'm5']],
+        [{ instanceId: 'i1' }, ['m1']],
+        [{ messageId: 'm4' }, ['m4']],
+        [{ type: 'track', userId: 'u2', groupId: 'g1', instanceId: 'i2' }, ['m6', 'm5']],
+        [{ event: 'beta', userId: 'u1' }, []],
+      ];
+      for (const [filter, expected] of cases) {
+        const page = await store.events.listEvents('w', query(filter));
+        assert.deepEqual(ids(page), expected, JSON.stringify(filter));
+        assert.equal(page.total, expected.length, JSON.stringify(filter));
+        assert.ok(page.results.every((e) => e.workspaceId === 'w'));
+      }
+    }));
+
+  test('listEvents filters by a date range on timestamp, both ends included, to the millisecond', () =>
+    withStore(async (store) => {
+      await store.sink.load(logBatch(1, listingEvents('w')));
+      const ms = (d: Date, n: number) => new Date(d.getTime() + n);
+      const cases: Array<[Partial<EventQuery>, string[]]> = [
+        [{ startDate: at(10), endDate: at(30) }, ['m3', 'm1', 'm6', 'm5']],
+        [{ startDate: at(30) }, ['m5', 'm2']],
+        [{ endDate: at(10) }, ['m4', 'm3']],
+        [{ startDate: at(20), endDate: at(20) }, ['m1', 'm6']],
+        [{ startDate: ms(at(20), 1) }, ['m5', 'm2']],
+        [{ endDate: ms(at(20), -1) }, ['m4', 'm3']],
+        [{ startDate: at(41) }, []],
+      ];
+      for (const [filter, expected] of cases) {
+        const page = await store.events.listEvents('w', query(filter));
+        assert.deepEqual(ids(page), expected, JSON.stringify(filter));
+        assert.equal(page.total, expected.length);
+      }
+    }));
+
+  test('listEvents orders by each field in both directions: nulls last, ties by id, text by code point', () =>
+    withStore(async (store) => {
+      const events = listingEvents('w');
+      await store.sink.load(logBatch(1, events));
+      const order = async (orderBy: OrderField, direction: 'ASC' | 'DESC') =>
+        ids(await store.events.listEvents('w', query({ orderBy, direction })));
+      // Written out for four, so the reference below is itself checked.
+      assert.deepEqual(await order('timestamp', 'ASC'), ['m4', 'm3', 'm1', 'm6', 'm5', 'm2']);
+      assert.deepEqual(await order('timestamp', 'DESC'), ['m2', 'm5', 'm6', 'm1', 'm3', 'm4']);
+      assert.deepEqual(await order('event', 'DESC'), ['m5', 'm6', 'm4', 'm2', 'm1', 'm3']);
+      assert.deepEqual(await order('userId', 'ASC'), ['m3', 'm2', 'm5', 'm6', 'm4', 'm1']);
+      for (const by of Object.keys(ORDER_FIELDS) as OrderField[]) {
+        for (const direction of ['ASC', 'DESC'] as const) {
+          assert.deepEqual(
+            await order(by, direction),
+            referenceOrder(events, by, direction),
+            `${by} ${direction}`,
+          );
+        }
+      }
+    }));
+
+  test('listEvents pages with limit and offset; total counts every match whatever the page', () =>
+    withStore(async (store) => {
+      await store.sink.load(logBatch(1, [...listingEvents('w'), ...listingEvents('other')]));
+      const page = (limit: number, offset: number, q: Partial<EventQuery> = {}) =>
+        store.events.listEvents('w', query({ limit, offset, ...q }));
+      assert.deepEqual([ids(await page(4, 0)), (await page(4, 0)).total], [['m4', 'm3', 'm1', 'm6'], 6]);
+      assert.deepEqual([ids(await page(4, 4)), (await page(4, 4)).total], [['m5', 'm2'], 6]);
+      assert.deepEqual(
+        [ids(await page(6, 0)), (await page(6, 0)).total],
+        [['m4', 'm3', 'm1', 'm6', 'm5', 'm2'], 6],
+      );
+      assert.deepEqual([ids(await page(3, 6)), (await page(3, 6)).total], [[], 6]);
+      assert.deepEqual([ids(await page(3, 50)), (await page(3, 50)).total], [[], 6]);
+      assert.deepEqual(
+        [ids(await page(1, 1, { userId: 'u2' })), (await page(1, 1, { userId: 'u2' })).total],
+        [['m5'], 2],
+      );
+      assert.deepEqual(
+        [ids(await page(1, 0, { direction: 'DESC' })), (await page(1, 0, { direction: 'DESC' })).total],
+        [['m2'], 6],
+      );
+    }));
+
+  for (const c of jsonFilterCases()) {
+    test(`JSON filter: ${c.name}`, () =>
+      withStore(async (store) => {
+        await store.sink.load(logBatch(1, [...c.events('w'), ...c.events('other')]));
+        for (const [json, expected] of c.cases) {
+          const page = await store.events.listEvents('w', query({ json }));
+          assert.deepEqual(ids(page), expected, JSON.stringify(json));
+          assert.equal(page.total, expected.length, JSON.stringify(json));
+        }
+      }));
+  }
+
+  test('listRejected lists the workspace rejections newest first, paged, with their total', () =>
+    withStore(async (store) => {
+      const r1 = rejection('w', 'r1', { receivedAt: at(1), messageId: 'x1' });
+      const r2 = rejection('w', 'r2', { receivedAt: at(3), payload: '{"n":"ü \\" quote"}' });
+      const r3 = rejection('w', 'r3', {
+        receivedAt: at(2),
+        code: 'INTAKE_ERR_MISSING_EVENT_NAME',
+        reason: 'x',
+      });
+      await store.sink.load(logBatch(1, [], [r1, r2, rejection('other', 'o1', { receivedAt: at(9) })]));
+      await store.sink.load(logBatch(2, [event('w', 'e')], [r3]));
+      assert.deepEqual(await store.events.listRejected('w', { limit: 10, offset: 0 }), {
+        results: [r2, r3, r1],
+        total: 3,
+      });
+      assert.deepEqual(await store.events.listRejected('w', { limit: 1, offset: 1 }), {
+        results: [r3],
+        total: 3,
+      });
+      assert.deepEqual(await store.events.listRejected('w', { limit: 5, offset: 3 }), {
+        results: [],
+        total: 3,
+      });
+      assert.deepEqual(await store.events.listRejected('none', { limit: 5, offset: 0 }), {
+        results: [],
+        total: 0,
+      });
+    }));
+}
