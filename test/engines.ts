@@ -48,6 +48,7 @@ function engineConfig(dir: string, opts: StoreOptions & LogOptions): EngineConfi
     maxIdsPerPerson: opts.maxIdsPerPerson ?? d.maxIdsPerPerson,
     queueLimit: opts.queueLimit ?? d.queueLimit,
     loadMaxEvents: opts.loadMaxEvents ?? d.loadMaxEvents,
+    readWaitMs: d.readWaitMs,
     loadDelayMs: opts.loadDelayMs ?? d.loadDelayMs,
   };
 }

@@ -53,6 +53,7 @@ function failingLoads(store: Store, failing: () => boolean): Store {
       load: (b) => (failing() ? Promise.reject(new Error('disk on fire')) : store.sink.load(b)),
     },
     events: store.events,
+    sql: store.sql,
     profiles: store.profiles,
     erasure: store.erasure,
     admin: store.admin,

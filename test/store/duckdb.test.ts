@@ -34,8 +34,9 @@ async function tables(dir: string): Promise<Record<string, unknown[]>> {
 }
 
 test('a segment loaded through its file (read_json) stores exactly what the portable path stores', async () => {
-  const logDir = tempDir('intake-duckdb-segment-');
   const viaFile = tempDir('intake-duckdb-file-');
+  // In the store's data directory, as the file log keeps it: the engine reads files only there.
+  const logDir = join(viaFile, 'log');
   const viaEntries = tempDir('intake-duckdb-entries-');
   try {
     const events = [

@@ -111,4 +111,7 @@ export const apiKey = (id: string, workspaceId: string, s = 0): ApiKey => ({
   hash: `hash-of-${id}`,
   createdAt: at(s),
   revokedAt: null,
+  allowedOrigins: [],
+  allowedIps: [],
+  rateLimit: null,
 });
