@@ -1,6 +1,7 @@
 // The DuckDB store's own paths, beyond the contract (contract.test.ts runs that on it): loading a log segment
-// through its file with read_json stores exactly what the portable path stores, and the dedupe keys that older
-// versions kept in dedupe_keys are purged by their date.
+// through its file with read_json stores exactly what the portable path stores, the dedupe keys that older
+// versions kept in dedupe_keys are purged by their date, and the user keys (user-key.ts) are filled in and kept
+// right.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { SegmentLog } from '../../src/ingest/file/segments.ts';
 import { DuckDBStore } from '../../src/store/duckdb/index.ts';
 import { at, event, logBatch, record, rejection, toRecord } from '../fixtures.ts';
 import { tempDir } from '../helpers.ts';
+import { query } from './contract.ts';
 
 /** Every row of every table, in a fixed order, with JSON as its stored text. */
 async function tables(dir: string): Promise<Record<string, unknown[]>> {
@@ -163,6 +165,78 @@ test('keys an older version stored in dedupe_keys are given back, and purged by 
     } finally {
       await store.close();
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('user keys: a database made before them gets them at open, and a changed hash() is recomputed', async () => {
+  const dir = tempDir('intake-duckdb-user-key-');
+  const raw = async (fn: (run: (sql: string) => Promise<unknown[]>) => Promise<void>) => {
+    const instance = await DuckDBInstance.create(join(dir, 'intake.duckdb'));
+    const conn = await instance.connect();
+    try {
+      await fn(async (sql) => (await conn.runAndReadAll(sql)).getRowObjectsJS());
+    } finally {
+      conn.closeSync();
+      instance.closeSync();
+    }
+  };
+  const wrongKeys = async () => {
+    let n = -1;
+    await raw(async (run) => {
+      const rows = await run(
+        `SELECT count(*) FILTER (WHERE user_key IS DISTINCT FROM
+           (hash(workspace_id, coalesce(user_id, anonymous_id)) % 4294967296)::UINTEGER)::INTEGER AS n FROM events`,
+      );
+      n = Number((rows[0] as { n: number }).n);
+    });
+    return n;
+  };
+  const byUser = async (userId: string) => {
+    const store = await DuckDBStore.open({ dataDir: dir });
+    try {
+      const page = await store.events.listEvents('w', { ...query({ userId }), limit: 10 });
+      return page.results.map((e) => e.messageId);
+    } finally {
+      await store.close();
+    }
+  };
+  try {
+    const store = await DuckDBStore.open({ dataDir: dir });
+    await store.sink.load(
+      logBatch(1, [
+        event('w', 'e1', { userId: 'u1', timestamp: at(1) }),
+        event('w', 'e2', { anonymousId: 'a1', timestamp: at(2) }),
+        event('w', 'e3', { userId: 'u1', anonymousId: 'a1', timestamp: at(3) }),
+      ]),
+    );
+    await store.close();
+    assert.equal(await wrongKeys(), 0);
+
+    // As a version before user keys left it: no key, and nothing recorded about them.
+    await raw(async (run) => {
+      await run('ALTER TABLE events ALTER COLUMN user_key DROP NOT NULL');
+      await run('UPDATE events SET user_key = NULL');
+      await run('DELETE FROM store_meta');
+    });
+    assert.equal(await wrongKeys(), 3);
+    assert.deepEqual(await byUser('u1'), ['e1', 'e3']);
+    assert.equal(await wrongKeys(), 0);
+    await raw(async (run) => {
+      const col = await run(
+        "SELECT is_nullable FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'user_key'",
+      );
+      assert.deepEqual(col, [{ is_nullable: 'NO' }]);
+    });
+
+    // As if the keys had been computed by a DuckDB whose hash() differs.
+    await raw(async (run) => {
+      await run('UPDATE events SET user_key = 7');
+      await run("UPDATE store_meta SET value = '[1, 2, 3, 4]' WHERE name = 'user_key_probes'");
+    });
+    assert.deepEqual(await byUser('u1'), ['e1', 'e3']);
+    assert.equal(await wrongKeys(), 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

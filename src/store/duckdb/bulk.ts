@@ -3,6 +3,7 @@
 // It writes events only, not dedupe keys: the synthetic messageIds are unique by construction.
 import { type DuckDBConnection, listValue } from '@duckdb/node-api';
 import { ts } from './db.ts';
+import { insertEvents } from './schema.ts';
 
 export interface SyntheticEventsOptions {
   workspaceId: string;
@@ -75,12 +76,12 @@ export const EVENT_NAMES: string[] = [
   'Error Shown',
 ];
 
+/** User u's anonymousId, over a column `u` of user numbers. */
+const ANONYMOUS_ID = "'anon-' || lower(lpad(to_hex(hash(u, 5) % 4294967296), 8, '0'))";
+
 // Per-row values come from hash(i, k): deterministic, independent for each k, and cheap in DuckDB.
 // The names list is bound as a parameter; every other literal below is a constant of this file.
-const INSERT = `
-INSERT INTO events (id, workspace_id, message_id, type, event, name, category, user_id, anonymous_id,
-  group_id, previous_id, instance_id, timestamp, original_timestamp, sent_at, received_at,
-  properties, traits, context, integrations, source)
+const INSERT = insertEvents(`
 WITH base AS (
   SELECT i,
     $start::TIMESTAMP + to_microseconds((i * $step)::BIGINT + (hash(i, 1) % 1000000)::BIGINT) AS t,
@@ -106,14 +107,15 @@ WITH base AS (
 )
 SELECT
   -- a UUIDv7-shaped id: 48-bit millisecond time, then random bits
-  concat_ws('-', substr(hx, 1, 8), substr(hx, 9, 4), '7' || substr(m, 1, 3), substr(m, 4, 4), substr(m, 8, 12)),
-  $workspace,
-  concat_ws('-', substr(m, 13, 8), substr(m, 21, 4), '4' || substr(m, 25, 3), '8' || substr(m, 28, 3), substr(md5(m), 1, 12)),
-  'track', ev, NULL, NULL,
-  'user-' || u::VARCHAR,
-  'anon-' || lower(lpad(to_hex(hash(u, 5) % 4294967296), 8, '0')),
-  NULL, NULL, NULL,
-  t, t - INTERVAL 200 MILLISECOND, t - INTERVAL 50 MILLISECOND, t,
+  concat_ws('-', substr(hx, 1, 8), substr(hx, 9, 4), '7' || substr(m, 1, 3), substr(m, 4, 4), substr(m, 8, 12)) AS id,
+  $workspace::VARCHAR AS workspace_id,
+  concat_ws('-', substr(m, 13, 8), substr(m, 21, 4), '4' || substr(m, 25, 3), '8' || substr(m, 28, 3), substr(md5(m), 1, 12)) AS message_id,
+  'track' AS type, ev AS event, NULL::VARCHAR AS name, NULL::VARCHAR AS category,
+  'user-' || u::VARCHAR AS user_id,
+  ${ANONYMOUS_ID} AS anonymous_id,
+  NULL::VARCHAR AS group_id, NULL::VARCHAR AS previous_id, NULL::VARCHAR AS instance_id,
+  t AS timestamp, t - INTERVAL 200 MILLISECOND AS original_timestamp, t - INTERVAL 50 MILLISECOND AS sent_at,
+  t AS received_at,
   json_object(
     'path', path,
     'product_id', 'prod-' || (h4 % 5000)::VARCHAR,
@@ -122,8 +124,8 @@ SELECT
     'quantity', 1 + (h3 % 4)::INTEGER,
     'plan', (['free', 'starter', 'pro', 'enterprise'])[1 + (u % 4)::INTEGER],
     'experiment', 'exp-' || (u % 3)::VARCHAR
-  ),
-  '{}',
+  ) AS properties,
+  '{}' AS traits,
   json_object(
     'ip', concat_ws('.', 10 + (u % 200), (u // 200) % 256, (u // 51200) % 256, 1 + h4 % 254),
     'library', json_object('name', 'analytics.js', 'version', '5.2.1'),
@@ -133,11 +135,11 @@ SELECT
     'page', json_object('path', path, 'referrer', 'https://www.google.com/', 'title', 'Acme Store',
       'url', 'https://shop.example.com' || path),
     'screen', json_object('width', 1920 - (u % 3) * 530, 'height', 1080 - (u % 3) * 240)
-  ),
-  '{}',
-  'segment'
+  ) AS context,
+  '{}' AS integrations,
+  'segment' AS source
 FROM (SELECT *, lower(lpad(to_hex(epoch_ms(t)), 12, '0')) AS hx FROM rows)
-`;
+`);
 
 /** Generates `opts.events` track events into the events table; returns rows written. */
 export async function loadSyntheticEvents(
@@ -165,4 +167,22 @@ export async function loadSyntheticEvents(
     opts.onProgress?.(done);
   }
   return done;
+}
+
+/**
+ * The identities of the synthetic users: user-u with its anonymousId, one person each (person user-u), as the
+ * profile step would have linked them; what GET /users/:id/events reads. An anonymousId two users share (its
+ * 32-bit hash collides) stays with the first.
+ */
+export async function loadSyntheticIdentities(
+  conn: DuckDBConnection,
+  opts: Pick<SyntheticEventsOptions, 'workspaceId' | 'users'>,
+): Promise<void> {
+  await conn.run(
+    `INSERT OR IGNORE INTO identities
+     SELECT $workspace, 'user-' || u::VARCHAR, 'user-' || u::VARCHAR, true FROM range($users) r(u)
+     UNION ALL
+     SELECT $workspace, ${ANONYMOUS_ID}, 'user-' || u::VARCHAR, false FROM range($users) r(u)`,
+    { workspace: opts.workspaceId, users: opts.users },
+  );
 }

@@ -12,6 +12,7 @@ import { checkpoint, dedupeKeys, loadBatch } from './load.ts';
 import { ProfileCaches } from './profile-cache.ts';
 import { MIGRATIONS } from './schema.ts';
 import { querySql, runSql } from './sql/run.ts';
+import { checkUserKeys } from './user-key.ts';
 import * as users from './users.ts';
 import * as ws from './workspaces.ts';
 
@@ -107,6 +108,7 @@ export class DuckDBStore implements Store {
     });
     for (const sql of MIGRATIONS) await db.run(sql);
     await migrateDedupe(db);
+    await checkUserKeys(db);
     const store = new DuckDBStore(instance, writer, db, path, opts);
     await store.caches.load(db);
     for (const id of await del.unfinishedDeletions(db)) store.schedule(id); // interrupted by a restart

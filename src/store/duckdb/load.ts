@@ -10,7 +10,7 @@ import type { LogBatch } from '../types.ts';
 import { type Db, StoreError, ts } from './db.ts';
 import type { ProfileCaches, ProfileChanges } from './profile-cache.ts';
 import { applyProfiles } from './profiles.ts';
-import { EVENT_COLUMNS, LINE_COLUMNS } from './schema.ts';
+import { EVENT_COLUMNS, insertEvents, LINE_COLUMNS } from './schema.ts';
 
 export interface LoadOptions {
   /** Most ids one person may have (profiles/identity.ts). */
@@ -46,8 +46,8 @@ export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Pro
       const source = readFile(batch.file as string);
       if (batch.events.length > 0) {
         await db.run(
-          `INSERT INTO events SELECT ${EVENT_COLUMNS.map((c) => c.fromLine).join(', ')}
-           FROM ${source} WHERE ${REJECTED_FIELD} IS NULL`,
+          insertEvents(`SELECT ${EVENT_COLUMNS.map((c) => `${c.fromLine} AS ${c.name}`).join(', ')}
+           FROM ${source} WHERE ${REJECTED_FIELD} IS NULL`),
         );
       }
       if (batch.rejected > 0) {
@@ -82,7 +82,9 @@ async function insertEntries(db: Db, events: CanonicalEvent[], rejected: Rejecti
   if (events.length > 0) {
     const lists = EVENT_COLUMNS.map((c) => listValue(events.map((e) => c.toList(e))));
     await db.run(
-      `INSERT INTO events SELECT ${EVENT_COLUMNS.map((c) => c.fromList(`unnest(?::${c.listType}[])`)).join(', ')}`,
+      insertEvents(
+        `SELECT ${EVENT_COLUMNS.map((c) => `${c.fromList(`unnest(?::${c.listType}[])`)} AS ${c.name}`).join(', ')}`,
+      ),
       lists,
       EVENT_LIST_TYPES,
     );

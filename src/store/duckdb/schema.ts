@@ -4,6 +4,7 @@ import { EVENT_COLUMNS as CANONICAL, type EventColumn, REJECTED_FIELD } from '..
 import type { CanonicalEvent, JsonObject } from '../../core/event.ts';
 import { date, dateOrNull, type Row, strOrNull } from './db.ts';
 import { PROFILE_MIGRATIONS } from './profile-schema.ts';
+import { ROW_USER_KEY } from './user-key.ts';
 
 interface Column {
   name: string;
@@ -84,6 +85,14 @@ function jsonText(value: JsonObject): string {
 
 export const EVENT_COLUMNS: Column[] = CANONICAL.map(column);
 
+/**
+ * The INSERT of events from `select`, a query giving the canonical columns in order under their names: every
+ * write of events goes through it, so none forgets the user key (user-key.ts) it adds.
+ */
+export const insertEvents = (select: string): string =>
+  `INSERT INTO events (${EVENT_COLUMNS.map((c) => c.name).join(', ')}, user_key)
+   SELECT *, ${ROW_USER_KEY} FROM (${select})`;
+
 /** read_json's `columns` for a log file of rows (core/columns.ts): every event field and the rejection fields (the key is not read). */
 export const LINE_COLUMNS: Record<string, string> = {
   ...Object.fromEntries(EVENT_COLUMNS.map((c) => [c.name, c.lineType])),
@@ -109,7 +118,11 @@ export const MIGRATIONS: string[] = [
      prefix VARCHAR NOT NULL, hash VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)`,
   // A key's allowed origins and IPs and its own rate limit, as JSON; NULL (keys made before) reads as none.
   'ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS access JSON',
-  `CREATE TABLE IF NOT EXISTS events (${EVENT_COLUMNS.map((c) => `${c.name} ${c.sql}`).join(', ')})`,
+  `CREATE TABLE IF NOT EXISTS events (${EVENT_COLUMNS.map((c) => `${c.name} ${c.sql}`).join(', ')}, user_key UINTEGER NOT NULL)`,
+  // Reads by user filter on it (user-key.ts); databases made before it get it empty, filled by checkUserKeys.
+  'ALTER TABLE events ADD COLUMN IF NOT EXISTS user_key UINTEGER',
+  // Facts about the database itself (name, value): the probes the user keys were computed with.
+  'CREATE TABLE IF NOT EXISTS store_meta (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)',
   // Dedupe keys (128-bit md5 of workspace NUL messageId) that the events table cannot give back: tombstones of
   // deleted users' messageIds (seen_at 9999-12-31, never purged), and rows from versions that copied every
   // accepted key here. No index: the memory (ingest/keyset.ts) answers lookups.
