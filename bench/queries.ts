@@ -191,7 +191,7 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
         t.sql.push(...(await timeEach(half(set, cycle), rawList)));
         t.sqlPage.push(...(await timeEach(half(set, cycle), rawPage)));
         t.store.push(...(await timeEach(half(set, cycle), (f) => listEvents(db, ws, f.query))));
-        t.rows = (await listEvents(db, ws, (set[0] as Filter).query)).total;
+        t.rows = (await listEvents(db, ws, (set[0] as Filter).query)).total ?? 0;
       }
       const reps = Array.from({ length: Math.max(5, Math.floor(opts.samples / 10)) }, (_, i) => i);
       perDay.push(...(await timeEach(reps, () => db.all(PER_NAME_PER_DAY, perDayParams), 2)));

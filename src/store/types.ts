@@ -28,6 +28,9 @@ export const ORDER_FIELDS = {
 } as const;
 export type OrderField = keyof typeof ORDER_FIELDS;
 
+/** The order fields that hold times: their cursor values are epoch microseconds. The others hold text. */
+export const TIME_ORDER_FIELDS: readonly OrderField[] = ['timestamp', 'receivedAt'];
+
 /** The EventQuery fields that filter by equality on their column (ORDER_FIELDS names the column). */
 export const EQUALITY_FILTERS = [
   'event',
@@ -62,12 +65,42 @@ export interface EventQuery {
   orderBy: OrderField;
   direction: 'ASC' | 'DESC';
   limit: number;
+  /** Events of the order skipped before the page; 0 with `after`. */
   offset: number;
+  /**
+   * Start right after this position of the order (a page's `next`) instead of at `offset`. What a page holds
+   * depends only on the position, not on how many events come before it, so no page costs more for being deep,
+   * and paging on from each `next` returns every event that existed when paging began exactly once, whatever
+   * arrives or leaves meanwhile (events that arrive may or may not be returned).
+   */
+  after?: EventCursor;
+  /** Count every match into `total` (default true); when false, `total` is null unless the page tells it. */
+  count?: boolean;
+}
+
+/**
+ * A position in an order: the order field's value at the position (epoch microseconds for TIME_ORDER_FIELDS,
+ * the text otherwise, null for a null) and the event id there, which breaks ties.
+ */
+export interface EventCursor {
+  value: string | number | null;
+  id: string;
 }
 
 export interface Page<T> {
   results: T[];
   total: number;
+}
+
+export interface EventPage {
+  results: CanonicalEvent[];
+  /**
+   * Every event matching the filters (the position aside); null when the query asked not to count and the page
+   * does not tell it (a first page shorter than its limit does).
+   */
+  total: number | null;
+  /** The position of the last result when more events follow it in the order; null at the end. */
+  next: EventCursor | null;
 }
 
 // ---- Profiles: users, groups, the identity graph and user deletion ----
@@ -172,7 +205,7 @@ export interface EventSink {
 
 /** Reads of events and rejections; always scoped to one workspace. */
 export interface EventReads {
-  listEvents(workspaceId: string, query: EventQuery): Promise<Page<CanonicalEvent>>;
+  listEvents(workspaceId: string, query: EventQuery): Promise<EventPage>;
   listRejected(workspaceId: string, page: { limit: number; offset: number }): Promise<Page<Rejection>>;
 }
 

@@ -64,7 +64,7 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
     async (req) => {
       const q = parseEventQuery(req.query as Record<string, unknown>);
       const page = await ctx.store.events.listEvents(req.auth.workspaceId, q);
-      return { results: page.results as never, limit: q.limit, offset: q.offset, total: page.total };
+      return { results: page.results as never, limit: q.limit, offset: q.offset, total: page.total ?? 0 };
     },
   );
 

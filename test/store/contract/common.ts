@@ -30,7 +30,7 @@ export const query = (q: Partial<EventQuery> = {}): EventQuery => ({
   ...q,
 });
 
-export const ids = (page: Page<CanonicalEvent>) => page.results.map((e) => e.messageId);
+export const ids = (page: Pick<Page<CanonicalEvent>, 'results'>) => page.results.map((e) => e.messageId);
 export const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
 
 /** Polls a deletion job until it is done or failed. */

@@ -2,7 +2,12 @@
 // listRejected.
 import assert from 'node:assert/strict';
 import type { CanonicalEvent } from '../../../src/core/event.ts';
-import { type EventQuery, ORDER_FIELDS, type OrderField } from '../../../src/store/types.ts';
+import {
+  type EventCursor,
+  type EventQuery,
+  ORDER_FIELDS,
+  type OrderField,
+} from '../../../src/store/types.ts';
 import { at, event, logBatch, rejection } from '../../fixtures.ts';
 import { ids, type Part, query } from './common.ts';
 import { jsonFilterCases } from './json-filter.ts';
@@ -162,6 +167,115 @@ export function eventsContract({ test, withStore }: Part): void {
         [ids(await page(1, 0, { direction: 'DESC' })), (await page(1, 0, { direction: 'DESC' })).total],
         [['m2'], 6],
       );
+    }));
+
+  test('listEvents pages by cursor: every event exactly once, for every order field and direction, ties and nulls included', () =>
+    withStore(async (store) => {
+      // 24 events whose fields cycle through short lists with repeats and nulls (every third shares a time).
+      const events = Array.from({ length: 24 }, (_, i) =>
+        event('w', `m${i}`, {
+          type: (['track', 'page', 'track', 'identify'] as const)[i % 4],
+          event: [null, 'a', 'B', 'a'][i % 4] ?? null,
+          userId: [null, 'u1', 'u2'][i % 3] ?? null,
+          anonymousId: i % 2 ? null : 'x',
+          groupId: i % 5 ? null : 'g',
+          instanceId: ['i2', 'i1', 'i1', null][i % 4] ?? null,
+          timestamp: at(Math.floor(i / 3)),
+          receivedAt: at(100 - (i % 7)),
+        }),
+      );
+      await store.sink.load(logBatch(1, [...events.slice(0, 12), ...listingEvents('other')]));
+      await store.sink.load(logBatch(2, events.slice(12)));
+      for (const by of Object.keys(ORDER_FIELDS) as OrderField[]) {
+        for (const direction of ['ASC', 'DESC'] as const) {
+          const expected = referenceOrder(events, by, direction);
+          for (const limit of [1, 5, 24, 25]) {
+            const seen: string[] = [];
+            let after: EventCursor | undefined;
+            for (let pages = 0; ; pages++) {
+              assert.ok(pages <= 24, 'paging ends');
+              const page = await store.events.listEvents(
+                'w',
+                query({ orderBy: by, direction, limit, after }),
+              );
+              const what = `${by} ${direction} limit ${limit} page ${pages}`;
+              assert.ok(page.results.length <= limit, what);
+              seen.push(...ids(page));
+              assert.equal(page.total, 24, what);
+              if (!page.next) break;
+              assert.equal(page.results.length, limit, `${what}: only a full page has a next`);
+              const last = page.results.at(-1) as CanonicalEvent;
+              const v = last[by];
+              assert.deepEqual(
+                page.next,
+                { value: v instanceof Date ? v.getTime() * 1000 : v, id: last.id },
+                what,
+              );
+              after = page.next;
+            }
+            assert.deepEqual(seen, expected, `${by} ${direction} limit ${limit}`);
+          }
+        }
+      }
+    }));
+
+  test('listEvents by cursor: events arriving between pages never make one returned twice or skipped', () =>
+    withStore(async (store) => {
+      const start = Array.from({ length: 12 }, (_, i) =>
+        event('w', `s${i}`, { event: i % 2 ? 'b' : null, userId: 'u', timestamp: at(10 * i) }),
+      );
+      await store.sink.load(logBatch(1, start));
+      let seq = 1;
+      for (const [orderBy, direction] of [
+        ['timestamp', 'ASC'],
+        ['timestamp', 'DESC'],
+        ['event', 'ASC'],
+        ['event', 'DESC'],
+      ] as const) {
+        const seen: string[] = [];
+        let after: EventCursor | undefined;
+        for (let page = 0; ; page++) {
+          assert.ok(page <= 100, 'paging ends');
+          const p = await store.events.listEvents(
+            'w',
+            query({ orderBy, direction, limit: 3, after, userId: 'u' }),
+          );
+          seen.push(...ids(p));
+          if (!p.next) break;
+          after = p.next;
+          if (page >= 6) continue;
+          // New events everywhere in the order, ties with the position included (later ids: after it).
+          const last = p.results.at(-1) as CanonicalEvent;
+          seq++;
+          await store.sink.load(
+            logBatch(seq, [
+              event('w', `n${seq}a`, { event: last.event, userId: 'u', timestamp: last.timestamp }),
+              event('w', `n${seq}b`, { event: 'a', userId: 'u', timestamp: at(-1) }),
+              event('w', `n${seq}c`, { event: 'c', userId: 'u', timestamp: at(1000) }),
+              event('w', `n${seq}d`, { event: null, userId: 'u', timestamp: at(10 * page + 5) }),
+            ]),
+          );
+        }
+        const what = `${orderBy} ${direction}`;
+        assert.equal(new Set(seen).size, seen.length, `${what}: none twice`);
+        for (const e of start) assert.ok(seen.includes(e.messageId), `${what}: ${e.messageId} returned`);
+      }
+    }));
+
+  test('listEvents counts only when asked: total is null without count unless a first page tells it', () =>
+    withStore(async (store) => {
+      await store.sink.load(logBatch(1, listingEvents('w')));
+      const page = (q: Partial<EventQuery>) => store.events.listEvents('w', query(q));
+      const first = await page({ limit: 4, count: false });
+      assert.deepEqual([ids(first), first.total], [['m4', 'm3', 'm1', 'm6'], null]);
+      const rest = await page({ limit: 4, count: false, after: first.next ?? undefined });
+      assert.deepEqual([ids(rest), rest.total, rest.next], [['m5', 'm2'], null, null]);
+      const counted = await page({ limit: 4, after: first.next ?? undefined });
+      assert.deepEqual([ids(counted), counted.total], [['m5', 'm2'], 6]);
+      const whole = await page({ limit: 10, count: false });
+      assert.deepEqual([whole.results.length, whole.total, whole.next], [6, 6, null]);
+      const past = await page({ limit: 10, after: { value: at(99).getTime() * 1000, id: '' } });
+      assert.deepEqual([past.results, past.total, past.next], [[], 6, null]);
     }));
 
   for (const c of jsonFilterCases()) {
