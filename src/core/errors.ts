@@ -55,6 +55,10 @@ export const ERRORS = {
     status: 400,
     doc: 'A query-string or path parameter is invalid; the message names it.',
   },
+  INTAKE_ERR_INVALID_CURSOR: {
+    status: 400,
+    doc: "The `after` (or `cursor`) page token of GET /events is not one it gave for this query: malformed, or made for other filters, another order or another workspace. Pass on the previous page's `next` with the same parameters.",
+  },
   INTAKE_ERR_NOT_FOUND: { status: 404, doc: 'No such route or resource.' },
   INTAKE_ERR_QUERY_INVALID: {
     status: 400,

@@ -17,6 +17,10 @@ const KNOWN = new Set<string>([
   'offset',
   'orderByField',
   'orderByDirection',
+  // Paging (query/cursor.ts).
+  'after',
+  'cursor',
+  'total',
 ]);
 const SEGMENT = /^[A-Za-z0-9_$][A-Za-z0-9_$ -]{0,99}$/;
 

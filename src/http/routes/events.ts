@@ -1,5 +1,6 @@
 // Reading events back: GET /events with Trench's filters, and GET /rejected for items refused at ingest.
 import { Type } from '@sinclair/typebox';
+import { pagingAnswer, readPaging } from '../../query/cursor.ts';
 import { parseEventQuery } from '../../query/events.ts';
 import { ORDER_FIELDS } from '../../store/types.ts';
 import { requireKey } from '../auth.ts';
@@ -43,6 +44,19 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
             endDate: str('Events at or before this ISO-8601 time'),
             limit: Limit,
             offset: Offset,
+            after: Type.Optional(
+              Type.String({
+                maxLength: 1024,
+                description: "The previous page's `next`: this page starts right after it (offset must be 0)",
+              }),
+            ),
+            cursor: Type.Optional(Type.String({ maxLength: 1024, description: 'Another name for `after`' })),
+            total: Type.Optional(
+              Type.Boolean({
+                description:
+                  'Count every match into `total`. Default: true without `after`; with it, the total counted on the first page is repeated',
+              }),
+            ),
             orderByField: Type.Optional(Type.Union(Object.keys(ORDER_FIELDS).map((f) => Type.Literal(f)))),
             orderByDirection: Type.Optional(
               Type.Union(['ASC', 'DESC', 'asc', 'desc'].map((d) => Type.Literal(d))),
@@ -55,16 +69,30 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
             results: Type.Array(EventSchema),
             limit: Type.Integer(),
             offset: Type.Integer(),
-            total: Type.Integer(),
+            total: Type.Union([Type.Integer(), Type.Null()], {
+              description:
+                'Events matching the filters (null when total=false and the page does not tell it)',
+            }),
+            next: Type.Union([Type.String(), Type.Null()], {
+              description: 'Pass as `after` for the page that follows; null at the end',
+            }),
           }),
           ...errorResponses,
         },
       },
     },
     async (req) => {
-      const q = parseEventQuery(req.query as Record<string, unknown>);
-      const page = await ctx.store.events.listEvents(req.auth.workspaceId, q);
-      return { results: page.results as never, limit: q.limit, offset: q.offset, total: page.total ?? 0 };
+      const raw = req.query as Record<string, unknown>;
+      const ws = req.auth.workspaceId;
+      const q = parseEventQuery(raw);
+      const token = readPaging(raw, ws, q);
+      const page = await ctx.store.events.listEvents(ws, q);
+      return {
+        results: page.results as never,
+        limit: q.limit,
+        offset: q.offset,
+        ...pagingAnswer(ws, q, page, token),
+      };
     },
   );
 
