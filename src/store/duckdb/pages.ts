@@ -1,0 +1,147 @@
+// Pages of events in an order, read in two steps: the page's positions from the order and filter columns
+// alone, then whole rows only between its first and last position. Every value is a bound parameter; every
+// identifier comes from ORDER_FIELDS.
+//
+// Why two steps, measured on the 10M bench set (bench/layout.ts, busy machine, same run): DuckDB's top-N
+// carries every column of every candidate row to the sort (the JSON columns are ~1 KB an event), so a page of
+// 1,000 by timestamp took 54-768 ms as one statement and 11-24 ms as two, at any depth; whole rows are read
+// for the page's own events only.
+import { DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
+import type { CanonicalEvent } from '../../core/event.ts';
+import {
+  type EventCursor,
+  type EventPage,
+  ORDER_FIELDS,
+  type OrderField,
+  TIME_ORDER_FIELDS,
+} from '../types.ts';
+import type { Db, Row } from './db.ts';
+import { EVENT_COLUMNS, rowToEvent } from './schema.ts';
+
+/** Adds a parameter to a statement and returns its placeholder. */
+export type Bind = (v: DuckDBValue) => string;
+
+/** A statement's parameters; placeholders are numbered, so parts of the text may be built in any order. */
+export class Sql {
+  readonly params: DuckDBValue[] = [];
+  readonly bind: Bind = (v) => `$${this.params.push(v)}`;
+}
+
+/** Every column of an event, the JSON ones as their text. */
+export const SELECT_EVENTS = EVENT_COLUMNS.map((c) =>
+  c.sql.startsWith('JSON') ? `${c.name}::VARCHAR AS ${c.name}` : c.name,
+).join(', ');
+
+/**
+ * How an order reads and compares: its column, the expression of its position's value (time in epoch
+ * microseconds: a JS Date holds only milliseconds), and the comparisons towards its end and its start.
+ */
+export function orderOf(orderBy: OrderField, direction: 'ASC' | 'DESC') {
+  const col = ORDER_FIELDS[orderBy];
+  const time = TIME_ORDER_FIELDS.includes(orderBy);
+  return {
+    col,
+    key: time ? `epoch_us(${col})` : col,
+    value: (v: string | number): DuckDBValue => (time ? new DuckDBTimestampValue(BigInt(v)) : String(v)),
+    fwd: direction === 'ASC' ? '>' : '<',
+    back: direction === 'ASC' ? '<' : '>',
+    sql: `${col} ${direction} NULLS LAST, id ${direction}`,
+  };
+}
+export type Order = ReturnType<typeof orderOf>;
+
+/**
+ * The events strictly after `c` in the order (nulls last, then by id). The value comparison is also written
+ * alone (`col <= v`), which DuckDB pushes into the scan: row groups past it are skipped by their zone maps.
+ */
+function after(o: Order, c: EventCursor, bind: Bind): string {
+  if (c.value === null) return `(${o.col} IS NULL AND id ${o.fwd} ${bind(c.id)})`;
+  const v = bind(o.value(c.value));
+  return `(${o.col} IS NULL OR (${o.col} ${o.fwd}= ${v} AND (${o.col} ${o.fwd} ${v} OR id ${o.fwd} ${bind(c.id)})))`;
+}
+
+/**
+ * The events from `first` to `last` (both included, first not after last), as up to three ranges made only of
+ * comparisons DuckDB pushes into the scan: the rest of first's value from its id, the values strictly between,
+ * and last's value up to its id. A page of a low-cardinality order (event names) is thereby read from its own
+ * rows, not from every row sharing a value at its ends.
+ */
+function between(o: Order, first: EventCursor, last: EventCursor): Array<(bind: Bind) => string> {
+  const is = (c: EventCursor, bind: Bind) =>
+    c.value === null ? `${o.col} IS NULL` : `${o.col} = ${bind(o.value(c.value))}`;
+  if (first.value === last.value)
+    return [(b) => `${is(first, b)} AND id ${o.fwd}= ${b(first.id)} AND id ${o.back}= ${b(last.id)}`];
+  // first's value is not null: nulls come last, and last's value differs from it.
+  const from = (b: Bind) => `${o.col} ${o.fwd} ${b(o.value(first.value as string | number))}`;
+  return [
+    (b) => `${is(first, b)} AND id ${o.fwd}= ${b(first.id)}`,
+    (b) => (last.value === null ? from(b) : `${from(b)} AND ${o.col} ${o.back} ${b(o.value(last.value))}`),
+    (b) => `${is(last, b)} AND id ${o.back}= ${b(last.id)}`,
+  ];
+}
+
+const cursorOf = (r: Row): EventCursor => ({
+  value: r.k === null || r.k === undefined ? null : typeof r.k === 'bigint' ? Number(r.k) : String(r.k),
+  id: String(r.id),
+});
+
+export interface PageArgs {
+  limit: number;
+  offset: number;
+  after?: EventCursor | undefined;
+  count?: boolean | undefined;
+}
+
+/**
+ * A page of the events matching any of `sources` (each a WHERE condition binding its own parameters; their
+ * events must not overlap) in the order `o`, starting after `p.after` or `p.offset` events in. The second step
+ * keeps only the events the first found: one loaded between the two did not exist when they began, so leaving it
+ * out skips no one. A first page shorter than its limit tells the total; otherwise counting scans the filters
+ * again, unless `p.count` is false (total null).
+ */
+export async function readPage(
+  db: Db,
+  sources: Array<(bind: Bind) => string>,
+  o: Order,
+  p: PageArgs,
+): Promise<EventPage> {
+  const keys = new Sql();
+  const branches = sources.map((where) => {
+    const position = p.after ? ` AND ${after(o, p.after, keys.bind)}` : '';
+    return `SELECT ${o.key} AS k, id, ${o.col} FROM events WHERE ${where(keys.bind)}${position}`;
+  });
+  // One source is read directly, so DuckDB's top-N sits on the scan (it then reads row groups in the order's
+  // direction and skips those its heap already excludes).
+  const from =
+    branches.length === 1 ? (branches[0] as string) : `SELECT * FROM (${branches.join(' UNION ALL ')})`;
+  const found = (
+    await db.all(
+      `${from} ORDER BY ${o.sql} LIMIT ${keys.bind(p.limit + 1)} OFFSET ${keys.bind(p.offset)}`,
+      keys.params,
+    )
+  ).map(cursorOf);
+  const page = found.slice(0, p.limit);
+  const next = found.length > p.limit ? (page.at(-1) ?? null) : null;
+  let results: CanonicalEvent[] = [];
+  const first = page[0];
+  const last = page.at(-1);
+  if (first && last) {
+    const rows = new Sql();
+    const reads = sources.flatMap((where) =>
+      between(o, first, last).map(
+        (range) => `SELECT ${SELECT_EVENTS} FROM events WHERE ${where(rows.bind)} AND ${range(rows.bind)}`,
+      ),
+    );
+    const wanted = new Set(page.map((c) => c.id));
+    results = (await db.all(`${reads.join(' UNION ALL ')} ORDER BY ${o.sql}`, rows.params))
+      .filter((r) => wanted.has(String(r.id)))
+      .map(rowToEvent);
+  }
+  if (!p.after && found.length <= p.limit && (found.length > 0 || p.offset === 0))
+    return { results, total: p.offset + found.length, next };
+  if (p.count === false) return { results, total: null, next };
+  const count = new Sql();
+  const counts = sources.map((where) => `SELECT count(*) AS n FROM events WHERE ${where(count.bind)}`);
+  const n = await db.all(`SELECT sum(n)::BIGINT AS n FROM (${counts.join(' UNION ALL ')})`, count.params);
+  return { results, total: Number(n[0]?.n ?? 0), next };
+}
