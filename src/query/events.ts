@@ -17,10 +17,11 @@ const KNOWN = new Set<string>([
   'offset',
   'orderByField',
   'orderByDirection',
-  // Paging (query/cursor.ts).
+  // Paging (query/cursor.ts), and the stream of every event (format=ndjson).
   'after',
   'cursor',
   'total',
+  'format',
 ]);
 const SEGMENT = /^[A-Za-z0-9_$][A-Za-z0-9_$ -]{0,99}$/;
 

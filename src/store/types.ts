@@ -78,6 +78,9 @@ export interface EventQuery {
   count?: boolean;
 }
 
+/** The filters of an EventQuery, without its order and page: what an export of every matching event takes. */
+export type EventFilter = Omit<EventQuery, 'orderBy' | 'direction' | 'limit' | 'offset' | 'after' | 'count'>;
+
 /**
  * A position in an order: the order field's value at the position (epoch microseconds for TIME_ORDER_FIELDS,
  * the text otherwise, null for a null) and the event id there, which breaks ties.
@@ -207,6 +210,18 @@ export interface EventSink {
 export interface EventReads {
   listEvents(workspaceId: string, query: EventQuery): Promise<EventPage>;
   listRejected(workspaceId: string, page: { limit: number; offset: number }): Promise<Page<Rejection>>;
+  /**
+   * Every event `filter` matches, as it stood when the export began, handed to `onLines` as NDJSON text: whole
+   * lines, each the JSON of an event as JSON.stringify writes a CanonicalEvent (times as ISO text to the
+   * millisecond, keys in its order), in no particular order. onLines returning false stops it; it stops at
+   * `timeoutMs` with the coded INTAKE_ERR_QUERY_TIMEOUT. Resolves with the number of events handed over.
+   */
+  exportEvents(
+    workspaceId: string,
+    filter: EventFilter,
+    onLines: (text: string) => boolean | Promise<boolean>,
+    timeoutMs: number,
+  ): Promise<number>;
 }
 
 /** Reads of users, groups and the identity graph. */

@@ -6,6 +6,7 @@ import { ORDER_FIELDS } from '../../store/types.ts';
 import { requireKey } from '../auth.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
 import { BEARER_SECURITY, EventSchema, errorResponses } from '../schemas.ts';
+import { exportEvents, wantsNdjson } from './events-export.ts';
 
 const str = (description: string) => Type.Optional(Type.String({ maxLength: 512, description }));
 const Limit = Type.Optional(
@@ -51,6 +52,12 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
               }),
             ),
             cursor: Type.Optional(Type.String({ maxLength: 1024, description: 'Another name for `after`' })),
+            format: Type.Optional(
+              Type.Union([Type.Literal('json'), Type.Literal('ndjson')], {
+                description:
+                  'ndjson (or Accept: application/x-ndjson): stream every matching event, one JSON line each, in storage order; page parameters do not apply',
+              }),
+            ),
             total: Type.Optional(
               Type.Boolean({
                 description:
@@ -81,10 +88,11 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
         },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const raw = req.query as Record<string, unknown>;
       const ws = req.auth.workspaceId;
       const q = parseEventQuery(raw);
+      if (wantsNdjson(raw.format, req.headers.accept)) return exportEvents(reply, ctx, ws, req.url, q);
       const token = readPaging(raw, ws, q);
       const page = await ctx.store.events.listEvents(ws, q);
       return {

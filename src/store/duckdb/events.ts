@@ -2,7 +2,14 @@
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { ErrorCode } from '../../core/errors.ts';
 import type { Rejection } from '../../core/event.ts';
-import { EQUALITY_FILTERS, type EventPage, type EventQuery, ORDER_FIELDS, type Page } from '../types.ts';
+import {
+  EQUALITY_FILTERS,
+  type EventFilter,
+  type EventPage,
+  type EventQuery,
+  ORDER_FIELDS,
+  type Page,
+} from '../types.ts';
 import { type Db, date, strOrNull, ts } from './db.ts';
 import { type Bind, orderOf, readPage } from './pages.ts';
 import { userKeySql } from './user-key.ts';
@@ -46,7 +53,7 @@ export function jsonEquals(
 }
 
 /** The filters of `q` as one conjunction. */
-function where(workspaceId: string, q: EventQuery, bind: Bind): string {
+export function where(workspaceId: string, q: EventFilter, bind: Bind): string {
   const parts = [`workspace_id = ${bind(workspaceId)}`];
   if (q.userId !== undefined)
     parts.push(`user_key = ${userKeySql(`${bind(workspaceId)}::VARCHAR`, `${bind(q.userId)}::VARCHAR`)}`);

@@ -8,6 +8,7 @@ import { copyDatabase, Gate, gateMethods, replaceDatabase } from './compact.ts';
 import { Db, ts } from './db.ts';
 import * as del from './deletions.ts';
 import { listEvents, listRejected } from './events.ts';
+import { exportEvents } from './export.ts';
 import { checkpoint, dedupeKeys, loadBatch } from './load.ts';
 import { ProfileCaches } from './profile-cache.ts';
 import { MIGRATIONS } from './schema.ts';
@@ -130,6 +131,8 @@ export class DuckDBStore implements Store {
   readonly events: EventReads = {
     listEvents: (workspaceId, q) => listEvents(this.db, workspaceId, q),
     listRejected: (workspaceId, page) => listRejected(this.db, workspaceId, page),
+    exportEvents: (workspaceId, filter, onLines, timeoutMs) =>
+      exportEvents(this.instance, workspaceId, filter, onLines, timeoutMs),
   };
 
   readonly profiles: ProfileReads = {

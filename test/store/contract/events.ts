@@ -278,6 +278,58 @@ export function eventsContract({ test, withStore }: Part): void {
       assert.deepEqual([past.results, past.total, past.next], [[], 6, null]);
     }));
 
+  test('exportEvents hands over every matching event once as an NDJSON line of its JSON', () =>
+    withStore(async (store) => {
+      const rich = event('w', 'rich', {
+        userId: 'u2',
+        anonymousId: 'a "quoted" \\ id',
+        originalTimestamp: at(1.5),
+        sentAt: at(2.25),
+        receivedAt: at(3.125),
+        properties: {
+          s: 'ü € 😀 \n \u0001',
+          n: 1.5,
+          big: 12345678901234,
+          list: [1, 'a', null],
+          nested: { t: true },
+        },
+        context: { ip: '10.0.0.1', library: { name: 'x' } },
+        integrations: { All: false },
+      });
+      const mine = [...listingEvents('w'), rich];
+      await store.sink.load(logBatch(1, [...mine, ...listingEvents('other')]));
+      const exported = async (filter: Partial<EventQuery>) => {
+        let text = '';
+        const n = await store.events.exportEvents(
+          'w',
+          { json: [], ...filter },
+          (lines) => {
+            assert.ok(lines.endsWith('\n'), 'whole lines');
+            text += lines;
+            return true;
+          },
+          60_000,
+        );
+        const events = text
+          .split('\n')
+          .slice(0, -1)
+          .map((l) => JSON.parse(l) as { messageId: string });
+        assert.equal(events.length, n);
+        return events.sort((a, b) => (a.messageId < b.messageId ? -1 : 1));
+      };
+      const asJson = (events: CanonicalEvent[]) =>
+        events
+          .map((e) => JSON.parse(JSON.stringify(e)) as { messageId: string })
+          .sort((a, b) => (a.messageId < b.messageId ? -1 : 1));
+      assert.deepEqual(await exported({}), asJson(mine), 'all, as JSON.stringify writes them');
+      assert.deepEqual(
+        (await exported({ userId: 'u2' })).map((e) => e.messageId),
+        ['m5', 'm6', 'rich'],
+        'filtered like listEvents',
+      );
+      assert.deepEqual(await exported({ userId: 'u2', event: 'gamma' }), [], 'no match: no line');
+    }));
+
   for (const c of jsonFilterCases()) {
     test(`JSON filter: ${c.name}`, () =>
       withStore(async (store) => {

@@ -1,0 +1,63 @@
+// The export of every matching event as NDJSON (GET /events?format=ndjson), with DuckDB writing each line.
+//
+// Measured on the 10M bench set (busy 2-core machine): turning rows into JS values and each into JSON.stringify
+// (what POST /query?format=ndjson does for any SQL) ran at ~32k events per CPU-second; json_object in DuckDB,
+// with JS only joining the lines of each chunk, at ~120k. Rows come in storage order (no sort of every event)
+// from one snapshot: the export holds a transaction open on its own connection for as long as it runs.
+import type { DuckDBInstance } from '@duckdb/node-api';
+import { EVENT_COLUMNS } from '../../core/columns.ts';
+import { IntakeError } from '../../core/errors.ts';
+import type { EventFilter } from '../types.ts';
+import { where } from './events.ts';
+import { Sql } from './pages.ts';
+
+/** JSON.stringify's text of a Date (toISOString), for a TIMESTAMP column; NULL stays NULL. */
+const iso = (col: string) => `strftime(${col}, '%Y-%m-%dT%H:%M:%S.%gZ')`;
+
+/** An event's JSON line: the CanonicalEvent's keys in its order; JSON columns embedded as JSON, not text. */
+const LINE = `json_object(${EVENT_COLUMNS.map(
+  (c) => `'${c.key}', ${c.kind === 'time' ? iso(c.column) : c.column}`,
+).join(', ')})::VARCHAR || chr(10)`;
+
+export async function exportEvents(
+  instance: DuckDBInstance,
+  workspaceId: string,
+  filter: EventFilter,
+  onLines: (text: string) => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<number> {
+  const conn = await instance.connect();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    conn.interrupt();
+  }, timeoutMs);
+  let n = 0;
+  try {
+    const sql = new Sql();
+    const result = await conn.stream(
+      `SELECT ${LINE} FROM events WHERE ${where(workspaceId, filter, sql.bind)}`,
+      sql.params,
+    );
+    for (
+      let chunk = await result.fetchChunk();
+      chunk && chunk.rowCount > 0;
+      chunk = await result.fetchChunk()
+    ) {
+      const lines = chunk.getColumnValues(0) as string[];
+      n += lines.length;
+      if (!(await onLines(lines.join('')))) break;
+    }
+    return n;
+  } catch (err) {
+    if (timedOut)
+      throw new IntakeError(
+        'INTAKE_ERR_QUERY_TIMEOUT',
+        `the export ran past the ${timeoutMs} ms limit (--query-stream-timeout-ms) and was stopped after ${n} events`,
+      );
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    conn.closeSync();
+  }
+}
