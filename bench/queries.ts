@@ -1,37 +1,56 @@
-// Query benchmarks on a bulk-loaded data set: GET /events through the API next to the same SQL run directly in
-// DuckDB (the difference is the API's overhead), and a per-name per-day count timed through the store's
-// DuckDB wrapper, since there is no insights API yet.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
-import { EVENT_NAMES, loadSyntheticEvents } from '../src/store/duckdb/bulk.ts';
-import { Db, ts } from '../src/store/duckdb/db.ts';
+// Query benchmarks on a bulk-loaded data set (bench/dataset.ts). Each query is timed four ways: through HTTP on
+// the real server; as the store function the route calls (in process); as the statements that function runs,
+// replayed directly on a DuckDB connection; and as the plain SQL one would write by hand (one statement, no
+// user key, no two-step page). API − store is the API's overhead; store's SQL − plain SQL is what the layout
+// and the two-step pages buy. Mean CPU time per query is shown beside the wall times, which this shared
+// machine makes noisy. The DuckDB file can be open in one process at a time, so direct runs and API runs
+// alternate in two cycles, each over half of the same inputs.
+import { readFileSync } from 'node:fs';
+import { DuckDBInstance, DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
+import { encodeToken } from '../src/query/cursor.ts';
+import { parseEventQuery } from '../src/query/events.ts';
+import { EVENT_NAMES } from '../src/store/duckdb/bulk.ts';
+import { Db, type Row, ts } from '../src/store/duckdb/db.ts';
 import { listEvents } from '../src/store/duckdb/events.ts';
-import { EVENT_COLUMNS } from '../src/store/duckdb/schema.ts';
+import { exportEvents } from '../src/store/duckdb/export.ts';
+import { SELECT_EVENTS } from '../src/store/duckdb/pages.ts';
+import { listUserEvents } from '../src/store/duckdb/users.ts';
 import type { EventQuery } from '../src/store/types.ts';
+import { type Dataset, queryDataset } from './dataset.ts';
 import { rng } from './events.ts';
 import { round } from './ingest.ts';
-import { dirSize, KEYS, startIntake } from './procs.ts';
+import { dirSize, KEYS, type Server, startIntake } from './procs.ts';
 
 export interface Timing {
   n: number;
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** Mean CPU time per run, all threads of the process that ran it (the server's for the API). */
+  cpuMs: number;
 }
 
 export interface QueryRow {
   query: string;
-  /** Through HTTP (GET /events), measured from the bench process; null when there is no API for it. */
+  /** Through HTTP, measured from the bench process; null when there is no API for it. */
   api: Timing | null;
-  /** The store's own function (listEvents: both statements and row mapping), in process. */
+  /** The store function the route calls, in process. */
   store: Timing | null;
-  /** The page and count statements GET /events ran before the partial-page shortcut, directly in DuckDB. */
+  /** The statements the store function ran, replayed directly in DuckDB. */
+  storeSql: Timing | null;
+  /** The plain hand-written SQL of the same answer, directly in DuckDB. */
   sql: Timing;
-  /** The page statement alone, directly in DuckDB (all a partial page needs now). */
-  sqlPage: Timing | null;
   rows: number;
+}
+
+export interface ExportRow {
+  path: string;
+  events: number;
+  seconds: number;
+  eventsPerSec: number;
+  /** Events per second of CPU of the process doing the work (the server's for the API). */
+  eventsPerCpuSec: number;
+  bytesPerEvent: number;
 }
 
 export interface QueryResults {
@@ -44,9 +63,10 @@ export interface QueryResults {
   bytesPerEvent: number;
   serverPeakRssMB: number;
   rows: QueryRow[];
+  exports: ExportRow[];
 }
 
-function timing(ms: number[]): Timing {
+function timing(ms: number[], cpuMs: number): Timing {
   const s = [...ms].sort((a, b) => a - b);
   const at = (p: number) =>
     s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
@@ -55,24 +75,47 @@ function timing(ms: number[]): Timing {
     p50Ms: round(at(50), 1),
     p99Ms: round(at(99), 1),
     maxMs: round(s[s.length - 1] ?? NaN, 1),
+    cpuMs: round(cpuMs / Math.max(1, s.length), 1),
   };
 }
 
-async function timeEach<T>(inputs: T[], f: (x: T) => Promise<unknown>, warmup = 3): Promise<number[]> {
-  for (const x of inputs.slice(0, warmup)) await f(x);
-  const out: number[] = [];
-  for (const x of inputs) {
-    const t0 = performance.now();
-    await f(x);
-    out.push(performance.now() - t0);
-  }
-  return out;
+/** CPU time of this process, all threads, in ms. */
+const ownCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** CPU time of another process, in ms (clock ticks of /proc/<pid>/stat, 10 ms each). */
+function cpuOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-// The statements listEvents runs, written out here so they can be timed without the store around them.
-const SELECT = EVENT_COLUMNS.map((c) =>
-  c.sql.startsWith('JSON') ? `${c.name}::VARCHAR AS ${c.name}` : c.name,
-).join(', ');
+interface Times {
+  ms: number[];
+  cpu: number;
+}
+const times = (): Times => ({ ms: [], cpu: 0 });
+
+async function timeEach<T>(inputs: T[], into: Times, cpu: () => number, f: (x: T) => Promise<unknown>) {
+  for (const x of inputs.slice(0, 2)) await f(x); // warm-up
+  for (const x of inputs) {
+    const c0 = cpu();
+    const t0 = performance.now();
+    await f(x);
+    into.ms.push(performance.now() - t0);
+    into.cpu += cpu() - c0;
+  }
+}
+
+/** A Db that records what it runs, to replay the same statements directly. */
+class Recorder extends Db {
+  calls: Array<[string, DuckDBValue[]]> = [];
+  override async all(sql: string, params: DuckDBValue[] = []): Promise<Row[]> {
+    this.calls.push([sql, params]);
+    return super.all(sql, params);
+  }
+}
 
 /** Count of events per name per day: what a trends chart asks for. */
 export const PER_NAME_PER_DAY = `
@@ -81,40 +124,134 @@ FROM events
 WHERE workspace_id = ? AND type = 'track' AND timestamp >= ? AND timestamp < ?
 GROUP BY event, day ORDER BY day, event`;
 
-interface Filter {
-  label: string;
-  query: EventQuery;
-  qs: string;
-  where: string;
-  params: DuckDBValue[];
+const PAGE = (where: string, order = 'timestamp DESC, id DESC', limit = 100) =>
+  `SELECT ${SELECT_EVENTS} FROM events WHERE ${where} ORDER BY ${order} LIMIT ${limit}`;
+const COUNT = (where: string) => `SELECT count(*)::BIGINT AS n FROM events WHERE ${where}`;
+
+interface Case {
+  query: string;
+  /** One input per sample; cycles split them. */
+  inputs: unknown[];
+  /** The API path and query string. */
+  api?: (x: never) => string;
+  store?: (db: Db, x: never) => Promise<unknown>;
+  /** The plain SQL statements, each with its parameters. */
+  sql: (x: never) => Array<[string, DuckDBValue[]]>;
+  /** Matching events (the answer's total), once. */
+  rows?: number;
 }
 
-function filters(workspaceId: string, users: number, days: number, end: Date, n: number): Filter[][] {
+function cases(d: Dataset, samples: number): Case[] {
+  const ws = d.workspaceId;
   const r = rng(42);
-  const base = { json: [], orderBy: 'timestamp', direction: 'DESC', limit: 100, offset: 0 } as const;
-  const byUser: Filter[] = [];
-  const byName: Filter[] = [];
-  for (let i = 0; i < n; i++) {
-    const userId = `user-${Math.floor(r() * users)}`;
-    byUser.push({
-      label: 'userId',
-      query: { ...base, json: [], userId },
-      qs: `userId=${encodeURIComponent(userId)}`,
-      where: 'workspace_id = ? AND user_id = ?',
-      params: [workspaceId, userId],
-    });
+  const span = d.days * 86_400_000_000;
+  const endUs = d.end.getTime() * 1000;
+  const n = (k: number) => Array.from({ length: k }, (_, i) => i);
+  const user = () => `user-${Math.floor(r() * d.users)}`;
+  const base = parseEventQuery({});
+  const q = (over: Partial<EventQuery>): EventQuery => ({ ...base, json: [], ...over });
+  const token = (query: EventQuery, value: string | number) =>
+    encodeToken(ws, query, { after: { value, id: '' }, total: null });
+  const depthUs = () => Math.round(endUs - span * (0.05 + 0.9 * r()));
+  const byEvent = parseEventQuery({ orderByField: 'event' });
+
+  const users = n(samples).map(user);
+  const weeks = n(samples).map(() => {
     const event = EVENT_NAMES[Math.floor(r() * 10)] as string;
-    const startDate = new Date(end.getTime() - (7 + Math.floor(r() * (days - 7))) * 86_400_000);
-    const endDate = new Date(startDate.getTime() + 7 * 86_400_000);
-    byName.push({
-      label: 'event',
-      query: { ...base, json: [], event, startDate, endDate },
-      qs: `event=${encodeURIComponent(event)}&startDate=${startDate.toISOString()}&endDate=${endDate.toISOString()}`,
-      where: 'workspace_id = ? AND event = ? AND timestamp >= ? AND timestamp <= ?',
-      params: [workspaceId, event, ts(startDate), ts(endDate)],
-    });
-  }
-  return [byUser, byName];
+    const start = new Date(d.end.getTime() - (7 + Math.floor(r() * (d.days - 7))) * 86_400_000);
+    return { event, start, end: new Date(start.getTime() + 7 * 86_400_000) };
+  });
+  const deep = n(samples).map(depthUs);
+  const names = n(8).map(() => EVENT_NAMES[5 + Math.floor(r() * 40)] as string);
+  const from = new Date(d.end.getTime() - 30 * 86_400_000);
+  return [
+    {
+      query: '5a. GET /events?userId=… (100 newest)',
+      inputs: users,
+      api: (u: string) => `/events?limit=100&userId=${u}`,
+      store: (db, u: string) => listEvents(db, ws, q({ userId: u, limit: 100 })),
+      sql: (u: string) => [
+        [PAGE('workspace_id = ? AND user_id = ?'), [ws, u]],
+        [COUNT('workspace_id = ? AND user_id = ?'), [ws, u]],
+      ],
+    },
+    {
+      query: '5b. GET /events?event=…&startDate&endDate (7 days)',
+      inputs: weeks,
+      api: (w: (typeof weeks)[number]) =>
+        `/events?limit=100&event=${encodeURIComponent(w.event)}&startDate=${w.start.toISOString()}&endDate=${w.end.toISOString()}`,
+      store: (db, w: (typeof weeks)[number]) =>
+        listEvents(db, ws, q({ event: w.event, startDate: w.start, endDate: w.end, limit: 100 })),
+      sql: (w: (typeof weeks)[number]) => {
+        const where = 'workspace_id = ? AND event = ? AND timestamp >= ? AND timestamp <= ?';
+        const p = [ws, w.event, ts(w.start), ts(w.end)];
+        return [
+          [PAGE(where), p],
+          [COUNT(where), p],
+        ];
+      },
+    },
+    {
+      query: '5c. GET /users/:id/events (2 ids, 50 newest)',
+      inputs: users,
+      api: (u: string) => `/users/${u}/events?limit=50`,
+      store: (db, u: string) => listUserEvents(db, ws, u, { limit: 50, offset: 0 }),
+      sql: (u: string) => {
+        const where = `workspace_id = ? AND coalesce(user_id, anonymous_id) IN
+          (SELECT id FROM identities WHERE workspace_id = ? AND person_id = ?)`;
+        return [
+          [PAGE(where, undefined, 50), [ws, ws, u]],
+          [COUNT(where), [ws, ws, u]],
+        ];
+      },
+    },
+    {
+      query: '7a. GET /events, first page of 1,000 (newest; counts the total)',
+      inputs: n(Math.max(4, samples / 5)),
+      api: () => '/events?limit=1000',
+      store: (db) => listEvents(db, ws, q({ limit: 1000 })),
+      sql: () => [
+        [PAGE('workspace_id = ?', undefined, 1000), [ws]],
+        [COUNT('workspace_id = ?'), [ws]],
+      ],
+    },
+    {
+      query: '7b. GET /events?after=…, a page of 1,000 at 5-95% depth',
+      inputs: deep,
+      api: (us: number) => `/events?limit=1000&after=${token(base, us)}`,
+      store: (db, us: number) =>
+        listEvents(db, ws, q({ limit: 1000, after: { value: us, id: '' }, count: false })),
+      sql: (us: number) => [
+        [
+          PAGE('workspace_id = ? AND timestamp < ?', undefined, 1000),
+          [ws, new DuckDBTimestampValue(BigInt(us))],
+        ],
+      ],
+    },
+    {
+      query: '7c. GET /events?offset=700000, a page of 1,000 (offset paging)',
+      inputs: n(3),
+      api: () => '/events?limit=1000&offset=700000',
+      store: (db) => listEvents(db, ws, q({ limit: 1000, offset: 700_000 })),
+      sql: () => [
+        [`${PAGE('workspace_id = ?', undefined, 1000)} OFFSET 700000`, [ws]],
+        [COUNT('workspace_id = ?'), [ws]],
+      ],
+    },
+    {
+      query: '7d. GET /events?orderByField=event&after=…, a page of 1,000 (text order)',
+      inputs: names.slice(0, 3),
+      api: (e: string) => `/events?limit=1000&orderByField=event&after=${token(byEvent, e)}`,
+      store: (db, e: string) =>
+        listEvents(db, ws, { ...byEvent, limit: 1000, after: { value: e, id: '' }, count: false }),
+      sql: (e: string) => [[PAGE('workspace_id = ? AND event < ?', 'event DESC, id DESC', 1000), [ws, e]]],
+    },
+    {
+      query: '6. count per name per day, 30 days (SQL; no insights API here)',
+      inputs: n(Math.max(5, samples / 5)),
+      sql: () => [[PER_NAME_PER_DAY, [ws, ts(from), ts(d.end)]]],
+    },
+  ] as Case[];
 }
 
 export interface QueryOptions {
@@ -122,96 +259,95 @@ export interface QueryOptions {
   users: number;
   days: number;
   samples: number;
+  /** Keep the data set here and reuse it in later runs. */
+  dataDir?: string;
   log(line: string): void;
 }
 
 export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
-  const dir = mkdtempSync(join(tmpdir(), 'intake-bench-q-'));
-  const file = join(dir, 'intake.duckdb');
-  const end = new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000);
+  const d = await queryDataset({
+    ...(opts.dataDir ? { dir: opts.dataDir } : {}),
+    events: opts.events,
+    users: opts.users,
+    days: opts.days,
+    log: opts.log,
+  });
   try {
-    // 1. The real server creates the file, its tables and the bench workspace; 2. the bulk path fills it.
-    const first = await startIntake(dir);
+    // The server opens the data set first: a data set made by an older version gets its user keys then.
+    const first = await startIntake(d.dir);
     await first.stop();
-    let instance = await DuckDBInstance.create(file, { memory_limit: '2GB', threads: '2' });
-    const conn = await instance.connect();
-    const ws = (await conn.runAndReadAll('SELECT id FROM workspaces LIMIT 1')).getRowObjectsJS()[0]
-      ?.id as string;
-    const t0 = performance.now();
-    await loadSyntheticEvents(conn, {
-      workspaceId: ws,
-      events: opts.events,
-      users: opts.users,
-      eventNames: EVENT_NAMES,
-      days: opts.days,
-      end,
-      onProgress: (done) =>
-        opts.log(
-          `  loaded ${done.toLocaleString('en')} events (${Math.round((performance.now() - t0) / 1000)} s)`,
-        ),
-    });
-    await conn.run('CHECKPOINT');
-    const loadSeconds = (performance.now() - t0) / 1000;
-    conn.closeSync();
-    instance.closeSync();
-
-    // 3. Direct SQL (on a connection opened as the store opens its own: same memory limit and threads) and
-    // 4. the API on the real server, alternately in two cycles, each over half of the same inputs: the file
-    // can only be open in one process at a time, and alternating spreads machine noise over both.
-    const [byUser, byName] = filters(ws, opts.users, opts.days, end, opts.samples) as [Filter[], Filter[]];
-    const sets = [byUser, byName];
-    const times = sets.map(() => ({
-      sql: [] as number[],
-      sqlPage: [] as number[],
-      store: [] as number[],
-      api: [] as number[],
-      rows: 0,
-    }));
-    const from = new Date(end.getTime() - 30 * 86_400_000);
-    const perDayParams = [ws, ts(from), ts(end)];
-    const perDay: number[] = [];
-    let perDayRows = 0;
+    const all = cases(d, opts.samples);
+    const t = all.map(() => ({ api: times(), store: times(), storeSql: times(), sql: times(), rows: 0 }));
+    const half = <T>(xs: T[], cycle: number) => xs.filter((_, i) => i % 2 === cycle);
+    const exports: ExportRow[] = [];
     let serverPeak = 0;
-    const half = (set: Filter[], cycle: number) => set.filter((_, i) => i % 2 === cycle);
     for (let cycle = 0; cycle < 2; cycle++) {
-      instance = await DuckDBInstance.create(file, { memory_limit: '256MB', threads: '2' });
+      // Direct runs, on a connection opened as the store opens its own (256MB, 2 threads).
+      const instance = await DuckDBInstance.create(d.file, { memory_limit: '256MB', threads: '2' });
       const c = await instance.connect();
       const db = new Db(c);
-      const rawPage = (f: Filter) =>
-        c.runAndReadAll(
-          `SELECT ${SELECT} FROM events WHERE ${f.where} ORDER BY timestamp DESC, id DESC LIMIT 100 OFFSET 0`,
-          f.params,
-        );
-      const rawList = async (f: Filter) => {
-        await rawPage(f);
-        await c.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM events WHERE ${f.where}`, f.params);
+      const run = async (stmts: Array<[string, DuckDBValue[]]>) => {
+        for (const [sql, params] of stmts) await c.runAndReadAll(sql, params);
       };
-      for (const [i, set] of sets.entries()) {
-        const t = times[i] as (typeof times)[number];
-        t.sql.push(...(await timeEach(half(set, cycle), rawList)));
-        t.sqlPage.push(...(await timeEach(half(set, cycle), rawPage)));
-        t.store.push(...(await timeEach(half(set, cycle), (f) => listEvents(db, ws, f.query))));
-        t.rows = (await listEvents(db, ws, (set[0] as Filter).query)).total ?? 0;
+      for (const [i, k] of all.entries()) {
+        const x = t[i] as (typeof t)[number];
+        const inputs = half(k.inputs, cycle);
+        opts.log(`  ${k.query}: direct, cycle ${cycle + 1}`);
+        await timeEach(inputs, x.sql, ownCpu, (v) => run(k.sql(v as never)));
+        if (!k.store) continue;
+        const store = k.store;
+        await timeEach(inputs, x.store, ownCpu, (v) => store(db, v as never));
+        const statements = new Map<unknown, Array<[string, DuckDBValue[]]>>();
+        for (const v of inputs) {
+          const rec = new Recorder(c);
+          const page = (await store(rec, v as never)) as { total?: number | null } | null;
+          statements.set(v, rec.calls);
+          if (x.rows === 0) x.rows = page?.total ?? 0;
+        }
+        await timeEach(inputs, x.storeSql, ownCpu, (v) => run(statements.get(v) ?? []));
       }
-      const reps = Array.from({ length: Math.max(5, Math.floor(opts.samples / 10)) }, (_, i) => i);
-      perDay.push(...(await timeEach(reps, () => db.all(PER_NAME_PER_DAY, perDayParams), 2)));
-      perDayRows = (await db.all(PER_NAME_PER_DAY, perDayParams)).length;
+      if (cycle === 1) {
+        opts.log('  export: store function and plain SQL, in process');
+        exports.push(await exportInProcess(instance, d));
+        exports.push(await scanInProcess(c, d));
+      }
       c.closeSync();
       instance.closeSync();
 
-      const server = await startIntake(dir);
+      const server = await startIntake(d.dir);
       try {
-        for (const [i, set] of sets.entries()) {
-          const t = times[i] as (typeof times)[number];
-          t.api.push(
-            ...(await timeEach(half(set, cycle), async (f) => {
-              const res = await fetch(`${server.url}/events?limit=100&${f.qs}`, {
+        for (const [i, k] of all.entries()) {
+          const x = t[i] as (typeof t)[number];
+          const path = k.api;
+          if (!path) continue;
+          opts.log(`  ${k.query}: API, cycle ${cycle + 1}`);
+          await timeEach(
+            half(k.inputs, cycle),
+            x.api,
+            () => cpuOf(server.proc.pid as number),
+            async (v) => {
+              const res = await fetch(`${server.url}${path(v as never)}`, {
                 headers: { authorization: `Bearer ${KEYS.read}` },
               });
               if (res.status !== 200)
-                throw new Error(`GET /events?${f.qs}: ${res.status} ${await res.text()}`);
+                throw new Error(`GET ${path(v as never)}: ${res.status} ${await res.text()}`);
               await res.arrayBuffer();
-            })),
+            },
+          );
+        }
+        if (cycle === 0) {
+          opts.log('  export: GET /events?format=ndjson and POST /query?format=ndjson');
+          exports.push(
+            await exportApi(server, d, 'GET /events?format=ndjson (every event)', '/events?format=ndjson'),
+          );
+          exports.push(
+            await exportApi(
+              server,
+              d,
+              'POST /query?format=ndjson, SELECT * FROM events LIMIT 1,000,000',
+              '/query?format=ndjson',
+              { sql: 'SELECT * FROM events LIMIT 1000000' },
+            ),
           );
         }
       } finally {
@@ -219,41 +355,112 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
         serverPeak = Math.max(serverPeak, server.rss.peak);
       }
     }
-    const rows: QueryRow[] = sets.map((set, i) => {
-      const t = times[i] as (typeof times)[number];
+    const rows: QueryRow[] = all.map((k, i) => {
+      const x = t[i] as (typeof t)[number];
+      const of = (y: Times) => (y.ms.length > 0 ? timing(y.ms, y.cpu) : null);
       return {
-        query:
-          (set[0] as Filter).label === 'userId'
-            ? '5a. GET /events?userId=… (100 newest)'
-            : '5b. GET /events?event=…&startDate&endDate (7 days)',
-        api: timing(t.api),
-        store: timing(t.store),
-        sql: timing(t.sql),
-        sqlPage: timing(t.sqlPage),
-        rows: t.rows,
+        query: k.query,
+        api: of(x.api),
+        store: of(x.store),
+        storeSql: of(x.storeSql),
+        sql: of(x.sql) as Timing,
+        rows: x.rows,
       };
     });
-    rows.push({
-      query: '6. count per name per day, 30 days (SQL via the store wrapper; no API yet)',
-      api: null,
-      store: null,
-      sql: timing(perDay),
-      sqlPage: null,
-      rows: perDayRows,
-    });
-    const size = dirSize(dir);
+    const size = dirSize(d.dir);
     return {
-      events: opts.events,
-      users: opts.users,
-      days: opts.days,
-      loadSeconds: round(loadSeconds, 1),
-      loadEventsPerSec: Math.round(opts.events / loadSeconds),
+      events: d.events,
+      users: d.users,
+      days: d.days,
+      loadSeconds: d.loadSeconds,
+      loadEventsPerSec: Math.round(d.events / d.loadSeconds),
       diskBytes: size.disk,
-      bytesPerEvent: round(size.disk / opts.events, 0),
+      bytesPerEvent: round(size.disk / d.events, 0),
       serverPeakRssMB: round(serverPeak / 2 ** 20, 0),
       rows,
+      exports,
     };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    d.done();
   }
+}
+
+function exportRow(path: string, events: number, ms: number, cpuMs: number, bytes: number): ExportRow {
+  return {
+    path,
+    events,
+    seconds: round(ms / 1000, 1),
+    eventsPerSec: Math.round(events / (ms / 1000)),
+    eventsPerCpuSec: Math.round(events / (cpuMs / 1000)),
+    bytesPerEvent: Math.round(bytes / Math.max(1, events)),
+  };
+}
+
+async function exportApi(
+  s: Server,
+  d: Dataset,
+  label: string,
+  path: string,
+  body?: unknown,
+): Promise<ExportRow> {
+  const pid = s.proc.pid as number;
+  const c0 = cpuOf(pid);
+  const t0 = performance.now();
+  const res = await fetch(`${s.url}${path}`, {
+    method: body ? 'POST' : 'GET',
+    headers: { authorization: `Bearer ${KEYS.read}`, 'content-type': 'application/json' },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  if (res.status !== 200 || !res.body) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  let lines = 0;
+  let bytes = 0;
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    bytes += chunk.length;
+    for (const b of chunk) if (b === 10) lines++;
+  }
+  const ms = performance.now() - t0;
+  if (!body && lines !== d.events) throw new Error(`${path}: ${lines} lines for ${d.events} events`);
+  return exportRow(label, lines, ms, cpuOf(pid) - c0, bytes);
+}
+
+async function exportInProcess(instance: DuckDBInstance, d: Dataset): Promise<ExportRow> {
+  let bytes = 0;
+  const c0 = ownCpu();
+  const t0 = performance.now();
+  const n = await exportEvents(
+    instance,
+    d.workspaceId,
+    { json: [] },
+    (text) => {
+      bytes += text.length;
+      return true;
+    },
+    3_600_000,
+  );
+  return exportRow(
+    'exportEvents (the store function), in process',
+    n,
+    performance.now() - t0,
+    ownCpu() - c0,
+    bytes,
+  );
+}
+
+/** The floor: every row of every column read by DuckDB and handed over raw, no JSON, no JS values. */
+async function scanInProcess(c: import('@duckdb/node-api').DuckDBConnection, d: Dataset): Promise<ExportRow> {
+  const c0 = ownCpu();
+  const t0 = performance.now();
+  const result = await c.stream(`SELECT ${SELECT_EVENTS} FROM events WHERE workspace_id = ?`, [
+    d.workspaceId,
+  ]);
+  let n = 0;
+  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk())
+    n += chunk.rowCount;
+  return exportRow(
+    'plain SQL: SELECT every column, rows not converted',
+    n,
+    performance.now() - t0,
+    ownCpu() - c0,
+    0,
+  );
 }

@@ -1,4 +1,5 @@
 // npm run bench [-- --quick | --soak [--minutes N] | --profile [--scenario s1] [--seconds N]] [--rate-limit]
+//   [--only ingest|queries] [--query-events N] [--query-data DIR (keep the query data set there, reused)]
 // Starts the real `intake start` and a bare node:http reference server, drives both from a separate load
 // generator process, alternately, and prints Intake's figures next to the reference's; then loads a query data
 // set through the bulk path and times GET /events and a per-day count. Results go to bench/results/.
@@ -14,7 +15,7 @@ import { type IngestResult, job, round, runIngest, SCENARIOS, storedTotal } from
 import { dirSize, LoadGenerator, ROOT, startIntake } from './procs.ts';
 import { formatSummary, type ProfileSummary, summarize } from './profile.ts';
 import { type QueryResults, runQueries } from './queries.ts';
-import { ingestTable, queryTable, rateLimitTable, targets, targetTable } from './report.ts';
+import { exportTable, ingestTable, queryTable, rateLimitTable, targets, targetTable } from './report.ts';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2),
@@ -29,6 +30,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'rate-limit': { type: 'boolean', default: false },
     'query-events': { type: 'string' },
+    'query-data': { type: 'string' },
   },
 });
 
@@ -222,7 +224,14 @@ async function bench(): Promise<void> {
     log(
       `\nqueries: loading ${events.toLocaleString('en')} events (${users.toLocaleString('en')} users, 50 names, 90 days)`,
     );
-    queries = await runQueries({ events, users, days: 90, samples: 50, log });
+    queries = await runQueries({
+      events,
+      users,
+      days: 90,
+      samples: 50,
+      ...(args['query-data'] ? { dataDir: args['query-data'] } : {}),
+      log,
+    });
   }
 
   if (ingest.length > 0) {
@@ -241,11 +250,13 @@ async function bench(): Promise<void> {
     );
     log(queryTable(queries));
     log(
-      "\nlistEvents = the store function GET /events calls, in process, on a connection opened like the store's " +
-        '(256MB, 2 threads). SQL page+count = the two statements it ran before it stopped counting when a page is ' +
-        'not full; SQL page only = the first of them. API overhead = API − listEvents (HTTP, auth, validation, JSON). ' +
-        "Query 6 has no API yet: its SQL is timed through the store's DuckDB wrapper (Db.all).",
+      '\nstore fn = the store function the route calls, in process, on a connection opened like the ' +
+        "store's (256MB, 2 threads); store's SQL = the statements it ran, replayed directly; plain SQL = the " +
+        'same answer as one would write it by hand (page, and count where the answer has a total), directly. ' +
+        'CPU = mean CPU ms per query of the process that ran it (the server for the API; 10 ms ticks). ' +
+        'API overhead = API − store fn (HTTP, auth, validation, JSON).\n',
     );
+    log(exportTable(queries));
   }
   const ts = targets(ingest, queries);
   log('\n## Targets\n');
