@@ -7,6 +7,7 @@
 // 1,000 by timestamp took 54-768 ms as one statement and 11-24 ms as two, at any depth; whole rows are read
 // for the page's own events only.
 import { DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
+import { EVENT_COLUMNS as CANONICAL } from '../../core/columns.ts';
 import type { CanonicalEvent } from '../../core/event.ts';
 import {
   type EventCursor,
@@ -41,6 +42,8 @@ export function orderOf(orderBy: OrderField, direction: 'ASC' | 'DESC') {
   const time = TIME_ORDER_FIELDS.includes(orderBy);
   return {
     col,
+    time,
+    nullable: !CANONICAL.find((c) => c.column === col)?.notNull,
     key: time ? `epoch_us(${col})` : col,
     value: (v: string | number): DuckDBValue => (time ? new DuckDBTimestampValue(BigInt(v)) : String(v)),
     fwd: direction === 'ASC' ? '>' : '<',
@@ -57,14 +60,19 @@ export type Order = ReturnType<typeof orderOf>;
 function after(o: Order, c: EventCursor, bind: Bind): string {
   if (c.value === null) return `(${o.col} IS NULL AND id ${o.fwd} ${bind(c.id)})`;
   const v = bind(o.value(c.value));
-  return `(${o.col} IS NULL OR (${o.col} ${o.fwd}= ${v} AND (${o.col} ${o.fwd} ${v} OR id ${o.fwd} ${bind(c.id)})))`;
+  // Nulls come last: a nullable column admits them on both sides; each side is a filter on one column or a
+  // plain OR, and the first is what DuckDB pushes into the scan (wrapped whole in an OR, it pushed nothing and
+  // the page read twice the rows: 34 against 18 ms for a page of 1,000 by time).
+  const orNull = o.nullable ? `${o.col} IS NULL OR ` : '';
+  return `(${orNull}${o.col} ${o.fwd}= ${v}) AND (${orNull}${o.col} ${o.fwd} ${v} OR id ${o.fwd} ${bind(c.id)})`;
 }
 
 /**
- * The events from `first` to `last` (both included, first not after last), as up to three ranges made only of
- * comparisons DuckDB pushes into the scan: the rest of first's value from its id, the values strictly between,
- * and last's value up to its id. A page of a low-cardinality order (event names) is thereby read from its own
- * rows, not from every row sharing a value at its ends.
+ * The events from `first` to `last` of a text order (both included, first not after last), as up to three
+ * ranges made only of comparisons DuckDB pushes into the scan: the rest of first's value from its id, the values
+ * strictly between, and last's value up to its id. A page of a low-cardinality order (event names) is thereby
+ * read from its own rows (ids are time-ordered, so their zone maps skip too), not from every row sharing a value
+ * at its ends.
  */
 function between(o: Order, first: EventCursor, last: EventCursor): Array<(bind: Bind) => string> {
   const is = (c: EventCursor, bind: Bind) =>
@@ -80,10 +88,42 @@ function between(o: Order, first: EventCursor, last: EventCursor): Array<(bind: 
   ];
 }
 
+/**
+ * Cuts sorted times (epoch µs) into at most `most` runs [first, last], at the widest gaps that are at least a
+ * 64th of their whole span. The events table is stored in arrival order, so a run of receive times is a run of
+ * row groups: the page of one user, scattered over months, is read from a few row groups per event instead of
+ * from one range spanning them all; a page of consecutive events stays one run.
+ */
+export function runsOf(sorted: number[], most = 16): Array<[number, number]> {
+  const first = sorted[0];
+  const last = sorted.at(-1);
+  if (first === undefined || last === undefined) return [];
+  const gaps = sorted
+    .slice(1)
+    .map((v, i) => ({ at: i + 1, width: v - (sorted[i] as number) }))
+    .filter((g) => g.width > 0 && g.width * 64 >= last - first)
+    .sort((a, b) => b.width - a.width)
+    .slice(0, most - 1)
+    .map((g) => g.at)
+    .sort((a, b) => a - b);
+  const runs: Array<[number, number]> = [];
+  let start = 0;
+  for (const at of [...gaps, sorted.length]) {
+    runs.push([sorted[start] as number, sorted[at - 1] as number]);
+    start = at;
+  }
+  return runs;
+}
+
 const cursorOf = (r: Row): EventCursor => ({
   value: r.k === null || r.k === undefined ? null : typeof r.k === 'bigint' ? Number(r.k) : String(r.k),
   id: String(r.id),
 });
+
+/** A WHERE condition over the events table, binding its own parameters. */
+export type Source = (bind: Bind) => string;
+
+const us = (v: number): DuckDBValue => new DuckDBTimestampValue(BigInt(v));
 
 export interface PageArgs {
   limit: number;
@@ -99,40 +139,47 @@ export interface PageArgs {
  * out skips no one. A first page shorter than its limit tells the total; otherwise counting scans the filters
  * again, unless `p.count` is false (total null).
  */
-export async function readPage(
-  db: Db,
-  sources: Array<(bind: Bind) => string>,
-  o: Order,
-  p: PageArgs,
-): Promise<EventPage> {
+export async function readPage(db: Db, sources: Source[], o: Order, p: PageArgs): Promise<EventPage> {
   const keys = new Sql();
-  const branches = sources.map((where) => {
+  // Each position comes with its receive time (r) and its source (s), which the second step reads by.
+  const branches = sources.map((where, s) => {
     const position = p.after ? ` AND ${after(o, p.after, keys.bind)}` : '';
-    return `SELECT ${o.key} AS k, id, ${o.col} FROM events WHERE ${where(keys.bind)}${position}`;
+    return `SELECT ${o.key} AS k, id, ${o.col}, epoch_us(received_at) AS r, ${s} AS s FROM events
+      WHERE ${where(keys.bind)}${position}`;
   });
   // One source is read directly, so DuckDB's top-N sits on the scan (it then reads row groups in the order's
   // direction and skips those its heap already excludes).
   const from =
     branches.length === 1 ? (branches[0] as string) : `SELECT * FROM (${branches.join(' UNION ALL ')})`;
-  const found = (
-    await db.all(
-      `${from} ORDER BY ${o.sql} LIMIT ${keys.bind(p.limit + 1)} OFFSET ${keys.bind(p.offset)}`,
-      keys.params,
-    )
-  ).map(cursorOf);
+  const found = await db.all(
+    `${from} ORDER BY ${o.sql} LIMIT ${keys.bind(p.limit + 1)} OFFSET ${keys.bind(p.offset)}`,
+    keys.params,
+  );
   const page = found.slice(0, p.limit);
-  const next = found.length > p.limit ? (page.at(-1) ?? null) : null;
+  const lastRow = page.at(-1);
+  const next = found.length > p.limit && lastRow ? cursorOf(lastRow) : null;
   let results: CanonicalEvent[] = [];
-  const first = page[0];
-  const last = page.at(-1);
-  if (first && last) {
+  if (page.length > 0) {
     const rows = new Sql();
-    const reads = sources.flatMap((where) =>
-      between(o, first, last).map(
-        (range) => `SELECT ${SELECT_EVENTS} FROM events WHERE ${where(rows.bind)} AND ${range(rows.bind)}`,
-      ),
-    );
-    const wanted = new Set(page.map((c) => c.id));
+    let reads: string[];
+    if (o.time) {
+      // By runs of receive time: what the events table is stored in (see runsOf).
+      const times = page.map((r) => ({ r: Number(r.r), s: Number(r.s) }));
+      reads = runsOf([...new Set(times.map((t) => t.r))].sort((a, b) => a - b)).flatMap(([lo, hi]) =>
+        [...new Set(times.filter((t) => t.r >= lo && t.r <= hi).map((t) => t.s))].map((s) => {
+          const range = `received_at >= ${rows.bind(us(lo))} AND received_at <= ${rows.bind(us(hi))}`;
+          return `SELECT ${SELECT_EVENTS} FROM events WHERE ${(sources[s] as Source)(rows.bind)} AND ${range}`;
+        }),
+      );
+    } else {
+      const ranges = between(o, cursorOf(page[0] as Row), cursorOf(lastRow as Row));
+      reads = sources.flatMap((where) =>
+        ranges.map(
+          (range) => `SELECT ${SELECT_EVENTS} FROM events WHERE ${where(rows.bind)} AND ${range(rows.bind)}`,
+        ),
+      );
+    }
+    const wanted = new Set(page.map((r) => String(r.id)));
     results = (await db.all(`${reads.join(' UNION ALL ')} ORDER BY ${o.sql}`, rows.params))
       .filter((r) => wanted.has(String(r.id)))
       .map(rowToEvent);
