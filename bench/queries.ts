@@ -128,7 +128,7 @@ const PAGE = (where: string, order = 'timestamp DESC, id DESC', limit = 100) =>
   `SELECT ${SELECT_EVENTS} FROM events WHERE ${where} ORDER BY ${order} LIMIT ${limit}`;
 const COUNT = (where: string) => `SELECT count(*)::BIGINT AS n FROM events WHERE ${where}`;
 
-interface Case {
+export interface Case {
   query: string;
   /** One input per sample; cycles split them. */
   inputs: unknown[];
@@ -141,7 +141,7 @@ interface Case {
   rows?: number;
 }
 
-function cases(d: Dataset, samples: number): Case[] {
+export function cases(d: Dataset, samples: number): Case[] {
   const ws = d.workspaceId;
   const r = rng(42);
   const span = d.days * 86_400_000_000;

@@ -88,29 +88,35 @@ function between(o: Order, first: EventCursor, last: EventCursor): Array<(bind: 
   ];
 }
 
+/** DuckDB's rows per row group, the unit its zone maps skip (its default; a database made otherwise only reads more). */
+const ROW_GROUP = 122_880;
+
 /**
- * Cuts sorted times (epoch µs) into at most `most` runs [first, last], at the widest gaps that are at least a
- * 64th of their whole span. The events table is stored in arrival order, so a run of receive times is a run of
- * row groups: the page of one user, scattered over months, is read from a few row groups per event instead of
- * from one range spanning them all; a page of consecutive events stays one run.
+ * Groups a page's events, given by receive time (epoch µs) and row group, into at most `most` runs of receive
+ * time [first, last], a new run wherever the next event lies beyond the next row group. The events table is
+ * stored in arrival order, so the events of one user scattered over months fall in as many row groups, each read
+ * alone (as a plain range DuckDB skips row groups by), while a page of consecutive events stays one run: read
+ * as many ranges, the 100 events of one name in a week took 246 ms against 6 (10M bench set). Past `most` runs,
+ * the closest in time are merged.
  */
-export function runsOf(sorted: number[], most = 16): Array<[number, number]> {
-  const first = sorted[0];
-  const last = sorted.at(-1);
-  if (first === undefined || last === undefined) return [];
-  const gaps = sorted
-    .slice(1)
-    .map((v, i) => ({ at: i + 1, width: v - (sorted[i] as number) }))
-    .filter((g) => g.width > 0 && g.width * 64 >= last - first)
-    .sort((a, b) => b.width - a.width)
-    .slice(0, most - 1)
-    .map((g) => g.at)
-    .sort((a, b) => a - b);
+export function runsOf(points: Array<{ r: number; g: number }>, most = 16): Array<[number, number]> {
+  const sorted = [...points].sort((x, y) => x.r - y.r);
   const runs: Array<[number, number]> = [];
-  let start = 0;
-  for (const at of [...gaps, sorted.length]) {
-    runs.push([sorted[start] as number, sorted[at - 1] as number]);
-    start = at;
+  let prev: { r: number; g: number } | undefined;
+  for (const p of sorted) {
+    const run = runs.at(-1);
+    if (run && prev && Math.abs(p.g - prev.g) <= 1) run[1] = p.r;
+    else runs.push([p.r, p.r]);
+    prev = p;
+  }
+  while (runs.length > most) {
+    let at = 1;
+    for (let i = 2; i < runs.length; i++) {
+      const gap = (i: number) => (runs[i] as [number, number])[0] - (runs[i - 1] as [number, number])[1];
+      if (gap(i) < gap(at)) at = i;
+    }
+    const [merged] = runs.splice(at, 1) as [[number, number]];
+    (runs[at - 1] as [number, number])[1] = merged[1];
   }
   return runs;
 }
@@ -141,11 +147,11 @@ export interface PageArgs {
  */
 export async function readPage(db: Db, sources: Source[], o: Order, p: PageArgs): Promise<EventPage> {
   const keys = new Sql();
-  // Each position comes with its receive time (r) and its source (s), which the second step reads by.
+  // Each position comes with its receive time (r), row group (g) and source (s), which the second step reads by.
   const branches = sources.map((where, s) => {
     const position = p.after ? ` AND ${after(o, p.after, keys.bind)}` : '';
-    return `SELECT ${o.key} AS k, id, ${o.col}, epoch_us(received_at) AS r, ${s} AS s FROM events
-      WHERE ${where(keys.bind)}${position}`;
+    return `SELECT ${o.key} AS k, id, ${o.col}, epoch_us(received_at) AS r, rowid // ${ROW_GROUP} AS g, ${s} AS s
+      FROM events WHERE ${where(keys.bind)}${position}`;
   });
   // One source is read directly, so DuckDB's top-N sits on the scan (it then reads row groups in the order's
   // direction and skips those its heap already excludes).
@@ -163,9 +169,9 @@ export async function readPage(db: Db, sources: Source[], o: Order, p: PageArgs)
     const rows = new Sql();
     let reads: string[];
     if (o.time) {
-      // By runs of receive time: what the events table is stored in (see runsOf).
-      const times = page.map((r) => ({ r: Number(r.r), s: Number(r.s) }));
-      reads = runsOf([...new Set(times.map((t) => t.r))].sort((a, b) => a - b)).flatMap(([lo, hi]) =>
+      // By runs of receive time and row group: the events table is stored in arrival order (see runsOf).
+      const times = page.map((r) => ({ r: Number(r.r), g: Number(r.g), s: Number(r.s) }));
+      reads = runsOf(times).flatMap(([lo, hi]) =>
         [...new Set(times.filter((t) => t.r >= lo && t.r <= hi).map((t) => t.s))].map((s) => {
           const range = `received_at >= ${rows.bind(us(lo))} AND received_at <= ${rows.bind(us(hi))}`;
           return `SELECT ${SELECT_EVENTS} FROM events WHERE ${(sources[s] as Source)(rows.bind)} AND ${range}`;
