@@ -416,7 +416,8 @@ async function exportApi(
   let bytes = 0;
   for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
     bytes += chunk.length;
-    for (const b of chunk) if (b === 10) lines++;
+    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    for (let at = buf.indexOf(10); at >= 0; at = buf.indexOf(10, at + 1)) lines++;
   }
   const ms = performance.now() - t0;
   if (!body && lines !== d.events) throw new Error(`${path}: ${lines} lines for ${d.events} events`);
