@@ -1,11 +1,12 @@
-// Micro-benchmark of the profile step's cost per event (identity graph + trait merge, store/duckdb/profiles.ts):
-// BEGIN; applyProfiles(batch); COMMIT; caches.apply(changes) on a real DuckDB file, with bench/events.ts-shaped
+// Micro-benchmark of the profile step's cost per event (identity graph + trait merge, profiles/apply.ts over
+// store/duckdb/profile-port.ts): BEGIN; applyProfiles(batch); COMMIT; caches.apply(changes) on a real DuckDB file, with bench/events.ts-shaped
 // events (100k users, half with an anonymousId), cold (first batch, users new) and warm (every user known).
 // Run: npx tsx bench/profiles-micro.ts [--reps 5] [--batch 20000] [--warm 3] [--only track|10%] [--against src ...]
 // --profile FILE writes a CPU profile (.cpuprofile) of the warm batches only, of the last pass run.
 // Each --against names another checkout's src/ (node_modules must resolve from there); implementations run
 // alternately in the same process, so the machine's noise hits them alike, and ratios to the first are printed.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// A checkout from before the port (store/duckdb/profiles.ts applied over the Db itself) is run as it was.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,22 +32,32 @@ const WARM = Number(args.warm);
 const USERS = 100_000;
 const CAP = 100;
 
+type Caches = InstanceType<typeof import('../src/profiles/cache.ts').ProfileCaches>;
+type Changes = Parameters<Caches['apply']>[0];
+
 interface Impl {
   name: string;
   Db: typeof DbClass;
   MIGRATIONS: string[];
-  applyProfiles: typeof import('../src/store/duckdb/profiles.ts').applyProfiles;
-  ProfileCaches: typeof import('../src/store/duckdb/profile-cache.ts').ProfileCaches;
+  /** What applyProfiles and the caches' load take: the port over `db`, or `db` itself before the port. */
+  tables: (db: DbClass) => unknown;
+  applyProfiles: (tables: unknown, events: CanonicalEvent[], cap: number, caches: Caches) => Promise<Changes>;
+  ProfileCaches: new () => Caches;
 }
 
 async function loadImpl(src: string): Promise<Impl> {
   const root = resolve(src);
+  const ported = existsSync(join(root, 'profiles/apply.ts'));
+  const Port = ported ? (await import(join(root, 'store/duckdb/profile-port.ts'))).DuckDBProfilePort : null;
   return {
     name: src,
     Db: (await import(join(root, 'store/duckdb/db.ts'))).Db,
     MIGRATIONS: (await import(join(root, 'store/duckdb/schema.ts'))).MIGRATIONS,
-    applyProfiles: (await import(join(root, 'store/duckdb/profiles.ts'))).applyProfiles,
-    ProfileCaches: (await import(join(root, 'store/duckdb/profile-cache.ts'))).ProfileCaches,
+    tables: Port ? (db) => new Port(db) : (db) => db,
+    applyProfiles: (await import(join(root, ported ? 'profiles/apply.ts' : 'store/duckdb/profiles.ts')))
+      .applyProfiles,
+    ProfileCaches: (await import(join(root, ported ? 'profiles/cache.ts' : 'store/duckdb/profile-cache.ts')))
+      .ProfileCaches,
   };
 }
 
@@ -112,15 +123,10 @@ function fillBatches(start: number): CanonicalEvent[][] {
   return out;
 }
 
-async function timed(
-  impl: Impl,
-  db: DbClass,
-  caches: InstanceType<Impl['ProfileCaches']>,
-  batch: CanonicalEvent[],
-) {
+async function timed(impl: Impl, db: DbClass, caches: Caches, batch: CanonicalEvent[]) {
   const t0 = performance.now();
   await db.run('BEGIN TRANSACTION');
-  const changes = await impl.applyProfiles(db, batch, CAP, caches);
+  const changes = await impl.applyProfiles(impl.tables(db), batch, CAP, caches);
   await db.run('COMMIT');
   caches.apply(changes);
   return ((performance.now() - t0) * 1000) / batch.length;
@@ -135,7 +141,7 @@ async function pass(impl: Impl, identifyShare: number, seed: number) {
     const db = new impl.Db(conn);
     for (const sql of impl.MIGRATIONS) await db.run(sql);
     const caches = new impl.ProfileCaches();
-    await caches.load(db);
+    await caches.load(impl.tables(db) as Parameters<Caches['load']>[0]);
     const r = rng(seed);
     const day = Date.UTC(2026, 0, 1);
     const cold = await timed(impl, db, caches, randomBatch(r, BATCH, day, identifyShare));
