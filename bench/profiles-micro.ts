@@ -6,6 +6,9 @@
 // Each --against names another checkout's src/ (node_modules must resolve from there); implementations run
 // alternately in the same process, so the machine's noise hits them alike, and ratios to the first are printed.
 // A checkout from before the port (store/duckdb/profiles.ts applied over the Db itself) is run as it was.
+// Beside wall time it prints the process's CPU time per event (JS and DuckDB's threads): on a machine shared with
+// other work the wall time of the same code moved 2× between passes, its CPU time much less. Naming this
+// checkout's src again with --against runs it twice: the spread between the two is the noise.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
@@ -123,13 +126,16 @@ function fillBatches(start: number): CanonicalEvent[][] {
   return out;
 }
 
+/** Wall and CPU time of one batch, µs per event. */
 async function timed(impl: Impl, db: DbClass, caches: Caches, batch: CanonicalEvent[]) {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   await db.run('BEGIN TRANSACTION');
   const changes = await impl.applyProfiles(impl.tables(db), batch, CAP, caches);
   await db.run('COMMIT');
   caches.apply(changes);
-  return ((performance.now() - t0) * 1000) / batch.length;
+  const c = process.cpuUsage(c0);
+  return { wall: ((performance.now() - t0) * 1000) / batch.length, cpu: (c.user + c.system) / batch.length };
 }
 
 /** One pass on a fresh database: the cold first batch, then (after a fill) `WARM` warm batches. */
@@ -146,7 +152,7 @@ async function pass(impl: Impl, identifyShare: number, seed: number) {
     const day = Date.UTC(2026, 0, 1);
     const cold = await timed(impl, db, caches, randomBatch(r, BATCH, day, identifyShare));
     for (const b of fillBatches(day + 60_000)) await timed(impl, db, caches, b);
-    const warm: number[] = [];
+    const warm: Array<{ wall: number; cpu: number }> = [];
     const session = args.profile === undefined ? null : new Session();
     if (session) {
       session.connect();
@@ -160,7 +166,7 @@ async function pass(impl: Impl, identifyShare: number, seed: number) {
       writeFileSync(args.profile, JSON.stringify(profile));
       session.disconnect();
     }
-    return { cold, warm: median(warm) };
+    return { cold, warm: { wall: median(warm.map((w) => w.wall)), cpu: median(warm.map((w) => w.cpu)) } };
   } finally {
     conn.closeSync();
     instance.closeSync();
@@ -180,21 +186,25 @@ for (const [label, share] of [
   ['10% identify with traits', 0.1],
 ] as const) {
   if (args.only !== undefined && !label.startsWith(args.only)) continue;
-  const res = impls.map(() => ({ cold: [] as number[], warm: [] as number[] }));
+  type Series = Record<'cold' | 'warm' | 'coldCpu' | 'warmCpu', number[]>;
+  const res: Series[] = impls.map(() => ({ cold: [], warm: [], coldCpu: [], warmCpu: [] }));
   for (let rep = 0; rep < REPS; rep++) {
     for (const [i, impl] of impls.entries()) {
       const p = await pass(impl, share, 1000 + rep);
-      res[i]?.cold.push(p.cold);
-      res[i]?.warm.push(p.warm);
+      const x = res[i] as Series;
+      x.cold.push(p.cold.wall);
+      x.warm.push(p.warm.wall);
+      x.coldCpu.push(p.cold.cpu);
+      x.warmCpu.push(p.warm.cpu);
     }
   }
-  console.log(`${label}; batches of ${BATCH}, median of ${REPS} passes:`);
-  const base = res[0] as { cold: number[]; warm: number[] };
+  console.log(`${label}; batches of ${BATCH}, median of ${REPS} passes (wall, then process CPU):`);
+  const base = res[0] as Series;
   for (const [i, impl] of impls.entries()) {
-    const x = res[i] as { cold: number[]; warm: number[] };
-    const ratio = (a: number[], b: number[]) => (i === 0 ? '' : ` (${(median(a) / median(b)).toFixed(2)}×)`);
-    console.log(
-      `  ${impl.name.padEnd(28)} cold ${fmt(median(x.cold))}${ratio(x.cold, base.cold)}   warm ${fmt(median(x.warm))}${ratio(x.warm, base.warm)}`,
-    );
+    const x = res[i] as Series;
+    const col = (k: keyof Series) =>
+      `${fmt(median(x[k]))}${i === 0 ? '' : ` (${(median(x[k]) / median(base[k])).toFixed(2)}×)`}`;
+    console.log(`  ${impl.name.padEnd(28)} cold ${col('cold')}   warm ${col('warm')}`);
+    console.log(`  ${'  cpu'.padEnd(28)} cold ${col('coldCpu')}   warm ${col('warmCpu')}`);
   }
 }
