@@ -57,7 +57,7 @@ async function lookup(
 }
 
 /** Links the batch's ids into persons (identity.ts) and stores the result: new ids, new userIds, merges. */
-export async function applyIdentities(
+async function applyIdentities(
   port: ProfilePort,
   ws: string,
   fx: WorkspaceEffects,

@@ -2,7 +2,7 @@
 // ids and persons are known needs no lookup query (those are scans in DuckDB: it has no index join). They
 // change only after the ingest transaction commits, so they never hold what a rollback undid. While a copy
 // holds every row ("complete"), a key missing from it has no row; past `limit` entries it is dropped, and
-// misses are then looked up in the database. Engine-neutral: rows are read through the ProfilePort (port.ts).
+// misses are then looked up in the tables. Rows are read through the ProfilePort (port.ts), whatever the engine.
 import type { CachedRows, CachedTable, ProfilePort } from './port.ts';
 
 export interface CachedId {
