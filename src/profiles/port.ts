@@ -76,7 +76,10 @@ export interface ProfilePort {
   insertIdentities(ws: string, rows: NewIdentities): Promise<void>;
   /** Marks stored ids as seen as a userId. */
   markUsers(ws: string, ids: string[]): Promise<void>;
-  /** Moves every id of person from[i] to person to[i]; returns the moved identities as they are now. */
+  /**
+   * Moves every id of person from[i] to person to[i], each by the person it had before the call (a target is
+   * never moved on); returns the moved identities as they are now.
+   */
   remapPersons(ws: string, from: string[], to: string[]): Promise<IdentityRow[]>;
   insertRefusals(ws: string, rows: Refusals): Promise<void>;
   /** The stored trait states of those of `persons` that have one. */
