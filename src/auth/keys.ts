@@ -42,16 +42,26 @@ export class KeyRing {
   private version = -1;
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<boolean> | null = null;
+  /** Reloads and changes made through this ring run one at a time: a reload cannot drop a key made meanwhile. */
+  private lock: Promise<unknown> = Promise.resolve();
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => {});
+    return run;
+  }
 
   constructor(private readonly store: Store) {}
 
   async load(): Promise<void> {
-    this.version = await this.store.admin.keysVersion();
-    this.workspaces = new Map((await this.store.admin.listWorkspaces()).map((w) => [w.id, w]));
-    this.byHash = new Map(
-      (await this.store.admin.listKeys()).filter((k) => k.revokedAt === null).map((k) => [k.hash, k]),
-    );
-    this.compileGuards();
+    return this.exclusive(async () => {
+      this.version = await this.store.admin.keysVersion();
+      this.workspaces = new Map((await this.store.admin.listWorkspaces()).map((w) => [w.id, w]));
+      this.byHash = new Map(
+        (await this.store.admin.listKeys()).filter((k) => k.revokedAt === null).map((k) => [k.hash, k]),
+      );
+      this.compileGuards();
+    });
   }
 
   /**
@@ -127,20 +137,22 @@ export class KeyRing {
 
   /** Changes some settings of a workspace; the next request sees them. Undefined: no such workspace. */
   async updateSettings(id: string, patch: SettingsPatch): Promise<Workspace | undefined> {
-    const ws = this.workspaces.get(id);
-    if (!ws) return undefined;
-    const settings: WorkspaceSettings = { ...ws.settings };
-    for (const k of ['geo', 'anonymizeIp'] as const) {
-      const v = patch[k];
-      if (typeof v === 'boolean') settings[k] = v;
-    }
-    if (patch.rateLimit === null) delete settings.rateLimit;
-    else if (patch.rateLimit) settings.rateLimit = patch.rateLimit;
-    if (!(await this.store.admin.updateWorkspaceSettings(id, settings))) return undefined;
-    const updated: Workspace = { ...ws, settings };
-    this.workspaces.set(id, updated);
-    this.compileGuards();
-    return updated;
+    return this.exclusive(async () => {
+      const ws = this.workspaces.get(id);
+      if (!ws) return undefined;
+      const settings: WorkspaceSettings = { ...ws.settings };
+      for (const k of ['geo', 'anonymizeIp'] as const) {
+        const v = patch[k];
+        if (typeof v === 'boolean') settings[k] = v;
+      }
+      if (patch.rateLimit === null) delete settings.rateLimit;
+      else if (patch.rateLimit) settings.rateLimit = patch.rateLimit;
+      if (!(await this.store.admin.updateWorkspaceSettings(id, settings))) return undefined;
+      const updated: Workspace = { ...ws, settings };
+      this.workspaces.set(id, updated);
+      this.compileGuards();
+      return updated;
+    });
   }
 
   findWorkspaceByName(name: string): Workspace | undefined {
@@ -149,25 +161,29 @@ export class KeyRing {
   }
 
   async createWorkspace(name: string): Promise<Workspace> {
-    if (this.findWorkspaceByName(name))
-      throw new IntakeError('INTAKE_ERR_CONFLICT', `workspace "${name}" already exists`);
-    const ws: Workspace = {
-      id: uuidv7(),
-      name,
-      createdAt: new Date(),
-      settings: { ...DEFAULT_WORKSPACE_SETTINGS },
-    };
-    await this.store.admin.createWorkspace(ws);
-    this.workspaces.set(ws.id, ws);
-    return ws;
+    return this.exclusive(async () => {
+      if (this.findWorkspaceByName(name))
+        throw new IntakeError('INTAKE_ERR_CONFLICT', `workspace "${name}" already exists`);
+      const ws: Workspace = {
+        id: uuidv7(),
+        name,
+        createdAt: new Date(),
+        settings: { ...DEFAULT_WORKSPACE_SETTINGS },
+      };
+      await this.store.admin.createWorkspace(ws);
+      this.workspaces.set(ws.id, ws);
+      return ws;
+    });
   }
 
   async deleteWorkspace(id: string): Promise<boolean> {
-    const found = await this.store.erasure.deleteWorkspace(id);
-    this.workspaces.delete(id);
-    for (const [h, k] of this.byHash) if (k.workspaceId === id) this.byHash.delete(h);
-    this.compileGuards();
-    return found;
+    return this.exclusive(async () => {
+      const found = await this.store.erasure.deleteWorkspace(id);
+      this.workspaces.delete(id);
+      for (const [h, k] of this.byHash) if (k.workspaceId === id) this.byHash.delete(h);
+      this.compileGuards();
+      return found;
+    });
   }
 
   /**
@@ -181,25 +197,27 @@ export class KeyRing {
     secret?: string,
     patch: Partial<KeyAccess> = {},
   ): Promise<CreatedKey> {
-    const access = normalizeAccess(kind, patch);
-    const s = secret ?? PREFIX[kind] + token(32);
-    const key: ApiKey = {
-      id: uuidv7(),
-      workspaceId,
-      kind,
-      name,
-      prefix: s.slice(0, Math.min(8, Math.max(1, s.length - 4))),
-      hash: hashSecret(s),
-      createdAt: new Date(),
-      revokedAt: null,
-      allowedOrigins: access.allowedOrigins ?? [],
-      allowedIps: access.allowedIps ?? [],
-      rateLimit: access.rateLimit ?? null,
-    };
-    await this.store.admin.createKey(key);
-    this.byHash.set(key.hash, key);
-    this.compileGuards();
-    return { key: publicKey(key), secret: s };
+    return this.exclusive(async () => {
+      const access = normalizeAccess(kind, patch);
+      const s = secret ?? PREFIX[kind] + token(32);
+      const key: ApiKey = {
+        id: uuidv7(),
+        workspaceId,
+        kind,
+        name,
+        prefix: s.slice(0, Math.min(8, Math.max(1, s.length - 4))),
+        hash: hashSecret(s),
+        createdAt: new Date(),
+        revokedAt: null,
+        allowedOrigins: access.allowedOrigins ?? [],
+        allowedIps: access.allowedIps ?? [],
+        rateLimit: access.rateLimit ?? null,
+      };
+      await this.store.admin.createKey(key);
+      this.byHash.set(key.hash, key);
+      this.compileGuards();
+      return { key: publicKey(key), secret: s };
+    });
   }
 
   /** Changes an active key's allow-lists or rate limit (only the fields given); undefined: no such active key. */
@@ -208,14 +226,16 @@ export class KeyRing {
     id: string,
     patch: Partial<KeyAccess>,
   ): Promise<Omit<ApiKey, 'hash'> | undefined> {
-    let key: ApiKey | undefined;
-    for (const k of this.byHash.values()) if (k.id === id && k.workspaceId === workspaceId) key = k;
-    if (!key) return undefined;
-    const updated: ApiKey = { ...key, ...normalizeAccess(key.kind, patch) };
-    if (!(await this.store.admin.updateKeyAccess(workspaceId, id, updated))) return undefined;
-    this.byHash.set(updated.hash, updated);
-    this.compileGuards();
-    return publicKey(updated);
+    return this.exclusive(async () => {
+      let key: ApiKey | undefined;
+      for (const k of this.byHash.values()) if (k.id === id && k.workspaceId === workspaceId) key = k;
+      if (!key) return undefined;
+      const updated: ApiKey = { ...key, ...normalizeAccess(key.kind, patch) };
+      if (!(await this.store.admin.updateKeyAccess(workspaceId, id, updated))) return undefined;
+      this.byHash.set(updated.hash, updated);
+      this.compileGuards();
+      return publicKey(updated);
+    });
   }
 
   async listKeys(workspaceId: string): Promise<Omit<ApiKey, 'hash'>[]> {
@@ -223,9 +243,12 @@ export class KeyRing {
   }
 
   async revokeKey(workspaceId: string, id: string): Promise<boolean> {
-    for (const [h, k] of this.byHash) if (k.id === id && k.workspaceId === workspaceId) this.byHash.delete(h);
-    this.compileGuards();
-    return this.store.admin.revokeKey(workspaceId, id, new Date());
+    return this.exclusive(async () => {
+      for (const [h, k] of this.byHash)
+        if (k.id === id && k.workspaceId === workspaceId) this.byHash.delete(h);
+      this.compileGuards();
+      return this.store.admin.revokeKey(workspaceId, id, new Date());
+    });
   }
 
   /** True when the workspace has an active key of this kind. */

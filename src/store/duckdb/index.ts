@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { makeDir } from '../../core/fs.ts';
+import { ProfileCaches } from '../../profiles/cache.ts';
 import type { Admin, Erasure, EventReads, EventSink, ProfileReads, SqlReads, Store } from '../types.ts';
 import { copyDatabase, Gate, gateMethods, replaceDatabase } from './compact.ts';
 import { Db, ts } from './db.ts';
 import * as del from './deletions.ts';
 import { listEvents, listRejected } from './events.ts';
 import { checkpoint, dedupeKeys, loadBatch } from './load.ts';
-import { ProfileCaches } from './profile-cache.ts';
+import { DuckDBProfilePort } from './profile-port.ts';
 import { MIGRATIONS } from './schema.ts';
 import { querySql, runSql } from './sql/run.ts';
 import * as users from './users.ts';
@@ -108,7 +109,7 @@ export class DuckDBStore implements Store {
     for (const sql of MIGRATIONS) await db.run(sql);
     await migrateDedupe(db);
     const store = new DuckDBStore(instance, writer, db, path, opts);
-    await store.caches.load(db);
+    await store.caches.load(new DuckDBProfilePort(db));
     for (const id of await del.unfinishedDeletions(db)) store.schedule(id); // interrupted by a restart
     return store;
   }
@@ -155,7 +156,7 @@ export class DuckDBStore implements Store {
     deleteWorkspace: (id) =>
       this.gate.exclusive(async () => {
         const found = await this.bumped(ws.deleteWorkspace(this.writer, id));
-        await this.caches.load(this.writer);
+        await this.caches.load(new DuckDBProfilePort(this.writer));
         return found;
       }),
   };
@@ -191,7 +192,7 @@ export class DuckDBStore implements Store {
         .exclusive(async () => {
           await del.markDeletion(this.writer, jobId, 'running');
           const tombstones = await del.runDeletion(this.writer, jobId);
-          await this.caches.load(this.writer);
+          await this.caches.load(new DuckDBProfilePort(this.writer));
           // Added, not reloaded: the log's memory also holds keys it accepted that no batch has loaded yet.
           for (const l of this.tombstoneListeners) l(tombstones);
           await this.erase();

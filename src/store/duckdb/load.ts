@@ -6,10 +6,11 @@ import { BIGINT, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { REJECTED_FIELD, REJECTION_COLUMNS } from '../../core/columns.ts';
 import { DEDUPE_KEY_SQL } from '../../core/dedupe.ts';
 import type { CanonicalEvent, Rejection } from '../../core/event.ts';
+import { applyProfiles } from '../../profiles/apply.ts';
+import type { ProfileCaches, ProfileChanges } from '../../profiles/cache.ts';
 import type { LogBatch } from '../types.ts';
 import { type Db, StoreError, ts } from './db.ts';
-import type { ProfileCaches, ProfileChanges } from './profile-cache.ts';
-import { applyProfiles } from './profiles.ts';
+import { DuckDBProfilePort } from './profile-port.ts';
 import { EVENT_COLUMNS, LINE_COLUMNS } from './schema.ts';
 
 export interface LoadOptions {
@@ -59,7 +60,12 @@ export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Pro
     }
     // Profiles change in the same transaction: a loaded event and its profile effect are one.
     if (batch.events.length > 0)
-      changes = await applyProfiles(db, batch.events, opts.maxIdsPerPerson, opts.caches);
+      changes = await applyProfiles(
+        new DuckDBProfilePort(db),
+        batch.events,
+        opts.maxIdsPerPerson,
+        opts.caches,
+      );
     await db.run('DELETE FROM ingest_log');
     await db.run('INSERT INTO ingest_log VALUES (?)', [batch.seq]);
     await db.run('COMMIT');
