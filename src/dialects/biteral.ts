@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteContext } from '../http/context.ts';
 import { ERRORS } from '../http/errors.ts';
+import { stringifyCapped } from '../pipeline/json.ts';
 import type { JsonObject } from '../pipeline/types.ts';
 import { isObject } from '../pipeline/validate.ts';
 import { ingestMapped, nonEmptyString } from './shared.ts';
@@ -73,7 +74,7 @@ function check(raw: unknown, at: string, errors: FieldError[]): JsonObject | nul
     err(
       'type',
       'invalid_value',
-      `unknown event type ${JSON.stringify(type)}; one of ${Object.keys(REQUIRED).join(', ')}`,
+      `unknown event type ${stringifyCapped(type, 64)}; one of ${Object.keys(REQUIRED).join(', ')}`,
     );
   }
   if (customerCode === undefined || customerCode === null || customerCode === '') {

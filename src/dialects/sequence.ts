@@ -6,6 +6,7 @@ import type { KeyRing } from '../auth/keys.ts';
 import { requireKey } from '../http/auth.ts';
 import { IntakeError } from '../http/errors.ts';
 import { BEARER_SECURITY } from '../http/schemas.ts';
+import { stringifyCapped } from '../pipeline/json.ts';
 import { isObject } from '../pipeline/validate.ts';
 import { ingestMapped, type Mapped, nonEmptyString } from './shared.ts';
 import { type Dialect, requestContext } from './types.ts';
@@ -49,7 +50,7 @@ function mapItem(raw: unknown): Mapped {
   }
   const messageId = typeof raw.messageId === 'string' ? raw.messageId : null;
   if (raw.type !== 'track' && raw.type !== 'identify') {
-    const reason = `Sequence accepts only "track" and "identify" calls, got ${JSON.stringify(raw.type ?? null)}`;
+    const reason = `Sequence accepts only "track" and "identify" calls, got ${stringifyCapped(raw.type ?? null, 64)}`;
     return { reject: { code: 'INTAKE_ERR_UNSUPPORTED_EVENT_TYPE', reason }, raw, messageId };
   }
   if (!nonEmptyString(raw.userId)) {

@@ -2,6 +2,7 @@
 // and the rejections to the ingest log together, and report each item's outcome in order.
 import type { ErrorCode } from '../http/errors.ts';
 import { type Enricher, enrichPlan } from '../pipeline/enrich/index.ts';
+import { stringifyCapped } from '../pipeline/json.ts';
 import { normalize } from '../pipeline/normalize.ts';
 import type { CanonicalEvent, EventRecord, Rejection, RequestContext } from '../pipeline/types.ts';
 import { validateItem } from '../pipeline/validate.ts';
@@ -63,7 +64,8 @@ export function createIngestor(log: IngestLog, opts: IngestOptions): Ingestor {
             messageId: messageIdOf(item),
             code: result.code,
             reason: result.reason,
-            payload: safeStringify(item).slice(0, MAX_PAYLOAD),
+            // Not JSON.stringify: the item may be refused for nesting deeper than it can recurse.
+            payload: stringifyCapped(item, MAX_PAYLOAD),
           };
           slots.push(r);
           rejected.push(r);
@@ -90,12 +92,4 @@ export function createIngestor(log: IngestLog, opts: IngestOptions): Ingestor {
       return summary;
     },
   };
-}
-
-function safeStringify(v: unknown): string {
-  try {
-    return JSON.stringify(v) ?? 'null';
-  } catch {
-    return '"<unserializable>"';
-  }
 }
