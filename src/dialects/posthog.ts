@@ -30,15 +30,20 @@ function captureBody(limit: number) {
     let seen = 0;
     let head: Buffer | null = Buffer.alloc(0);
     const held: Buffer[] = [];
+    let over = false;
     const out = new Transform({
       transform(chunk: Buffer, _enc, done) {
         seen += chunk.length;
         (out as unknown as { receivedEncodedLength: number }).receivedEncodedLength = seen;
         if (form) {
+          if (over) return done();
           if (seen > limit) {
-            return done(
-              new IntakeError('INTAKE_ERR_BODY_TOO_LARGE', `the body is over the ${limit}-byte limit`),
-            );
+            // Passed on for the body parser to see `receivedEncodedLength` over the limit and answer 413 as for
+            // any body. Failing this stream instead would make pipeline() destroy the request, and with it
+            // the connection, before the client could read the answer.
+            over = true;
+            held.length = 0;
+            return done(null, chunk);
           }
           held.push(chunk);
           return done();
@@ -53,7 +58,7 @@ function captureBody(limit: number) {
       },
       flush(done) {
         if (head !== null && head.length > 0) this.push(head);
-        if (!form) return done();
+        if (!form || over) return done();
         const params = new URLSearchParams(Buffer.concat(held).toString('utf8'));
         const data = params.get('data');
         if (data === null) return done(null, Buffer.concat(held));

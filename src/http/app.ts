@@ -13,7 +13,7 @@ import type { Ingest } from '../ingest/service.ts';
 import { Enricher, type GeoReader } from '../pipeline/enrich/index.ts';
 import type { Store } from '../store/types.ts';
 import { VERSION } from '../version.ts';
-import { registerBodyParser } from './body.ts';
+import { createDrainer, registerBodyParser } from './body.ts';
 import { errorBody, IntakeError } from './errors.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -49,7 +49,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const drainer = createDrainer(config.bodyLimit);
   app.setErrorHandler((err: unknown, req, reply) => {
+    // Answered before the body was all read (over the limit): the client must still be able to read the answer.
+    drainer.drain(req, reply);
     if (err instanceof IntakeError) {
       if (err.headers) reply.headers(err.headers);
       return reply.code(err.statusCode).send(errorBody(err.code, err.message, err.details));
@@ -89,6 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+    drainer.close();
   });
   app.addHook('onRequest', async () => {
     if (closing) {
