@@ -2,7 +2,12 @@
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
 import type { Config } from '../config.ts';
 import { DIALECTS } from '../dialects/index.ts';
@@ -51,7 +56,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   const drainer = createDrainer(config.bodyLimit);
   app.setErrorHandler((err: unknown, req, reply) => {
-    // Answered before the body was all read (over the limit): the client must still be able to read the answer.
+    // Answered before the body was read (over the limit, unknown route): the client must still read the answer.
     drainer.drain(req, reply);
     if (err instanceof IntakeError) {
       if (err.headers) reply.headers(err.headers);
@@ -101,11 +106,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       });
     }
   });
-  app.setNotFoundHandler((req, reply) =>
-    reply
-      .code(404)
-      .send(errorBody('INTAKE_ERR_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`)),
-  );
+  const notFound = (req: FastifyRequest) =>
+    new IntakeError('INTAKE_ERR_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`);
+  app.setNotFoundHandler((req) => {
+    throw notFound(req);
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -126,6 +131,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     maxAge: 86400,
   });
   registerBodyParser(app, config.bodyLimit);
+  // Route first, parse after: fastify runs the body parser for its not-found handler too, so a body that is
+  // not JSON sent to an unknown route was answered 400 INVALID_JSON (or 413) instead of 404. After the CORS
+  // hook, so the 404 carries its headers.
+  app.addHook('onRequest', (req, _reply, done) => done(req.is404 ? notFound(req) : undefined));
 
   const now = deps.now ?? (() => new Date());
   const ingestor = createIngestor(deps.ingest.log, {
