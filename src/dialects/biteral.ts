@@ -68,7 +68,8 @@ function check(raw: unknown, at: string, errors: FieldError[]): JsonObject | nul
     return null;
   }
   const { type, customerCode, timestamp, ...rest } = raw;
-  const required = typeof type === 'string' ? REQUIRED[type] : undefined;
+  // Own keys only: `constructor` or `__proto__` would find Object.prototype's members (a 500 before).
+  const required = typeof type === 'string' && Object.hasOwn(REQUIRED, type) ? REQUIRED[type] : undefined;
   if (type === undefined || type === null || type === '') err('type', 'required', 'type is required');
   else if (!required) {
     err(

@@ -44,6 +44,23 @@ function sequenceAuth(ring: KeyRing) {
   };
 }
 
+/**
+ * The shared error handler's answers (a body that is not JSON, over the limit, badly encoded) in Sequence's
+ * shape, like this route's own: Intake's shape failed the route's response schema, a 500.
+ */
+function inSequenceShape(
+  _req: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  done: (err: null, payload: unknown) => void,
+) {
+  const p = payload as { code?: unknown; message?: unknown; success?: unknown } | null;
+  if (reply.statusCode >= 400 && p !== null && p.success === undefined && typeof p.code === 'string') {
+    return done(null, { success: false, error: String(p.message), code: p.code });
+  }
+  done(null, payload);
+}
+
 function mapItem(raw: unknown): Mapped {
   if (!isObject(raw)) {
     return { reject: { code: 'INTAKE_ERR_INVALID_EVENT', reason: 'event must be a JSON object' }, raw };
@@ -78,8 +95,16 @@ export const sequence: Dialect = {
             { batch: Type.Array(Type.Unknown(), { description: 'track or identify calls' }) },
             { additionalProperties: true },
           ),
-          response: { 200: BatchResult, 400: SequenceError, 401: SequenceError, 403: SequenceError },
+          response: {
+            200: BatchResult,
+            400: SequenceError,
+            401: SequenceError,
+            403: SequenceError,
+            413: SequenceError,
+            415: SequenceError,
+          },
         },
+        preSerialization: inSequenceShape,
       },
       async (req, reply) => {
         const body = req.body as unknown;
