@@ -26,7 +26,7 @@ import {
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_130);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
-const BUDGET_MS = Number(process.env.FUZZ_BUDGET_MS ?? 3000);
+const BUDGET_MS = Number(process.env.FUZZ_BUDGET_MS ?? 2500);
 const ONLY = process.env.FUZZ_ONLY;
 const PATH = process.env.FUZZ_PATH;
 const LIMIT = 1024 * 1024;

@@ -314,6 +314,20 @@ export const FAMILIES: Family[] = [
     },
   },
   {
+    name: 'userflux profile',
+    paths: ['/profile'],
+    valid: (user) => ({ userId: user, anonymousId: `${user}-anon`, properties: { plan: 'pro', n: 1 } }),
+    byMessageId: false,
+    userOf: (u) => u,
+    fields: ['userId', 'anonymousId', 'properties', 'properties.plan', 'type', 'traits'],
+    envelope: [],
+    wrap: (items) => items[0],
+    account(_sent, a) {
+      if (a.status !== 204) return refusal(a, true);
+      return { stored: 1, rejected: 0, accepted: true };
+    },
+  },
+  {
     name: 'userflux batch',
     paths: ['/event/ingest/batch'],
     valid: (user) => ({ name: 'fuzz', userId: user, timestamp: Date.parse(TIME), properties: { n: 1 } }),

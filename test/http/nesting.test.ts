@@ -128,6 +128,8 @@ test('a body 100,000 levels deep is never a 5xx, wherever the depth is and whate
     ['/event/ingest', `{"name":"E","userId":"u","properties":${o}}`],
     ['/event/ingest', `{"name":"E","userId":"u","deviceData":${o}}`],
     ['/event/ingest/batch', `{"events":[{"name":"E","userId":"u","properties":${o}}]}`],
+    ['/profile', `{"userId":"u","properties":${o}}`],
+    ['/profile', `{"userId":"u","properties":{"x":${a}}}`],
     ['/batch/', `{"api_key":"${KEYS.write}","batch":[{"event":"E","distinct_id":"u","properties":${o}}]}`],
     ['/batch/', `{"api_key":"${KEYS.write}","batch":[{"event":"$identify","distinct_id":"u","$set":${o}}]}`],
     ['/capture/', `{"api_key":"${KEYS.write}","event":"E","distinct_id":"u","properties":{"x":${o}}}`],
