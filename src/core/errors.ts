@@ -45,6 +45,10 @@ export const ERRORS = {
     status: 400,
     doc: 'The event is invalid; `details` names the field. In a batch this is the reason of one rejected item.',
   },
+  INTAKE_ERR_NESTED_TOO_DEEP: {
+    status: 400,
+    doc: "The event's properties, traits, context or integrations nest objects and arrays more than 64 levels deep; the message names the field. In a batch this refuses that item alone.",
+  },
   INTAKE_ERR_MISSING_ID: {
     status: 400,
     doc: 'The event has neither userId nor anonymousId (alias: previousId and userId).',

@@ -69,6 +69,8 @@ export const trench: Dialect = {
             400: BadRequest,
             401: ErrorSchema,
             403: ErrorSchema,
+            413: ErrorSchema,
+            415: ErrorSchema,
           },
         },
       },

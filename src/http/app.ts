@@ -3,7 +3,12 @@
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
 import { Limiter } from '../auth/limits.ts';
 import type { Config } from '../core/config.ts';
@@ -16,7 +21,7 @@ import type { IngestLog } from '../ingest/types.ts';
 import { Enricher, type GeoReader } from '../pipeline/enrich/index.ts';
 import type { Store } from '../store/types.ts';
 import { addKeyGuards } from './auth.ts';
-import { registerBodyParser } from './body.ts';
+import { createDrainer, registerBodyParser } from './body.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -56,10 +61,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const drainer = createDrainer(config.bodyLimit);
   app.setErrorHandler((err: unknown, req, reply) => {
     // Error bodies have one shape whatever the route's response schemas say: a route that documents its own
     // shape for a status (Sequence's 400/403) made fastify's serializer fail with a 500 on every other error.
     reply.serializer(JSON.stringify).type('application/json; charset=utf-8');
+    // Answered before the body was read (over the limit, unknown route): the client must still read the answer.
+    drainer.drain(req, reply);
     if (err instanceof IntakeError) {
       if (err.headers) reply.headers(err.headers);
       return reply.code(err.statusCode).send(errorBody(err.code, err.message, err.details));
@@ -99,6 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+    drainer.close();
   });
   app.addHook('onRequest', async () => {
     if (closing) {
@@ -107,11 +116,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       });
     }
   });
-  app.setNotFoundHandler((req, reply) =>
-    reply
-      .code(404)
-      .send(errorBody('INTAKE_ERR_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`)),
-  );
+  const notFound = (req: FastifyRequest) =>
+    new IntakeError('INTAKE_ERR_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`);
+  app.setNotFoundHandler((req) => {
+    throw notFound(req);
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -137,6 +146,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const clock = deps.now;
   addKeyGuards(app, deps.keys, new Limiter(clock ? () => clock().getTime() : () => performance.now()));
   registerBodyParser(app, config.bodyLimit);
+  // Route first, parse after: fastify runs the body parser for its not-found handler too, so a body that is
+  // not JSON sent to an unknown route was answered 400 INVALID_JSON (or 413) instead of 404. After the CORS
+  // hook, so the 404 carries its headers.
+  app.addHook('onRequest', (req, _reply, done) => done(req.is404 ? notFound(req) : undefined));
 
   const now = deps.now ?? (() => new Date());
   const ingestor = createIngestor(deps.log, {

@@ -5,6 +5,7 @@ import type { CanonicalEvent, EventRecord, Rejection, RequestContext } from '../
 import { uuidv7 } from '../core/ids.ts';
 import type { WorkspaceSettings } from '../core/model.ts';
 import { type Enricher, enrichPlan } from '../pipeline/enrich/index.ts';
+import { stringifyCapped } from '../pipeline/json.ts';
 import { normalize } from '../pipeline/normalize.ts';
 import { validateItem } from '../pipeline/validate.ts';
 import type { IngestLog } from './types.ts';
@@ -67,7 +68,8 @@ export function createIngestor(log: IngestLog, opts: IngestOptions): Ingestor {
             messageId: messageIdOf(item),
             code: result.code,
             reason: result.reason,
-            payload: safeStringify(item).slice(0, MAX_PAYLOAD),
+            // Not JSON.stringify: the item may be refused for nesting deeper than it can recurse.
+            payload: stringifyCapped(item, MAX_PAYLOAD),
           };
           slots.push(r);
           rejected.push(r);
@@ -95,12 +97,4 @@ export function createIngestor(log: IngestLog, opts: IngestOptions): Ingestor {
       return summary;
     },
   };
-}
-
-function safeStringify(v: unknown): string {
-  try {
-    return JSON.stringify(v) ?? 'null';
-  } catch {
-    return '"<unserializable>"';
-  }
 }

@@ -1,5 +1,6 @@
 // Reading events back: GET /events with Trench's filters, and GET /rejected for items refused at ingest.
 import { Type } from '@sinclair/typebox';
+import { depthExceeds, MAX_DEPTH } from '../../pipeline/json.ts';
 import { parseEventQuery } from '../../query/events.ts';
 import { ORDER_FIELDS } from '../../store/types.ts';
 import { requireKey } from '../auth.ts';
@@ -87,7 +88,9 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
                 messageId: Type.Union([Type.String(), Type.Null()]),
                 code: Type.String(),
                 reason: Type.String(),
-                payload: Type.Unknown({ description: 'The item as sent' }),
+                payload: Type.Unknown({
+                  description: `The item as sent; its JSON text instead when cut at 64 KiB or nested over ${MAX_DEPTH + 1} levels`,
+                }),
               }),
             ),
             limit: Type.Integer(),
@@ -113,7 +116,9 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
 
 function parsePayload(s: string): unknown {
   try {
-    return JSON.parse(s);
+    const v: unknown = JSON.parse(s);
+    // An item refused for its depth can be kept whole; serializing the answer would then recurse that deep.
+    return depthExceeds(v, MAX_DEPTH + 1) ? s : v;
   } catch {
     return s; // cut at the size cap: keep the text
   }
