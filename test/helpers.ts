@@ -7,7 +7,7 @@ import { bootstrap, KeyRing } from '../src/auth/keys.ts';
 import { type App, buildApp } from '../src/http/app.ts';
 import { Ingest } from '../src/ingest/service.ts';
 import { type GeoReader, openGeoReader } from '../src/pipeline/enrich/index.ts';
-import { DuckDBStore } from '../src/store/duckdb/index.ts';
+import { DuckDBStore, type DuckDBStoreOptions } from '../src/store/duckdb/index.ts';
 
 export const KEYS = { write: 'test-write-key', read: 'test-read-key', admin: 'test-admin-key' } as const;
 
@@ -38,6 +38,8 @@ export interface TestAppOptions {
   now?: () => Date;
   /** The geolocation database (testGeoReader()); default none, so events get no context.location. */
   geo?: GeoReader | null;
+  /** More store options (the purge's interval and timer, say). */
+  store?: Omit<DuckDBStoreOptions, 'dataDir'>;
 }
 
 let geoReader: Promise<GeoReader> | undefined;
@@ -49,7 +51,7 @@ export function testGeoReader(): Promise<GeoReader> {
 
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = opts.dataDir ?? tempDir();
-  const store = await DuckDBStore.open({ dataDir, memoryLimit: '256MB' });
+  const store = await DuckDBStore.open({ memoryLimit: '256MB', ...opts.store, dataDir });
   const keys = new KeyRing(store);
   await keys.load();
   await bootstrap(keys, KEYS);

@@ -17,6 +17,7 @@ export async function start(config: Config): Promise<void> {
     checkpointThreshold: config.duckdbCheckpointThreshold,
     dedupeWindowHours: config.dedupeWindowHours,
     maxIdsPerPerson: config.maxIdsPerPerson,
+    purgeIntervalHours: config.purgeIntervalHours,
   });
   const keys = new KeyRing(store);
   await keys.load();

@@ -1,4 +1,5 @@
-// Admin API: workspaces and keys. Admin keys manage the whole server; every other key is scoped to its workspace.
+// Admin API: workspaces, keys, and the purge of deleted users' bytes. Admin keys manage the whole server; every
+// other key is scoped to its workspace.
 import { Type } from '@sinclair/typebox';
 import { KEY_KINDS } from '../../auth/keys.ts';
 import { requireKey } from '../auth.ts';
@@ -33,6 +34,32 @@ const CreatedKey = Type.Object({
   secret: Type.String({ description: 'Shown once; store it now.' }),
 });
 const WsParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const Time = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+const Purge = Type.Object({
+  rewritten: Type.Boolean({ description: 'False when no deletion was waiting: nothing was rewritten' }),
+  deletions: Type.Integer({ description: 'Deletion jobs whose rows are now gone from the file' }),
+  startedAt: Type.String({ format: 'date-time' }),
+  durationMs: Type.Integer(),
+  writesHeldMs: Type.Integer({
+    description: 'How long admin changes and deletion jobs waited (ingest loads and reads went on)',
+  }),
+  readsHeldMs: Type.Integer({ description: 'How long every request, reads included, waited' }),
+  bytesBefore: Type.Integer({ description: 'Database file and WAL, in bytes' }),
+  bytesAfter: Type.Integer(),
+});
+const PurgeStatus = Type.Object({
+  waiting: Type.Integer({ description: "Deletions done whose rows' bytes are still in the file" }),
+  oldestDeletedAt: Time,
+  dueBy: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'When the scheduled purge erases them: the oldest plus the purge interval',
+  }),
+  intervalHours: Type.Integer(),
+  running: Type.Boolean(),
+  last: Type.Union([Purge, Type.Null()], {
+    description: 'The last purge that rewrote the file, since start',
+  }),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+});
 const security = BEARER_SECURITY;
 
 export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
@@ -106,6 +133,36 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
       await ctx.keys.deleteWorkspace(req.params.id);
       return reply.code(204).send();
     },
+  );
+
+  app.post(
+    '/admin/purge',
+    {
+      preValidation: admin,
+      schema: {
+        summary: "Erase deleted users' bytes from the database file now",
+        description:
+          'One rewrite for every deletion done and not yet erased (as the scheduled purge does); answers when it is done, with what it did. No deletion waiting: nothing is rewritten.',
+        tags: ['admin'],
+        security,
+        response: { 200: Purge, ...errorResponses },
+      },
+    },
+    async () => (await ctx.store.purgeDeleted()) as never,
+  );
+
+  app.get(
+    '/admin/purge',
+    {
+      preValidation: admin,
+      schema: {
+        summary: 'Deletions waiting for the purge, when it is due, and the last one',
+        tags: ['admin'],
+        security,
+        response: { 200: PurgeStatus, ...errorResponses },
+      },
+    },
+    async () => (await ctx.store.purgeStatus()) as never,
   );
 
   app.patch(

@@ -12,12 +12,14 @@ import type {
   Workspace,
   WorkspaceSettings,
 } from '../types.ts';
-import { copyDatabase, Gate, gateMethods, replaceDatabase } from './compact.ts';
 import { Db, ts } from './db.ts';
 import * as del from './deletions.ts';
+import { Erasure, type Timer } from './erasure.ts';
 import { listEvents, listRejected } from './events.ts';
+import { Gate, gateMethods, Serial } from './gate.ts';
 import { loadedSegment, loadKeys, loadSegment } from './load.ts';
 import { ProfileCaches } from './profile-cache.ts';
+import { clearPurge, type PurgeHost, type Replay } from './purge.ts';
 import { MIGRATIONS } from './schema.ts';
 import * as users from './users.ts';
 import * as ws from './workspaces.ts';
@@ -34,23 +36,59 @@ export interface DuckDBStoreOptions {
   dedupeWindowHours?: number;
   /** Most ids (userIds, anonymousIds) one person may have; a link beyond it is refused. Default 100. */
   maxIdsPerPerson?: number;
+  /**
+   * Hours a deletion's bytes may stay in the file: one purge rewrites it this long after the oldest deletion
+   * not yet erased, for every deletion done by then. Default 24; 0 purges right after each deletion.
+   */
+  purgeIntervalHours?: number;
+  /** Arms the purge timer: calls `fire` after `ms`, returns a cancel function. Tests fire it themselves. */
+  timer?: Timer;
+  /** For tests: runs once a purge's copy is written, before the purge catches up with the loads since. */
+  afterPurgeCopy?: () => Promise<void>;
 }
+
+/**
+ * The calls that go on while a purge copies the database: reads, and segment loads (loaded into the copy too).
+ * The dedupe window purge only forgets keys kept by old versions, which its next run forgets in the copy.
+ * Every other call waits for the purge, so nothing it writes is left out of the copy.
+ */
+const DURING_PURGE = [
+  'loadSegment',
+  'loadedSegment',
+  'purgeDedupe',
+  'listEvents',
+  'listRejected',
+  'listWorkspaces',
+  'listKeys',
+  'getUser',
+  'listUsers',
+  'listUserEvents',
+  'getGroup',
+  'listGroupUsers',
+  'getDeletion',
+  'purgeStatus',
+] as const satisfies ReadonlyArray<keyof DuckDBStore>;
 
 type Page = { limit: number; offset: number };
 
 export class DuckDBStore implements Store {
-  /** Every call runs inside it; erasing a deleted user's bytes (compact.ts) swaps the file with it held alone. */
+  /** Every call runs inside it (gate.ts): a purge (purge.ts) holds writes back, and the file swap everything. */
   private readonly gate = new Gate();
-  /** Identities and trait states in memory, for the ingest write. */
-  private readonly caches = new ProfileCaches();
+  /** The writer connection's transactions (segment loads, deletions), one at a time. */
+  private readonly writes = new Serial();
+  /** Identities and trait states in memory, for the ingest write; a purge hands over the copy's. */
+  private caches = new ProfileCaches();
   /** Dedupe keys accepted within the window, in memory; filled at open from the window's events and tombstones. */
   readonly dedupe = new KeySet();
 
   private windowStart(): Date {
     return new Date(Date.now() - (this.opts.dedupeWindowHours ?? 48) * 3_600_000);
   }
-  /** Deletion jobs, one after another. */
+  /** Deletion jobs and purges, one after another. */
   private jobs: Promise<void> = Promise.resolve();
+  /** While a purge copies the database: the segments loaded meanwhile, for the copy. */
+  private replay: Replay | null = null;
+  private readonly erasure: Erasure;
 
   private constructor(
     private instance: DuckDBInstance,
@@ -61,7 +99,25 @@ export class DuckDBStore implements Store {
     private readonly path: string,
     private readonly opts: DuckDBStoreOptions,
   ) {
-    gateMethods(this, this.gate, ['deleteWorkspace']);
+    this.erasure = new Erasure(
+      {
+        path,
+        db: () => this.db,
+        enqueue: (fn) => {
+          const run = this.jobs.then(fn);
+          this.jobs = run.then(
+            () => {},
+            () => {},
+          );
+          return run;
+        },
+        purgeHost: () => this.purgeHost(),
+      },
+      opts.purgeIntervalHours ?? 24,
+      opts.timer,
+    );
+    // purgeDeleted takes the gate itself (purge.ts).
+    gateMethods(this, this.gate, { duringPurge: DURING_PURGE, skip: ['purgeDeleted'] });
   }
 
   private static async connect(path: string, opts: DuckDBStoreOptions) {
@@ -84,28 +140,35 @@ export class DuckDBStore implements Store {
     if (opts.dataDir !== ':memory:') {
       mkdirSync(opts.dataDir, { recursive: true });
       path = join(opts.dataDir, 'intake.duckdb');
+      clearPurge(path);
     }
     const { instance, writer, db } = await DuckDBStore.connect(path, opts);
     for (const sql of MIGRATIONS) await db.run(sql);
     await migrateDedupe(db);
+    await del.migrateErasure(db);
     const store = new DuckDBStore(instance, writer, db, path, opts);
     await store.caches.load(db);
     await loadKeys(db, store.dedupe, store.windowStart());
     for (const id of await del.unfinishedDeletions(db)) store.schedule(id); // interrupted by a restart
+    await store.erasure.arm(); // deletions a previous run did not erase
     return store;
   }
 
   loadSegment = (segment: LogSegment) =>
-    loadSegment(this.writer, segment, {
-      maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
-      caches: this.caches,
+    this.writes.run(async () => {
+      await loadSegment(this.writer, segment, {
+        maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
+        caches: this.caches,
+      });
+      this.replay?.record(segment); // before the log deletes the file
     });
   loadedSegment = () => loadedSegment(this.db);
   // Deleted users' keys are tombstones dated 9999-12-31 (deletions.ts), so the window purge never forgets them.
-  purgeDedupe = async (before: Date) => {
-    await this.writer.run('DELETE FROM dedupe_keys WHERE seen_at < ?', [ts(before)]);
-    return this.dedupe.purge(before);
-  };
+  purgeDedupe = (before: Date) =>
+    this.writes.run(async () => {
+      await this.writer.run('DELETE FROM dedupe_keys WHERE seen_at < ?', [ts(before)]);
+      return this.dedupe.purge(before);
+    });
   listEvents = (workspaceId: string, q: EventQuery) => listEvents(this.db, workspaceId, q);
   listRejected = (workspaceId: string, page: { limit: number; offset: number }) =>
     listRejected(this.db, workspaceId, page);
@@ -113,9 +176,9 @@ export class DuckDBStore implements Store {
   createWorkspace = (w: Workspace) => ws.createWorkspace(this.db, w);
   listWorkspaces = () => ws.listWorkspaces(this.db);
   updateWorkspaceSettings = (id: string, s: WorkspaceSettings) => ws.updateWorkspaceSettings(this.db, id, s);
-  // Alone, on the writer: no ingest transaction may touch the rows, and the profile caches are reloaded.
+  // On the writer, between segment loads: no ingest transaction may touch the rows while the caches reload.
   deleteWorkspace = (id: string) =>
-    this.gate.exclusive(async () => {
+    this.writes.run(async () => {
       const found = await ws.deleteWorkspace(this.writer, id);
       await this.caches.load(this.writer);
       return found;
@@ -138,38 +201,58 @@ export class DuckDBStore implements Store {
     return job;
   };
 
-  /** Runs a deletion job after those before it, with the store to itself (it swaps the database file). */
+  /**
+   * Runs a deletion job after the jobs and purges before it, on the writer between segment loads; reads go on
+   * and see the rows until it commits. Its bytes leave the file at the next purge.
+   */
   private schedule(jobId: string): void {
     this.jobs = this.jobs.then(() =>
       this.gate
-        .exclusive(async () => {
-          await del.markDeletion(this.writer, jobId, 'running');
-          const tombstones = await del.runDeletion(this.writer, jobId);
-          await this.caches.load(this.writer);
-          // Added, not reloaded: the memory also holds keys the log accepted that no segment has loaded yet.
-          for (const key of tombstones) this.dedupe.add(key, FOREVER);
-          await this.erase();
-          await del.markDeletion(this.db, jobId, 'done');
-        })
-        .catch((err: unknown) => del.markDeletion(this.db, jobId, 'failed', String(err)).catch(() => {})),
+        .mutating(() =>
+          this.writes.run(async () => {
+            await del.markDeletion(this.writer, jobId, 'running');
+            const tombstones = await del.runDeletion(this.writer, jobId);
+            await this.caches.load(this.writer);
+            // Added, not reloaded: the memory also holds keys the log accepted that no segment has loaded yet.
+            for (const key of tombstones) this.dedupe.add(key, FOREVER);
+          }),
+        )
+        .then(
+          () => this.erasure.arm().catch(() => {}),
+          (err: unknown) => del.markDeletion(this.db, jobId, 'failed', String(err)).catch(() => {}),
+        ),
     );
   }
 
-  /** Rewrites the database file so deleted rows are gone from its bytes, not only from its tables. */
-  private async erase(): Promise<void> {
-    if (this.path === ':memory:') return;
-    const copy = await copyDatabase(this.db, this.path);
-    this.closeConnections();
-    try {
-      replaceDatabase(copy, this.path);
-    } finally {
-      // Reopen whatever is there: the compacted file, or the original if the swap failed.
-      ({
-        instance: this.instance,
-        writer: this.writer,
-        db: this.db,
-      } = await DuckDBStore.connect(this.path, this.opts));
-    }
+  purgeDeleted = () => this.erasure.purge();
+  purgeStatus = () => this.erasure.status();
+
+  private purgeHost(): PurgeHost {
+    return {
+      gate: this.gate,
+      path: this.path,
+      maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
+      connect: async () => new Db(await this.instance.connect()),
+      recordLoads: (replay) => {
+        this.replay = replay;
+      },
+      reopen: async (swap, caches) => {
+        await this.writer.run('CHECKPOINT'); // the WAL must be empty: the copy replaces the file it belongs to
+        this.closeConnections();
+        try {
+          swap();
+          this.caches = caches;
+        } finally {
+          // Whatever is there: the copy, or the original if the swap failed.
+          ({
+            instance: this.instance,
+            writer: this.writer,
+            db: this.db,
+          } = await DuckDBStore.connect(this.path, this.opts));
+        }
+      },
+      afterCopy: this.opts.afterPurgeCopy,
+    };
   }
 
   private closeConnections(): void {
@@ -179,6 +262,7 @@ export class DuckDBStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.erasure.close();
     await this.jobs;
     await this.db.run('CHECKPOINT').catch(() => {});
     this.writer.conn.closeSync();
