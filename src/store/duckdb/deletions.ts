@@ -98,8 +98,12 @@ export async function runDeletion(db: Db, jobId: string): Promise<string[]> {
     const mine = `workspace_id = ? AND (user_id ${IN_IDS} OR anonymous_id ${IN_IDS}
       OR (type = 'alias' AND previous_id ${IN_IDS}))`;
     const mineParams = [ws, ids, ids, ids];
-    const messages = await db.all(`SELECT DISTINCT message_id FROM events WHERE ${mine}`, mineParams);
-    const messageIds = messages.map((r) => String(r.message_id));
+    // One scan of the events, which hands back the messageIds to make tombstones of: the scans are most of a
+    // deletion's time (1M bench events, busy machine: 0.63 s with a SELECT then a DELETE, 0.12 s so).
+    const deleted = await db.all(`DELETE FROM events WHERE ${mine} RETURNING message_id`, mineParams);
+    const events = deleted.length;
+    rows += events;
+    const messageIds = [...new Set(deleted.map((r) => String(r.message_id)))];
     const keys = messageIds.map((m) => dedupeKey(ws, m));
     if (keys.length > 0) {
       const tombstones = listValue(keys.map((k) => BigInt(`0x${k}`).toString()));
@@ -110,8 +114,6 @@ export async function runDeletion(db: Db, jobId: string): Promise<string[]> {
         tombstones,
       ]);
     }
-    const events = await db.run(`DELETE FROM events WHERE ${mine}`, mineParams);
-    rows += events;
     // Rejected items carry no parsed ids: match their messageId, or the ids inside the payload when it parses
     // (a payload cut at the size cap does not, and is read as {}).
     rows += await db.run(
