@@ -41,6 +41,15 @@ export async function startCopy(db: Db, path: string): Promise<Copy> {
   return copy;
 }
 
+/**
+ * Checkpoints the copy and, if no write is in the way, the database: done before the swap, so the checkpoints
+ * that must run with every call held back have only what came since.
+ */
+export async function checkpointCopy(db: Db, copy: Copy): Promise<void> {
+  await db.run(`CHECKPOINT ${COPY}`);
+  await db.run(`CHECKPOINT ${ident(copy.main)}`).catch(() => {}); // a load in flight may refuse it
+}
+
 /** Checkpoints and detaches the copy: its file then holds all of it. */
 export async function finishCopy(db: Db, copy: Copy): Promise<void> {
   await db.run(`CHECKPOINT ${COPY}`);

@@ -7,7 +7,15 @@ import { basename, join } from 'node:path';
 import { decodeLine } from '../../ingest/lines.ts';
 import type { CanonicalEvent } from '../../pipeline/types.ts';
 import type { LogSegment } from '../types.ts';
-import { type Copy, dropCopy, finishCopy, removeCopy, replaceDatabase, startCopy } from './compact.ts';
+import {
+  type Copy,
+  checkpointCopy,
+  dropCopy,
+  finishCopy,
+  removeCopy,
+  replaceDatabase,
+  startCopy,
+} from './compact.ts';
 import type { Db } from './db.ts';
 import { markErased } from './deletions.ts';
 import type { Gate } from './gate.ts';
@@ -133,6 +141,7 @@ export function purgeFile(host: PurgeHost): Promise<FilePurge> {
       for (let round = 0; round < MAX_ROUNDS && replay.waiting > 1; round++) {
         replayed += await replay.into(db, opts, replay.waiting);
       }
+      await checkpointCopy(db, copy);
       const done = copy;
       let erased = 0;
       let readsHeldMs = 0;
