@@ -65,9 +65,9 @@ export class Replay {
 
   /**
    * Loads the segments waiting (at most `most`, those recorded meanwhile included) into `db`, the copy, several
-   * in one transaction; those its snapshot already holds are skipped. Returns how many were taken.
+   * in one transaction; those its snapshot already holds are skipped.
    */
-  async into(db: Db, opts: LoadOptions, most = Number.POSITIVE_INFINITY): Promise<number> {
+  async into(db: Db, opts: LoadOptions, most = Number.POSITIVE_INFINITY): Promise<void> {
     const loaded = await loadedSegment(db);
     const merged = join(this.dir, 'merged.ndjson');
     let n = 0;
@@ -92,7 +92,6 @@ export class Replay {
       await loadSegment(db, readSegment(merged, seq), opts);
     }
     rmSync(merged, { force: true });
-    return n;
   }
 
   dispose(): void {
@@ -145,7 +144,6 @@ export interface FilePurge {
   erased: number;
   writesHeldMs: number;
   readsHeldMs: number;
-  segmentsReplayed: number;
 }
 
 /** Rewrites the database file without the deleted rows and marks the deletions done so far erased. */
@@ -164,19 +162,18 @@ export function purgeFile(host: PurgeHost): Promise<FilePurge> {
       const caches = new ProfileCaches();
       await caches.load(db);
       const opts = { maxIdsPerPerson: host.maxIdsPerPerson, caches };
-      let replayed = 0;
       for (let round = 0; round < MAX_ROUNDS && replay.waiting > 1; round++) {
-        replayed += await replay.into(db, opts, replay.waiting);
+        await replay.into(db, opts, replay.waiting);
       }
       await checkpointCopy(db, copy);
       const done = copy;
       let erased = 0;
       let readsHeldMs = 0;
+      const closedAt = performance.now(); // new calls wait from here, while those in flight end
       await host.gate.exclusive(async () => {
-        const closedAt = performance.now();
         host.recordLoads(null);
         if (replay.failure) throw replay.failure;
-        replayed += await replay.into(db, opts);
+        await replay.into(db, opts);
         erased = await markErased(db, new Date());
         await finishCopy(db, done);
         db.conn.closeSync();
@@ -184,12 +181,7 @@ export function purgeFile(host: PurgeHost): Promise<FilePurge> {
         swapped = true;
         readsHeldMs = performance.now() - closedAt;
       });
-      return {
-        erased,
-        writesHeldMs: performance.now() - frozenAt,
-        readsHeldMs,
-        segmentsReplayed: replayed,
-      };
+      return { erased, writesHeldMs: performance.now() - frozenAt, readsHeldMs };
     } finally {
       host.recordLoads(null);
       replay.dispose();
