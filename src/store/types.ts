@@ -221,7 +221,7 @@ export interface PurgeStatus {
   intervalHours: number;
   running: boolean;
   last: PurgeResult | null;
-  /** The last scheduled purge's failure, until one succeeds. */
+  /** The last purge's failure, until one succeeds. */
   lastError: string | null;
 }
 

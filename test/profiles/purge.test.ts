@@ -125,6 +125,26 @@ test('two deletions cost one rewrite, done by the purge; a purge with nothing wa
   }
 });
 
+test('POST /admin/purge?wait=false answers 202 at once; GET /admin/purge then shows the purge done', async () => {
+  const m = unique('async');
+  const t = await withUsers({ 'user-async': m });
+  try {
+    await deleteUser(t, 'user-async');
+    const res = await admin(t, 'POST', '/admin/purge?wait=false');
+    assert.equal(res.status, 202);
+    assert.equal(typeof res.body.waiting, 'number');
+    let status: Record<string, unknown> = res.body;
+    for (let i = 0; i < 250 && !status.last; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      status = (await admin(t, 'GET', '/admin/purge')).body;
+    }
+    assert.deepEqual([status.waiting, (status.last as Record<string, unknown>)?.deletions], [0, 1]);
+    assert.ok(!bytes(t).includes(m));
+  } finally {
+    await t.close();
+  }
+});
+
 test('the purge needs an admin key', async () => {
   const t = await startTestApp();
   try {

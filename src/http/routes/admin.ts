@@ -58,7 +58,9 @@ const PurgeStatus = Type.Object({
   last: Type.Union([Purge, Type.Null()], {
     description: 'The last purge that rewrote the file, since start',
   }),
-  lastError: Type.Union([Type.String(), Type.Null()]),
+  lastError: Type.Union([Type.String(), Type.Null()], {
+    description: "The last purge's failure, until one succeeds",
+  }),
 });
 const security = BEARER_SECURITY;
 
@@ -142,13 +144,21 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
       schema: {
         summary: "Erase deleted users' bytes from the database file now",
         description:
-          'One rewrite for every deletion done and not yet erased (as the scheduled purge does); answers when it is done, with what it did. No deletion waiting: nothing is rewritten.',
+          'One rewrite for every deletion done and not yet erased (as the scheduled purge does); answers when it is done, with what it did. No deletion waiting: nothing is rewritten. On a large database this takes minutes: `wait=false` answers 202 with the status at once (then poll GET /admin/purge).',
         tags: ['admin'],
         security,
-        response: { 200: Purge, ...errorResponses },
+        querystring: Type.Object({
+          wait: Type.Optional(Type.Boolean({ description: 'Answer when the purge is done (default true)' })),
+        }),
+        response: { 200: Purge, 202: PurgeStatus, ...errorResponses },
       },
     },
-    async () => (await ctx.store.purgeDeleted()) as never,
+    async (req, reply) => {
+      if (req.query.wait !== false) return (await ctx.store.purgeDeleted()) as never;
+      // Its failure is kept in the status (lastError).
+      ctx.store.purgeDeleted().catch(() => {});
+      return reply.code(202).send((await ctx.store.purgeStatus()) as never);
+    },
   );
 
   app.get(

@@ -59,7 +59,12 @@ export class Erasure {
 
   /** One rewrite for every deletion done and not yet erased, after the jobs queued before it. */
   purge(): Promise<PurgeResult> {
-    return this.host.enqueue(() => this.run());
+    return this.host.enqueue(() =>
+      this.run().catch((err: unknown) => {
+        this.lastError = String(err);
+        throw err;
+      }),
+    );
   }
 
   async status(): Promise<PurgeStatus> {
@@ -83,8 +88,7 @@ export class Erasure {
     if (!oldest || this.closed) return;
     const fire = () => {
       this.cancel = null;
-      this.purge().catch((err: unknown) => {
-        this.lastError = String(err);
+      this.purge().catch(() => {
         if (!this.closed) this.cancel = this.timer(RETRY_MS, fire);
       });
     };
