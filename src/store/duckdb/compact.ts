@@ -1,10 +1,11 @@
 // Physical erasure of deleted rows: a copy of the database in a new file, swapped in for the old one.
 // DuckDB marks deleted rows in their row group and neither zeroes freed blocks nor trims them, so DELETE and
-// CHECKPOINT leave a deleted row's bytes in the file. Measured on DuckDB 1.5.6 (1M rows, strings stored
-// uncompressed so they can be found): the three deleted rows' strings were all still in the file after DELETE,
-// CHECKPOINT and close; deleting every row of the two row groups that held them and appending the survivors
-// again dropped those row groups, but their blocks were only marked free and still held the strings. A copy
-// (COPY FROM DATABASE) holds only live rows, and the old file is gone once the copy is renamed over it.
+// CHECKPOINT leave a deleted row's bytes in the file (test/store/duckdb-erasure.test.ts). Measured on DuckDB
+// 1.5.6 (strings stored uncompressed so they can be found): deleted rows' strings were still in the file after
+// DELETE, CHECKPOINT and close; deleting every row of the row group that held one and appending the survivors
+// again dropped the group, but its blocks were only freed: the string was still in the file in 8 of 8 runs
+// (300k and 1M rows) and overwritten by chance in another layout, so no guarantee. A copy (COPY FROM DATABASE)
+// holds only live rows, and the old file is gone once the copy is renamed over it.
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Db } from './db.ts';
