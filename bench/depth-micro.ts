@@ -2,9 +2,10 @@
 // against validate + normalize of the same events, which run it.
 // Run: npx tsx bench/depth-micro.ts   (CPU time per event, median of 15 passes: steadier than wall time on a
 // machine shared with other work)
+
+import type { RequestContext } from '../src/core/event.ts';
 import { depthExceeds, MAX_DEPTH } from '../src/pipeline/json.ts';
 import { normalize } from '../src/pipeline/normalize.ts';
-import type { RequestContext } from '../src/pipeline/types.ts';
 import { validateItem } from '../src/pipeline/validate.ts';
 import { bodyPool, fillBody } from './events.ts';
 

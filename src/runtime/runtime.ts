@@ -9,13 +9,15 @@ import { readYourWrites } from '../ingest/read-your-writes.ts';
 import type { IngestLog } from '../ingest/types.ts';
 import { type GeoReader, openGeoReader } from '../pipeline/enrich/index.ts';
 import type { Store } from '../store/types.ts';
-import { ENGINES, type EngineHooks, type EngineName } from './engines.ts';
+import { ENGINES, type EngineHooks, type EngineName, type StoreHooks } from './engines.ts';
 
 export type RuntimeConfig = Omit<Config, 'port' | 'host' | 'logLevel' | 'keys'>;
 
 export interface RuntimeOptions extends EngineHooks {
   /** Default `embedded`. */
   engine?: EngineName;
+  /** Tests only: hooks of the embedded store. */
+  storeHooks?: StoreHooks;
   /** Keys the default workspace must have (created when missing); absent: none is created. */
   bootstrapKeys?: Partial<Record<KeyKind, string>>;
   /** The clock; tests pass a fixed one. */
@@ -41,7 +43,7 @@ export interface Runtime {
 
 export async function openRuntime(config: RuntimeConfig, opts: RuntimeOptions = {}): Promise<Runtime> {
   const engine = ENGINES[opts.engine ?? 'embedded'];
-  const raw = await engine.openStore(config);
+  const raw = await engine.openStore(config, opts.storeHooks);
   let log: IngestLog;
   try {
     log = await engine.openLog(raw, config, opts);

@@ -126,6 +126,42 @@ export interface DeletionJob {
   eventsDeleted: number;
   idsDeleted: number;
   error: string | null;
+  /**
+   * When the deleted rows' bytes left the storage (a purge rewrote it); null until then. Set with finishedAt
+   * when the job found nothing to delete.
+   */
+  erasedAt: Date | null;
+}
+
+/** What one purge did (purgeDeleted). */
+export interface PurgeResult {
+  /** False when no deletion was waiting: nothing was rewritten. */
+  rewritten: boolean;
+  /** Deletion jobs whose rows are now gone from the storage's bytes. */
+  deletions: number;
+  startedAt: Date;
+  durationMs: number;
+  /** How long writes other than ingest loads (admin changes, deletion jobs) waited. */
+  writesHeldMs: number;
+  /** How long every call, reads included, waited. */
+  readsHeldMs: number;
+  /** Storage size before and after, in bytes. */
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+export interface PurgeStatus {
+  /** Deletion jobs done whose rows' bytes are still in the storage. */
+  waiting: number;
+  /** When the oldest of them was done. */
+  oldestDeletedAt: Date | null;
+  /** When the scheduled purge is due: oldestDeletedAt plus the purge interval. */
+  dueBy: Date | null;
+  intervalHours: number;
+  running: boolean;
+  last: PurgeResult | null;
+  /** The last purge's failure, until one succeeds. */
+  lastError: string | null;
 }
 
 /**
@@ -246,6 +282,12 @@ export interface Erasure {
   requestDeletion(workspaceId: string, id: string): Promise<DeletionJob>;
   /** Removes the workspace with its keys, events, rejections and profiles; false when there is none. */
   deleteWorkspace(id: string): Promise<boolean>;
+  /**
+   * Erases the bytes of every deletion done so far from the storage, in one rewrite; none when no deletion is
+   * waiting. Also runs on a schedule, within the purge interval of the oldest deletion waiting.
+   */
+  purgeDeleted(): Promise<PurgeResult>;
+  purgeStatus(): Promise<PurgeStatus>;
 }
 
 /** Workspaces and keys. */

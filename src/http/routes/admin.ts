@@ -1,4 +1,5 @@
-// Admin API: workspaces and keys. Admin keys manage the whole server; every other key is scoped to its workspace.
+// Admin API: workspaces, keys, and the purge of deleted users' bytes. Admin keys manage the whole server; every
+// other key is scoped to its workspace.
 import { Type } from '@sinclair/typebox';
 import { KEY_KINDS } from '../../auth/keys.ts';
 import { completeRateLimit } from '../../auth/limits.ts';
@@ -18,6 +19,34 @@ import {
 
 const WsParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 const KeyParams = Type.Object({ id: Type.String(), keyId: Type.String() });
+const Time = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+const Purge = Type.Object({
+  rewritten: Type.Boolean({ description: 'False when no deletion was waiting: nothing was rewritten' }),
+  deletions: Type.Integer({ description: 'Deletion jobs whose rows are now gone from the file' }),
+  startedAt: Type.String({ format: 'date-time' }),
+  durationMs: Type.Integer(),
+  writesHeldMs: Type.Integer({
+    description: 'How long admin changes and deletion jobs waited (ingest loads and reads went on)',
+  }),
+  readsHeldMs: Type.Integer({ description: 'How long every request, reads included, waited' }),
+  bytesBefore: Type.Integer({ description: 'Database file and WAL, in bytes' }),
+  bytesAfter: Type.Integer(),
+});
+const PurgeStatus = Type.Object({
+  waiting: Type.Integer({ description: "Deletions done whose rows' bytes are still in the file" }),
+  oldestDeletedAt: Time,
+  dueBy: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'When the scheduled purge erases them: the oldest plus the purge interval',
+  }),
+  intervalHours: Type.Integer(),
+  running: Type.Boolean(),
+  last: Type.Union([Purge, Type.Null()], {
+    description: 'The last purge that rewrote the file, since start',
+  }),
+  lastError: Type.Union([Type.String(), Type.Null()], {
+    description: "The last purge's failure, until one succeeds",
+  }),
+});
 const security = BEARER_SECURITY;
 
 export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
@@ -91,6 +120,44 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
       await ctx.keys.deleteWorkspace(req.params.id);
       return reply.code(204).send();
     },
+  );
+
+  app.post(
+    '/admin/purge',
+    {
+      preValidation: admin,
+      schema: {
+        summary: "Erase deleted users' bytes from the database file now",
+        description:
+          'One rewrite for every deletion done and not yet erased (as the scheduled purge does); answers when it is done, with what it did. No deletion waiting: nothing is rewritten. On a large database this takes minutes: `wait=false` answers 202 with the status at once (then poll GET /admin/purge).',
+        tags: ['admin'],
+        security,
+        querystring: Type.Object({
+          wait: Type.Optional(Type.Boolean({ description: 'Answer when the purge is done (default true)' })),
+        }),
+        response: { 200: Purge, 202: PurgeStatus, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      if (req.query.wait !== false) return (await ctx.store.erasure.purgeDeleted()) as never;
+      // Its failure is kept in the status (lastError).
+      ctx.store.erasure.purgeDeleted().catch(() => {});
+      return reply.code(202).send((await ctx.store.erasure.purgeStatus()) as never);
+    },
+  );
+
+  app.get(
+    '/admin/purge',
+    {
+      preValidation: admin,
+      schema: {
+        summary: 'Deletions waiting for the purge, when it is due, and the last one',
+        tags: ['admin'],
+        security,
+        response: { 200: PurgeStatus, ...errorResponses },
+      },
+    },
+    async () => (await ctx.store.erasure.purgeStatus()) as never,
   );
 
   app.patch(

@@ -125,7 +125,7 @@ export function userRoutes(app: TypedApp, ctx: RouteContext): void {
       schema: {
         summary: 'Delete a user (GDPR): profile, links, memberships and every event of every linked id',
         description:
-          "Runs in the background: 202 with the job; poll GET /deletions/:id. The user's messageIds stay refused, so retried old batches do not bring the data back.",
+          "Runs in the background: 202 with the job; poll GET /deletions/:id. Once it is `done`, no read returns the user's data; their bytes leave the database file at the next purge (`erasedAt`; within --purge-interval-hours, or POST /admin/purge). The user's messageIds stay refused, so retried old batches do not bring the data back.",
         tags: ['users'],
         security,
         params: IdParams,

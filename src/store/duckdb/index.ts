@@ -5,12 +5,14 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { makeDir } from '../../core/fs.ts';
 import { ProfileCaches } from '../../profiles/cache.ts';
 import type { Admin, Erasure, EventReads, EventSink, ProfileReads, SqlReads, Store } from '../types.ts';
-import { copyDatabase, Gate, gateMethods, replaceDatabase } from './compact.ts';
 import { Db, ts } from './db.ts';
 import * as del from './deletions.ts';
+import { PurgeSchedule, type Timer } from './erasure.ts';
 import { listEvents, listRejected } from './events.ts';
+import { Gate, gateMethods, Serial } from './gate.ts';
 import { checkpoint, dedupeKeys, loadBatch } from './load.ts';
 import { DuckDBProfilePort } from './profile-port.ts';
+import { clearPurge, type PurgeHost, type Replay } from './purge.ts';
 import { MIGRATIONS } from './schema.ts';
 import { querySql, runSql } from './sql/run.ts';
 import * as users from './users.ts';
@@ -28,7 +30,30 @@ export interface DuckDBStoreOptions {
   threads?: number;
   /** Most ids (userIds, anonymousIds) one person may have; a link beyond it is refused. Default 100. */
   maxIdsPerPerson?: number;
+  /**
+   * Hours a deletion's bytes may stay in the file: one purge rewrites it this long after the oldest deletion
+   * not yet erased, for every deletion done by then. Default 24; 0 purges right after each deletion.
+   */
+  purgeIntervalHours?: number;
+  /** Arms the purge timer: calls `fire` after `ms`, returns a cancel function. Tests fire it themselves. */
+  timer?: Timer;
+  /** For tests: runs once a purge's copy is written, before the purge catches up with the loads since. */
+  afterPurgeCopy?: () => Promise<void>;
 }
+
+/**
+ * Per part of the store, the calls that go on while a purge copies the database: reads, and batch loads (loaded
+ * into the copy too). Every other call waits for the purge (gate.ts), so nothing it writes is left out of the
+ * copy; a method added later waits too unless someone decides it need not.
+ */
+const DURING_PURGE = {
+  sink: ['load', 'checkpoint', 'dedupeKeys', 'purgeKeys'],
+  events: ['listEvents', 'listRejected'],
+  profiles: ['getUser', 'listUsers', 'listUserEvents', 'getGroup', 'listGroupUsers', 'getDeletion'],
+  sql: ['query', 'stream'],
+  admin: ['listWorkspaces', 'listKeys', 'keysVersion'],
+  erasure: ['purgeStatus'],
+} as const;
 
 /** The database file is locked by another process, most likely another Intake on the same data directory. */
 export class StoreInUseError extends Error {
@@ -44,12 +69,17 @@ export class StoreInUseError extends Error {
 }
 
 export class DuckDBStore implements Store {
-  /** Every call runs inside it; erasing a deleted user's bytes (compact.ts) swaps the file with it held alone. */
+  /** Every call runs through it (gate.ts): a purge (purge.ts) holds writes back, and the file swap everything. */
   private readonly gate = new Gate();
-  /** Identities and trait states in memory, for the ingest write. */
-  private readonly caches = new ProfileCaches();
-  /** Deletion jobs, one after another. */
+  /** The writer connection's transactions (batch loads, deletions), one at a time. */
+  private readonly writes = new Serial();
+  /** Identities and trait states in memory, for the ingest write; a purge hands over the copy's. */
+  private caches = new ProfileCaches();
+  /** Deletion jobs and purges, one after another. */
   private jobs: Promise<void> = Promise.resolve();
+  /** While a purge copies the database: the batches loaded meanwhile, for the copy. */
+  private replay: Replay | null = null;
+  private readonly purges: PurgeSchedule;
 
   private constructor(
     private instance: DuckDBInstance,
@@ -60,10 +90,27 @@ export class DuckDBStore implements Store {
     private readonly path: string,
     private readonly opts: DuckDBStoreOptions,
   ) {
-    // Every call shares the gate; erasing a deleted user's bytes takes it alone, and so does deleteWorkspace.
-    for (const part of [this.sink, this.events, this.profiles, this.sql, this.admin])
-      gateMethods(part, this.gate, []);
-    gateMethods(this.erasure, this.gate, ['deleteWorkspace']);
+    this.purges = new PurgeSchedule(
+      {
+        path,
+        db: () => this.db,
+        enqueue: (fn) => {
+          const run = this.jobs.then(fn);
+          this.jobs = run.then(
+            () => {},
+            () => {},
+          );
+          return run;
+        },
+        purgeHost: () => this.purgeHost(),
+      },
+      opts.purgeIntervalHours ?? 24,
+      opts.timer,
+    );
+    for (const part of Object.keys(DURING_PURGE) as Array<keyof typeof DURING_PURGE>) {
+      // purgeDeleted takes the gate itself (purge.ts).
+      gateMethods(this[part], this.gate, { duringPurge: DURING_PURGE[part], skip: ['purgeDeleted'] });
+    }
   }
 
   private static async connect(path: string, opts: DuckDBStoreOptions) {
@@ -96,6 +143,7 @@ export class DuckDBStore implements Store {
     if (opts.dataDir !== ':memory:') {
       makeDir(opts.dataDir);
       path = join(opts.dataDir, 'intake.duckdb');
+      clearPurge(path);
     }
     const { instance, writer, db } = await DuckDBStore.connect(path, opts).catch((err: unknown) => {
       const m = /Could not set lock on file .*Conflicting lock is held in (.*) \(PID (\d+)\)/.exec(
@@ -108,22 +156,28 @@ export class DuckDBStore implements Store {
     });
     for (const sql of MIGRATIONS) await db.run(sql);
     await migrateDedupe(db);
+    await del.migrateErasure(db);
     const store = new DuckDBStore(instance, writer, db, path, opts);
     await store.caches.load(new DuckDBProfilePort(db));
     for (const id of await del.unfinishedDeletions(db)) store.schedule(id); // interrupted by a restart
+    await store.purges.arm(); // deletions a previous run did not erase
     return store;
   }
 
   readonly sink: EventSink = {
     load: (batch) =>
-      loadBatch(this.writer, batch, {
-        maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
-        caches: this.caches,
+      this.writes.run(async () => {
+        await loadBatch(this.writer, batch, {
+          maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
+          caches: this.caches,
+        });
+        this.replay?.record(batch); // before the log deletes its file
       }),
     checkpoint: () => checkpoint(this.db),
     dedupeKeys: (since, add) => dedupeKeys(this.db, since, add),
     // Deleted users' keys are tombstones dated 9999-12-31 (deletions.ts), so the window purge never forgets them.
-    purgeKeys: (before) => this.writer.run('DELETE FROM dedupe_keys WHERE seen_at < ?', [ts(before)]),
+    purgeKeys: (before) =>
+      this.writes.run(() => this.writer.run('DELETE FROM dedupe_keys WHERE seen_at < ?', [ts(before)])),
   };
 
   readonly events: EventReads = {
@@ -151,14 +205,16 @@ export class DuckDBStore implements Store {
       this.schedule(job.id);
       return job;
     },
-    // Alone, on the writer: no load may touch the rows, and the profile caches are reloaded. Its keys go with
-    // it, so the keys version moves.
+    // On the writer, between batch loads: no load may touch the rows while the caches reload. Its keys go
+    // with it, so the keys version moves.
     deleteWorkspace: (id) =>
-      this.gate.exclusive(async () => {
+      this.writes.run(async () => {
         const found = await this.bumped(ws.deleteWorkspace(this.writer, id));
         await this.caches.load(new DuckDBProfilePort(this.writer));
         return found;
       }),
+    purgeDeleted: () => this.purges.purge(),
+    purgeStatus: () => this.purges.status(),
   };
 
   readonly admin: Admin = {
@@ -185,38 +241,55 @@ export class DuckDBStore implements Store {
     this.tombstoneListeners.push(listener);
   }
 
-  /** Runs a deletion job after those before it, with the store to itself (it swaps the database file). */
+  /**
+   * Runs a deletion job after the jobs and purges before it, on the writer between batch loads; reads go on
+   * and see the rows until it commits. Its bytes leave the file at the next purge.
+   */
   private schedule(jobId: string): void {
     this.jobs = this.jobs.then(() =>
       this.gate
-        .exclusive(async () => {
-          await del.markDeletion(this.writer, jobId, 'running');
-          const tombstones = await del.runDeletion(this.writer, jobId);
-          await this.caches.load(new DuckDBProfilePort(this.writer));
-          // Added, not reloaded: the log's memory also holds keys it accepted that no batch has loaded yet.
-          for (const l of this.tombstoneListeners) l(tombstones);
-          await this.erase();
-          await del.markDeletion(this.db, jobId, 'done');
-        })
-        .catch((err: unknown) => del.markDeletion(this.db, jobId, 'failed', String(err)).catch(() => {})),
+        .mutating(() =>
+          this.writes.run(async () => {
+            await del.markDeletion(this.writer, jobId, 'running');
+            const tombstones = await del.runDeletion(this.writer, jobId);
+            await this.caches.load(new DuckDBProfilePort(this.writer));
+            // Added, not reloaded: the log's memory also holds keys it accepted that no batch has loaded yet.
+            for (const l of this.tombstoneListeners) l(tombstones);
+          }),
+        )
+        .then(
+          () => this.purges.arm().catch(() => {}),
+          (err: unknown) => del.markDeletion(this.db, jobId, 'failed', String(err)).catch(() => {}),
+        ),
     );
   }
 
-  /** Rewrites the database file so deleted rows are gone from its bytes, not only from its tables. */
-  private async erase(): Promise<void> {
-    if (this.path === ':memory:') return;
-    const copy = await copyDatabase(this.db, this.path);
-    this.closeConnections();
-    try {
-      replaceDatabase(copy, this.path);
-    } finally {
-      // Reopen whatever is there: the compacted file, or the original if the swap failed.
-      ({
-        instance: this.instance,
-        writer: this.writer,
-        db: this.db,
-      } = await DuckDBStore.connect(this.path, this.opts));
-    }
+  private purgeHost(): PurgeHost {
+    return {
+      gate: this.gate,
+      path: this.path,
+      maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
+      connect: async () => new Db(await this.instance.connect()),
+      recordLoads: (replay) => {
+        this.replay = replay;
+      },
+      reopen: async (swap, caches) => {
+        await this.writer.run('CHECKPOINT'); // the WAL must be empty: the copy replaces the file it belongs to
+        this.closeConnections();
+        try {
+          swap();
+          this.caches = caches;
+        } finally {
+          // Whatever is there: the copy, or the original if the swap failed.
+          ({
+            instance: this.instance,
+            writer: this.writer,
+            db: this.db,
+          } = await DuckDBStore.connect(this.path, this.opts));
+        }
+      },
+      afterCopy: this.opts.afterPurgeCopy,
+    };
   }
 
   private closeConnections(): void {
@@ -226,6 +299,7 @@ export class DuckDBStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.purges.close();
     await this.jobs;
     // Alone: a connection closed under a query in flight crashes the process (SIGSEGV in DuckDB).
     await this.gate.exclusive(async () => {
