@@ -74,7 +74,12 @@ const PARSED = "CASE WHEN json_valid(payload) THEN payload ELSE '{}' END";
  * writer connection, between segment loads); returns the dedupe keys made tombstones, for the memory. A job
  * that found no row is erased at once: the file holds nothing of it to rewrite.
  */
-export async function runDeletion(db: Db, jobId: string): Promise<string[]> {
+export async function runDeletion(
+  db: Db,
+  jobId: string,
+  /** Given the tombstone keys before the commit that marks the job done: their events are stored, so refusing them early is safe. */
+  onKeys: (keys: string[]) => void = () => {},
+): Promise<string[]> {
   const job = await db.all('SELECT workspace_id, subject FROM deletions WHERE id = ?', [jobId]);
   const ws = String(job[0]?.workspace_id);
   const subject = strOrNull(job[0]?.subject);
@@ -140,6 +145,7 @@ export async function runDeletion(db: Db, jobId: string): Promise<string[]> {
          erased_at = ? WHERE id = ?`,
       [events, removed, now, rows === 0 ? now : null, jobId],
     );
+    onKeys(keys);
     await db.run('COMMIT');
     return keys;
   } catch (err) {

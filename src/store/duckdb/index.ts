@@ -251,10 +251,12 @@ export class DuckDBStore implements Store {
         .mutating(() =>
           this.writes.run(async () => {
             await del.markDeletion(this.writer, jobId, 'running');
-            const tombstones = await del.runDeletion(this.writer, jobId);
+            // Handed to the log (added to its memory, not reloaded: it also holds keys it accepted that no batch
+            // has loaded yet) before the job shows as done.
+            await del.runDeletion(this.writer, jobId, (keys) => {
+              for (const l of this.tombstoneListeners) l(keys);
+            });
             await this.caches.load(new DuckDBProfilePort(this.writer));
-            // Added, not reloaded: the log's memory also holds keys it accepted that no batch has loaded yet.
-            for (const l of this.tombstoneListeners) l(tombstones);
           }),
         )
         .then(
