@@ -86,10 +86,9 @@ export class KeyRing {
     const ws = this.workspaces.get(id);
     if (!ws) return undefined;
     const settings: WorkspaceSettings = { ...ws.settings };
-    for (const k of Object.keys(settings) as Array<keyof WorkspaceSettings>) {
-      const v = patch[k];
-      if (typeof v === 'boolean') settings[k] = v;
-    }
+    if (typeof patch.geo === 'boolean') settings.geo = patch.geo;
+    if (typeof patch.anonymizeIp === 'boolean') settings.anonymizeIp = patch.anonymizeIp;
+    if (typeof patch.timezone === 'string') settings.timezone = patch.timezone;
     if (!(await this.store.admin.updateWorkspaceSettings(id, settings))) return undefined;
     const updated: Workspace = { ...ws, settings };
     this.workspaces.set(id, updated);

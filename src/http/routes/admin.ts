@@ -2,6 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { KEY_KINDS } from '../../auth/keys.ts';
 import { IntakeError } from '../../core/errors.ts';
+import { isTimeZone } from '../../core/time-zone.ts';
 import { requireKey } from '../auth.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
 import { BEARER_SECURITY, errorResponses } from '../schemas.ts';
@@ -11,6 +12,10 @@ const Settings = Type.Object({
   anonymizeIp: Type.Boolean({
     description:
       'Zero the last octet of IPv4 / last 80 bits of IPv6 in context.ip before storing (default false)',
+  }),
+  timezone: Type.String({
+    maxLength: 64,
+    description: "IANA time zone of insights' days, weeks and months, e.g. Europe/Paris (default UTC)",
   }),
 });
 const Workspace = Type.Object({
@@ -113,7 +118,7 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
     {
       preValidation: admin,
       schema: {
-        summary: "Change a workspace's ingest settings (geo enrichment, IP anonymization)",
+        summary: "Change a workspace's settings (geo enrichment, IP anonymization, time zone)",
         description: 'Only the fields sent change. Applies from the next request on.',
         tags: ['admin'],
         security,
@@ -123,6 +128,14 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
       },
     },
     async (req) => {
+      const tz = req.body.timezone;
+      if (tz !== undefined && !isTimeZone(tz)) {
+        throw new IntakeError(
+          'INTAKE_ERR_INVALID_TIMEZONE',
+          `timezone "${tz}" is not an IANA time zone (e.g. Europe/Paris, America/New_York, UTC)`,
+          { field: 'timezone' },
+        );
+      }
       const ws = await ctx.keys.updateSettings(req.params.id, req.body);
       if (!ws) throw new IntakeError('INTAKE_ERR_NOT_FOUND', `no workspace ${req.params.id}`);
       return { ...ws, createdAt: ws.createdAt.toISOString() };

@@ -22,9 +22,9 @@ function readSettings(raw: unknown): WorkspaceSettings {
   const s = { ...DEFAULT_WORKSPACE_SETTINGS };
   if (raw === null || raw === undefined) return s;
   const stored = JSON.parse(String(raw)) as Partial<Record<keyof WorkspaceSettings, unknown>>;
-  for (const k of Object.keys(s) as Array<keyof WorkspaceSettings>) {
-    if (typeof stored[k] === 'boolean') s[k] = stored[k];
-  }
+  if (typeof stored.geo === 'boolean') s.geo = stored.geo;
+  if (typeof stored.anonymizeIp === 'boolean') s.anonymizeIp = stored.anonymizeIp;
+  if (typeof stored.timezone === 'string') s.timezone = stored.timezone;
   return s;
 }
 
