@@ -3,11 +3,21 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { Admin, Erasure, EventReads, EventSink, ProfileReads, SqlReads, Store } from '../types.ts';
+import type {
+  Admin,
+  Erasure,
+  EventReads,
+  EventSink,
+  InsightReads,
+  ProfileReads,
+  SqlReads,
+  Store,
+} from '../types.ts';
 import { copyDatabase, Gate, gateMethods, replaceDatabase } from './compact.ts';
 import { Db, ts } from './db.ts';
 import * as del from './deletions.ts';
 import { listEvents, listRejected } from './events.ts';
+import * as insights from './insights/index.ts';
 import { checkpoint, dedupeKeys, loadBatch } from './load.ts';
 import { ProfileCaches } from './profile-cache.ts';
 import { MIGRATIONS } from './schema.ts';
@@ -47,7 +57,7 @@ export class DuckDBStore implements Store {
     private readonly opts: DuckDBStoreOptions,
   ) {
     // Every call shares the gate; erasing a deleted user's bytes takes it alone, and so does deleteWorkspace.
-    for (const part of [this.sink, this.events, this.profiles, this.sql, this.admin])
+    for (const part of [this.sink, this.events, this.profiles, this.sql, this.insights, this.admin])
       gateMethods(part, this.gate, []);
     gateMethods(this.erasure, this.gate, ['deleteWorkspace']);
   }
@@ -121,6 +131,24 @@ export class DuckDBStore implements Store {
   readonly sql: SqlReads = {
     query: (workspaceId, q) => querySql(this.instance, workspaceId, q),
     stream: (workspaceId, q, out) => runSql(this.instance, workspaceId, q, out),
+  };
+
+  readonly insights: InsightReads = {
+    trends: async (workspaceId, q, opts) => {
+      const sql = insights.compileTrends(workspaceId, q);
+      const rows = await insights.runInsight(this.instance, sql, opts.timeoutMs);
+      return { result: insights.shapeTrends(q, rows as insights.TrendsRow[]), sql: [sql] };
+    },
+    funnels: async (workspaceId, q, opts) => {
+      const sql = insights.compileFunnels(workspaceId, q);
+      const rows = await insights.runInsight(this.instance, sql, opts.timeoutMs);
+      return { result: insights.shapeFunnels(q, rows as insights.FunnelRow[]), sql: [sql] };
+    },
+    retention: async (workspaceId, q, opts) => {
+      const sql = insights.compileRetention(workspaceId, q);
+      const rows = await insights.runInsight(this.instance, sql, opts.timeoutMs);
+      return { result: insights.shapeRetention(q, rows as insights.RetentionRow[]), sql: [sql] };
+    },
   };
 
   readonly erasure: Erasure = {

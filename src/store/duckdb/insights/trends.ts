@@ -1,0 +1,145 @@
+// Trends in one statement: per series, one scan of its events over the range (and the previous one), the top
+// breakdown values, then every bucket's value and the whole range's with GROUPING SETS. Buckets with no events
+// are filled in here, from the calendar (core/buckets.ts).
+import { type Bucket, bucketsOf } from '../../../core/buckets.ts';
+import { emptySeries, isoRange, labels } from '../../../core/insight-answers.ts';
+import {
+  type CompiledSql,
+  INSIGHT_LIMITS,
+  type TimeRange,
+  type TrendMath,
+  type TrendSeriesResult,
+  type TrendsPeriod,
+  type TrendsQuery,
+  type TrendsResult,
+} from '../../../core/insights.ts';
+import {
+  filterRefs,
+  localSql,
+  matcherSql,
+  numberSql,
+  Params,
+  personJoin,
+  TRUNC,
+  textSql,
+  traitsJoin,
+  usesPerson,
+} from './sql.ts';
+
+const QUANTILES: Record<string, string> = { p50: '0.5', p90: '0.9', p95: '0.95', p99: '0.99' };
+
+function aggregate(math: TrendMath): string {
+  switch (math.kind) {
+    case 'total':
+      return 'count(*)';
+    case 'unique_persons':
+      return 'count(DISTINCT person)';
+    case 'sum':
+      return 'coalesce(sum(x), 0)';
+    case 'avg':
+    case 'min':
+    case 'max':
+      return `${math.kind}(x)`;
+    default:
+      return `quantile_cont(x, ${QUANTILES[math.kind]})`;
+  }
+}
+
+export function compileTrends(workspaceId: string, q: TrendsQuery): CompiledSql {
+  const p = new Params();
+  const ranges = q.previous ? [q.range, q.previous] : [q.range];
+  const scanFrom = Math.min(...ranges.map((r) => r.from.getTime()));
+  const scanTo = Math.max(...ranges.map((r) => r.to.getTime()));
+  const local = localSql(p, q.timezone, scanFrom, scanTo);
+  const ctes: string[] = [];
+  const selects: string[] = [];
+  q.series.forEach((s, i) => {
+    const needsPerson =
+      s.math.kind === 'unique_persons' ||
+      usesPerson([...filterRefs([s]), q.breakdown?.property, 'property' in s.math ? s.math.property : null]);
+    const needsTraits = usesPerson([
+      ...filterRefs([s]),
+      q.breakdown?.property,
+      'property' in s.math ? s.math.property : null,
+    ]);
+    const pj = needsPerson ? personJoin(p, workspaceId) : null;
+    const cols = [
+      `e.timestamp >= ${p.time(q.range.from)} AS cur`,
+      `date_trunc(${TRUNC[q.interval]}, ${local}) AS b`,
+      pj ? `${pj.person} AS person` : null,
+      q.breakdown ? `${textSql(p, q.breakdown.property)} AS bd` : null,
+      'property' in s.math ? `${numberSql(p, s.math.property)} AS x` : null,
+    ].filter(Boolean);
+    const within = ranges
+      .map((r) => `(e.timestamp >= ${p.time(r.from)} AND e.timestamp < ${p.time(r.to)})`)
+      .join(' OR ');
+    ctes.push(`s${i} AS MATERIALIZED (
+  SELECT ${cols.join(', ')}
+  FROM events e ${pj ? pj.join : ''} ${needsTraits && pj ? traitsJoin(p, workspaceId, pj.person) : ''}
+  WHERE e.workspace_id = ${p.add(workspaceId)} AND e.type = 'track' AND (${within}) AND ${matcherSql(p, s)}
+)`);
+    const agg = `(${aggregate(s.math)})::DOUBLE AS v`;
+    if (q.breakdown) {
+      ctes.push(`t${i} AS (
+  SELECT bd, n, row_number() OVER (ORDER BY n DESC, bd ASC NULLS LAST) AS r
+  FROM (SELECT bd, count(*) AS n FROM s${i} WHERE cur GROUP BY bd)
+  QUALIFY r <= ${p.int(q.breakdown.limit)}
+)`);
+      selects.push(`SELECT ${i} AS series, cur, GROUPING(b) = 1 AS whole, epoch_ms(b) AS b, coalesce(r, 0) AS rank, bdv, ${agg}
+FROM (SELECT s.*, t.r, CASE WHEN t.r IS NOT NULL THEN s.bd END AS bdv FROM s${i} s LEFT JOIN t${i} t ON t.bd IS NOT DISTINCT FROM s.bd)
+GROUP BY GROUPING SETS ((cur, b, r, bdv), (cur, r, bdv))`);
+    } else {
+      selects.push(`SELECT ${i} AS series, cur, GROUPING(b) = 1 AS whole, epoch_ms(b) AS b, 0 AS rank, NULL::VARCHAR AS bdv, ${agg}
+FROM s${i} GROUP BY GROUPING SETS ((cur, b), (cur))`);
+    }
+  });
+  const sql = `WITH ${ctes.join(',\n')}\n${selects.join('\nUNION ALL\n')}`;
+  return { sql, params: p.values };
+}
+
+/** A row of compileTrends' answer: series, current period?, whole range?, bucket (local ms), rank (0: other), value text, value. */
+export type TrendsRow = [number, boolean, boolean, number | null, number, string | null, number | null];
+
+export function shapeTrends(q: TrendsQuery, rows: TrendsRow[]): TrendsResult {
+  const bucketsFor = (r: TimeRange): Bucket[] =>
+    bucketsOf(r.from.getTime(), r.to.getTime(), q.interval, q.timezone, INSIGHT_LIMITS.maxBuckets) ?? [];
+  // Per series, the breakdown entries it lists (by rank; other last) with their values.
+  const entries = q.series.map(() => new Map<number, string | null>());
+  for (const [series, , , , rank, value] of rows)
+    entries[series]?.set(rank === 0 ? Number.MAX_SAFE_INTEGER : rank, value);
+  const period = (range: TimeRange, current: boolean): TrendsPeriod => {
+    const buckets = bucketsFor(range);
+    const index = new Map(buckets.map((b, i) => [b.local, i]));
+    const out: TrendSeriesResult[] = [];
+    q.series.forEach((s, i) => {
+      const ranks = q.breakdown ? [...(entries[i]?.keys() ?? [])].sort((a, b) => a - b) : [0];
+      const byRank = new Map<number, TrendSeriesResult>();
+      for (const rank of ranks) {
+        const other = rank === Number.MAX_SAFE_INTEGER;
+        const breakdown = q.breakdown
+          ? { value: other ? null : (entries[i]?.get(rank) ?? null), other }
+          : null;
+        const r = emptySeries(i, s.event, s.math.kind, breakdown, buckets.length);
+        byRank.set(other ? 0 : rank, r);
+        out.push(r);
+      }
+      for (const [series, cur, whole, b, rank, , v] of rows) {
+        if (series !== i || cur !== current) continue;
+        const r = byRank.get(rank);
+        if (!r) continue;
+        if (whole) r.total = v;
+        else {
+          const at = index.get(b as number);
+          if (at !== undefined) r.data[at] = v;
+        }
+      }
+    });
+    return { range: isoRange(range), buckets: labels(buckets, q.timezone), series: out };
+  };
+  return {
+    ...period(q.range, true),
+    interval: q.interval,
+    timezone: q.timezone,
+    previous: q.previous ? period(q.previous, false) : null,
+  };
+}
