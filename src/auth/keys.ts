@@ -34,15 +34,25 @@ export class KeyRing {
 
   private version = -1;
   private timer: NodeJS.Timeout | null = null;
+  /** Counts changes made through this ring, so a reload that overlapped one is done again. */
+  private changes = 0;
 
   constructor(private readonly store: Store) {}
 
   async load(): Promise<void> {
-    this.version = await this.store.admin.keysVersion();
-    this.workspaces = new Map((await this.store.admin.listWorkspaces()).map((w) => [w.id, w]));
-    this.byHash = new Map(
-      (await this.store.admin.listKeys()).filter((k) => k.revokedAt === null).map((k) => [k.hash, k]),
-    );
+    // A change made here while the store was read (a key created by a request) may be missing from what was
+    // read: read again until none overlapped, or that key would be refused until the next refresh.
+    for (;;) {
+      const changes = this.changes;
+      const version = await this.store.admin.keysVersion();
+      const workspaces = new Map((await this.store.admin.listWorkspaces()).map((w) => [w.id, w]));
+      const keys = (await this.store.admin.listKeys()).filter((k) => k.revokedAt === null);
+      if (changes !== this.changes) continue;
+      this.version = version;
+      this.workspaces = workspaces;
+      this.byHash = new Map(keys.map((k) => [k.hash, k]));
+      return;
+    }
   }
 
   /** Checks the store's keys version every `ms` and reloads when another node changed a key or workspace. */
@@ -92,6 +102,7 @@ export class KeyRing {
     if (!(await this.store.admin.updateWorkspaceSettings(id, settings))) return undefined;
     const updated: Workspace = { ...ws, settings };
     this.workspaces.set(id, updated);
+    this.changes++;
     return updated;
   }
 
@@ -111,6 +122,7 @@ export class KeyRing {
     };
     await this.store.admin.createWorkspace(ws);
     this.workspaces.set(ws.id, ws);
+    this.changes++;
     return ws;
   }
 
@@ -118,6 +130,7 @@ export class KeyRing {
     const found = await this.store.erasure.deleteWorkspace(id);
     this.workspaces.delete(id);
     for (const [h, k] of this.byHash) if (k.workspaceId === id) this.byHash.delete(h);
+    this.changes++;
     return found;
   }
 
@@ -141,6 +154,7 @@ export class KeyRing {
     };
     await this.store.admin.createKey(key);
     this.byHash.set(key.hash, key);
+    this.changes++;
     return { key: publicKey(key), secret: s };
   }
 
@@ -150,7 +164,10 @@ export class KeyRing {
 
   async revokeKey(workspaceId: string, id: string): Promise<boolean> {
     for (const [h, k] of this.byHash) if (k.id === id && k.workspaceId === workspaceId) this.byHash.delete(h);
-    return this.store.admin.revokeKey(workspaceId, id, new Date());
+    this.changes++;
+    const revoked = await this.store.admin.revokeKey(workspaceId, id, new Date());
+    this.changes++; // a reload that read the key before the store revoked it must read again
+    return revoked;
   }
 
   /** True when the workspace has an active key of this kind. */
