@@ -414,6 +414,6 @@ describe('through the HTTP API', () => {
     assert.equal(read.statusCode, 403);
     assert.equal(read.json().code, 'INTAKE_ERR_WRONG_KEY_KIND');
     // None of them changed anything.
-    assert.deepEqual(t.keys.settingsOf(id), { geo: true, anonymizeIp: true });
+    assert.deepEqual(t.keys.settingsOf(id), { geo: true, anonymizeIp: true, timezone: 'UTC' });
   });
 });
