@@ -54,28 +54,46 @@ export function compileFunnels(workspaceId: string, q: FunnelQuery): CompiledSql
     const cond = [`e.event = ${p.add(s.event)}`, ...s.filters.map((f) => filterSql(p, f))].join(' AND ');
     return `(${cond}) AS s${i + 1}`;
   });
+  // list_contains, not IN: DuckDB turns IN into ORs evaluated after the scan has read every column of every row
+  // in the range; list_contains is evaluated in the scan (funnel of 4 names over 666k rows: 20 vs 46 ms of CPU).
   const names = [...new Set(q.steps.map((s) => s.event))].map((e) => p.add(e));
   const source = `FROM events e ${pj.join} ${needsTraits ? traitsJoin(p, workspaceId, pj.person) : ''}
     WHERE e.workspace_id = ${ws} AND e.type = 'track' AND e.timestamp >= ${from} AND e.timestamp < ${end}`;
   const cols = `${pj.person} AS person, e.timestamp AS ts, e.id AS id, ${eventBreakdown ? textSql(p, eventBreakdown) : 'NULL::VARCHAR'} AS bd`;
-  const anyStep = q.steps.map((_, i) => `s${i + 1}`).join(' OR ');
+  // Rows that match no step (a name's event failing its step's filters) are dropped; with no filters, every row
+  // of the names matches one, and the condition would only hide list_contains from the scan.
+  const anyStep = q.steps.some((s) => s.filters.length > 0)
+    ? q.steps.map((_, i) => `s${i + 1}`).join(' OR ')
+    : 'true';
   const ctes: string[] = [];
   if (q.order === 'strict') {
     // Every track event of the person: another event between two steps breaks a strict sequence.
     ctes.push(`ev AS (SELECT ${cols}, ${steps.join(', ')} ${source})`);
     ctes.push(strict(p, q, n, from, to, w));
   } else {
-    ctes.push(
-      `ev AS (SELECT * FROM (SELECT ${cols}, ${steps.join(', ')} ${source} AND e.event IN (${names.join(', ')})) WHERE ${anyStep})`,
-    );
-    ctes.push(...(q.order === 'ordered' ? ordered(n, to, w) : unordered(p, q, n, to)));
+    const matching = `SELECT * FROM (SELECT ${cols}, ${steps.join(', ')} ${source} AND list_contains([${names.join(', ')}], e.event)) WHERE ${anyStep}`;
+    if (q.order === 'ordered') {
+      // Only persons with a start in the range can enter: the rest never reach the window passes.
+      ctes.push(`matching AS MATERIALIZED (${matching})`);
+      ctes.push(
+        `ev AS (SELECT * FROM matching WHERE person IN (SELECT person FROM matching WHERE s1 AND ts < ${to}))`,
+      );
+      ctes.push(...ordered(n, to, w, q.breakdown !== null));
+    } else {
+      ctes.push(`ev AS (${matching})`);
+      ctes.push(...unordered(p, q, n, to));
+    }
   }
-  // One row per person: the best attempt and how far it got.
-  ctes.push(`best AS (SELECT person, max(depth) AS depth, arg_max(c, k) AS c FROM cand GROUP BY person)`);
+  if (q.order !== 'ordered') {
+    // One row per person: the best attempt and how far it got.
+    ctes.push(
+      `best AS (SELECT *, c.bd AS bd FROM (SELECT person, max(depth) AS depth, arg_max(c, k) AS c FROM cand GROUP BY person))`,
+    );
+  }
   const bd =
     q.breakdown && !eventBreakdown
       ? `(SELECT ${textSql(p, q.breakdown.property)} FROM persons pt WHERE pt.workspace_id = ${ws} AND pt.person_id = best.person)`
-      : 'c.bd';
+      : 'bd';
   ctes.push(`valued AS (SELECT depth, c, ${bd} AS bd FROM best)`);
   const counts: string[] = [];
   for (let k = 1; k <= n; k++) {
@@ -103,15 +121,16 @@ GROUP BY rank, value ORDER BY rank = 0, rank`;
 
 const WINDOW_BEFORE = 'PARTITION BY person ORDER BY ts, id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING';
 
-function ordered(n: number, to: string, w: string): string[] {
+function ordered(n: number, to: string, w: string, breakdown: boolean): string[] {
   const out: string[] = [];
   const within = `epoch_ms(ts) - epoch_ms(prev.t1) <= ${w}`;
   const steps = (k: number) => Array.from({ length: n - k }, (_, i) => `, s${k + i + 1}`).join('');
-  // Level 1: the latest start before each event; c: an event of step 2 extending it.
+  // Level 1: the latest start before each event (the last one in time order: last_value, a third cheaper than
+  // an arg_max over the struct); c: an event of step 2 extending it.
   out.push(`l1 AS (
   SELECT person, ts, id${steps(1)}, prev IS NOT NULL AS has,
     CASE WHEN s2 AND prev IS NOT NULL AND ${within} THEN ${extend(n, 'prev', 2, 'ts')} END AS c
-  FROM (SELECT *, arg_max(${chain(n, { t1: 'ts', id1: 'id', bd: 'bd' })}, CASE WHEN s1 AND ts < ${to} THEN struct_pack(a := epoch_us(ts), b := id) END)
+  FROM (SELECT *, last_value(CASE WHEN s1 AND ts < ${to} THEN ${chain(n, { t1: 'ts', id1: 'id', bd: 'bd' })} END IGNORE NULLS)
           OVER (${WINDOW_BEFORE}) AS prev FROM ev)
 )`);
   for (let k = 2; k < n; k++) {
@@ -126,15 +145,26 @@ function ordered(n: number, to: string, w: string): string[] {
         FROM l${k - 1} WHERE c IS NOT NULL OR ((${later}) AND has))
 )`);
   }
-  const cand = [
-    `SELECT person, 1 AS depth, ${chain(n, { t1: 'ts', id1: 'id', bd: 'bd' })} AS c, struct_pack(d := 1, a := epoch_us(ts), b := id, c := -epoch_us(ts)) AS k FROM ev WHERE s1 AND ts < ${to}`,
-  ];
+  const deep: string[] = [];
   for (let k = 2; k <= n; k++) {
-    cand.push(
-      `SELECT person, ${k}, c, ${key(String(k), 'c', `c.${ts(k)}`)} FROM l${k - 1} WHERE c IS NOT NULL`,
+    deep.push(
+      `SELECT person, ${k} AS depth, c, ${key(String(k), 'c', `c.${ts(k)}`)} AS k FROM l${k - 1} WHERE c IS NOT NULL`,
     );
   }
-  out.push(`cand AS (${cand.join('\n  UNION ALL ')})`);
+  // Persons who got past step 1 (few) choose among their attempts; the others only need their latest start's
+  // breakdown value.
+  out.push(
+    `deep AS (SELECT person, max(depth) AS depth, arg_max(c, k) AS c FROM (${deep.join('\n  UNION ALL ')}) GROUP BY person)`,
+  );
+  out.push(
+    breakdown
+      ? `starts AS (SELECT person, arg_max_null(bd, struct_pack(a := ts, b := id)) AS bd FROM ev WHERE s1 AND ts < ${to} GROUP BY person)`
+      : `starts AS (SELECT DISTINCT person, NULL::VARCHAR AS bd FROM ev WHERE s1 AND ts < ${to})`,
+  );
+  out.push(`best AS (
+  SELECT s.person, coalesce(d.depth, 1) AS depth, d.c, CASE WHEN d.depth IS NULL THEN s.bd ELSE d.c.bd END AS bd
+  FROM starts s LEFT JOIN deep d ON d.person = s.person
+)`);
   return out;
 }
 

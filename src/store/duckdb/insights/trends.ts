@@ -28,18 +28,26 @@ import {
 
 const QUANTILES: Record<string, string> = { p50: '0.5', p90: '0.9', p95: '0.95', p99: '0.99' };
 
+/** Maths that can be computed per (period, bucket, value) first and combined after: one pass over the events. */
+const COMBINABLE = new Set<TrendMath['kind']>(['total', 'sum', 'avg', 'min', 'max']);
+
+/** The columns a combinable series is reduced to in its scan. */
+const PARTIAL = 'count(*) AS n, sum(x) AS sx, count(x) AS cx, min(x) AS mn, max(x) AS mx';
+
 function aggregate(math: TrendMath): string {
   switch (math.kind) {
     case 'total':
-      return 'count(*)';
+      return 'sum(n)';
+    case 'sum':
+      return 'coalesce(sum(sx), 0)';
+    case 'avg':
+      return 'CASE WHEN sum(cx) > 0 THEN sum(sx) / sum(cx) END';
+    case 'min':
+      return 'min(mn)';
+    case 'max':
+      return 'max(mx)';
     case 'unique_persons':
       return 'count(DISTINCT person)';
-    case 'sum':
-      return 'coalesce(sum(x), 0)';
-    case 'avg':
-    case 'min':
-    case 'max':
-      return `${math.kind}(x)`;
     default:
       return `quantile_cont(x, ${QUANTILES[math.kind]})`;
   }
@@ -63,26 +71,34 @@ export function compileTrends(workspaceId: string, q: TrendsQuery): CompiledSql 
       'property' in s.math ? s.math.property : null,
     ]);
     const pj = needsPerson ? personJoin(p, workspaceId) : null;
+    // Counts, sums, minimums and maximums are reduced per bucket and value in the scan itself (the rest of the
+    // statement then handles a few hundred rows, not every event); distinct persons and percentiles need rows.
+    const combinable = COMBINABLE.has(s.math.kind);
     const cols = [
       `e.timestamp >= ${p.time(q.range.from)} AS cur`,
       `date_trunc(${TRUNC[q.interval]}, ${local}) AS b`,
-      pj ? `${pj.person} AS person` : null,
       q.breakdown ? `${textSql(p, q.breakdown.property)} AS bd` : null,
+      pj && !combinable ? `${pj.person} AS person` : null,
       'property' in s.math ? `${numberSql(p, s.math.property)} AS x` : null,
     ].filter(Boolean);
+    const keys = ['cur', 'b', ...(q.breakdown ? ['bd'] : [])].join(', ');
+    const partial = 'property' in s.math ? PARTIAL : 'count(*) AS n';
     const within = ranges
       .map((r) => `(e.timestamp >= ${p.time(r.from)} AND e.timestamp < ${p.time(r.to)})`)
       .join(' OR ');
-    ctes.push(`s${i} AS MATERIALIZED (
-  SELECT ${cols.join(', ')}
+    const rows = `SELECT ${cols.join(', ')}
   FROM events e ${pj ? pj.join : ''} ${needsTraits && pj ? traitsJoin(p, workspaceId, pj.person) : ''}
-  WHERE e.workspace_id = ${p.add(workspaceId)} AND e.type = 'track' AND (${within}) AND ${matcherSql(p, s)}
-)`);
+  WHERE e.workspace_id = ${p.add(workspaceId)} AND e.type = 'track' AND (${within}) AND ${matcherSql(p, s)}`;
+    ctes.push(
+      combinable
+        ? `s${i} AS MATERIALIZED (SELECT ${keys}, ${partial} FROM (${rows}) GROUP BY ${keys})`
+        : `s${i} AS MATERIALIZED (${rows})`,
+    );
     const agg = `(${aggregate(s.math)})::DOUBLE AS v`;
     if (q.breakdown) {
       ctes.push(`t${i} AS (
   SELECT bd, n, row_number() OVER (ORDER BY n DESC, bd ASC NULLS LAST) AS r
-  FROM (SELECT bd, count(*) AS n FROM s${i} WHERE cur GROUP BY bd)
+  FROM (SELECT bd, ${combinable ? 'sum(n)' : 'count(*)'} AS n FROM s${i} WHERE cur GROUP BY bd)
   QUALIFY r <= ${p.int(q.breakdown.limit)}
 )`);
       selects.push(`SELECT ${i} AS series, cur, GROUPING(b) = 1 AS whole, epoch_ms(b) AS b, coalesce(r, 0) AS rank, bdv, ${agg}
