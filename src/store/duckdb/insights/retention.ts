@@ -50,17 +50,26 @@ export function compileRetention(workspaceId: string, q: RetentionQuery): Compil
   const to = p.time(q.range.to);
   const end = returnsEnd(q);
   const unit = TRUNC[q.period];
-  const source = `FROM events e ${pj.join} ${traits} WHERE e.workspace_id = ${ws} AND e.type = 'track'`;
+  const names = [...new Set([q.start.event, q.return.event])].map((e) => p.add(e));
+  // One scan and one identity join for both events (the join's hash table is most of the cost): every start
+  // event before the range's end (first time ever) or in it, and the return events up to the last column.
+  const since = q.cohort === 'first' ? '' : `AND e.timestamp >= ${from}`;
+  const ev = `ev AS MATERIALIZED (
+  SELECT ${pj.person} AS person, e.timestamp AS t, ${matcherSql(p, q.start)} AS is_start, ${matcherSql(p, q.return)} AS is_return
+  FROM events e ${pj.join} ${traits}
+  WHERE e.workspace_id = ${ws} AND e.type = 'track' AND list_contains([${names.join(', ')}], e.event)
+    AND e.timestamp < ${p.time(Math.max(end, q.range.to.getTime()))} ${since}
+)`;
+  const cohortLocal = localSql(p, q.timezone, q.range.from.getTime(), q.range.to.getTime(), 't');
   const cohorts =
     q.cohort === 'first'
-      ? // First time ever: every start event before the range's end, the earliest per person.
-        `firsts AS (SELECT ${pj.person} AS person, min(e.timestamp) AS t ${source} AND e.timestamp < ${to} AND ${matcherSql(p, q.start)} GROUP BY ALL HAVING min(e.timestamp) >= ${from}),
-coh AS (SELECT person, date_trunc(${unit}, ${localSql(p, q.timezone, q.range.from.getTime(), q.range.to.getTime(), 't')}) AS c FROM firsts)`
-      : `coh AS (SELECT DISTINCT ${pj.person} AS person, date_trunc(${unit}, ${localSql(p, q.timezone, q.range.from.getTime(), q.range.to.getTime())}) AS c
-  ${source} AND e.timestamp >= ${from} AND e.timestamp < ${to} AND ${matcherSql(p, q.start)})`;
-  const returns = `ret AS (SELECT DISTINCT ${pj.person} AS person, date_trunc(${unit}, ${localSql(p, q.timezone, q.range.from.getTime(), end)}) AS b
-  ${source} AND e.timestamp >= ${from} AND e.timestamp < ${p.time(end)} AND ${matcherSql(p, q.return)})`;
-  const sql = `WITH ${cohorts},
+      ? `firsts AS (SELECT person, min(t) AS t FROM ev WHERE is_start AND t < ${to} GROUP BY person HAVING min(t) >= ${from}),
+coh AS (SELECT person, date_trunc(${unit}, ${cohortLocal}) AS c FROM firsts)`
+      : `coh AS (SELECT DISTINCT person, date_trunc(${unit}, ${cohortLocal}) AS c FROM ev WHERE is_start AND t < ${to})`;
+  const returns = `ret AS (SELECT DISTINCT person, date_trunc(${unit}, ${localSql(p, q.timezone, q.range.from.getTime(), end, 't')}) AS b
+  FROM ev WHERE is_return AND t >= ${from} AND t < ${p.time(end)})`;
+  const sql = `WITH ${ev},
+${cohorts},
 ${returns}
 SELECT epoch_ms(c) AS c, 0 AS k, count(DISTINCT person) AS n FROM coh GROUP BY c
 UNION ALL
