@@ -73,11 +73,16 @@ export function compileFunnels(workspaceId: string, q: FunnelQuery): CompiledSql
   } else {
     const matching = `SELECT * FROM (SELECT ${cols}, ${steps.join(', ')} ${source} AND list_contains([${names.join(', ')}], e.event)) WHERE ${anyStep}`;
     if (q.order === 'ordered') {
-      // Only persons with a start in the range can enter: the rest never reach the window passes.
+      // The window passes see only persons who can get past step 1: a start in the range and an event of a
+      // later step (the others are counted at step 1 from `matching` directly). On the bench data that is a
+      // third of the rows.
+      const later = q.steps
+        .slice(1)
+        .map((_, i) => `s${i + 2}`)
+        .join(' OR ');
       ctes.push(`matching AS MATERIALIZED (${matching})`);
-      ctes.push(
-        `ev AS (SELECT * FROM matching WHERE person IN (SELECT person FROM matching WHERE s1 AND ts < ${to}))`,
-      );
+      ctes.push(`ev AS (SELECT * FROM matching WHERE person IN (
+  SELECT person FROM matching GROUP BY person HAVING bool_or(s1 AND ts < ${to}) AND bool_or(${later})))`);
       ctes.push(...ordered(n, to, w, q.breakdown !== null));
     } else {
       ctes.push(`ev AS (${matching})`);
@@ -158,8 +163,8 @@ function ordered(n: number, to: string, w: string, breakdown: boolean): string[]
   );
   out.push(
     breakdown
-      ? `starts AS (SELECT person, arg_max_null(bd, struct_pack(a := ts, b := id)) AS bd FROM ev WHERE s1 AND ts < ${to} GROUP BY person)`
-      : `starts AS (SELECT DISTINCT person, NULL::VARCHAR AS bd FROM ev WHERE s1 AND ts < ${to})`,
+      ? `starts AS (SELECT person, arg_max_null(bd, struct_pack(a := ts, b := id)) AS bd FROM matching WHERE s1 AND ts < ${to} GROUP BY person)`
+      : `starts AS (SELECT DISTINCT person, NULL::VARCHAR AS bd FROM matching WHERE s1 AND ts < ${to})`,
   );
   out.push(`best AS (
   SELECT s.person, coalesce(d.depth, 1) AS depth, d.c, CASE WHEN d.depth IS NULL THEN s.bd ELSE d.c.bd END AS bd
