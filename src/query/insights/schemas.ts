@@ -40,7 +40,7 @@ export const DateRangeBody = Type.Object(
       minLength: 1,
       maxLength: 64,
       description:
-        'Relative (-24h, -7d, -2w, -3m, -1y: back to the start of that hour/day/week/month/year), a date ' +
+        'Relative (-24h, -7d, -2w, -3m: back to the start of that hour/day/week/month; -1y: twelve months), a date ' +
         '(2026-01-01: local midnight), a local date-time (2026-01-01T09:00) or an instant (…Z, …+02:00)',
     }),
     to: Type.Optional(
