@@ -104,7 +104,8 @@ export function parseTrends(body: TrendsBody, workspaceZone: string, now: Date):
     // The same number of buckets just before: `to` moves back as far, in the local calendar.
     const back = (t: Date) =>
       new Date(fromLocal(timezone, addLocal(toLocal(timezone, t.getTime()), interval, -buckets)));
-    const from = back(range.from);
+    // (Realigned: a bucket whose local start a clock change skipped starts later than its label.)
+    const from = new Date(bucketStart(back(range.from).getTime(), interval, timezone));
     const to = back(range.to);
     previous = { from, to: new Date(Math.min(to.getTime(), range.from.getTime())) };
   }
