@@ -292,7 +292,7 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
       };
     });
     rows.push({
-      query: '6. count per name per day, 30 days (SQL via the store wrapper; no API yet)',
+      query: '6. count per name per day, 30 days (SQL via the store wrapper; its insight is below)',
       api: null,
       store: null,
       sql: timing(perDay),

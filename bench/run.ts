@@ -236,7 +236,7 @@ async function bench(): Promise<void> {
       "\nlistEvents = the store function GET /events calls, in process, on a connection opened like the store's " +
         '(256MB, 2 threads). SQL page+count = the two statements it ran before it stopped counting when a page is ' +
         'not full; SQL page only = the first of them. API overhead = API − listEvents (HTTP, auth, validation, JSON). ' +
-        "Query 6 has no API yet: its SQL is timed through the store's DuckDB wrapper (Db.all).",
+        "Query 6 is timed through the store's DuckDB wrapper (Db.all); the trends insight is its API.",
     );
     log(`\n## Insights (identities for every id added in ${queries.identitiesSeconds} s)\n`);
     log(insightTable(queries));
