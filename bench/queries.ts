@@ -1,6 +1,6 @@
 // Query benchmarks on a bulk-loaded data set: GET /events through the API next to the same SQL run directly in
-// DuckDB (the difference is the API's overhead), and a per-name per-day count timed through the store's
-// DuckDB wrapper, since there is no insights API yet.
+// DuckDB (the difference is the API's overhead), a per-name per-day count timed through the store's DuckDB
+// wrapper, and the insights (bench/insights.ts): API, their compiled SQL, and the question written by hand.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { EVENT_COLUMNS } from '../src/store/duckdb/schema.ts';
 import type { EventQuery } from '../src/store/types.ts';
 import { rng } from './events.ts';
 import { round } from './ingest.ts';
+import { addIdentities, askApi, INSIGHT_CASES, processCpuMs } from './insights.ts';
 import { dirSize, KEYS, startIntake } from './procs.ts';
 
 export interface Timing {
@@ -34,6 +35,20 @@ export interface QueryRow {
   rows: number;
 }
 
+export interface InsightRow {
+  query: string;
+  /** POST /insights/* from the bench process, and the server's CPU per answer (mean, ms). */
+  api: Timing;
+  apiCpuMs: number;
+  /** The compiled statement run directly in DuckDB (connection opened like the store's), and its CPU (mean, ms). */
+  compiled: Timing;
+  compiledCpuMs: number;
+  /** The same question written by hand in plain SQL (simpler semantics: see bench/insights.ts). */
+  hand: Timing;
+  handCpuMs: number;
+  targetMs: number;
+}
+
 export interface QueryResults {
   events: number;
   users: number;
@@ -43,7 +58,10 @@ export interface QueryResults {
   diskBytes: number;
   bytesPerEvent: number;
   serverPeakRssMB: number;
+  /** Time to add every id's identities row after the bulk load (it writes events only). */
+  identitiesSeconds: number;
   rows: QueryRow[];
+  insights: InsightRow[];
 }
 
 function timing(ms: number[]): Timing {
@@ -150,8 +168,12 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
           `  loaded ${done.toLocaleString('en')} events (${Math.round((performance.now() - t0) / 1000)} s)`,
         ),
     });
-    await conn.run('CHECKPOINT');
     const loadSeconds = (performance.now() - t0) / 1000;
+    const t1 = performance.now();
+    await addIdentities(conn, ws);
+    const identitiesSeconds = (performance.now() - t1) / 1000;
+    opts.log(`  identities for every id: ${identitiesSeconds.toFixed(1)} s`);
+    await conn.run('CHECKPOINT');
     conn.closeSync();
     instance.closeSync();
 
@@ -173,6 +195,23 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
     let perDayRows = 0;
     let serverPeak = 0;
     const half = (set: Filter[], cycle: number) => set.filter((_, i) => i % 2 === cycle);
+    const insightTimes = INSIGHT_CASES.map(() => ({
+      api: [] as number[],
+      apiCpu: 0,
+      compiled: [] as number[],
+      compiledCpu: 0,
+      hand: [] as number[],
+      handCpu: 0,
+    }));
+    const insightReps = Array.from({ length: Math.max(5, Math.floor(opts.samples / 10)) }, (_, i) => i);
+    /** Times `f` over the reps, and the CPU it used per run in this process (DuckDB's threads included). */
+    const timedCpu = async (f: () => Promise<unknown>): Promise<{ ms: number[]; cpuMs: number }> => {
+      await f();
+      const c0 = process.cpuUsage();
+      const ms = await timeEach(insightReps, f, 0);
+      const c = process.cpuUsage(c0);
+      return { ms, cpuMs: (c.user + c.system) / 1000 / ms.length };
+    };
     for (let cycle = 0; cycle < 2; cycle++) {
       instance = await DuckDBInstance.create(file, { memory_limit: '256MB', threads: '2' });
       const c = await instance.connect();
@@ -196,6 +235,18 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
       const reps = Array.from({ length: Math.max(5, Math.floor(opts.samples / 10)) }, (_, i) => i);
       perDay.push(...(await timeEach(reps, () => db.all(PER_NAME_PER_DAY, perDayParams), 2)));
       perDayRows = (await db.all(PER_NAME_PER_DAY, perDayParams)).length;
+      for (const [i, ic] of INSIGHT_CASES.entries()) {
+        const it = insightTimes[i] as (typeof insightTimes)[number];
+        const now = new Date();
+        const compiled = ic.compile(ws, now);
+        const hand = ic.hand(ws, now);
+        const a = await timedCpu(() => c.runAndReadAll(compiled.sql, compiled.params as DuckDBValue[]));
+        const b = await timedCpu(() => c.runAndReadAll(hand.sql, hand.params));
+        it.compiled.push(...a.ms);
+        it.compiledCpu += a.cpuMs / 2;
+        it.hand.push(...b.ms);
+        it.handCpu += b.cpuMs / 2;
+      }
       c.closeSync();
       instance.closeSync();
 
@@ -213,6 +264,13 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
               await res.arrayBuffer();
             })),
           );
+        }
+        for (const [i, ic] of INSIGHT_CASES.entries()) {
+          const it = insightTimes[i] as (typeof insightTimes)[number];
+          await askApi(server, ic);
+          const cpu0 = processCpuMs(server.proc.pid as number);
+          it.api.push(...(await timeEach(insightReps, () => askApi(server, ic), 0)));
+          it.apiCpu += (processCpuMs(server.proc.pid as number) - cpu0) / insightReps.length / 2;
         }
       } finally {
         await server.stop();
@@ -234,7 +292,7 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
       };
     });
     rows.push({
-      query: '6. count per name per day, 30 days (SQL via the store wrapper; no API yet)',
+      query: '6. count per name per day, 30 days (SQL via the store wrapper; its insight is below)',
       api: null,
       store: null,
       sql: timing(perDay),
@@ -251,7 +309,21 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
       diskBytes: size.disk,
       bytesPerEvent: round(size.disk / opts.events, 0),
       serverPeakRssMB: round(serverPeak / 2 ** 20, 0),
+      identitiesSeconds: round(identitiesSeconds, 1),
       rows,
+      insights: INSIGHT_CASES.map((ic, i) => {
+        const it = insightTimes[i] as (typeof insightTimes)[number];
+        return {
+          query: ic.name,
+          api: timing(it.api),
+          apiCpuMs: round(it.apiCpu, 0),
+          compiled: timing(it.compiled),
+          compiledCpuMs: round(it.compiledCpu, 0),
+          hand: timing(it.hand),
+          handCpuMs: round(it.handCpu, 0),
+          targetMs: ic.targetMs,
+        };
+      }),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -124,6 +124,31 @@ export function queryTable(q: QueryResults): string {
   );
 }
 
+export function insightTable(q: QueryResults): string {
+  return table(
+    [
+      'insight',
+      'API p50 / p99 ms',
+      'server CPU ms',
+      'compiled SQL p50 / p99',
+      'its CPU ms',
+      'hand-written SQL p50 / p99',
+      'its CPU ms',
+      'API overhead p50',
+    ],
+    q.insights.map((r) => [
+      r.query,
+      t(r.api),
+      ms(r.apiCpuMs),
+      t(r.compiled),
+      ms(r.compiledCpuMs),
+      t(r.hand),
+      ms(r.handCpuMs),
+      ms(r.api.p50Ms - r.compiled.p50Ms),
+    ]),
+  );
+}
+
 export function targets(ingest: IngestResult[], q: QueryResults | null): Target[] {
   const out: Target[] = [];
   const s = (id: string) => ingest.find((r) => r.scenario.id === id);
@@ -184,6 +209,14 @@ export function targets(ingest: IngestResult[], q: QueryResults | null): Target[
       measured: `p50 ${ms(c?.sql.p50Ms ?? NaN)} ms`,
       met: (c?.sql.p50Ms ?? NaN) < 500,
     });
+    for (const r of q.insights) {
+      out.push({
+        name: `${r.query.split(':')[0]} p50 (${(q.events / 1e6).toFixed(0)}M events)`,
+        target: `≤ ${r.targetMs} ms`,
+        measured: `${ms(r.api.p50Ms)} ms (server CPU ${ms(r.apiCpuMs)} ms)`,
+        met: r.api.p50Ms <= r.targetMs,
+      });
+    }
   }
   return out;
 }

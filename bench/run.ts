@@ -14,7 +14,7 @@ import { type IngestResult, job, round, runIngest, SCENARIOS, storedTotal } from
 import { dirSize, LoadGenerator, ROOT, startIntake } from './procs.ts';
 import { formatSummary, type ProfileSummary, summarize } from './profile.ts';
 import { type QueryResults, runQueries } from './queries.ts';
-import { ingestTable, queryTable, rateLimitTable, targets, targetTable } from './report.ts';
+import { ingestTable, insightTable, queryTable, rateLimitTable, targets, targetTable } from './report.ts';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2),
@@ -244,7 +244,15 @@ async function bench(): Promise<void> {
       "\nlistEvents = the store function GET /events calls, in process, on a connection opened like the store's " +
         '(256MB, 2 threads). SQL page+count = the two statements it ran before it stopped counting when a page is ' +
         'not full; SQL page only = the first of them. API overhead = API − listEvents (HTTP, auth, validation, JSON). ' +
-        "Query 6 has no API yet: its SQL is timed through the store's DuckDB wrapper (Db.all).",
+        "Query 6 is timed through the store's DuckDB wrapper (Db.all); the trends insight is its API.",
+    );
+    log(`\n## Insights (identities for every id added in ${queries.identitiesSeconds} s)\n`);
+    log(insightTable(queries));
+    log(
+      "\nAPI = POST /insights/* from the bench process; server CPU = the server process's CPU per answer " +
+        '(/proc, 10 ms ticks, averaged). Compiled SQL = the statement the API ran, directly in DuckDB on a ' +
+        "connection opened like the store's; hand-written = the same question in plain SQL with simpler " +
+        'semantics (bench/insights.ts). CPU columns are per run, all threads. API overhead = API - compiled SQL.',
     );
   }
   const ts = targets(ingest, queries);

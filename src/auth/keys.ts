@@ -145,6 +145,7 @@ export class KeyRing {
         const v = patch[k];
         if (typeof v === 'boolean') settings[k] = v;
       }
+      if (typeof patch.timezone === 'string') settings.timezone = patch.timezone;
       if (patch.rateLimit === null) delete settings.rateLimit;
       else if (patch.rateLimit) settings.rateLimit = patch.rateLimit;
       if (!(await this.store.admin.updateWorkspaceSettings(id, settings))) return undefined;

@@ -77,6 +77,30 @@ export const ERRORS = {
     status: 400,
     doc: 'The query needed more memory than a query may use and was stopped.',
   },
+  INTAKE_ERR_INSIGHT_PROPERTY: {
+    status: 400,
+    doc: 'An insight names a property with a path that is not `properties.<key>[.<key>...]`, `context.<key>...` or `person.<trait>...` (keys of letters, digits, `_ $ -` and space, at most 8 levels); `details.field` says where.',
+  },
+  INTAKE_ERR_INSIGHT_STEPS: {
+    status: 400,
+    doc: 'A funnel has fewer than 2 or more than 20 steps, or a trends query more than 10 series.',
+  },
+  INTAKE_ERR_INSIGHT_RANGE: {
+    status: 400,
+    doc: 'An insight date range does not parse, is empty, or spans more than 1000 buckets (trends) or cohorts (retention); the message says which.',
+  },
+  INTAKE_ERR_INSIGHT_INTERVAL: {
+    status: 400,
+    doc: 'An interval (hour, day, week, month), retention period (day, week, month) or conversion window unit is not one of those listed.',
+  },
+  INTAKE_ERR_INSIGHT_INVALID: {
+    status: 400,
+    doc: 'An insight is inconsistent: an aggregate without a property, a filter without the value its operator needs, an unknown math or order, ...; the message and `details.field` name it.',
+  },
+  INTAKE_ERR_INVALID_TIMEZONE: {
+    status: 400,
+    doc: 'A time zone is not an IANA name the server knows (e.g. `Europe/Paris`, `America/New_York`, `UTC`).',
+  },
   INTAKE_ERR_CONFLICT: { status: 409, doc: 'The resource already exists (e.g. a workspace name).' },
   INTAKE_ERR_OVERLOADED: {
     status: 503,

@@ -8,6 +8,8 @@ export interface WorkspaceSettings {
   geo: boolean;
   /** Zero the last octet of IPv4 / last 80 bits of IPv6 in `context.ip` before storing. Default false. */
   anonymizeIp: boolean;
+  /** IANA time zone of the workspace's calendar: insights' days, weeks and months. Default UTC. */
+  timezone: string;
   /** Rate limits of the workspace's write keys (each key has its own buckets). Absent: none (the default). */
   rateLimit?: RateLimit;
 }
@@ -27,6 +29,7 @@ export interface RateLimit {
 export const DEFAULT_WORKSPACE_SETTINGS: Readonly<WorkspaceSettings> = Object.freeze({
   geo: true,
   anonymizeIp: false,
+  timezone: 'UTC',
 });
 
 export interface Workspace {

@@ -25,6 +25,7 @@ import { createDrainer, registerBodyParser } from './body.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { insightRoutes } from './routes/insights.ts';
 import { profileRoutes } from './routes/profile.ts';
 import { queryRoutes } from './routes/query.ts';
 import { userRoutes } from './routes/users.ts';
@@ -163,6 +164,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   eventRoutes(app, ctx);
   userRoutes(app, ctx);
   queryRoutes(app, ctx);
+  insightRoutes(app, ctx);
   profileRoutes(app, ctx);
   for (const dialect of DIALECTS) dialect.routes(app, ctx);
   settingsRoutes(app, ctx);

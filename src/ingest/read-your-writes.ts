@@ -1,6 +1,6 @@
 // Read-your-writes over the log: an accepted event is durable in the log before the store has loaded it, so
-// every read of events or profiles, every SQL query, and every erasure, first waits until the log has loaded what was
-// acknowledged before the call. It applies to whole parts of the store contract (events, profiles, sql, erasure),
+// every read of events or profiles, every SQL query and insight, and every erasure, first waits until the log has loaded what was
+// acknowledged before the call. It applies to whole parts of the store contract (events, profiles, sql, insights, erasure),
 // not to a list of methods: a read added to those interfaces waits too, by construction.
 import type { Store } from '../store/types.ts';
 
@@ -29,6 +29,7 @@ export function readYourWrites(store: Store, settled: () => Promise<void>): Stor
     events: afterSettled(store.events, settled),
     profiles: afterSettled(store.profiles, settled),
     sql: afterSettled(store.sql, settled),
+    insights: afterSettled(store.insights, settled),
     erasure: afterSettled(store.erasure, settled),
     onTombstones: (listener) => store.onTombstones(listener),
     close: () => store.close(),

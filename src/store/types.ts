@@ -2,6 +2,15 @@
 // erase data, and the admin of workspaces and keys. Each engine lives in its own folder and passes the contract
 // suite (test/store/contract.ts) on its real engine; docs/ENGINES.md says how to add one.
 import type { CanonicalEvent, Rejection } from '../core/event.ts';
+import type {
+  FunnelQuery,
+  FunnelResult,
+  InsightAnswer,
+  RetentionQuery,
+  RetentionResult,
+  TrendsQuery,
+  TrendsResult,
+} from '../core/insights.ts';
 import type { ApiKey, KeyAccess, Workspace, WorkspaceSettings } from '../core/model.ts';
 
 export type {
@@ -272,6 +281,26 @@ export interface SqlReads {
   ): Promise<{ truncated: boolean }>;
 }
 
+/**
+ * Insights: each kind's engine-neutral description (core/insights.ts) compiled to the engine's SQL and run,
+ * answered with the statements it ran. An engine implements one compiler per kind; the reference in
+ * query/insights/reference/ is what their answers are tested against.
+ */
+export interface InsightReads {
+  trends(workspaceId: string, q: TrendsQuery, opts: InsightOptions): Promise<InsightAnswer<TrendsResult>>;
+  funnels(workspaceId: string, q: FunnelQuery, opts: InsightOptions): Promise<InsightAnswer<FunnelResult>>;
+  retention(
+    workspaceId: string,
+    q: RetentionQuery,
+    opts: InsightOptions,
+  ): Promise<InsightAnswer<RetentionResult>>;
+}
+
+export interface InsightOptions {
+  /** The statement is stopped past this many ms (INTAKE_ERR_QUERY_TIMEOUT). */
+  timeoutMs: number;
+}
+
 /** What erases data: it must see every event acknowledged before it, like a read. */
 export interface Erasure {
   /**
@@ -314,6 +343,7 @@ export interface Store {
   readonly events: EventReads;
   readonly profiles: ProfileReads;
   readonly sql: SqlReads;
+  readonly insights: InsightReads;
   readonly erasure: Erasure;
   readonly admin: Admin;
   /** Called with the dedupe keys of a deleted person's events once its deletion commits (the log refuses them). */

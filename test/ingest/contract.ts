@@ -54,6 +54,7 @@ function failingLoads(store: Store, failing: () => boolean): Store {
     },
     events: store.events,
     sql: store.sql,
+    insights: store.insights,
     profiles: store.profiles,
     erasure: store.erasure,
     admin: store.admin,

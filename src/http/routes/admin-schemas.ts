@@ -41,6 +41,10 @@ const SettingFields = {
     description:
       'Zero the last octet of IPv4 / last 80 bits of IPv6 in context.ip before storing (default false)',
   }),
+  timezone: Type.String({
+    maxLength: 64,
+    description: "IANA time zone of insights' days, weeks and months, e.g. Europe/Paris (default UTC)",
+  }),
 };
 
 const Settings = Type.Object({
@@ -52,6 +56,7 @@ export const SettingsPatch = Type.Object(
   {
     geo: Type.Optional(SettingFields.geo),
     anonymizeIp: Type.Optional(SettingFields.anonymizeIp),
+    timezone: Type.Optional(SettingFields.timezone),
     rateLimit: Type.Optional(
       Nullable(RateLimitSchema, { description: "Every write key's limit; null: none (the default)" }),
     ),

@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { KEY_KINDS } from '../../auth/keys.ts';
 import { completeRateLimit } from '../../auth/limits.ts';
 import { IntakeError } from '../../core/errors.ts';
+import { isTimeZone } from '../../core/time-zone.ts';
 import { requireKey } from '../auth.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
 import { BEARER_SECURITY, errorResponses } from '../schemas.ts';
@@ -165,7 +166,7 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
     {
       preValidation: admin,
       schema: {
-        summary: "Change a workspace's ingest settings (geo enrichment, IP anonymization, rate limits)",
+        summary: "Change a workspace's settings (geo enrichment, IP anonymization, time zone, rate limits)",
         description: 'Only the fields sent change. Applies from the next request on.',
         tags: ['admin'],
         security,
@@ -175,6 +176,14 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
       },
     },
     async (req) => {
+      const tz = req.body.timezone;
+      if (tz !== undefined && !isTimeZone(tz)) {
+        throw new IntakeError(
+          'INTAKE_ERR_INVALID_TIMEZONE',
+          `timezone "${tz}" is not an IANA time zone (e.g. Europe/Paris, America/New_York, UTC)`,
+          { field: 'timezone' },
+        );
+      }
       const { rateLimit, ...rest } = req.body;
       const patch =
         rateLimit === undefined ? rest : { ...rest, rateLimit: rateLimit && completeRateLimit(rateLimit) };

@@ -4,12 +4,22 @@ import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { makeDir } from '../../core/fs.ts';
 import { ProfileCaches } from '../../profiles/cache.ts';
-import type { Admin, Erasure, EventReads, EventSink, ProfileReads, SqlReads, Store } from '../types.ts';
+import type {
+  Admin,
+  Erasure,
+  EventReads,
+  EventSink,
+  InsightReads,
+  ProfileReads,
+  SqlReads,
+  Store,
+} from '../types.ts';
 import { Db, ts } from './db.ts';
 import * as del from './deletions.ts';
 import { PurgeSchedule, type Timer } from './erasure.ts';
 import { listEvents, listRejected } from './events.ts';
 import { Gate, gateMethods, Serial } from './gate.ts';
+import * as insights from './insights/index.ts';
 import { checkpoint, dedupeKeys, loadBatch } from './load.ts';
 import { DuckDBProfilePort } from './profile-port.ts';
 import { clearPurge, type PurgeHost, type Replay } from './purge.ts';
@@ -51,6 +61,7 @@ const DURING_PURGE = {
   events: ['listEvents', 'listRejected'],
   profiles: ['getUser', 'listUsers', 'listUserEvents', 'getGroup', 'listGroupUsers', 'getDeletion'],
   sql: ['query', 'stream'],
+  insights: ['trends', 'funnels', 'retention'],
   admin: ['listWorkspaces', 'listKeys', 'keysVersion'],
   erasure: ['purgeStatus'],
 } as const;
@@ -197,6 +208,24 @@ export class DuckDBStore implements Store {
   readonly sql: SqlReads = {
     query: (workspaceId, q) => querySql(this.instance, workspaceId, q),
     stream: (workspaceId, q, out) => runSql(this.instance, workspaceId, q, out),
+  };
+
+  readonly insights: InsightReads = {
+    trends: async (workspaceId, q, opts) => {
+      const sql = insights.compileTrends(workspaceId, q);
+      const rows = await insights.runInsight(this.instance, sql, opts.timeoutMs);
+      return { result: insights.shapeTrends(q, rows as insights.TrendsRow[]), sql: [sql] };
+    },
+    funnels: async (workspaceId, q, opts) => {
+      const sql = insights.compileFunnels(workspaceId, q);
+      const rows = await insights.runInsight(this.instance, sql, opts.timeoutMs);
+      return { result: insights.shapeFunnels(q, rows as insights.FunnelRow[]), sql: [sql] };
+    },
+    retention: async (workspaceId, q, opts) => {
+      const sql = insights.compileRetention(workspaceId, q);
+      const rows = await insights.runInsight(this.instance, sql, opts.timeoutMs);
+      return { result: insights.shapeRetention(q, rows as insights.RetentionRow[]), sql: [sql] };
+    },
   };
 
   readonly erasure: Erasure = {

@@ -30,6 +30,7 @@ function readSettings(raw: unknown): WorkspaceSettings {
   }
   const rateLimit = readRateLimit(stored.rateLimit);
   if (rateLimit) s.rateLimit = rateLimit;
+  if (typeof stored.timezone === 'string') s.timezone = stored.timezone;
   return s;
 }
 

@@ -10,23 +10,30 @@ export function adminContract({ test, withStore }: Part): void {
       await store.admin.createWorkspace(workspace('w2', 2));
       await store.admin.createWorkspace({
         ...workspace('w1', 1),
-        settings: { geo: false, anonymizeIp: true },
+        settings: { geo: false, anonymizeIp: true, timezone: 'UTC' },
       });
       const byId = async () => (await store.admin.listWorkspaces()).sort((a, b) => (a.id < b.id ? -1 : 1));
       assert.deepEqual(await byId(), [
-        { ...workspace('w1', 1), settings: { geo: false, anonymizeIp: true } },
+        { ...workspace('w1', 1), settings: { geo: false, anonymizeIp: true, timezone: 'UTC' } },
         workspace('w2', 2),
       ]);
-      assert.equal(await store.admin.updateWorkspaceSettings('w2', { geo: false, anonymizeIp: false }), true);
       assert.equal(
-        await store.admin.updateWorkspaceSettings('none', { geo: false, anonymizeIp: false }),
+        await store.admin.updateWorkspaceSettings('w2', { geo: false, anonymizeIp: false, timezone: 'UTC' }),
+        true,
+      );
+      assert.equal(
+        await store.admin.updateWorkspaceSettings('none', {
+          geo: false,
+          anonymizeIp: false,
+          timezone: 'UTC',
+        }),
         false,
       );
       assert.deepEqual((await byId())[1], {
         ...workspace('w2', 2),
-        settings: { geo: false, anonymizeIp: false },
+        settings: { geo: false, anonymizeIp: false, timezone: 'UTC' },
       });
-      assert.deepEqual((await byId())[0]?.settings, { geo: false, anonymizeIp: true });
+      assert.deepEqual((await byId())[0]?.settings, { geo: false, anonymizeIp: true, timezone: 'UTC' });
     }));
 
   test('keys: created, listed per workspace and all, revoked once', () =>
@@ -61,7 +68,7 @@ export function adminContract({ test, withStore }: Part): void {
       await still('reads change nothing');
       await store.admin.createWorkspace(workspace('w1'));
       await moved('createWorkspace');
-      await store.admin.updateWorkspaceSettings('w1', { geo: false, anonymizeIp: true });
+      await store.admin.updateWorkspaceSettings('w1', { geo: false, anonymizeIp: true, timezone: 'UTC' });
       await moved('updateWorkspaceSettings');
       await store.admin.createKey(apiKey('k1', 'w1'));
       await moved('createKey');
