@@ -3,7 +3,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { IntakeError } from '../core/errors.ts';
-import { requireKey } from '../http/auth.ts';
+import { requireScope } from '../http/auth.ts';
 import type { RouteContext } from '../http/context.ts';
 import { BEARER_SECURITY, ErrorSchema, EventSchema, ItemRejection } from '../http/schemas.ts';
 import { isObject } from '../pipeline/validate.ts';
@@ -50,7 +50,7 @@ export const trench: Dialect = {
     app.post(
       '/events',
       {
-        preValidation: requireKey(ctx.keys, ['write']),
+        preValidation: requireScope(ctx.keys, 'ingest'),
         schema: {
           summary: 'Create events (Trench, or Biteral)',
           description: [

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { depthExceeds, MAX_DEPTH } from '../../pipeline/json.ts';
 import { parseEventQuery } from '../../query/events.ts';
 import { ORDER_FIELDS } from '../../store/types.ts';
-import { requireKey } from '../auth.ts';
+import { requireScope } from '../auth.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
 import { BEARER_SECURITY, EventSchema, errorResponses } from '../schemas.ts';
 
@@ -15,7 +15,7 @@ const Offset = Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, def
 const security = BEARER_SECURITY;
 
 export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
-  const read = requireKey(ctx.keys, ['read', 'admin']);
+  const read = requireScope(ctx.keys, 'read');
 
   app.get(
     '/events',
