@@ -10,7 +10,9 @@ import { BEARER_SECURITY, ErrorSchema, ItemRejection } from '../http/schemas.ts'
 import { isObject } from '../pipeline/validate.ts';
 import { BiteralResult, FieldErrorSchema, handleBiteral } from './biteral.ts';
 import { batchResponse } from './segment.ts';
+import { trenchQueryRoutes } from './trench-queries.ts';
 import { TrenchEventSchema, trenchEvent } from './trench-shape.ts';
+import { trenchWorkspaceRoutes } from './trench-workspaces.ts';
 import { type Dialect, requestContext } from './types.ts';
 
 const TrenchResult = Type.Object({
@@ -58,6 +60,8 @@ async function handleTrench(req: FastifyRequest, reply: FastifyReply, ctx: Route
 export const trench: Dialect = {
   name: 'trench',
   routes(app, ctx) {
+    trenchQueryRoutes(app, ctx);
+    trenchWorkspaceRoutes(app, ctx);
     app.post(
       '/events',
       {
