@@ -389,6 +389,34 @@ test('the ClickHouse JSON functions give ClickHouse’s results: nested keys, 1-
   }
 });
 
+test('a few other ClickHouse functions: toStartOf*, toDate, toUnixTimestamp, uniq', async () => {
+  const r = await call('POST', '/queries', PRIVATE, {
+    queries: [
+      `SELECT toStartOfWeek(DATE '2026-01-02') AS w, toStartOfMonth(TIMESTAMP '2026-01-15 10:00:00') AS m,
+         toDate(TIMESTAMP '2026-01-15 10:00:00') AS d, toUnixTimestamp(TIMESTAMP '2026-01-01 00:00:00') AS u,
+         toStartOfHour(TIMESTAMP '2026-01-15 10:20:00') AS h`,
+      `SELECT toStartOfDay(timestamp) AS day, uniq(userId) AS users, uniqExact(anonymousId) AS anons, count() AS n
+         FROM events WHERE timestamp < '2026-01-03' GROUP BY day`,
+    ],
+  });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(r.body.results, [
+    [
+      {
+        w: '2025-12-28T00:00:00.000Z',
+        m: '2026-01-01T00:00:00.000Z',
+        d: '2026-01-15T00:00:00.000Z',
+        u: 1767225600,
+        h: '2026-01-15T10:00:00.000Z',
+      },
+    ],
+    [{ day: '2026-01-02T00:00:00.000Z', users: 2, anons: 1, n: 5 }],
+  ]);
+  const x = await call('POST', '/queries', PRIVATE, { queries: ['SELECT uniq(userId, event) FROM events'] });
+  assert.equal(x.status, 400);
+  assert.equal(x.body.code, 'INTAKE_ERR_QUERY_INVALID');
+});
+
 test('POST /queries meets the escape battery of POST /query: each refused, the server answering after', async () => {
   const wrong: string[] = [];
   for (const [sql, code] of ESCAPES) {

@@ -55,6 +55,28 @@ export const WITH_DEFAULTS: Readonly<Record<Kind, string>> = Object.fromEntries(
   (Object.keys(EXPRESSIONS) as Kind[]).map((k) => [k, `coalesce(${EXPRESSIONS[k]}, ${DEFAULTS[k]})`]),
 ) as Record<Kind, string>;
 
+/**
+ * A few other ClickHouse functions Trench's queries use, of one argument, as DuckDB expressions of it (weeks start
+ * on Sunday: ClickHouse's default mode 0).
+ */
+export const UNARY: Readonly<Record<string, string>> = {
+  todate: `CAST(${J} AS DATE)`,
+  todatetime: `CAST(${J} AS TIMESTAMP)`,
+  tostartofminute: `date_trunc('minute', ${J})`,
+  tostartofhour: `date_trunc('hour', ${J})`,
+  tostartofday: `date_trunc('day', ${J})`,
+  tostartofweek: `CAST(${J} AS DATE) - CAST(dayofweek(${J}) AS INTEGER)`,
+  tostartofmonth: `CAST(date_trunc('month', ${J}) AS DATE)`,
+  tostartofyear: `CAST(date_trunc('year', ${J}) AS DATE)`,
+  tounixtimestamp: `CAST(epoch(${J}) AS BIGINT)`,
+};
+
+/** ClickHouse aggregates that are a DuckDB aggregate under another name (uniq: count of distinct values). */
+const AGGREGATES: Readonly<Record<string, { name: string; distinct?: true }>> = {
+  uniq: { name: 'count', distinct: true },
+  uniqexact: { name: 'count', distinct: true },
+};
+
 /** ClickHouse's names (as DuckDB's parser folds them, to lower case) and what each reads. */
 const FUNCTIONS: Readonly<Record<string, Kind | 'typed'>> = {
   jsonextractstring: 'string',
@@ -81,6 +103,7 @@ function kindOfType(name: string): Kind | undefined {
 export interface ParsedExpressions {
   plain: ReadonlyMap<Kind, Json>;
   withDefault: ReadonlyMap<Kind, Json>;
+  unary: ReadonlyMap<string, Json>;
 }
 
 const invalid = (message: string) => new IntakeError('INTAKE_ERR_QUERY_INVALID', message);
@@ -150,9 +173,19 @@ function fill(template: Json, json: Json, path: string): Json {
 export function rewriteClickHouse(node: Json, parsed: ParsedExpressions): Json | undefined {
   if ((node.schema ?? '') !== '' || (node.catalog ?? '') !== '') return undefined;
   const name = String(node.function_name ?? '').toLowerCase();
+  const args = (node.children as Json[] | undefined) ?? [];
+  const aggregate = AGGREGATES[name];
+  if (aggregate) {
+    if (args.length !== 1) throw invalid(`${name}() takes one argument here`);
+    return { ...node, function_name: aggregate.name, distinct: aggregate.distinct ?? node.distinct };
+  }
+  const unary = parsed.unary.get(name);
+  if (unary) {
+    if (args.length !== 1 || args[0] === undefined) throw invalid(`${name}() takes one argument here`);
+    return { ...fill(unary, args[0], ''), alias: node.alias ?? '' };
+  }
   const what = FUNCTIONS[name];
   if (what === undefined) return undefined;
-  const args = (node.children as Json[] | undefined) ?? [];
   const json = args[0];
   if (json === undefined) throw invalid(`${name}() needs a JSON argument`);
   let kind: Kind;

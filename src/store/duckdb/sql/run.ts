@@ -11,7 +11,13 @@ import {
 import { IntakeError } from '../../../core/errors.ts';
 import type { SqlColumn, SqlDialectName, SqlQuery, SqlResult, SqlValue } from '../../types.ts';
 import { checkAndScope, type Surface, type Templates } from './check.ts';
-import { EXPRESSIONS, type ParsedExpressions, rewriteClickHouse, WITH_DEFAULTS } from './clickhouse.ts';
+import {
+  EXPRESSIONS,
+  type ParsedExpressions,
+  rewriteClickHouse,
+  UNARY,
+  WITH_DEFAULTS,
+} from './clickhouse.ts';
 import { EXPOSED_TABLES, TRENCH_TABLES } from './tables.ts';
 
 const NO_LOCATION = /"query_location":18446744073709551615\b/g;
@@ -66,6 +72,7 @@ function surfaceOf(conn: DuckDBConnection, dialect: SqlDialectName): Promise<Sur
       const expressions: ParsedExpressions = {
         plain: await parseAll(conn, selecting(EXPRESSIONS), firstSelected),
         withDefault: await parseAll(conn, selecting(WITH_DEFAULTS), firstSelected),
+        unary: await parseAll(conn, selecting(UNARY), firstSelected),
       };
       return {
         tables: (await parseAll(conn, TRENCH_TABLES)) as Templates,
