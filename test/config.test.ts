@@ -16,7 +16,7 @@ test('defaults', () => {
   assert.equal(c.purgeIntervalHours, 24);
   assert.equal(loadConfig(['--purge-interval-hours', '0'], {}).purgeIntervalHours, 0);
   assert.deepEqual(c.trustProxy, []);
-  assert.deepEqual(c.keys, { write: undefined, read: undefined, admin: undefined });
+  assert.deepEqual(c.keys, { write: undefined, read: undefined, private: undefined, admin: undefined });
 });
 
 test('flags win over environment variables; sizes take units', () => {

@@ -46,8 +46,11 @@ export interface Config {
   queryMaxRows: number;
   /** A streamed POST /query (NDJSON or CSV, every row) stops after this many ms. Default 300000. */
   queryStreamTimeoutMs: number;
-  /** Keys for the default workspace, when given (INTAKE_WRITE_KEY, INTAKE_READ_KEY, INTAKE_ADMIN_KEY). */
-  keys: { write?: string; read?: string; admin?: string };
+  /**
+   * Keys for the default workspace, when given (INTAKE_WRITE_KEY, INTAKE_READ_KEY, INTAKE_ADMIN_KEY, and
+   * INTAKE_PRIVATE_KEY: a Trench private key, made only when given).
+   */
+  keys: { write?: string; read?: string; private?: string; admin?: string };
 }
 
 export class ConfigError extends Error {}
@@ -209,6 +212,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     keys: {
       write: env.INTAKE_WRITE_KEY || undefined,
       read: env.INTAKE_READ_KEY || undefined,
+      private: env.INTAKE_PRIVATE_KEY || undefined,
       admin: env.INTAKE_ADMIN_KEY || undefined,
     },
   };

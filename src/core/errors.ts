@@ -11,7 +11,7 @@ export const ERRORS = {
   INTAKE_ERR_UNAUTHORIZED: { status: 401, doc: 'The key is missing, unknown or revoked.' },
   INTAKE_ERR_WRONG_KEY_KIND: {
     status: 403,
-    doc: 'The key is valid but of the wrong kind for this route (e.g. a write key on a read route).',
+    doc: 'The key is valid but lacks the scope this route needs (e.g. a write key, scope ingest, on a read route; `details.scope` names it), or would manage another workspace or a key with scopes it does not have itself.',
   },
   INTAKE_ERR_ORIGIN_NOT_ALLOWED: {
     status: 403,

@@ -69,6 +69,11 @@ export interface RequestContext {
   sentAt?: unknown;
   /** False: the client asked for no geolocation of this request's events (UserFlux `?locationEnrichment=false`). */
   enrichGeo?: boolean;
+  /**
+   * The dialect stores events with neither userId nor anonymousId (Trench: only `events` is required); they join no
+   * profile. Default false: one of them is required (the Segment spec).
+   */
+  idsOptional?: boolean;
   /** Charges the request's item count to its key's events/s limit; throws (429) to refuse the whole request. */
   chargeEvents?: ((events: number) => void) | undefined;
 }

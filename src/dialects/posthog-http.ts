@@ -5,9 +5,10 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
 import { ERRORS, IntakeError } from '../core/errors.ts';
-import { candidateKeys } from '../http/auth.ts';
+import { candidateKeys, missingScope } from '../http/auth.ts';
 import { decompress } from '../http/body.ts';
 import { isObject } from '../pipeline/validate.ts';
+import type { ApiKey } from '../store/types.ts';
 
 const isGzip = (b: Buffer) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 const ungzip = (b: Buffer, limit: number, what: string) => decompress('gzip', b, limit, what);
@@ -118,24 +119,19 @@ function posthogKeys(req: FastifyRequest): string[] {
   return [...out, ...candidateKeys(req)];
 }
 
-/** A preValidation hook: the request's key must be a write key (the project token, in PostHog's terms). */
+/** A preValidation hook: the request's key must have the ingest scope (a write key: the project token, in PostHog's terms). */
 export function posthogAuth(ring: KeyRing) {
   return async (req: FastifyRequest) => {
-    let wrong: string | undefined;
+    let lacking: ApiKey | undefined;
     for (const c of posthogKeys(req)) {
       const key = ring.resolve(c);
-      if (key?.kind === 'write') {
+      if (key?.scopes.includes('ingest')) {
         req.auth = key;
         return;
       }
-      if (key) wrong ??= key.kind;
+      if (key) lacking ??= key;
     }
-    if (wrong) {
-      throw new IntakeError(
-        'INTAKE_ERR_WRONG_KEY_KIND',
-        `a ${wrong} key cannot be used here; send a write key`,
-      );
-    }
+    if (lacking) throw missingScope(lacking, 'ingest');
     throw new IntakeError(
       'INTAKE_ERR_UNAUTHORIZED',
       'Project API key invalid: send a write key as token, api_key or properties.token',

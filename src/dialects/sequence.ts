@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
 import { IntakeError } from '../core/errors.ts';
-import { requireKey } from '../http/auth.ts';
+import { requireScope } from '../http/auth.ts';
 import { BEARER_SECURITY } from '../http/schemas.ts';
 import { stringifyCapped } from '../pipeline/json.ts';
 import { isObject } from '../pipeline/validate.ts';
@@ -33,7 +33,7 @@ const BatchResult = Type.Object({
 
 /** The shared key check, answering in Sequence's error shape. */
 function sequenceAuth(ring: KeyRing) {
-  const check = requireKey(ring, ['write']);
+  const check = requireScope(ring, 'ingest');
   return async (req: FastifyRequest, reply: FastifyReply) => {
     try {
       await check(req, reply);

@@ -138,7 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(cors, {
     origin: true,
-    methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    methods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
     // Browser SDKs (analytics.js) wait as long as a 429's Retry-After says, if they may read it.
     exposedHeaders: ['Retry-After'],
     maxAge: 86400,

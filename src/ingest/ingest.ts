@@ -54,7 +54,7 @@ export function createIngestor(log: IngestLog, opts: IngestOptions): Ingestor {
       const rejected: Rejection[] = [];
       const slots: Array<number | Rejection> = [];
       for (const item of items) {
-        const valid = validateItem(item);
+        const valid = validateItem(item, ctx);
         const result = valid.ok ? normalize(valid.value, ctx, opts.eventLimit) : valid;
         if (result.ok) {
           slots.push(records.length);

@@ -1,6 +1,13 @@
 // Checks one wire item against the Segment spec before it is normalized. Hand-written and allocation-free
 // on the happy path: this runs once per event on the hot path, and each failure names its field.
-import { EVENT_TYPES, type EventType, type JsonObject, reject, type StepResult } from '../core/event.ts';
+import {
+  EVENT_TYPES,
+  type EventType,
+  type JsonObject,
+  type RequestContext,
+  reject,
+  type StepResult,
+} from '../core/event.ts';
 import { depthExceeds, MAX_DEPTH } from './json.ts';
 
 /** A wire item that passed validation: ids are strings, objects are objects, times are parsed. */
@@ -180,7 +187,11 @@ function tooDeep(v: ValidItem): string | null {
   return null;
 }
 
-export function validateItem(raw: unknown): StepResult<ValidItem> {
+/** The dialect's rules the spec leaves open (RequestContext carries them). */
+export type ValidateRules = Pick<RequestContext, 'idsOptional'>;
+const SPEC: ValidateRules = {};
+
+export function validateItem(raw: unknown, rules: ValidateRules = SPEC): StepResult<ValidItem> {
   if (!isObject(raw)) return reject('INTAKE_ERR_INVALID_EVENT', 'event must be a JSON object');
   const type = raw.type;
   if (typeof type !== 'string' || !TYPES.has(type)) {
@@ -209,7 +220,7 @@ export function validateItem(raw: unknown): StepResult<ValidItem> {
     if (v.type === 'alias') {
       if (!v.previousId || !v.userId)
         return reject('INTAKE_ERR_MISSING_ID', 'alias needs both previousId and userId');
-    } else if (!v.userId && !v.anonymousId) {
+    } else if (!v.userId && !v.anonymousId && !rules.idsOptional) {
       return reject('INTAKE_ERR_MISSING_ID', `${v.type} needs a userId or an anonymousId`);
     }
     if (v.type === 'track' && !v.event)

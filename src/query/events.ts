@@ -9,8 +9,17 @@ import {
   type OrderField,
 } from '../store/types.ts';
 
+/** Trench's names for Intake's fields (its events carry `uuid` and `parsedAt`): GET /events takes either. */
+const TRENCH_NAMES = { uuid: 'messageId', parsedAt: 'receivedAt' } as const satisfies Record<
+  string,
+  OrderField
+>;
+/** Every name orderByField takes. */
+export const ORDER_NAMES: string[] = [...Object.keys(ORDER_FIELDS), ...Object.keys(TRENCH_NAMES)];
+
 const KNOWN = new Set<string>([
   ...EQUALITY_FILTERS,
+  'uuid',
   'startDate',
   'endDate',
   'limit',
@@ -58,14 +67,22 @@ export function parseEventQuery(raw: Record<string, unknown>): EventQuery {
     const v = raw[f];
     if (v !== undefined && v !== '') q[f] = String(v);
   }
+  // Trench's uuid is the messageId (a Trench client's own uuid, else the one assigned).
+  if (raw.uuid !== undefined && raw.uuid !== '') {
+    if (q.messageId !== undefined && q.messageId !== String(raw.uuid))
+      throw bad('uuid', 'and messageId name the same field and differ');
+    q.messageId = String(raw.uuid);
+  }
   q.startDate = date('startDate', raw.startDate);
   q.endDate = date('endDate', raw.endDate);
   if (raw.limit !== undefined) q.limit = Number(raw.limit);
   if (raw.offset !== undefined) q.offset = Number(raw.offset);
-  if (raw.orderByField !== undefined) q.orderBy = raw.orderByField as OrderField;
+  if (raw.orderByField !== undefined) {
+    const name = String(raw.orderByField);
+    q.orderBy = (TRENCH_NAMES[name as keyof typeof TRENCH_NAMES] ?? name) as OrderField;
+  }
   if (raw.orderByDirection !== undefined)
     q.direction = String(raw.orderByDirection).toUpperCase() as 'ASC' | 'DESC';
-  if (!(q.orderBy in ORDER_FIELDS))
-    throw bad('orderByField', `must be one of ${Object.keys(ORDER_FIELDS).join(', ')}`);
+  if (!(q.orderBy in ORDER_FIELDS)) throw bad('orderByField', `must be one of ${ORDER_NAMES.join(', ')}`);
   return q;
 }

@@ -3,7 +3,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { type BootstrapResult, bootstrap, KeyRing } from '../auth/keys.ts';
 import type { Config } from '../core/config.ts';
-import type { KeyKind } from '../core/model.ts';
+import type { Preset } from '../core/model.ts';
 import { type App, buildApp } from '../http/app.ts';
 import { readYourWrites } from '../ingest/read-your-writes.ts';
 import type { IngestLog } from '../ingest/types.ts';
@@ -19,7 +19,7 @@ export interface RuntimeOptions extends EngineHooks {
   /** Tests only: hooks of the embedded store. */
   storeHooks?: StoreHooks;
   /** Keys the default workspace must have (created when missing); absent: none is created. */
-  bootstrapKeys?: Partial<Record<KeyKind, string>>;
+  bootstrapKeys?: Partial<Record<Preset, string>>;
   /** The clock; tests pass a fixed one. */
   now?: () => Date;
   logger?: FastifyBaseLogger | boolean;

@@ -17,12 +17,14 @@ export type {
   ApiKey,
   KeyAccess,
   KeyKind,
+  Preset,
   Rate,
   RateLimit,
+  Scope,
   Workspace,
   WorkspaceSettings,
 } from '../core/model.ts';
-export { DEFAULT_WORKSPACE_SETTINGS } from '../core/model.ts';
+export { DEFAULT_WORKSPACE_SETTINGS, kindOf, PRESETS, SCOPES } from '../core/model.ts';
 
 export const ORDER_FIELDS = {
   timestamp: 'timestamp',
@@ -258,7 +260,15 @@ export interface SqlQuery {
   limit?: number;
   /** The query is stopped past this many ms. */
   timeoutMs: number;
+  /**
+   * Whose tables and functions the SQL is written against: `intake` (default: Intake's tables, the engine's own
+   * SQL) or `trench` (Trench's `events` table and column names, and the ClickHouse JSON functions Trench's users
+   * write, README "Trench"). Either way it reads only its workspace.
+   */
+  dialect?: SqlDialectName;
 }
+
+export type SqlDialectName = 'intake' | 'trench';
 
 export interface SqlResult {
   columns: SqlColumn[];
@@ -325,6 +335,8 @@ export interface Admin {
   listWorkspaces(): Promise<Workspace[]>;
   /** Replaces a workspace's settings; false when there is no such workspace. */
   updateWorkspaceSettings(id: string, settings: WorkspaceSettings): Promise<boolean>;
+  /** Renames a workspace and/or replaces its properties (the fields given); false when there is no such workspace. */
+  updateWorkspace(id: string, patch: Partial<Pick<Workspace, 'name' | 'properties'>>): Promise<boolean>;
   createKey(key: ApiKey): Promise<void>;
   listKeys(workspaceId?: string): Promise<ApiKey[]>;
   revokeKey(workspaceId: string, id: string, at: Date): Promise<boolean>;

@@ -276,7 +276,7 @@ test('bad limits are a coded 400 naming the field, and change nothing', async ()
   });
   assert.equal(onRead.statusCode, 400);
   assert.equal(onRead.json().code, 'INTAKE_ERR_INVALID_BODY');
-  assert.match(onRead.json().message, /write keys/);
+  assert.match(onRead.json().message, /ingest scope/);
   const byWrite = await t.app.inject({
     method: 'PATCH',
     url: `/admin/workspaces/${wsId}/settings`,

@@ -1,11 +1,14 @@
-// Admin API: workspaces, keys, and the purge of deleted users' bytes. Admin keys manage the whole server; every
-// other key is scoped to its workspace.
+// Admin API: workspaces, keys, and the purge of deleted users' bytes. A key with the admin scope manages every
+// workspace and the server; one with the manage scope only its own workspace, and only with keys that can do no
+// more than itself (no scope escalation).
 import { Type } from '@sinclair/typebox';
-import { KEY_KINDS } from '../../auth/keys.ts';
+import type { FastifyRequest } from 'fastify';
+import { KEY_KINDS, type KeySpec } from '../../auth/keys.ts';
 import { completeRateLimit } from '../../auth/limits.ts';
 import { IntakeError } from '../../core/errors.ts';
 import { isTimeZone } from '../../core/time-zone.ts';
-import { requireKey } from '../auth.ts';
+import { PRESETS, type Scope } from '../../store/types.ts';
+import { requireScope } from '../auth.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
 import { BEARER_SECURITY, errorResponses } from '../schemas.ts';
 import {
@@ -50,12 +53,46 @@ const PurgeStatus = Type.Object({
 });
 const security = BEARER_SECURITY;
 
+const forbidden = (message: string) => new IntakeError('INTAKE_ERR_WRONG_KEY_KIND', message);
+
+/** Without the admin scope, a key may only give or touch keys whose scopes are all its own. */
+function mayHandle(req: FastifyRequest, scopes: readonly Scope[], what: string): void {
+  const mine = req.auth.scopes;
+  if (mine.includes('admin')) return;
+  const beyond = scopes.filter((s) => !mine.includes(s));
+  if (beyond.length > 0) {
+    throw forbidden(
+      `this key cannot ${what} a key with scope(s) ${beyond.join(', ')} it does not have itself (${mine.join(', ')})`,
+    );
+  }
+}
+
+/** The scopes a create body asks for: `kind` (a preset) or `scopes`, exactly one of them. */
+function specOf(body: { kind?: keyof typeof PRESETS; scopes?: Scope[] }): [KeySpec, readonly Scope[]] {
+  if ((body.kind === undefined) === (body.scopes === undefined)) {
+    throw new IntakeError('INTAKE_ERR_INVALID_BODY', 'send either kind (a preset) or scopes, not both', {
+      field: body.kind === undefined ? 'kind' : 'scopes',
+    });
+  }
+  return body.kind ? [body.kind, PRESETS[body.kind]] : [body.scopes as Scope[], body.scopes as Scope[]];
+}
+
 export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
-  const admin = requireKey(ctx.keys, ['admin']);
+  const admin = requireScope(ctx.keys, 'admin');
+  const manage = requireScope(ctx.keys, 'manage');
   const workspace = (id: string) => {
     const ws = ctx.keys.getWorkspace(id);
     if (!ws) throw new IntakeError('INTAKE_ERR_NOT_FOUND', `no workspace ${id}`);
     return ws;
+  };
+  /** The workspace `id`, if the request's key may manage it: its own (manage scope), or any (admin scope). */
+  const managed = (req: FastifyRequest, id: string) => {
+    if (req.auth.workspaceId !== id && !req.auth.scopes.includes('admin')) {
+      throw forbidden(
+        'a key with the manage scope manages only its own workspace; another one needs the admin scope',
+      );
+    }
+    return workspace(id);
   };
 
   app.get(
@@ -115,7 +152,7 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
       if (req.auth.workspaceId === req.params.id) {
         throw new IntakeError(
           'INTAKE_ERR_CONFLICT',
-          'an admin key cannot delete its own workspace; use an admin key of another one',
+          'a key cannot delete its own workspace; use an admin key of another one',
         );
       }
       await ctx.keys.deleteWorkspace(req.params.id);
@@ -164,7 +201,7 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
   app.patch(
     '/admin/workspaces/:id/settings',
     {
-      preValidation: admin,
+      preValidation: manage,
       schema: {
         summary: "Change a workspace's settings (geo enrichment, IP anonymization, time zone, rate limits)",
         description: 'Only the fields sent change. Applies from the next request on.',
@@ -187,6 +224,7 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
       const { rateLimit, ...rest } = req.body;
       const patch =
         rateLimit === undefined ? rest : { ...rest, rateLimit: rateLimit && completeRateLimit(rateLimit) };
+      managed(req, req.params.id);
       const ws = await ctx.keys.updateSettings(req.params.id, patch);
       if (!ws) throw new IntakeError('INTAKE_ERR_NOT_FOUND', `no workspace ${req.params.id}`);
       return { ...ws, createdAt: ws.createdAt.toISOString() };
@@ -196,7 +234,7 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
   app.get(
     '/admin/workspaces/:id/keys',
     {
-      preValidation: admin,
+      preValidation: manage,
       schema: {
         summary: "List a workspace's keys (never their secrets)",
         tags: ['admin'],
@@ -206,7 +244,7 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
       },
     },
     async (req) => {
-      workspace(req.params.id);
+      managed(req, req.params.id);
       return { results: (await ctx.keys.listKeys(req.params.id)) as never };
     },
   );
@@ -214,10 +252,11 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
   app.post(
     '/admin/workspaces/:id/keys',
     {
-      preValidation: admin,
+      preValidation: manage,
       schema: {
         summary: 'Create a key',
-        description: 'With optional allow-lists (origins, IPs) and, for a write key, its own rate limit.',
+        description:
+          'With a preset (`kind`) or explicit `scopes`, optional allow-lists (origins, IPs) and, for a key with the ingest scope, its own rate limit. Without the admin scope, a key can only create keys whose scopes it has itself.',
         tags: ['admin'],
         security,
         params: WsParams,
@@ -226,9 +265,16 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
       },
     },
     async (req, reply) => {
-      workspace(req.params.id);
-      const { kind, name } = req.body;
-      const created = await ctx.keys.createKey(req.params.id, kind, name, undefined, accessOf(req.body));
+      managed(req, req.params.id);
+      const [spec, scopes] = specOf(req.body);
+      mayHandle(req, scopes, 'create');
+      const created = await ctx.keys.createKey(
+        req.params.id,
+        spec,
+        req.body.name,
+        undefined,
+        accessOf(req.body),
+      );
       return reply.code(201).send(created as never);
     },
   );
@@ -236,7 +282,7 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
   app.patch(
     '/admin/workspaces/:id/keys/:keyId',
     {
-      preValidation: admin,
+      preValidation: manage,
       schema: {
         summary: "Change a key's allowed origins, allowed IPs or rate limit",
         description:
@@ -249,7 +295,8 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
       },
     },
     async (req) => {
-      workspace(req.params.id);
+      managed(req, req.params.id);
+      mayHandle(req, (await ctx.keys.getKey(req.params.id, req.params.keyId))?.scopes ?? [], 'change');
       const key = await ctx.keys.updateKey(req.params.id, req.params.keyId, accessOf(req.body));
       if (!key) {
         throw new IntakeError(
@@ -264,7 +311,7 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
   app.delete(
     '/admin/workspaces/:id/keys/:keyId',
     {
-      preValidation: admin,
+      preValidation: manage,
       schema: {
         summary: 'Revoke a key (immediately)',
         tags: ['admin'],
@@ -273,7 +320,8 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
       },
     },
     async (req, reply) => {
-      workspace(req.params.id);
+      managed(req, req.params.id);
+      mayHandle(req, (await ctx.keys.getKey(req.params.id, req.params.keyId))?.scopes ?? [], 'revoke');
       if (!(await ctx.keys.revokeKey(req.params.id, req.params.keyId))) {
         throw new IntakeError(
           'INTAKE_ERR_NOT_FOUND',

@@ -1,11 +1,12 @@
-// Reading events back: GET /events with Trench's filters, and GET /rejected for items refused at ingest.
+// Reading events back: GET /events with Trench's filters and in Trench's shape (Intake's fields added), and
+// GET /rejected for items refused at ingest.
 import { Type } from '@sinclair/typebox';
+import { TrenchEventSchema, trenchEvent } from '../../dialects/trench-shape.ts';
 import { depthExceeds, MAX_DEPTH } from '../../pipeline/json.ts';
-import { parseEventQuery } from '../../query/events.ts';
-import { ORDER_FIELDS } from '../../store/types.ts';
-import { requireKey } from '../auth.ts';
+import { ORDER_NAMES, parseEventQuery } from '../../query/events.ts';
+import { requireScope } from '../auth.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
-import { BEARER_SECURITY, EventSchema, errorResponses } from '../schemas.ts';
+import { BEARER_SECURITY, errorResponses } from '../schemas.ts';
 
 const str = (description: string) => Type.Optional(Type.String({ maxLength: 512, description }));
 const Limit = Type.Optional(
@@ -15,14 +16,14 @@ const Offset = Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, def
 const security = BEARER_SECURITY;
 
 export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
-  const read = requireKey(ctx.keys, ['read', 'admin']);
+  const read = requireScope(ctx.keys, 'read');
 
   app.get(
     '/events',
     {
       preValidation: read,
       schema: {
-        summary: 'List events (Trench-compatible filters)',
+        summary: "List events (Trench's filters and shape)",
         description:
           'Besides the listed parameters, `properties.<path>=v`, `traits.<path>=v` and `context.<path>=v` filter on a value inside the JSON (string equality).',
         tags: ['query'],
@@ -40,11 +41,12 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
             groupId: str('Group id'),
             instanceId: str('Trench instance id'),
             messageId: str('Message id'),
+            uuid: str("Trench's event id: the messageId"),
             startDate: str('Events at or after this ISO-8601 time'),
             endDate: str('Events at or before this ISO-8601 time'),
             limit: Limit,
             offset: Offset,
-            orderByField: Type.Optional(Type.Union(Object.keys(ORDER_FIELDS).map((f) => Type.Literal(f)))),
+            orderByField: Type.Optional(Type.Union(ORDER_NAMES.map((f) => Type.Literal(f)))),
             orderByDirection: Type.Optional(
               Type.Union(['ASC', 'DESC', 'asc', 'desc'].map((d) => Type.Literal(d))),
             ),
@@ -53,7 +55,7 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
         ),
         response: {
           200: Type.Object({
-            results: Type.Array(EventSchema),
+            results: Type.Array(TrenchEventSchema),
             limit: Type.Integer(),
             offset: Type.Integer(),
             total: Type.Integer(),
@@ -65,7 +67,8 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
     async (req) => {
       const q = parseEventQuery(req.query as Record<string, unknown>);
       const page = await ctx.store.events.listEvents(req.auth.workspaceId, q);
-      return { results: page.results as never, limit: q.limit, offset: q.offset, total: page.total };
+      const results = page.results.map(trenchEvent);
+      return { results: results as never, limit: q.limit, offset: q.offset, total: page.total };
     },
   );
 

@@ -4,7 +4,7 @@ import { type TSchema, Type } from '@sinclair/typebox';
 import type { InsightAnswer } from '../../core/insights.ts';
 import { parseFunnels, parseRetention, parseTrends } from '../../query/insights/parse.ts';
 import { FunnelsBody, RetentionBody, TrendsBody } from '../../query/insights/schemas.ts';
-import { requireKey } from '../auth.ts';
+import { requireScope } from '../auth.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
 import { FunnelsAnswer, RetentionAnswer, TrendsAnswer } from '../insight-schemas.ts';
 import { BEARER_SECURITY, errorResponses } from '../schemas.ts';
@@ -14,7 +14,7 @@ const Explain = Type.Object({
 });
 
 export function insightRoutes(app: TypedApp, ctx: RouteContext): void {
-  const read = requireKey(ctx.keys, ['read', 'admin']);
+  const read = requireScope(ctx.keys, 'query');
   const schema = (summary: string, description: string, body: TSchema, answer: TSchema) => ({
     preValidation: read,
     schema: {

@@ -250,6 +250,7 @@ export class DuckDBStore implements Store {
     createWorkspace: (w) => this.bumped(ws.createWorkspace(this.db, w)),
     listWorkspaces: () => ws.listWorkspaces(this.db),
     updateWorkspaceSettings: (id, s) => this.bumped(ws.updateWorkspaceSettings(this.db, id, s)),
+    updateWorkspace: (id, patch) => this.bumped(ws.updateWorkspace(this.db, id, patch)),
     createKey: (k) => this.bumped(ws.createKey(this.db, k)),
     listKeys: (workspaceId) => ws.listKeys(this.db, workspaceId),
     revokeKey: (workspaceId, id, at) => this.bumped(ws.revokeKey(this.db, workspaceId, id, at)),

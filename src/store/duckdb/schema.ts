@@ -109,6 +109,10 @@ export const MIGRATIONS: string[] = [
      prefix VARCHAR NOT NULL, hash VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)`,
   // A key's allowed origins and IPs and its own rate limit, as JSON; NULL (keys made before) reads as none.
   'ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS access JSON',
+  // A key's scopes (a JSON array); NULL (keys made before scopes) reads as its kind's preset (workspaces.ts).
+  'ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS scopes JSON',
+  // A workspace's free-form properties (Trench's workspaces have them); NULL reads as {}.
+  'ALTER TABLE workspaces ADD COLUMN IF NOT EXISTS properties JSON',
   `CREATE TABLE IF NOT EXISTS events (${EVENT_COLUMNS.map((c) => `${c.name} ${c.sql}`).join(', ')})`,
   // Dedupe keys (128-bit md5 of workspace NUL messageId) that the events table cannot give back: tombstones of
   // deleted users' messageIds (seen_at 9999-12-31, never purged), and rows from versions that copied every
