@@ -134,6 +134,10 @@ export const ERRORS = {
     status: 503,
     doc: 'A read (or deletion) waited `--read-wait-ms` (30 s by default) for the events acknowledged before it to be loaded, e.g. a large backlog after a restart; nothing is lost, retry after `Retry-After` seconds.',
   },
+  INTAKE_ERR_PLAN_VIOLATION: {
+    status: 400,
+    doc: "The event breaks the workspace's tracking plan in a way its modes reject; the message lists the violations, and `GET /rejected` keeps the event with them.",
+  },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

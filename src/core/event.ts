@@ -1,5 +1,6 @@
 // The canonical event (the Segment spec) and the small result type every ingest step returns.
 import type { ErrorCode } from './errors.ts';
+import type { Violation } from './violations.ts';
 
 export const EVENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -51,6 +52,8 @@ export interface Rejection {
   reason: string;
   /** The item as the client sent it, serialized. */
   payload: string;
+  /** The tracking plan's violations, when the plan refused it (code INTAKE_ERR_PLAN_VIOLATION). */
+  violations?: Violation[];
 }
 
 export type StepResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; reason: string };

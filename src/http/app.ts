@@ -19,6 +19,8 @@ import { settingsRoutes } from '../dialects/settings.ts';
 import { createIngestor } from '../ingest/ingest.ts';
 import type { IngestLog } from '../ingest/types.ts';
 import { Enricher, type GeoReader } from '../pipeline/enrich/index.ts';
+import { CompiledPlan } from '../pipeline/plan/check.ts';
+import type { PlanRing } from '../plans/ring.ts';
 import type { Store } from '../store/types.ts';
 import { addKeyGuards } from './auth.ts';
 import { createDrainer, registerBodyParser } from './body.ts';
@@ -26,8 +28,10 @@ import { adminRoutes } from './routes/admin.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { insightRoutes } from './routes/insights.ts';
+import { planRoutes } from './routes/plans.ts';
 import { profileRoutes } from './routes/profile.ts';
 import { queryRoutes } from './routes/query.ts';
+import { schemaRoutes } from './routes/schema.ts';
 import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
@@ -38,6 +42,8 @@ export interface AppDeps {
   /** The store as readers see it: its reads wait for the log (ingest/read-your-writes.ts). */
   store: Store;
   keys: KeyRing;
+  /** Every workspace's tracking plan, compiled (plans/ring.ts); absent: no plans, and no plan routes. */
+  plans?: PlanRing;
   log: IngestLog;
   /** The clock; tests pass a fixed one. */
   now?: () => Date;
@@ -157,8 +163,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     eventLimit: config.eventLimit,
     enricher: new Enricher(deps.geo ?? null),
     settingsOf: (id) => deps.keys.settingsOf(id),
+    planOf: deps.plans ? (id) => (deps.plans as PlanRing).of(id) : () => CompiledPlan.NONE,
   });
-  const ctx = { store: deps.store, keys: deps.keys, log: deps.log, ingestor, now, config };
+  const ctx = { store: deps.store, keys: deps.keys, plans: deps.plans, log: deps.log, ingestor, now, config };
   healthRoutes(app, ctx);
   adminRoutes(app, ctx);
   eventRoutes(app, ctx);
@@ -166,6 +173,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   queryRoutes(app, ctx);
   insightRoutes(app, ctx);
   profileRoutes(app, ctx);
+  schemaRoutes(app, ctx);
+  if (deps.plans) planRoutes(app, { ...ctx, plans: deps.plans });
   for (const dialect of DIALECTS) dialect.routes(app, ctx);
   settingsRoutes(app, ctx);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -21,7 +21,7 @@ function afterSettled<T extends object>(part: T, settled: () => Promise<void>): 
   return out as T;
 }
 
-/** The store as every reader sees it: its reads and erasures wait for the log; its sink and admin do not. */
+/** The store as every reader sees it: its reads and erasures wait for the log; its sink, admin and plans do not. */
 export function readYourWrites(store: Store, settled: () => Promise<void>): Store {
   return {
     sink: store.sink,
@@ -31,6 +31,8 @@ export function readYourWrites(store: Store, settled: () => Promise<void>): Stor
     sql: afterSettled(store.sql, settled),
     insights: afterSettled(store.insights, settled),
     erasure: afterSettled(store.erasure, settled),
+    schema: afterSettled(store.schema, settled),
+    plans: store.plans,
     onTombstones: (listener) => store.onTombstones(listener),
     close: () => store.close(),
   };

@@ -26,6 +26,7 @@ const KNOWN = new Set<string>([
   'offset',
   'orderByField',
   'orderByDirection',
+  'violations',
 ]);
 const SEGMENT = /^[A-Za-z0-9_$][A-Za-z0-9_$ -]{0,99}$/;
 
@@ -72,6 +73,11 @@ export function parseEventQuery(raw: Record<string, unknown>): EventQuery {
     if (q.messageId !== undefined && q.messageId !== String(raw.uuid))
       throw bad('uuid', 'and messageId name the same field and differ');
     q.messageId = String(raw.uuid);
+  }
+  if (raw.violations !== undefined && raw.violations !== '') {
+    if (raw.violations !== 'true' && raw.violations !== 'false')
+      throw bad('violations', 'must be true or false');
+    q.violations = raw.violations === 'true';
   }
   q.startDate = date('startDate', raw.startDate);
   q.endDate = date('endDate', raw.endDate);

@@ -8,6 +8,7 @@ import { type App, buildApp } from '../http/app.ts';
 import { readYourWrites } from '../ingest/read-your-writes.ts';
 import type { IngestLog } from '../ingest/types.ts';
 import { type GeoReader, openGeoReader } from '../pipeline/enrich/index.ts';
+import { PlanRing } from '../plans/ring.ts';
 import type { Store } from '../store/types.ts';
 import { ENGINES, type EngineHooks, type EngineName, type StoreHooks } from './engines.ts';
 
@@ -66,7 +67,10 @@ export async function openRuntime(config: RuntimeConfig, opts: RuntimeOptions = 
       : config.geoipDir === null
         ? null
         : await openGeoReader(config.geoipDir);
-  const app = await buildApp({ config, store, keys, log, now: opts.now, logger: opts.logger, geo });
+  // Compiled once, before listening: the ingest path asks for a workspace's plan from memory.
+  const plans = new PlanRing(store);
+  await plans.load();
+  const app = await buildApp({ config, store, keys, plans, log, now: opts.now, logger: opts.logger, geo });
   return {
     app,
     store,

@@ -12,6 +12,8 @@ import type {
   TrendsResult,
 } from '../core/insights.ts';
 import type { ApiKey, KeyAccess, Workspace, WorkspaceSettings } from '../core/model.ts';
+import type { DictionaryBatch } from '../pipeline/dictionary/observe.ts';
+import type { PlanStore, SchemaReads } from './governance.ts';
 
 export type {
   ApiKey,
@@ -25,6 +27,7 @@ export type {
   WorkspaceSettings,
 } from '../core/model.ts';
 export { DEFAULT_WORKSPACE_SETTINGS, kindOf, PRESETS, SCOPES } from '../core/model.ts';
+export type * from './governance.ts';
 
 export const ORDER_FIELDS = {
   timestamp: 'timestamp',
@@ -69,6 +72,8 @@ export interface EventQuery {
    * objects, arrays and a missing path never do; segments are object keys (README, GET /events).
    */
   json: Array<{ column: JsonColumn; path: string[]; value: string }>;
+  /** True: only events that carry tracking plan violations (context.violationErrors); false: only those without. */
+  violations?: boolean;
   /** Null values sort last in both directions; ties are broken by event id, in the same direction. */
   orderBy: OrderField;
   direction: 'ASC' | 'DESC';
@@ -196,6 +201,11 @@ export interface LogBatch {
    * field, rejections marked with the rejected field), which an engine may read directly instead of entries().
    */
   readonly file?: string;
+  /**
+   * An optional hint: the data dictionary's summary of the batch's events (pipeline/dictionary/observe.ts),
+   * made by a log that walked them as it wrote them. Without it the sink walks entries() itself.
+   */
+  readonly dictionary?: DictionaryBatch;
 }
 
 /** The loader's side: append a batch with its checkpoint in one atomic step, and give back what dedupe needs. */
@@ -358,6 +368,10 @@ export interface Store {
   readonly insights: InsightReads;
   readonly erasure: Erasure;
   readonly admin: Admin;
+  /** The data dictionary and the tracking plan's violations (store/governance.ts). */
+  readonly schema: SchemaReads;
+  /** Tracking plans' versions. */
+  readonly plans: PlanStore;
   /** Called with the dedupe keys of a deleted person's events once its deletion commits (the log refuses them). */
   onTombstones(listener: (keys: string[]) => void): void;
   close(): Promise<void>;

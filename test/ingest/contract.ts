@@ -58,6 +58,8 @@ function failingLoads(store: Store, failing: () => boolean): Store {
     profiles: store.profiles,
     erasure: store.erasure,
     admin: store.admin,
+    schema: store.schema,
+    plans: store.plans,
     onTombstones: (l) => store.onTombstones(l),
     close: () => store.close(),
   };

@@ -156,6 +156,7 @@ export function adminRoutes(app: TypedApp, ctx: RouteContext): void {
         );
       }
       await ctx.keys.deleteWorkspace(req.params.id);
+      ctx.plans?.forget(req.params.id);
       return reply.code(204).send();
     },
   );

@@ -50,6 +50,11 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
             orderByDirection: Type.Optional(
               Type.Union(['ASC', 'DESC', 'asc', 'desc'].map((d) => Type.Literal(d))),
             ),
+            violations: Type.Optional(
+              Type.Union([Type.Literal('true'), Type.Literal('false')], {
+                description: 'Only events with (true) or without (false) tracking plan violations',
+              }),
+            ),
           },
           { additionalProperties: true },
         ),
@@ -94,6 +99,12 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
                 payload: Type.Unknown({
                   description: `The item as sent; its JSON text instead when cut at 64 KiB or nested over ${MAX_DEPTH + 1} levels`,
                 }),
+                violations: Type.Optional(
+                  Type.Array(Type.Unknown(), {
+                    description:
+                      'The tracking plan violations that refused it (code INTAKE_ERR_PLAN_VIOLATION)',
+                  }),
+                ),
               }),
             ),
             limit: Type.Integer(),

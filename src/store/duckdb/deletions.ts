@@ -7,6 +7,7 @@ import { dedupeKey } from '../../core/dedupe.ts';
 import { uuidv7 } from '../../core/ids.ts';
 import type { DeletionJob, DeletionStatus } from '../types.ts';
 import { type Db, date, dateOrNull, type Row, strOrNull, ts } from './db.ts';
+import { forgetEvents } from './dictionary.ts';
 import { TOMBSTONE_SEEN_AT } from './profile-schema.ts';
 
 const toJob = (r: Row): DeletionJob => ({
@@ -103,6 +104,7 @@ export async function runDeletion(
     const mine = `workspace_id = ? AND (user_id ${IN_IDS} OR anonymous_id ${IN_IDS}
       OR (type = 'alias' AND previous_id ${IN_IDS}))`;
     const mineParams = [ws, ids, ids, ids];
+    await forgetEvents(db, ws, mine, mineParams); // the data dictionary (dictionary.ts), before they go
     // One scan of the events, which hands back the messageIds to make tombstones of: the scans are most of a
     // deletion's time (1M bench events, busy machine: 0.63 s with a SELECT then a DELETE, 0.12 s so).
     const deleted = await db.all(`DELETE FROM events WHERE ${mine} RETURNING message_id`, mineParams);

@@ -62,6 +62,11 @@ function where(workspaceId: string, q: EventQuery): { sql: string; params: DuckD
     parts.push('timestamp <= ?');
     params.push(ts(q.endDate));
   }
+  // Tracking plan violations (README "Tracking plans"): the substring test skips parsing most rows' JSON.
+  if (q.violations !== undefined) {
+    const has = `(contains(context, '"violationErrors"') AND json_exists(context, '$.violationErrors'))`;
+    parts.push(q.violations ? has : `NOT ${has}`);
+  }
   const bind = (v: DuckDBValue) => {
     params.push(v);
     return '?';
@@ -113,6 +118,9 @@ export async function listRejected(
       code: String(r.code) as ErrorCode,
       reason: String(r.reason),
       payload: String(r.payload),
+      ...(r.violations === null || r.violations === undefined
+        ? {}
+        : { violations: JSON.parse(String(r.violations)) as Rejection['violations'] }),
     })),
   };
 }

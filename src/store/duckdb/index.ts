@@ -10,17 +10,21 @@ import type {
   EventReads,
   EventSink,
   InsightReads,
+  PlanStore,
   ProfileReads,
+  SchemaReads,
   SqlReads,
   Store,
 } from '../types.ts';
 import { Db, ts } from './db.ts';
 import * as del from './deletions.ts';
+import * as dict from './dictionary-reads.ts';
 import { PurgeSchedule, type Timer } from './erasure.ts';
 import { listEvents, listRejected } from './events.ts';
 import { Gate, gateMethods, Serial } from './gate.ts';
 import * as insights from './insights/index.ts';
 import { checkpoint, dedupeKeys, loadBatch } from './load.ts';
+import * as plans from './plans.ts';
 import { DuckDBProfilePort } from './profile-port.ts';
 import { clearPurge, type PurgeHost, type Replay } from './purge.ts';
 import { MIGRATIONS } from './schema.ts';
@@ -64,6 +68,9 @@ const DURING_PURGE = {
   insights: ['trends', 'funnels', 'retention'],
   admin: ['listWorkspaces', 'listKeys', 'keysVersion'],
   erasure: ['purgeStatus'],
+  schema: ['listNames', 'getName', 'listTraits', 'seenSince', 'violations'],
+  // savePlan writes: it waits for a purge, or the copy would miss the new version.
+  plans: ['getPlan', 'listPlans', 'currentPlans'],
 } as const;
 
 /** The database file is locked by another process, most likely another Intake on the same data directory. */
@@ -257,6 +264,21 @@ export class DuckDBStore implements Store {
     updateKeyAccess: (workspaceId, id, a) => this.bumped(ws.updateKeyAccess(this.db, workspaceId, id, a)),
     // One process owns the file, so its counter sees every change.
     keysVersion: async () => this.version,
+  };
+
+  readonly schema: SchemaReads = {
+    listNames: (workspaceId, q) => dict.listNames(this.db, workspaceId, q),
+    getName: (workspaceId, kind, name, from) => dict.getName(this.db, workspaceId, kind, name, from),
+    listTraits: (workspaceId, q) => dict.listTraits(this.db, workspaceId, q),
+    seenSince: (workspaceId, since) => dict.seenSince(this.db, workspaceId, since),
+    violations: (workspaceId, q) => dict.violations(this.db, workspaceId, q),
+  };
+
+  readonly plans: PlanStore = {
+    savePlan: (workspaceId, plan, at) => plans.savePlan(this.db, workspaceId, plan, at),
+    getPlan: (workspaceId, version) => plans.getPlan(this.db, workspaceId, version),
+    listPlans: (workspaceId) => plans.listPlans(this.db, workspaceId),
+    currentPlans: () => plans.currentPlans(this.db),
   };
 
   private version = 0;

@@ -6,10 +6,12 @@ import { BIGINT, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { REJECTED_FIELD, REJECTION_COLUMNS } from '../../core/columns.ts';
 import { DEDUPE_KEY_SQL } from '../../core/dedupe.ts';
 import type { CanonicalEvent, Rejection } from '../../core/event.ts';
+import { DictionaryBatch } from '../../pipeline/dictionary/observe.ts';
 import { applyProfiles } from '../../profiles/apply.ts';
 import type { ProfileCaches, ProfileChanges } from '../../profiles/cache.ts';
 import type { LogBatch } from '../types.ts';
 import { type Db, StoreError, ts } from './db.ts';
+import { mergeDictionary } from './dictionary.ts';
 import { DuckDBProfilePort } from './profile-port.ts';
 import { EVENT_COLUMNS, LINE_COLUMNS } from './schema.ts';
 
@@ -58,6 +60,12 @@ export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Pro
         );
       }
     }
+    // The data dictionary too: what the log observed as it wrote the batch, else the entries walked now.
+    if (batch.events.length > 0)
+      await mergeDictionary(
+        db,
+        batch.dictionary ?? DictionaryBatch.of((entries ?? (await batch.entries())).events),
+      );
     // Profiles change in the same transaction: a loaded event and its profile effect are one.
     if (batch.events.length > 0)
       changes = await applyProfiles(
@@ -96,7 +104,8 @@ async function insertEntries(db: Db, events: CanonicalEvent[], rejected: Rejecti
   if (rejected.length > 0) {
     await db.run(
       `INSERT INTO rejected SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), epoch_ms(unnest(?::BIGINT[])),
-         unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])`,
+         unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),
+         unnest(?::VARCHAR[])::JSON`,
       [
         listValue(rejected.map((r) => r.id)),
         listValue(rejected.map((r) => r.workspaceId)),
@@ -106,6 +115,7 @@ async function insertEntries(db: Db, events: CanonicalEvent[], rejected: Rejecti
         listValue(rejected.map((r) => r.code)),
         listValue(rejected.map((r) => r.reason)),
         listValue(rejected.map((r) => r.payload)),
+        listValue(rejected.map((r) => (r.violations ? JSON.stringify(r.violations) : null))),
       ],
       REJECTION_LIST_TYPES,
     );

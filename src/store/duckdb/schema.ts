@@ -3,6 +3,8 @@
 import { EVENT_COLUMNS as CANONICAL, type EventColumn, REJECTED_FIELD } from '../../core/columns.ts';
 import type { CanonicalEvent, JsonObject } from '../../core/event.ts';
 import { date, dateOrNull, type Row, strOrNull } from './db.ts';
+import { DICTIONARY_MIGRATIONS } from './dictionary.ts';
+import { PLAN_MIGRATIONS } from './plans.ts';
 import { PROFILE_MIGRATIONS } from './profile-schema.ts';
 
 interface Column {
@@ -91,6 +93,7 @@ export const LINE_COLUMNS: Record<string, string> = {
   code: 'VARCHAR',
   reason: 'VARCHAR',
   payload: 'VARCHAR',
+  violations: 'JSON',
 };
 
 export function rowToEvent(row: Row): CanonicalEvent {
@@ -121,7 +124,11 @@ export const MIGRATIONS: string[] = [
   `CREATE TABLE IF NOT EXISTS rejected (
      id VARCHAR NOT NULL, workspace_id VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, source VARCHAR NOT NULL,
      message_id VARCHAR, code VARCHAR NOT NULL, reason VARCHAR NOT NULL, payload VARCHAR NOT NULL)`,
+  // A tracking plan's violations of a refused item (code INTAKE_ERR_PLAN_VIOLATION); NULL otherwise.
+  'ALTER TABLE rejected ADD COLUMN IF NOT EXISTS violations JSON',
   ...PROFILE_MIGRATIONS,
+  ...DICTIONARY_MIGRATIONS,
+  ...PLAN_MIGRATIONS,
   // The checkpoint: the seq of the last log batch loaded; a batch at or below it is never loaded again.
   'CREATE TABLE IF NOT EXISTS ingest_log (loaded_through BIGINT NOT NULL)',
 ];

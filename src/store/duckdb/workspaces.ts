@@ -137,6 +137,9 @@ const WORKSPACE_TABLES = [
   'group_members',
   'identity_refusals',
   'deletions',
+  'dictionary_days',
+  'dictionary_paths',
+  'plans',
 ];
 
 export async function deleteWorkspace(db: Db, id: string): Promise<boolean> {
