@@ -50,6 +50,12 @@ async function stored(messageId: string): Promise<Json | undefined> {
   return (r.body.results as Json[])[0];
 }
 
+async function contextOf(messageId: string): Promise<Json> {
+  const e = await stored(messageId);
+  assert.ok(e, `${messageId} is stored`);
+  return e.context as Json;
+}
+
 const ORDER = {
   type: 'object',
   properties: { total: { type: 'number' }, currency: { type: 'string' } },
@@ -187,7 +193,7 @@ test('violations name their field and their rule; a reject anywhere refuses the 
       properties: { total: 'x', source: 3, extra: { deep: 1 } },
     },
   ]);
-  const marks = ((await stored('many'))?.context as Json).violationErrors as Json[];
+  const marks = (await contextOf('many')).violationErrors as Json[];
   assert.deepEqual(
     marks.map((v) => [
       v.kind,
@@ -250,11 +256,7 @@ test('a plan change applies to the next request', async () => {
   await putPlan({});
   const r = await send([{ ...bad, messageId: 'next-3' }]);
   assert.equal(r.accepted, 1);
-  assert.equal(
-    ((await stored('next-3'))?.context as Json).violationErrors,
-    undefined,
-    'an empty plan checks nothing',
-  );
+  assert.equal((await contextOf('next-3')).violationErrors, undefined, 'an empty plan checks nothing');
 });
 
 test('identify and group traits, and context, have schemas of their own', async () => {
@@ -285,10 +287,7 @@ test('identify and group traits, and context, have schemas of their own', async 
     },
   ]);
   const kinds = async (id: string) =>
-    (((await stored(id))?.context as Json).violationErrors as Json[]).map((v) => [
-      v.kind,
-      (v.meta as Json).instancePath,
-    ]);
+    ((await contextOf(id)).violationErrors as Json[]).map((v) => [v.kind, (v.meta as Json).instancePath]);
   assert.deepEqual(await kinds('id-1'), [
     ['unplannedProperty', '/traits/age'],
     ['wrongType', '/traits/email'],
@@ -308,7 +307,7 @@ test('a client cannot set violationErrors itself', async () => {
       context: { violationErrors: [{ kind: 'x' }] },
     },
   ]);
-  assert.equal(((await stored('fake'))?.context as Json).violationErrors, undefined);
+  assert.equal((await contextOf('fake')).violationErrors, undefined);
 });
 
 test('violations are queryable: GET /events?violations, SQL, and GET /violations per name and kind', async () => {
