@@ -65,6 +65,15 @@ export function ingestTable(results: IngestResult[]): string {
 
 /** With --rate-limit: the same Intake with and without limits that never trip, from the same rounds. */
 export function rateLimitTable(results: IngestResult[]): string {
+  return onOffTable(results, (r) => r.rateLimited);
+}
+
+/** With --plan: the same Intake without a tracking plan and with the 50-event plan, from the same rounds. */
+export function planTable(results: IngestResult[]): string {
+  return onOffTable(results, (r) => r.planned);
+}
+
+function onOffTable(results: IngestResult[], variant: (r: IngestResult) => IngestResult['planned']): string {
   return table(
     [
       'scenario',
@@ -79,7 +88,7 @@ export function rateLimitTable(results: IngestResult[]): string {
       'stored = acked (on)',
     ],
     results.flatMap((r) => {
-      const on = r.rateLimited;
+      const on = variant(r);
       if (!on) return [];
       return [
         [

@@ -1,9 +1,10 @@
-// npm run bench [-- --quick | --soak [--minutes N] | --profile [--scenario s1] [--seconds N]] [--rate-limit]
+// npm run bench [-- --quick | --soak [--minutes N] | --profile [--scenario s1] [--seconds N]] [--rate-limit] [--plan]
 // Starts the real `intake start` and a bare node:http reference server, drives both from a separate load
 // generator process, alternately, and prints Intake's figures next to the reference's; then loads a query data
 // set through the bulk path and times GET /events and a per-day count. Results go to bench/results/.
 // --rate-limit adds, per scenario, an Intake whose key has limits that never trip (GENEROUS_LIMIT), in the same
-// alternating rounds, and prints rate limiting on vs off.
+// alternating rounds, and prints rate limiting on vs off. --plan does the same with a 50-event tracking plan
+// (bench/plan.ts) against none.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
@@ -14,7 +15,15 @@ import { type IngestResult, job, round, runIngest, SCENARIOS, storedTotal } from
 import { dirSize, LoadGenerator, ROOT, startIntake } from './procs.ts';
 import { formatSummary, type ProfileSummary, summarize } from './profile.ts';
 import { type QueryResults, runQueries } from './queries.ts';
-import { ingestTable, insightTable, queryTable, rateLimitTable, targets, targetTable } from './report.ts';
+import {
+  ingestTable,
+  insightTable,
+  planTable,
+  queryTable,
+  rateLimitTable,
+  targets,
+  targetTable,
+} from './report.ts';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2),
@@ -28,6 +37,7 @@ const { values: args } = parseArgs({
     scenario: { type: 'string' },
     only: { type: 'string' },
     'rate-limit': { type: 'boolean', default: false },
+    plan: { type: 'boolean', default: false },
     'query-events': { type: 'string' },
   },
 });
@@ -209,6 +219,7 @@ async function bench(): Promise<void> {
         secondsPerRound,
         warmupSeconds: quick ? 1.5 : 3,
         rateLimit: args['rate-limit'],
+        plan: args.plan,
         log,
       });
     } finally {
@@ -232,6 +243,10 @@ async function bench(): Promise<void> {
   if (ingest.some((r) => r.rateLimited)) {
     log('\n## Rate limiting on vs off (limits that never trip, same run, alternating)\n');
     log(rateLimitTable(ingest));
+  }
+  if (ingest.some((r) => r.planned)) {
+    log('\n## Tracking plan on vs off (a 50-event plan the events follow, same run, alternating)\n');
+    log(planTable(ingest));
   }
   if (queries) {
     log(
