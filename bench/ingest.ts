@@ -7,6 +7,7 @@ import type { LoadJob, LoadResult } from './load.ts';
 import { benchPlan } from './plan.ts';
 import {
   basic,
+  cpuMicros,
   dirSize,
   KEYS,
   type LoadGenerator,
@@ -76,6 +77,8 @@ export interface Side {
   unanswered: number;
   statuses: Record<string, number>;
   peakRssMB: number;
+  /** The server's CPU time (user + system) during the measured rounds per event acknowledged, in µs. */
+  cpuUsPerEvent: number;
 }
 
 export type IntakeSide = Side & {
@@ -141,6 +144,8 @@ class Tally {
   failed = 0;
   unanswered = 0;
   ms = 0;
+  /** Server CPU µs during the measured rounds. */
+  cpu = 0;
   storedMin = 0;
   storedMax = 0;
   accepted: number | null = null;
@@ -190,6 +195,7 @@ class Tally {
       unanswered: this.unanswered,
       statuses: this.statuses,
       peakRssMB: round(server.rss.peak / 2 ** 20, 0),
+      cpuUsPerEvent: round(this.cpu / Math.max(1, this.ok * s.events), 1),
     };
   }
 }
@@ -275,7 +281,9 @@ export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promi
         const k = round % whos.length;
         for (const who of [...whos.slice(k), ...whos.slice(0, k)]) {
           const target = servers[i]?.[who] as Server;
+          const cpu0 = cpuMicros(target.proc.pid as number);
           const r = await load.run(job(s, target.url, opts.secondsPerRound * 1000, `${s.id}r${round}`));
+          t[who].cpu += cpuMicros(target.proc.pid as number) - cpu0;
           t[who].add(r, true);
           opts.log(
             `  round ${round + 1}/${opts.rounds} ${s.title.padEnd(26)} ${who.padEnd(11)} ` +
