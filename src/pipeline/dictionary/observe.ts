@@ -33,6 +33,11 @@ export const LIMITS = {
   arrayItems: 10,
   /** Distinct paths per name in one summary; further ones are counted in `dropped`. */
   pathsPerName: 500,
+  /**
+   * Distinct paths in one summary, all names together (a segment's summary waits in memory until its load):
+   * further ones are counted in `dropped`. 20,000 is about 4 MB (bench/dictionary-micro.ts).
+   */
+  pathsPerBatch: 20_000,
   /** Example values kept per path. */
   examples: 3,
   /** Characters of a string example kept (a longer one is cut and ends with …). */
@@ -81,7 +86,7 @@ export interface NameStat {
   name: string;
   days: Map<number, DayStat>;
   paths: Map<string, PathStat>;
-  /** Paths not recorded because of LIMITS.pathsPerName. */
+  /** Paths not recorded because of the bounds on paths per name or per summary (LIMITS). */
   dropped: number;
 }
 
@@ -151,18 +156,29 @@ export class DictionaryBatch {
   events = 0;
   private serial = 0;
   private budget = 0;
+  /** Distinct paths held, all names together. */
+  private paths = 0;
   /** The same entries by workspace, kind and name: three lookups of strings the event already holds are
    * cheaper than building and hashing a joined key for every event. */
   private readonly index = new Map<string, Map<string, NameStat>>();
 
-  constructor(
-    /** Examples kept per path: LIMITS.examples, or more when a deletion collects the values it takes out. */
-    private readonly maxExamples: number = LIMITS.examples,
-  ) {}
+  private readonly maxExamples: number;
+  private readonly pathsPerName: number;
+  private readonly pathsPerBatch: number;
+
+  /**
+   * `bounds` replace LIMITS' for this summary: a deletion walks what it deletes with no bound on paths and
+   * many examples (every value it takes out), so that nothing of it stays behind.
+   */
+  constructor(bounds: { examples?: number; pathsPerName?: number; pathsPerBatch?: number } = {}) {
+    this.maxExamples = bounds.examples ?? LIMITS.examples;
+    this.pathsPerName = bounds.pathsPerName ?? LIMITS.pathsPerName;
+    this.pathsPerBatch = bounds.pathsPerBatch ?? LIMITS.pathsPerBatch;
+  }
 
   /** Builds the summary of some events. */
-  static of(events: Iterable<ObservedEvent>, maxExamples?: number): DictionaryBatch {
-    const b = new DictionaryBatch(maxExamples);
+  static of(events: Iterable<ObservedEvent>): DictionaryBatch {
+    const b = new DictionaryBatch();
     for (const e of events) b.add(e);
     return b;
   }
@@ -235,10 +251,11 @@ export class DictionaryBatch {
   private record(n: NameStat, path: string, t: number, v: unknown, at: number): void {
     let p = n.paths.get(path);
     if (p === undefined) {
-      if (n.paths.size >= LIMITS.pathsPerName) {
+      if (n.paths.size >= this.pathsPerName || this.paths >= this.pathsPerBatch) {
         n.dropped++;
         return;
       }
+      this.paths++;
       p = {
         path,
         count: 0,
@@ -287,10 +304,11 @@ export class DictionaryBatch {
       for (const p of o.paths.values()) {
         const mine = n.paths.get(p.path);
         if (mine === undefined) {
-          if (n.paths.size >= LIMITS.pathsPerName) {
+          if (n.paths.size >= this.pathsPerName || this.paths >= this.pathsPerBatch) {
             n.dropped++;
             continue;
           }
+          this.paths++;
           n.paths.set(p.path, { ...p, types: [...p.types], examples: p.examples.slice(0, this.maxExamples) });
           continue;
         }
