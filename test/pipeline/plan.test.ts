@@ -2,7 +2,7 @@
 // merged into each event's, closed schemas, and what `omit` removes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CompiledPlan } from '../../src/pipeline/plan/check.ts';
+import { CompiledPlan, MAX_VIOLATIONS } from '../../src/pipeline/plan/check.ts';
 import { closeSchema, mergeSchemas } from '../../src/pipeline/plan/compile.ts';
 import { type ValidItem, validateItem } from '../../src/pipeline/validate.ts';
 
@@ -135,6 +135,21 @@ test('omit removes what broke the plan, array elements from the last back, and k
       ['/properties/o/k', true],
     ],
   );
+});
+
+test('an event keeps at most MAX_VIOLATIONS marks, and omit removes every offending value', () => {
+  const plan = CompiledPlan.of(
+    {
+      modes: { unplannedProperty: 'omit' },
+      events: { E: { properties: { type: 'object', properties: { a: {} } } } },
+    },
+    1,
+  );
+  const props = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`p${i}`, i]));
+  const r = plan.check(item({ event: 'E', properties: { a: 1, ...props } }));
+  assert.ok(r.ok);
+  assert.deepEqual(r.value.properties, { a: 1 });
+  assert.equal((r.value.context?.violationErrors as unknown[]).length, MAX_VIOLATIONS);
 });
 
 test('no plan: an event passes as it is, without a copy', () => {

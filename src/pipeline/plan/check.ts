@@ -22,6 +22,12 @@ interface Found {
   target: { column: Column; path: string[] } | null;
 }
 
+/**
+ * Violations kept per event (the first ones found): an event with hundreds of unplanned properties would
+ * otherwise carry marks past the event size limit and be refused for its size. `omit` still removes them all.
+ */
+export const MAX_VIOLATIONS = 50;
+
 /** Combinator branches report errors that the combinator's own error sums up: those are skipped. */
 const BRANCH = /\/(anyOf|oneOf|not|if|contains)\//;
 
@@ -189,7 +195,7 @@ export class CompiledPlan {
     if (found.length === 0)
       return item.context?.violationErrors === undefined ? { ok: true, value: item } : this.mark(item, []);
     if (found.some((f) => c.modes[f.violation.kind] === 'reject')) {
-      const violations = found.map((f) => f.violation);
+      const violations = found.slice(0, MAX_VIOLATIONS).map((f) => f.violation);
       const reason = `tracking plan: ${violations.map((v) => v.message).join('; ')}`;
       return {
         ok: false,
@@ -214,7 +220,7 @@ export class CompiledPlan {
     }
     return this.mark(
       out,
-      found.map((f) => f.violation),
+      found.slice(0, MAX_VIOLATIONS).map((f) => f.violation),
     );
   }
 
