@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import { KeySet } from '../../src/ingest/file/keyset.ts';
 import { SegmentLog } from '../../src/ingest/file/segments.ts';
 import type { DictionaryBatch } from '../../src/pipeline/dictionary/observe.ts';
+import { record } from '../fixtures.ts';
 import { tempDir } from '../helpers.ts';
-import { record } from '../store/contract.ts';
 
 const view = (b: DictionaryBatch) =>
   [...b.names.values()].map((n) => [
