@@ -1,11 +1,12 @@
 // The file log's dictionary summaries: made as lines are written (duplicates and rejections left out), and made
-// again from the segment files after a restart, so an unloaded segment loads the same dictionary either way.
+// again from the segment files after a restart or by the store from a file alone, the same every way.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { KeySet } from '../../src/ingest/file/keyset.ts';
 import { SegmentLog } from '../../src/ingest/file/segments.ts';
 import type { DictionaryBatch } from '../../src/pipeline/dictionary/observe.ts';
+import { observeFile } from '../../src/store/duckdb/dictionary.ts';
 import { record } from '../fixtures.ts';
 import { tempDir } from '../helpers.ts';
 
@@ -32,6 +33,8 @@ test('a segment carries the summary of what it holds, and a restart makes the sa
       ['identify', '', [1], [['email', 1, ['"e"']]]],
     ];
     assert.deepEqual(view(seg.dictionary), expected);
+    // What the store walks when a batch has its file but no summary (a purge's replay): the same.
+    assert.deepEqual(view(observeFile(readFileSync(seg.path, 'utf8'))), expected);
     await first.log.close();
     first.log.closeFiles();
 

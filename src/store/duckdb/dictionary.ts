@@ -9,7 +9,9 @@
 // deleted events are walked as at load and their counts subtracted from the path rows (a path left with no
 // event is gone), and every example equal to a value they held at that path is removed. First and last seen
 // of a path that remains are kept as they were (at most wider than its remaining events).
+
 import { type DuckDBPreparedStatement, type DuckDBValue, listValue } from '@duckdb/node-api';
+import { REJECTED_FIELD } from '../../core/columns.ts';
 import { DictionaryBatch, dayStart } from '../../pipeline/dictionary/observe.ts';
 import { type Db, StoreError, ts } from './db.ts';
 
@@ -124,6 +126,26 @@ const STAGED_PATHS = `(SELECT s.workspace_id, s.kind, s.name, s.path, s.count, s
   LEFT JOIN (SELECT p.workspace_id, p.kind, p.name, count(*) AS n FROM dictionary_paths AS p
              SEMI JOIN temp.dictionary_in_paths AS i USING (workspace_id, kind, name) GROUP BY ALL) AS c
     USING (workspace_id, kind, name)) AS s`;
+
+/** The summary of a log file's event rows (core/columns.ts: column names, epoch ms, JSON columns as values). */
+export function observeFile(text: string): DictionaryBatch {
+  const batch = new DictionaryBatch();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const row = JSON.parse(line) as Record<string, unknown>;
+    if (row[REJECTED_FIELD] !== undefined && row[REJECTED_FIELD] !== null) continue;
+    batch.add({
+      workspaceId: String(row.workspace_id),
+      type: String(row.type),
+      event: (row.event ?? null) as string | null,
+      name: (row.name ?? null) as string | null,
+      receivedAt: new Date(Number(row.received_at)),
+      properties: (row.properties ?? {}) as Record<string, unknown>,
+      traits: (row.traits ?? {}) as Record<string, unknown>,
+    });
+  }
+  return batch;
+}
 
 /** Adds a loaded batch's summary to the dictionary; runs inside the load's transaction. */
 export async function mergeDictionary(db: Db, batch: DictionaryBatch): Promise<void> {

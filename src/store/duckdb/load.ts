@@ -2,6 +2,7 @@
 // events' profile effects, and records the batch's seq as the checkpoint, so a batch is loaded exactly once.
 // Fast path: when the log keeps the batch in a local file of rows (core/columns.ts), DuckDB's JSON reader
 // loads it and the rows never pass through JavaScript; otherwise the entries are bound as column lists.
+import { readFile as readText } from 'node:fs/promises';
 import { BIGINT, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { REJECTED_FIELD, REJECTION_COLUMNS } from '../../core/columns.ts';
 import { DEDUPE_KEY_SQL } from '../../core/dedupe.ts';
@@ -11,7 +12,7 @@ import { applyProfiles } from '../../profiles/apply.ts';
 import type { ProfileCaches, ProfileChanges } from '../../profiles/cache.ts';
 import type { LogBatch } from '../types.ts';
 import { type Db, StoreError, ts } from './db.ts';
-import { mergeDictionary } from './dictionary.ts';
+import { mergeDictionary, observeFile } from './dictionary.ts';
 import { DuckDBProfilePort } from './profile-port.ts';
 import { EVENT_COLUMNS, LINE_COLUMNS } from './schema.ts';
 
@@ -60,12 +61,16 @@ export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Pro
         );
       }
     }
-    // The data dictionary too: what the log observed as it wrote the batch, else the entries walked now.
-    if (batch.events.length > 0)
-      await mergeDictionary(
-        db,
-        batch.dictionary ?? DictionaryBatch.of((entries ?? (await batch.entries())).events),
-      );
+    // The data dictionary too: what the log observed as it wrote the batch, else its rows walked now (from the
+    // file when there is one: a purge's replay hands merged segment files, whose entries() it cannot give).
+    if (batch.events.length > 0) {
+      const summary =
+        batch.dictionary ??
+        (entries
+          ? DictionaryBatch.of(entries.events)
+          : observeFile(await readText(batch.file as string, 'utf8')));
+      await mergeDictionary(db, summary);
+    }
     // Profiles change in the same transaction: a loaded event and its profile effect are one.
     if (batch.events.length > 0)
       changes = await applyProfiles(
