@@ -13,7 +13,7 @@ export function rng(seed: number): () => number {
   };
 }
 
-const NAMES = [
+export const NAMES = [
   'Page Viewed',
   'Product Viewed',
   'Button Clicked',

@@ -4,8 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LoadJob, LoadResult } from './load.ts';
+import { benchPlan } from './plan.ts';
 import {
   basic,
+  cpuMicros,
   dirSize,
   KEYS,
   type LoadGenerator,
@@ -75,6 +77,8 @@ export interface Side {
   unanswered: number;
   statuses: Record<string, number>;
   peakRssMB: number;
+  /** The server's CPU time (user + system) during the measured rounds per event acknowledged, in µs. */
+  cpuUsPerEvent: number;
 }
 
 export type IntakeSide = Side & {
@@ -97,6 +101,8 @@ export interface IngestResult {
   ratio: { events: number; requests: number };
   /** With --rate-limit: a second Intake whose write key has limits that never trip, run in the same rounds. */
   rateLimited?: IntakeSide;
+  /** With --plan: an Intake whose workspace has the 50-event tracking plan of bench/plan.ts, same rounds. */
+  planned?: IntakeSide;
 }
 
 /**
@@ -123,11 +129,23 @@ async function limitWorkspace(url: string): Promise<void> {
   if (r.status !== 200) throw new Error(`PATCH settings: ${r.status} ${await r.text()}`);
 }
 
+/** Puts the 50-event tracking plan (bench/plan.ts) in force on a bench server, through the API. */
+async function planWorkspace(url: string): Promise<void> {
+  const r = await fetch(`${url}/plans/current`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${KEYS.admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify(benchPlan()),
+  });
+  if (r.status !== 200) throw new Error(`PUT /plans/current: ${r.status} ${await r.text()}`);
+}
+
 class Tally {
   ok = 0;
   failed = 0;
   unanswered = 0;
   ms = 0;
+  /** Server CPU µs during the measured rounds. */
+  cpu = 0;
   storedMin = 0;
   storedMax = 0;
   accepted: number | null = null;
@@ -177,6 +195,7 @@ class Tally {
       unanswered: this.unanswered,
       statuses: this.statuses,
       peakRssMB: round(server.rss.peak / 2 ** 20, 0),
+      cpuUsPerEvent: round(this.cpu / Math.max(1, this.ok * s.events), 1),
     };
   }
 }
@@ -212,16 +231,22 @@ export interface IngestOptions {
   rounds: number;
   secondsPerRound: number;
   warmupSeconds: number;
-  /** Also run each scenario against an Intake with GENEROUS_LIMIT, alternating with the other two. */
+  /** Also run each scenario against an Intake with GENEROUS_LIMIT, alternating with the others. */
   rateLimit?: boolean;
+  /** Also run each scenario against an Intake with the 50-event tracking plan, alternating with the others. */
+  plan?: boolean;
   log(line: string): void;
 }
 
-type Who = 'reference' | 'intake' | 'rateLimited';
+type Who = 'reference' | 'intake' | 'rateLimited' | 'planned';
 
 export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promise<IngestResult[]> {
   const reference = await startReference();
-  const variants: Array<Exclude<Who, 'reference'>> = opts.rateLimit ? ['intake', 'rateLimited'] : ['intake'];
+  const variants: Array<Exclude<Who, 'reference'>> = [
+    'intake',
+    ...(opts.rateLimit ? (['rateLimited'] as const) : []),
+    ...(opts.plan ? (['planned'] as const) : []),
+  ];
   const dirs = opts.scenarios.map(() => variants.map(() => mkdtempSync(join(tmpdir(), 'intake-bench-'))));
   const servers: Array<Partial<Record<Who, Server>>> = [];
   try {
@@ -230,6 +255,7 @@ export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promi
       for (const [v, who] of variants.entries()) {
         const server = await startIntake(d[v] as string);
         if (who === 'rateLimited') await limitWorkspace(server.url);
+        if (who === 'planned') await planWorkspace(server.url);
         set[who] = server;
       }
       servers.push(set);
@@ -239,6 +265,7 @@ export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promi
       intake: new Tally(),
       reference: new Tally(),
       rateLimited: new Tally(),
+      planned: new Tally(),
     }));
     for (const [i, s] of opts.scenarios.entries()) {
       const t = tallies[i] as (typeof tallies)[number];
@@ -254,7 +281,9 @@ export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promi
         const k = round % whos.length;
         for (const who of [...whos.slice(k), ...whos.slice(0, k)]) {
           const target = servers[i]?.[who] as Server;
+          const cpu0 = cpuMicros(target.proc.pid as number);
           const r = await load.run(job(s, target.url, opts.secondsPerRound * 1000, `${s.id}r${round}`));
+          t[who].cpu += cpuMicros(target.proc.pid as number) - cpu0;
           t[who].add(r, true);
           opts.log(
             `  round ${round + 1}/${opts.rounds} ${s.title.padEnd(26)} ${who.padEnd(11)} ` +
@@ -298,7 +327,12 @@ export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promi
           events: round(intakeSide.eventsPerSec / refSide.eventsPerSec, 2),
           requests: round(intakeSide.requestsPerSec / refSide.requestsPerSec, 2),
         },
-        ...(opts.rateLimit ? { rateLimited: await side('rateLimited', dirs[i]?.[1] as string) } : {}),
+        ...(opts.rateLimit
+          ? { rateLimited: await side('rateLimited', dirs[i]?.[variants.indexOf('rateLimited')] as string) }
+          : {}),
+        ...(opts.plan
+          ? { planned: await side('planned', dirs[i]?.[variants.indexOf('planned')] as string) }
+          : {}),
       });
     }
     return results;

@@ -1,5 +1,5 @@
 // Micro-benchmark of what limits and allow-lists cost a request: the bucket, the IP and origin checks alone,
-// then the whole key path of an ingest request (the onRequest and preHandler hooks, requireKey, the events
+// then the whole key path of an ingest request (the onRequest and preHandler hooks, requireScope, the events
 // charge) with no key guarded, with a rate limit, and with a rate limit and both allow-lists.
 // Run: npx tsx bench/limits-micro.ts   (ns per operation: the fastest of 7 runs, the one least disturbed by
 // other processes on a shared machine, and the median)
@@ -7,7 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Access } from '../src/auth/access.ts';
 import { KeyRing } from '../src/auth/keys.ts';
 import { Limiter } from '../src/auth/limits.ts';
-import { keyGuards, requireKey } from '../src/http/auth.ts';
+import { keyGuards, requireScope } from '../src/http/auth.ts';
 import { DuckDBStore } from '../src/store/duckdb/index.ts';
 import { GENEROUS_LIMIT } from './ingest.ts';
 
@@ -71,12 +71,12 @@ await ring.load();
 const ws = await ring.createWorkspace('bench');
 const { secret, key } = await ring.createKey(ws.id, 'write');
 const guards = keyGuards(ring, new Limiter(() => performance.now()));
-const write = requireKey(ring, ['write']);
+const write = requireScope(ring, 'ingest');
 const reply = {} as FastifyReply;
 const authorization = `Basic ${Buffer.from(`${secret}:`).toString('base64')}`;
 const noop = () => {};
 
-/** One ingest request's key path, as fastify runs it: onRequest, (body), requireKey, preHandler, events. */
+/** One ingest request's key path, as fastify runs it: onRequest, (body), requireScope, preHandler, events. */
 async function request(): Promise<void> {
   const req = {
     method: 'POST',

@@ -1,11 +1,15 @@
-// Micro-benchmark of the profile step's cost per event (identity graph + trait merge, store/duckdb/profiles.ts):
-// BEGIN; applyProfiles(batch); COMMIT; caches.apply(changes) on a real DuckDB file, with bench/events.ts-shaped
+// Micro-benchmark of the profile step's cost per event (identity graph + trait merge, profiles/apply.ts over
+// store/duckdb/profile-port.ts): BEGIN; applyProfiles(batch); COMMIT; caches.apply(changes) on a real DuckDB file, with bench/events.ts-shaped
 // events (100k users, half with an anonymousId), cold (first batch, users new) and warm (every user known).
 // Run: npx tsx bench/profiles-micro.ts [--reps 5] [--batch 20000] [--warm 3] [--only track|10%] [--against src ...]
 // --profile FILE writes a CPU profile (.cpuprofile) of the warm batches only, of the last pass run.
 // Each --against names another checkout's src/ (node_modules must resolve from there); implementations run
 // alternately in the same process, so the machine's noise hits them alike, and ratios to the first are printed.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// A checkout from before the port (store/duckdb/profiles.ts applied over the Db itself) is run as it was.
+// Beside wall time it prints the process's CPU time per event (JS and DuckDB's threads): on a machine shared with
+// other work the wall time of the same code moved 2× between passes, its CPU time much less. Naming this
+// checkout's src again with --against runs it twice: the spread between the two is the noise.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,22 +35,32 @@ const WARM = Number(args.warm);
 const USERS = 100_000;
 const CAP = 100;
 
+type Caches = InstanceType<typeof import('../src/profiles/cache.ts').ProfileCaches>;
+type Changes = Parameters<Caches['apply']>[0];
+
 interface Impl {
   name: string;
   Db: typeof DbClass;
   MIGRATIONS: string[];
-  applyProfiles: typeof import('../src/store/duckdb/profiles.ts').applyProfiles;
-  ProfileCaches: typeof import('../src/store/duckdb/profile-cache.ts').ProfileCaches;
+  /** What applyProfiles and the caches' load take: the port over `db`, or `db` itself before the port. */
+  tables: (db: DbClass) => unknown;
+  applyProfiles: (tables: unknown, events: CanonicalEvent[], cap: number, caches: Caches) => Promise<Changes>;
+  ProfileCaches: new () => Caches;
 }
 
 async function loadImpl(src: string): Promise<Impl> {
   const root = resolve(src);
+  const ported = existsSync(join(root, 'profiles/apply.ts'));
+  const Port = ported ? (await import(join(root, 'store/duckdb/profile-port.ts'))).DuckDBProfilePort : null;
   return {
     name: src,
     Db: (await import(join(root, 'store/duckdb/db.ts'))).Db,
     MIGRATIONS: (await import(join(root, 'store/duckdb/schema.ts'))).MIGRATIONS,
-    applyProfiles: (await import(join(root, 'store/duckdb/profiles.ts'))).applyProfiles,
-    ProfileCaches: (await import(join(root, 'store/duckdb/profile-cache.ts'))).ProfileCaches,
+    tables: Port ? (db) => new Port(db) : (db) => db,
+    applyProfiles: (await import(join(root, ported ? 'profiles/apply.ts' : 'store/duckdb/profiles.ts')))
+      .applyProfiles,
+    ProfileCaches: (await import(join(root, ported ? 'profiles/cache.ts' : 'store/duckdb/profile-cache.ts')))
+      .ProfileCaches,
   };
 }
 
@@ -112,18 +126,16 @@ function fillBatches(start: number): CanonicalEvent[][] {
   return out;
 }
 
-async function timed(
-  impl: Impl,
-  db: DbClass,
-  caches: InstanceType<Impl['ProfileCaches']>,
-  batch: CanonicalEvent[],
-) {
+/** Wall and CPU time of one batch, µs per event. */
+async function timed(impl: Impl, db: DbClass, caches: Caches, batch: CanonicalEvent[]) {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   await db.run('BEGIN TRANSACTION');
-  const changes = await impl.applyProfiles(db, batch, CAP, caches);
+  const changes = await impl.applyProfiles(impl.tables(db), batch, CAP, caches);
   await db.run('COMMIT');
   caches.apply(changes);
-  return ((performance.now() - t0) * 1000) / batch.length;
+  const c = process.cpuUsage(c0);
+  return { wall: ((performance.now() - t0) * 1000) / batch.length, cpu: (c.user + c.system) / batch.length };
 }
 
 /** One pass on a fresh database: the cold first batch, then (after a fill) `WARM` warm batches. */
@@ -135,12 +147,12 @@ async function pass(impl: Impl, identifyShare: number, seed: number) {
     const db = new impl.Db(conn);
     for (const sql of impl.MIGRATIONS) await db.run(sql);
     const caches = new impl.ProfileCaches();
-    await caches.load(db);
+    await caches.load(impl.tables(db) as Parameters<Caches['load']>[0]);
     const r = rng(seed);
     const day = Date.UTC(2026, 0, 1);
     const cold = await timed(impl, db, caches, randomBatch(r, BATCH, day, identifyShare));
     for (const b of fillBatches(day + 60_000)) await timed(impl, db, caches, b);
-    const warm: number[] = [];
+    const warm: Array<{ wall: number; cpu: number }> = [];
     const session = args.profile === undefined ? null : new Session();
     if (session) {
       session.connect();
@@ -154,7 +166,7 @@ async function pass(impl: Impl, identifyShare: number, seed: number) {
       writeFileSync(args.profile, JSON.stringify(profile));
       session.disconnect();
     }
-    return { cold, warm: median(warm) };
+    return { cold, warm: { wall: median(warm.map((w) => w.wall)), cpu: median(warm.map((w) => w.cpu)) } };
   } finally {
     conn.closeSync();
     instance.closeSync();
@@ -174,21 +186,25 @@ for (const [label, share] of [
   ['10% identify with traits', 0.1],
 ] as const) {
   if (args.only !== undefined && !label.startsWith(args.only)) continue;
-  const res = impls.map(() => ({ cold: [] as number[], warm: [] as number[] }));
+  type Series = Record<'cold' | 'warm' | 'coldCpu' | 'warmCpu', number[]>;
+  const res: Series[] = impls.map(() => ({ cold: [], warm: [], coldCpu: [], warmCpu: [] }));
   for (let rep = 0; rep < REPS; rep++) {
     for (const [i, impl] of impls.entries()) {
       const p = await pass(impl, share, 1000 + rep);
-      res[i]?.cold.push(p.cold);
-      res[i]?.warm.push(p.warm);
+      const x = res[i] as Series;
+      x.cold.push(p.cold.wall);
+      x.warm.push(p.warm.wall);
+      x.coldCpu.push(p.cold.cpu);
+      x.warmCpu.push(p.warm.cpu);
     }
   }
-  console.log(`${label}; batches of ${BATCH}, median of ${REPS} passes:`);
-  const base = res[0] as { cold: number[]; warm: number[] };
+  console.log(`${label}; batches of ${BATCH}, median of ${REPS} passes (wall, then process CPU):`);
+  const base = res[0] as Series;
   for (const [i, impl] of impls.entries()) {
-    const x = res[i] as { cold: number[]; warm: number[] };
-    const ratio = (a: number[], b: number[]) => (i === 0 ? '' : ` (${(median(a) / median(b)).toFixed(2)}×)`);
-    console.log(
-      `  ${impl.name.padEnd(28)} cold ${fmt(median(x.cold))}${ratio(x.cold, base.cold)}   warm ${fmt(median(x.warm))}${ratio(x.warm, base.warm)}`,
-    );
+    const x = res[i] as Series;
+    const col = (k: keyof Series) =>
+      `${fmt(median(x[k]))}${i === 0 ? '' : ` (${(median(x[k]) / median(base[k])).toFixed(2)}×)`}`;
+    console.log(`  ${impl.name.padEnd(28)} cold ${col('cold')}   warm ${col('warm')}`);
+    console.log(`  ${'  cpu'.padEnd(28)} cold ${col('coldCpu')}   warm ${col('warmCpu')}`);
   }
 }

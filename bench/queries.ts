@@ -4,8 +4,8 @@
 // user key, no two-step page). API − store is the API's overhead; store's SQL − plain SQL is what the layout
 // and the two-step pages buy. Mean CPU time per query is shown beside the wall times, which this shared
 // machine makes noisy. The DuckDB file can be open in one process at a time, so direct runs and API runs
-// alternate in two cycles, each over half of the same inputs.
-import { readFileSync } from 'node:fs';
+// alternate in two cycles, each over half of the same inputs. The insights (bench/insights.ts) are timed
+// through the API, as their compiled SQL run directly, and as the question written by hand.
 import { DuckDBInstance, DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
 import { encodeToken } from '../src/query/cursor.ts';
 import { parseEventQuery } from '../src/query/events.ts';
@@ -19,6 +19,7 @@ import type { EventQuery } from '../src/store/types.ts';
 import { type Dataset, queryDataset } from './dataset.ts';
 import { rng } from './events.ts';
 import { round } from './ingest.ts';
+import { askApi, INSIGHT_CASES, processCpuMs } from './insights.ts';
 import { dirSize, KEYS, type Server, startIntake } from './procs.ts';
 
 export interface Timing {
@@ -53,6 +54,17 @@ export interface ExportRow {
   bytesPerEvent: number;
 }
 
+export interface InsightRow {
+  query: string;
+  /** POST /insights/* from the bench process; its cpuMs is the server's. */
+  api: Timing;
+  /** The compiled statement run directly in DuckDB (connection opened like the store's). */
+  compiled: Timing;
+  /** The same question written by hand in plain SQL (simpler semantics: see bench/insights.ts). */
+  hand: Timing;
+  targetMs: number;
+}
+
 export interface QueryResults {
   events: number;
   users: number;
@@ -64,6 +76,7 @@ export interface QueryResults {
   serverPeakRssMB: number;
   rows: QueryRow[];
   exports: ExportRow[];
+  insights: InsightRow[];
 }
 
 function timing(ms: number[], cpuMs: number): Timing {
@@ -85,11 +98,7 @@ const ownCpu = () => {
   return (u.user + u.system) / 1000;
 };
 
-/** CPU time of another process, in ms (clock ticks of /proc/<pid>/stat, 10 ms each). */
-function cpuOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
+const cpuOf = processCpuMs;
 
 interface Times {
   ms: number[];
@@ -280,6 +289,8 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
     const t = all.map(() => ({ api: times(), store: times(), storeSql: times(), sql: times(), rows: 0 }));
     const half = <T>(xs: T[], cycle: number) => xs.filter((_, i) => i % 2 === cycle);
     const exports: ExportRow[] = [];
+    const it = INSIGHT_CASES.map(() => ({ api: times(), compiled: times(), hand: times() }));
+    const insightReps = Array.from({ length: Math.max(5, Math.floor(opts.samples / 10)) }, (_, i) => i);
     let serverPeak = 0;
     for (let cycle = 0; cycle < 2; cycle++) {
       // Direct runs, on a connection opened as the store opens its own (256MB, 2 threads).
@@ -305,6 +316,17 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
           if (x.rows === 0) x.rows = page?.total ?? 0;
         }
         await timeEach(inputs, x.storeSql, ownCpu, (v) => run(statements.get(v) ?? []));
+      }
+      for (const [i, ic] of INSIGHT_CASES.entries()) {
+        const x = it[i] as (typeof it)[number];
+        opts.log(`  ${ic.name}: direct, cycle ${cycle + 1}`);
+        const now = new Date();
+        const compiled = ic.compile(d.workspaceId, now);
+        const hand = ic.hand(d.workspaceId, now);
+        await timeEach(insightReps, x.compiled, ownCpu, () =>
+          c.runAndReadAll(compiled.sql, compiled.params as DuckDBValue[]),
+        );
+        await timeEach(insightReps, x.hand, ownCpu, () => c.runAndReadAll(hand.sql, hand.params));
       }
       if (cycle === 1) {
         opts.log('  export: store function and plain SQL, in process');
@@ -333,6 +355,16 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
                 throw new Error(`GET ${path(v as never)}: ${res.status} ${await res.text()}`);
               await res.arrayBuffer();
             },
+          );
+        }
+        for (const [i, ic] of INSIGHT_CASES.entries()) {
+          opts.log(`  ${ic.name}: API, cycle ${cycle + 1}`);
+          const x = it[i] as (typeof it)[number];
+          await timeEach(
+            insightReps,
+            x.api,
+            () => cpuOf(server.proc.pid as number),
+            () => askApi(server, ic),
           );
         }
         if (cycle === 0) {
@@ -379,6 +411,16 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
       serverPeakRssMB: round(serverPeak / 2 ** 20, 0),
       rows,
       exports,
+      insights: INSIGHT_CASES.map((ic, i) => {
+        const x = it[i] as (typeof it)[number];
+        return {
+          query: ic.name,
+          api: timing(x.api.ms, x.api.cpu),
+          compiled: timing(x.compiled.ms, x.compiled.cpu),
+          hand: timing(x.hand.ms, x.hand.cpu),
+          targetMs: ic.targetMs,
+        };
+      }),
     };
   } finally {
     d.done();

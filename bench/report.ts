@@ -65,6 +65,15 @@ export function ingestTable(results: IngestResult[]): string {
 
 /** With --rate-limit: the same Intake with and without limits that never trip, from the same rounds. */
 export function rateLimitTable(results: IngestResult[]): string {
+  return onOffTable(results, (r) => r.rateLimited);
+}
+
+/** With --plan: the same Intake without a tracking plan and with the 50-event plan, from the same rounds. */
+export function planTable(results: IngestResult[]): string {
+  return onOffTable(results, (r) => r.planned);
+}
+
+function onOffTable(results: IngestResult[], variant: (r: IngestResult) => IngestResult['planned']): string {
   return table(
     [
       'scenario',
@@ -75,11 +84,12 @@ export function rateLimitTable(results: IngestResult[]): string {
       'on',
       'p50 ms off / on',
       'p99 ms off / on',
+      'CPU µs/event off / on',
       'non-2xx off / on',
       'stored = acked (on)',
     ],
     results.flatMap((r) => {
-      const on = r.rateLimited;
+      const on = variant(r);
       if (!on) return [];
       return [
         [
@@ -91,6 +101,7 @@ export function rateLimitTable(results: IngestResult[]): string {
           n(on.requestsPerSec),
           `${ms(r.intake.p50Ms)} / ${ms(on.p50Ms)}`,
           `${ms(r.intake.p99Ms)} / ${ms(on.p99Ms)}`,
+          `${r.intake.cpuUsPerEvent} / ${on.cpuUsPerEvent}`,
           `${n(r.intake.failed)} / ${n(on.failed)}`,
           on.countOk ? 'yes' : 'NO',
         ],
@@ -142,6 +153,31 @@ export function exportTable(q: QueryResults): string {
       n(e.eventsPerSec),
       n(e.eventsPerCpuSec),
       e.bytesPerEvent ? n(e.bytesPerEvent) : '–',
+    ]),
+  );
+}
+
+export function insightTable(q: QueryResults): string {
+  return table(
+    [
+      'insight',
+      'API p50 / p99 ms',
+      'server CPU ms',
+      'compiled SQL p50 / p99',
+      'its CPU ms',
+      'hand-written SQL p50 / p99',
+      'its CPU ms',
+      'API overhead p50',
+    ],
+    q.insights.map((r) => [
+      r.query,
+      t(r.api),
+      ms(r.api.cpuMs),
+      t(r.compiled),
+      ms(r.compiled.cpuMs),
+      t(r.hand),
+      ms(r.hand.cpuMs),
+      ms(r.api.p50Ms - r.compiled.p50Ms),
     ]),
   );
 }
@@ -220,6 +256,14 @@ export function targets(ingest: IngestResult[], q: QueryResults | null): Target[
       measured: e ? `${n(e.eventsPerSec)} events/s` : '–',
       met: e ? e.eventsPerSec >= 100_000 : null,
     });
+    for (const r of q.insights) {
+      out.push({
+        name: `${r.query.split(':')[0]} p50 (${(q.events / 1e6).toFixed(0)}M events)`,
+        target: `≤ ${r.targetMs} ms`,
+        measured: `${ms(r.api.p50Ms)} ms (server CPU ${ms(r.api.cpuMs)} ms)`,
+        met: r.api.p50Ms <= r.targetMs,
+      });
+    }
   }
   return out;
 }

@@ -1,10 +1,11 @@
-// npm run bench [-- --quick | --soak [--minutes N] | --profile [--scenario s1] [--seconds N]] [--rate-limit]
+// npm run bench [-- --quick | --soak [--minutes N] | --profile [--scenario s1] [--seconds N]] [--rate-limit] [--plan]
 //   [--only ingest|queries] [--query-events N] [--query-data DIR (keep the query data set there, reused)]
 // Starts the real `intake start` and a bare node:http reference server, drives both from a separate load
 // generator process, alternately, and prints Intake's figures next to the reference's; then loads a query data
 // set through the bulk path and times GET /events and a per-day count. Results go to bench/results/.
 // --rate-limit adds, per scenario, an Intake whose key has limits that never trip (GENEROUS_LIMIT), in the same
-// alternating rounds, and prints rate limiting on vs off.
+// alternating rounds, and prints rate limiting on vs off. --plan does the same with a 50-event tracking plan
+// (bench/plan.ts) against none.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
@@ -15,7 +16,16 @@ import { type IngestResult, job, round, runIngest, SCENARIOS, storedTotal } from
 import { dirSize, LoadGenerator, ROOT, startIntake } from './procs.ts';
 import { formatSummary, type ProfileSummary, summarize } from './profile.ts';
 import { type QueryResults, runQueries } from './queries.ts';
-import { exportTable, ingestTable, queryTable, rateLimitTable, targets, targetTable } from './report.ts';
+import {
+  exportTable,
+  ingestTable,
+  insightTable,
+  planTable,
+  queryTable,
+  rateLimitTable,
+  targets,
+  targetTable,
+} from './report.ts';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2),
@@ -29,6 +39,7 @@ const { values: args } = parseArgs({
     scenario: { type: 'string' },
     only: { type: 'string' },
     'rate-limit': { type: 'boolean', default: false },
+    plan: { type: 'boolean', default: false },
     'query-events': { type: 'string' },
     'query-data': { type: 'string' },
   },
@@ -211,6 +222,7 @@ async function bench(): Promise<void> {
         secondsPerRound,
         warmupSeconds: quick ? 1.5 : 3,
         rateLimit: args['rate-limit'],
+        plan: args.plan,
         log,
       });
     } finally {
@@ -242,6 +254,10 @@ async function bench(): Promise<void> {
     log('\n## Rate limiting on vs off (limits that never trip, same run, alternating)\n');
     log(rateLimitTable(ingest));
   }
+  if (ingest.some((r) => r.planned)) {
+    log('\n## Tracking plan on vs off (a 50-event plan the events follow, same run, alternating)\n');
+    log(planTable(ingest));
+  }
   if (queries) {
     log(
       `\n## Queries (${queries.events.toLocaleString('en')} events, ${queries.users.toLocaleString('en')} users, ` +
@@ -255,6 +271,14 @@ async function bench(): Promise<void> {
         'same answer as one would write it by hand (page, and count where the answer has a total), directly. ' +
         'CPU = mean CPU ms per query of the process that ran it (the server for the API; 10 ms ticks). ' +
         'API overhead = API − store fn (HTTP, auth, validation, JSON).\n',
+    );
+    log('\n## Insights\n');
+    log(insightTable(queries));
+    log(
+      "\nAPI = POST /insights/* from the bench process; server CPU = the server process's CPU per answer " +
+        '(/proc, 10 ms ticks, averaged). Compiled SQL = the statement the API ran, directly in DuckDB on a ' +
+        "connection opened like the store's; hand-written = the same question in plain SQL with simpler " +
+        'semantics (bench/insights.ts). CPU columns are per run, all threads. API overhead = API - compiled SQL.',
     );
     log(exportTable(queries));
   }

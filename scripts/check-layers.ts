@@ -11,6 +11,7 @@ export const LAYERS: Record<string, number> = {
   ingest: 3,
   query: 3,
   auth: 3,
+  plans: 3,
   http: 4,
   dialects: 4,
   runtime: 5,

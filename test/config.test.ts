@@ -13,8 +13,10 @@ test('defaults', () => {
   assert.equal(c.eventLimit, 32 * 1024);
   assert.equal(c.dedupeWindowHours, 48);
   assert.equal(c.readWaitMs, 30_000);
+  assert.equal(c.purgeIntervalHours, 24);
+  assert.equal(loadConfig(['--purge-interval-hours', '0'], {}).purgeIntervalHours, 0);
   assert.deepEqual(c.trustProxy, []);
-  assert.deepEqual(c.keys, { write: undefined, read: undefined, admin: undefined });
+  assert.deepEqual(c.keys, { write: undefined, read: undefined, private: undefined, admin: undefined });
 });
 
 test('flags win over environment variables; sizes take units', () => {
@@ -41,6 +43,7 @@ test('each bad value is refused with a message naming it', () => {
     [['--log-level', 'loud'], {}, /--log-level .* must be one of/],
     [['--body-limit', 'huge'], {}, /--body-limit .* must be a size/],
     [[], { INTAKE_DEDUPE_WINDOW_HOURS: '2' }, /dedupe-window-hours .* between 24/],
+    [[], { INTAKE_PURGE_INTERVAL_HOURS: '1000' }, /purge-interval-hours .* between 0 and 720/],
     [[], { INTAKE_TRUST_PROXY: 'everyone' }, /trust-proxy .* IPs or CIDRs/],
     [['--colour', 'blue'], {}, /colour/],
   ];

@@ -49,6 +49,7 @@ function engineConfig(dir: string, opts: StoreOptions & LogOptions): EngineConfi
     queueLimit: opts.queueLimit ?? d.queueLimit,
     loadMaxEvents: opts.loadMaxEvents ?? d.loadMaxEvents,
     readWaitMs: d.readWaitMs,
+    purgeIntervalHours: d.purgeIntervalHours,
     loadDelayMs: opts.loadDelayMs ?? d.loadDelayMs,
   };
 }

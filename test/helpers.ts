@@ -24,6 +24,8 @@ export const TEST_ENGINE: EngineName = (() => {
   return name as EngineName;
 })();
 
+import type { DuckDBStoreOptions } from '../src/store/duckdb/index.ts';
+
 export const KEYS = { write: 'test-write-key', read: 'test-read-key', admin: 'test-admin-key' } as const;
 
 export interface TestApp {
@@ -64,6 +66,9 @@ export interface TestAppOptions {
   queryTimeoutMs?: number;
   /** The geolocation database (testGeoReader()); default none, so events get no context.location. */
   geo?: GeoReader | null;
+  /** More store options (the purge's interval and timer, say). */
+  /** The embedded engine's test hooks (purge timer, a pause after a purge's copy). */
+  store?: Pick<DuckDBStoreOptions, 'timer' | 'afterPurgeCopy' | 'purgeIntervalHours'>;
 }
 
 let geoReader: Promise<GeoReader> | undefined;
@@ -91,6 +96,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   };
   const rt = await openRuntime(config, {
     engine: TEST_ENGINE,
+    storeHooks: opts.store,
     bootstrapKeys: KEYS,
     now: opts.now,
     logger: false,

@@ -1,7 +1,7 @@
 // What a request with a key must pass: its allow-lists (origins, IPs) and its rate limit, checked and normalized
 // when an admin sets them and compiled once per key ring change (http/auth.ts applies them).
 import { IntakeError } from '../core/errors.ts';
-import type { KeyAccess, KeyKind, RateLimit } from '../store/types.ts';
+import type { KeyAccess, RateLimit, Scope } from '../store/types.ts';
 import { IpList, normalizeIp } from './ips.ts';
 import { normalizeOrigin, OriginList } from './origins.ts';
 
@@ -38,7 +38,7 @@ export class Access {
 /** What a request with the key must pass, compiled: only keys with an allow-list or a rate limit have one. */
 export interface KeyGuard {
   access: Access | null;
-  /** The key's own limit, else its workspace's (write keys only). */
+  /** The key's own limit, else its workspace's (keys with the ingest scope only). */
   rateLimit: RateLimit | null;
 }
 
@@ -55,7 +55,7 @@ function checked(field: string, value: string, normalize: (v: string) => string)
 }
 
 /** A key's lists and limit as the admin API sets them: checked and normalized, or a coded 400 naming the field. */
-export function normalizeAccess(kind: KeyKind, patch: Partial<KeyAccess>): Partial<KeyAccess> {
+export function normalizeAccess(scopes: readonly Scope[], patch: Partial<KeyAccess>): Partial<KeyAccess> {
   const out: Partial<KeyAccess> = {};
   if (patch.allowedOrigins) {
     const list = patch.allowedOrigins.map((o, i) => checked(`allowedOrigins[${i}]`, o, normalizeOrigin));
@@ -66,8 +66,8 @@ export function normalizeAccess(kind: KeyKind, patch: Partial<KeyAccess>): Parti
     out.allowedIps = [...new Set(list)];
   }
   if (patch.rateLimit !== undefined) {
-    if (patch.rateLimit !== null && kind !== 'write') {
-      const why = `rateLimit applies to write keys; this is a ${kind} key`;
+    if (patch.rateLimit !== null && !scopes.includes('ingest')) {
+      const why = `rateLimit applies to keys with the ingest scope; this key has ${scopes.join(', ')}`;
       throw new IntakeError('INTAKE_ERR_INVALID_BODY', why, { field: 'rateLimit' });
     }
     out.rateLimit = patch.rateLimit;

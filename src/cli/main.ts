@@ -10,7 +10,7 @@ const USAGE = `usage: intake start [options]
 options (flag, or environment variable):
 ${describeOptions()}
 
-keys for the default workspace: INTAKE_WRITE_KEY, INTAKE_READ_KEY, INTAKE_ADMIN_KEY
+keys for the default workspace: INTAKE_WRITE_KEY, INTAKE_READ_KEY, INTAKE_ADMIN_KEY, INTAKE_PRIVATE_KEY
 what each one means: the Configuration section of the README
 `;
 

@@ -79,4 +79,6 @@ export const REJECTION_COLUMNS = [
   'code',
   'reason',
   'payload',
+  // Last: added to existing tables by ALTER TABLE, which appends.
+  'violations',
 ] as const;

@@ -29,6 +29,8 @@ export interface Config {
   dedupeWindowHours: number;
   /** Most ids (userIds and anonymousIds) one person may have; a link beyond it is refused. Default 100. */
   maxIdsPerPerson: number;
+  /** Longest a deleted user's bytes stay in the database file, in hours (one rewrite for all). Default 24. */
+  purgeIntervalHours: number;
   /** DuckDB memory_limit. Default 256MB. */
   duckdbMemoryLimit: string;
   /** WAL size at which DuckDB checkpoints. Default 4MB: appended rows stay in memory, uncompressed, until then. */
@@ -44,8 +46,11 @@ export interface Config {
   queryMaxRows: number;
   /** A streamed POST /query (NDJSON or CSV, every row) stops after this many ms. Default 300000. */
   queryStreamTimeoutMs: number;
-  /** Keys for the default workspace, when given (INTAKE_WRITE_KEY, INTAKE_READ_KEY, INTAKE_ADMIN_KEY). */
-  keys: { write?: string; read?: string; admin?: string };
+  /**
+   * Keys for the default workspace, when given (INTAKE_WRITE_KEY, INTAKE_READ_KEY, INTAKE_ADMIN_KEY, and
+   * INTAKE_PRIVATE_KEY: a Trench private key, made only when given).
+   */
+  keys: { write?: string; read?: string; private?: string; admin?: string };
 }
 
 export class ConfigError extends Error {}
@@ -74,6 +79,7 @@ const OPTIONS = {
   'read-wait-ms': { type: 'string', env: 'INTAKE_READ_WAIT_MS' },
   'dedupe-window-hours': { type: 'string', env: 'INTAKE_DEDUPE_WINDOW_HOURS' },
   'max-ids-per-person': { type: 'string', env: 'INTAKE_MAX_IDS_PER_PERSON' },
+  'purge-interval-hours': { type: 'string', env: 'INTAKE_PURGE_INTERVAL_HOURS' },
   'duckdb-memory-limit': { type: 'string', env: 'INTAKE_DUCKDB_MEMORY_LIMIT' },
   'duckdb-checkpoint-threshold': { type: 'string', env: 'INTAKE_DUCKDB_CHECKPOINT_THRESHOLD' },
   'geoip-dir': { type: 'string', env: 'INTAKE_GEOIP_DIR' },
@@ -194,6 +200,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     readWaitMs: opt('read-wait-ms', DEFAULT_READ_WAIT_MS, (l, r) => int(l, r, 1, 3_600_000)),
     dedupeWindowHours: opt('dedupe-window-hours', 48, (l, r) => int(l, r, 24, 24 * 365)),
     maxIdsPerPerson: opt('max-ids-per-person', 100, (l, r) => int(l, r, 2, 100_000)),
+    purgeIntervalHours: opt('purge-interval-hours', 24, (l, r) => int(l, r, 0, 24 * 30)),
     duckdbMemoryLimit,
     duckdbCheckpointThreshold,
     geoipDir: opt('geoip-dir', undefined as string | null | undefined, (_l, raw) =>
@@ -205,6 +212,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     keys: {
       write: env.INTAKE_WRITE_KEY || undefined,
       read: env.INTAKE_READ_KEY || undefined,
+      private: env.INTAKE_PRIVATE_KEY || undefined,
       admin: env.INTAKE_ADMIN_KEY || undefined,
     },
   };

@@ -11,7 +11,7 @@ export const ERRORS = {
   INTAKE_ERR_UNAUTHORIZED: { status: 401, doc: 'The key is missing, unknown or revoked.' },
   INTAKE_ERR_WRONG_KEY_KIND: {
     status: 403,
-    doc: 'The key is valid but of the wrong kind for this route (e.g. a write key on a read route).',
+    doc: 'The key is valid but lacks the scope this route needs (e.g. a write key, scope ingest, on a read route; `details.scope` names it), or would manage another workspace or a key with scopes it does not have itself.',
   },
   INTAKE_ERR_ORIGIN_NOT_ALLOWED: {
     status: 403,
@@ -45,6 +45,10 @@ export const ERRORS = {
     status: 400,
     doc: 'The event is invalid; `details` names the field. In a batch this is the reason of one rejected item.',
   },
+  INTAKE_ERR_NESTED_TOO_DEEP: {
+    status: 400,
+    doc: "The event's properties, traits, context or integrations nest objects and arrays more than 64 levels deep; the message names the field. In a batch this refuses that item alone.",
+  },
   INTAKE_ERR_MISSING_ID: {
     status: 400,
     doc: 'The event has neither userId nor anonymousId (alias: previousId and userId).',
@@ -76,6 +80,30 @@ export const ERRORS = {
   INTAKE_ERR_QUERY_TOO_LARGE: {
     status: 400,
     doc: 'The query needed more memory than a query may use and was stopped.',
+  },
+  INTAKE_ERR_INSIGHT_PROPERTY: {
+    status: 400,
+    doc: 'An insight names a property with a path that is not `properties.<key>[.<key>...]`, `context.<key>...` or `person.<trait>...` (keys of letters, digits, `_ $ -` and space, at most 8 levels); `details.field` says where.',
+  },
+  INTAKE_ERR_INSIGHT_STEPS: {
+    status: 400,
+    doc: 'A funnel has fewer than 2 or more than 20 steps, or a trends query more than 10 series.',
+  },
+  INTAKE_ERR_INSIGHT_RANGE: {
+    status: 400,
+    doc: 'An insight date range does not parse, is empty, or spans more than 1000 buckets (trends) or cohorts (retention); the message says which.',
+  },
+  INTAKE_ERR_INSIGHT_INTERVAL: {
+    status: 400,
+    doc: 'An interval (hour, day, week, month), retention period (day, week, month) or conversion window unit is not one of those listed.',
+  },
+  INTAKE_ERR_INSIGHT_INVALID: {
+    status: 400,
+    doc: 'An insight is inconsistent: an aggregate without a property, a filter without the value its operator needs, an unknown math or order, ...; the message and `details.field` name it.',
+  },
+  INTAKE_ERR_INVALID_TIMEZONE: {
+    status: 400,
+    doc: 'A time zone is not an IANA name the server knows (e.g. `Europe/Paris`, `America/New_York`, `UTC`).',
   },
   INTAKE_ERR_CONFLICT: { status: 409, doc: 'The resource already exists (e.g. a workspace name).' },
   INTAKE_ERR_OVERLOADED: {
@@ -109,6 +137,10 @@ export const ERRORS = {
   INTAKE_ERR_READ_TIMEOUT: {
     status: 503,
     doc: 'A read (or deletion) waited `--read-wait-ms` (30 s by default) for the events acknowledged before it to be loaded, e.g. a large backlog after a restart; nothing is lost, retry after `Retry-After` seconds.',
+  },
+  INTAKE_ERR_PLAN_VIOLATION: {
+    status: 400,
+    doc: "The event breaks the workspace's tracking plan in a way its modes reject; the message lists the violations, and `GET /rejected` keeps the event with them.",
   },
 } as const satisfies Record<string, ErrorDef>;
 

@@ -1,5 +1,6 @@
 // The canonical event (the Segment spec) and the small result type every ingest step returns.
 import type { ErrorCode } from './errors.ts';
+import type { Violation } from './violations.ts';
 
 export const EVENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -51,6 +52,8 @@ export interface Rejection {
   reason: string;
   /** The item as the client sent it, serialized. */
   payload: string;
+  /** The tracking plan's violations, when the plan refused it (code INTAKE_ERR_PLAN_VIOLATION). */
+  violations?: Violation[];
 }
 
 export type StepResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; reason: string };
@@ -69,6 +72,11 @@ export interface RequestContext {
   sentAt?: unknown;
   /** False: the client asked for no geolocation of this request's events (UserFlux `?locationEnrichment=false`). */
   enrichGeo?: boolean;
+  /**
+   * The dialect stores events with neither userId nor anonymousId (Trench: only `events` is required); they join no
+   * profile. Default false: one of them is required (the Segment spec).
+   */
+  idsOptional?: boolean;
   /** Charges the request's item count to its key's events/s limit; throws (429) to refuse the whole request. */
   chargeEvents?: ((events: number) => void) | undefined;
 }

@@ -3,7 +3,7 @@
 import { Type } from '@sinclair/typebox';
 import { IntakeError } from '../core/errors.ts';
 import type { JsonObject } from '../core/event.ts';
-import { requireKey } from '../http/auth.ts';
+import { requireScope } from '../http/auth.ts';
 import { errorResponses } from '../http/schemas.ts';
 import { isObject } from '../pipeline/validate.ts';
 import { ingestMapped, type Mapped, nameUuid, nonEmptyString } from './shared.ts';
@@ -99,7 +99,7 @@ export const bento: Dialect = {
     app.post(
       '/v1/batch/events',
       {
-        preValidation: requireKey(ctx.keys, ['write']),
+        preValidation: requireScope(ctx.keys, 'ingest'),
         schema: {
           summary: 'Create events (Bento)',
           description:

@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ERRORS } from '../core/errors.ts';
 import type { JsonObject } from '../core/event.ts';
 import type { RouteContext } from '../http/context.ts';
+import { stringifyCapped } from '../pipeline/json.ts';
 import { isObject } from '../pipeline/validate.ts';
 import { ingestMapped, nonEmptyString } from './shared.ts';
 import { requestContext } from './types.ts';
@@ -67,13 +68,14 @@ function check(raw: unknown, at: string, errors: FieldError[]): JsonObject | nul
     return null;
   }
   const { type, customerCode, timestamp, ...rest } = raw;
-  const required = typeof type === 'string' ? REQUIRED[type] : undefined;
+  // Own keys only: `constructor` or `__proto__` would find Object.prototype's members (a 500 before).
+  const required = typeof type === 'string' && Object.hasOwn(REQUIRED, type) ? REQUIRED[type] : undefined;
   if (type === undefined || type === null || type === '') err('type', 'required', 'type is required');
   else if (!required) {
     err(
       'type',
       'invalid_value',
-      `unknown event type ${JSON.stringify(type)}; one of ${Object.keys(REQUIRED).join(', ')}`,
+      `unknown event type ${stringifyCapped(type, 64)}; one of ${Object.keys(REQUIRED).join(', ')}`,
     );
   }
   if (customerCode === undefined || customerCode === null || customerCode === '') {

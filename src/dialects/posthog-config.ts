@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { IntakeError } from '../core/errors.ts';
+import { isPublicKey } from '../http/auth.ts';
 import type { RouteContext, TypedApp } from '../http/context.ts';
 import { posthogAuth, posthogBody, posthogErrorShape, posthogErrors } from './posthog-http.ts';
 
@@ -129,8 +130,9 @@ const FlagsAnswer = Type.Object(
 export function posthogConfigRoutes(app: TypedApp, ctx: RouteContext): void {
   /** The token in the path must be a write key; anything else is the 404 PostHog answers for an unknown project. */
   const project = (token: string) => {
-    // The same answer for a read or admin key as for an unknown one: a public route must not tell them apart.
-    if (ctx.keys.resolve(token)?.kind !== 'write')
+    // The same answer for a key that can do more than ingest as for an unknown one: a public route must not tell
+    // them apart.
+    if (!isPublicKey(ctx.keys.resolve(token)))
       throw new IntakeError('INTAKE_ERR_NOT_FOUND', 'no such project token');
   };
   const common = { preSerialization: posthogErrorShape };

@@ -1,34 +1,17 @@
 // What every PostHog route shares (capture, remote config, flags, decide): the body encodings posthog clients
 // send, where their key is, and PostHog's error shape.
 import { pipeline, Transform } from 'node:stream';
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
 import { ERRORS, IntakeError } from '../core/errors.ts';
-import { candidateKeys } from '../http/auth.ts';
+import { candidateKeys, missingScope } from '../http/auth.ts';
+import { decompress } from '../http/body.ts';
 import { isObject } from '../pipeline/validate.ts';
+import type { ApiKey } from '../store/types.ts';
 
-const gunzipAsync = promisify(gunzip);
 const isGzip = (b: Buffer) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
-
-async function ungzip(b: Buffer, limit: number, what: string): Promise<Buffer> {
-  try {
-    return await gunzipAsync(b, { maxOutputLength: limit });
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
-      throw new IntakeError(
-        'INTAKE_ERR_BODY_TOO_LARGE',
-        `the decompressed ${what} is over the ${limit}-byte limit`,
-      );
-    }
-    throw new IntakeError(
-      'INTAKE_ERR_BAD_ENCODING',
-      `the ${what} is not valid gzip data: ${(err as Error).message}`,
-    );
-  }
-}
+const ungzip = (b: Buffer, limit: number, what: string) => decompress('gzip', b, limit, what);
 
 /**
  * The JSON inside a form body's `data=`: urlencoded JSON as it is, else base64 (standard or URL-safe) of JSON
@@ -57,6 +40,7 @@ export function posthogBody(limit: number) {
     let seen = 0;
     let head: Buffer | null = Buffer.alloc(0);
     const held: Buffer[] = [];
+    let over = false;
     const fromForm = async (): Promise<Buffer> => {
       let raw: Buffer = Buffer.concat(held);
       if (isGzip(raw)) raw = await ungzip(raw, limit, 'body');
@@ -77,10 +61,14 @@ export function posthogBody(limit: number) {
         seen += chunk.length;
         (out as unknown as { receivedEncodedLength: number }).receivedEncodedLength = seen;
         if (form) {
+          if (over) return done();
           if (seen > limit) {
-            return done(
-              new IntakeError('INTAKE_ERR_BODY_TOO_LARGE', `the body is over the ${limit}-byte limit`),
-            );
+            // Passed on for the body parser to see `receivedEncodedLength` over the limit and answer 413 as for
+            // any body. Failing this stream instead would make pipeline() destroy the request, and with it
+            // the connection, before the client could read the answer.
+            over = true;
+            held.length = 0;
+            return done(null, chunk);
           }
           held.push(chunk);
           return done();
@@ -95,7 +83,7 @@ export function posthogBody(limit: number) {
       },
       flush(done) {
         if (head !== null && head.length > 0) this.push(head);
-        if (!form) return done();
+        if (!form || over) return done();
         fromForm().then(
           (json) => done(null, json),
           (err: unknown) => done(err as Error),
@@ -131,24 +119,19 @@ function posthogKeys(req: FastifyRequest): string[] {
   return [...out, ...candidateKeys(req)];
 }
 
-/** A preValidation hook: the request's key must be a write key (the project token, in PostHog's terms). */
+/** A preValidation hook: the request's key must have the ingest scope (a write key: the project token, in PostHog's terms). */
 export function posthogAuth(ring: KeyRing) {
   return async (req: FastifyRequest) => {
-    let wrong: string | undefined;
+    let lacking: ApiKey | undefined;
     for (const c of posthogKeys(req)) {
       const key = ring.resolve(c);
-      if (key?.kind === 'write') {
+      if (key?.scopes.includes('ingest')) {
         req.auth = key;
         return;
       }
-      if (key) wrong ??= key.kind;
+      if (key) lacking ??= key;
     }
-    if (wrong) {
-      throw new IntakeError(
-        'INTAKE_ERR_WRONG_KEY_KIND',
-        `a ${wrong} key cannot be used here; send a write key`,
-      );
-    }
+    if (lacking) throw missingScope(lacking, 'ingest');
     throw new IntakeError(
       'INTAKE_ERR_UNAUTHORIZED',
       'Project API key invalid: send a write key as token, api_key or properties.token',

@@ -60,7 +60,13 @@ function toSegment(raw: unknown, sentAt: unknown, receivedAt: Date): Mapped {
   let timestamp: unknown = raw.timestamp;
   let eventSentAt: unknown = props.$ignore_sent_at === true ? undefined : sentAt;
   if ((timestamp === undefined || timestamp === null) && typeof raw.offset === 'number') {
-    timestamp = new Date(receivedAt.getTime() - raw.offset).toISOString();
+    const at = new Date(receivedAt.getTime() - raw.offset);
+    // toISOString throws past ±8.64e15 ms (a 500 before): such an offset names no time, the event is refused.
+    if (Number.isNaN(at.getTime())) {
+      const reason = `offset ${raw.offset} ms before arrival is not a date`;
+      return { reject: { code: 'INTAKE_ERR_INVALID_TIMESTAMP', reason }, raw, messageId };
+    }
+    timestamp = at.toISOString();
     eventSentAt = undefined;
   }
   const distinctId = str(raw.distinct_id) ?? str(props.distinct_id) ?? str(raw.$distinct_id);

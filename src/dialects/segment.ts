@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { IntakeError } from '../core/errors.ts';
 import { EVENT_TYPES, type JsonObject } from '../core/event.ts';
-import { requireKey } from '../http/auth.ts';
+import { requireScope } from '../http/auth.ts';
 import { errorResponses, ItemRejection, WRITE_SECURITY } from '../http/schemas.ts';
 import type { IngestSummary } from '../ingest/ingest.ts';
 import { isObject } from '../pipeline/validate.ts';
@@ -56,7 +56,7 @@ export function batchResponse(s: IngestSummary) {
 export const segment: Dialect = {
   name: 'segment',
   routes(app, ctx) {
-    const write = requireKey(ctx.keys, ['write']);
+    const write = requireScope(ctx.keys, 'ingest');
 
     for (const type of EVENT_TYPES) {
       for (const path of [`/v1/${type}`, `/v1/${SHORT[type]}`]) {

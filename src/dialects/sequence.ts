@@ -4,8 +4,9 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
 import { IntakeError } from '../core/errors.ts';
-import { requireKey } from '../http/auth.ts';
+import { requireScope } from '../http/auth.ts';
 import { BEARER_SECURITY } from '../http/schemas.ts';
+import { stringifyCapped } from '../pipeline/json.ts';
 import { isObject } from '../pipeline/validate.ts';
 import { ingestMapped, type Mapped, nonEmptyString } from './shared.ts';
 import { type Dialect, requestContext } from './types.ts';
@@ -32,7 +33,7 @@ const BatchResult = Type.Object({
 
 /** The shared key check, answering in Sequence's error shape. */
 function sequenceAuth(ring: KeyRing) {
-  const check = requireKey(ring, ['write']);
+  const check = requireScope(ring, 'ingest');
   return async (req: FastifyRequest, reply: FastifyReply) => {
     try {
       await check(req, reply);
@@ -43,13 +44,30 @@ function sequenceAuth(ring: KeyRing) {
   };
 }
 
+/**
+ * The shared error handler's answers (a body that is not JSON, over the limit, badly encoded) in Sequence's
+ * shape, like this route's own: Intake's shape failed the route's response schema, a 500.
+ */
+function inSequenceShape(
+  _req: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  done: (err: null, payload: unknown) => void,
+) {
+  const p = payload as { code?: unknown; message?: unknown; success?: unknown } | null;
+  if (reply.statusCode >= 400 && p !== null && p.success === undefined && typeof p.code === 'string') {
+    return done(null, { success: false, error: String(p.message), code: p.code });
+  }
+  done(null, payload);
+}
+
 function mapItem(raw: unknown): Mapped {
   if (!isObject(raw)) {
     return { reject: { code: 'INTAKE_ERR_INVALID_EVENT', reason: 'event must be a JSON object' }, raw };
   }
   const messageId = typeof raw.messageId === 'string' ? raw.messageId : null;
   if (raw.type !== 'track' && raw.type !== 'identify') {
-    const reason = `Sequence accepts only "track" and "identify" calls, got ${JSON.stringify(raw.type ?? null)}`;
+    const reason = `Sequence accepts only "track" and "identify" calls, got ${stringifyCapped(raw.type ?? null, 64)}`;
     return { reject: { code: 'INTAKE_ERR_UNSUPPORTED_EVENT_TYPE', reason }, raw, messageId };
   }
   if (!nonEmptyString(raw.userId)) {
@@ -77,8 +95,16 @@ export const sequence: Dialect = {
             { batch: Type.Array(Type.Unknown(), { description: 'track or identify calls' }) },
             { additionalProperties: true },
           ),
-          response: { 200: BatchResult, 400: SequenceError, 401: SequenceError, 403: SequenceError },
+          response: {
+            200: BatchResult,
+            400: SequenceError,
+            401: SequenceError,
+            403: SequenceError,
+            413: SequenceError,
+            415: SequenceError,
+          },
         },
+        preSerialization: inSequenceShape,
       },
       async (req, reply) => {
         const body = req.body as unknown;

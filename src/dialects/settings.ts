@@ -3,6 +3,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { IntakeError } from '../core/errors.ts';
+import { isPublicKey } from '../http/auth.ts';
 import type { RouteContext, TypedApp } from '../http/context.ts';
 import { ErrorSchema } from '../http/schemas.ts';
 
@@ -66,8 +67,9 @@ export function settingsRoutes(app: TypedApp, ctx: RouteContext): void {
     },
     async (req) => {
       const key = ctx.keys.resolve(req.params.writeKey);
-      // The same answer for a read or admin key as for an unknown one: this route must not tell them apart.
-      if (key?.kind !== 'write') throw new IntakeError('INTAKE_ERR_NOT_FOUND', 'no such write key');
+      // The same answer for a key that can do more than ingest as for an unknown one: this route must not tell
+      // them apart, and a key that can read must not work from a URL.
+      if (!isPublicKey(key)) throw new IntakeError('INTAKE_ERR_NOT_FOUND', 'no such write key');
       const { apiHost, protocol } = apiBase(req);
       return cdnSettings(req.params.writeKey, apiHost, protocol);
     },

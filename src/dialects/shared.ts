@@ -7,6 +7,7 @@ import type { JsonObject, Rejection, RequestContext } from '../core/event.ts';
 import { uuidv7 } from '../core/ids.ts';
 import type { RouteContext } from '../http/context.ts';
 import type { ItemOutcome } from '../ingest/ingest.ts';
+import { stringifyCapped } from '../pipeline/json.ts';
 
 /** One wire item after mapping: a canonical item for the pipeline, or the dialect's own refusal. */
 export type Mapped =
@@ -15,14 +16,6 @@ export type Mapped =
 
 /** Rejected payloads are cut like the pipeline's (64 Ki characters). */
 const MAX_PAYLOAD = 65_536;
-
-function stringify(v: unknown): string {
-  try {
-    return (JSON.stringify(v) ?? 'null').slice(0, MAX_PAYLOAD);
-  } catch {
-    return '"<unserializable>"';
-  }
-}
 
 /**
  * Ingests the mapped items and commits the dialect's refusals in the same group commit window;
@@ -46,7 +39,7 @@ export async function ingestMapped(
         messageId: m.messageId ?? null,
         code: m.reject.code,
         reason: m.reject.reason,
-        payload: stringify(m.raw),
+        payload: stringifyCapped(m.raw, MAX_PAYLOAD),
       });
     }
   }

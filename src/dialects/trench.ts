@@ -1,18 +1,22 @@
 // POST /events, shared by two dialects and told apart by the body's shape: Trench's {events: [...]} in the
-// Segment spec (answered 201 with the stored events), or Biteral's typed event object or array (biteral.ts).
+// Segment spec (answered 201 with the stored events in Trench's shape), or Biteral's typed event object or array
+// (biteral.ts). Trench stores events without user ids, and takes a client's `uuid` as its id: here, the messageId.
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { IntakeError } from '../core/errors.ts';
-import { requireKey } from '../http/auth.ts';
+import { requireScope } from '../http/auth.ts';
 import type { RouteContext } from '../http/context.ts';
-import { BEARER_SECURITY, ErrorSchema, EventSchema, ItemRejection } from '../http/schemas.ts';
+import { BEARER_SECURITY, ErrorSchema, ItemRejection } from '../http/schemas.ts';
 import { isObject } from '../pipeline/validate.ts';
 import { BiteralResult, FieldErrorSchema, handleBiteral } from './biteral.ts';
 import { batchResponse } from './segment.ts';
+import { trenchQueryRoutes } from './trench-queries.ts';
+import { TrenchEventSchema, trenchEvent } from './trench-shape.ts';
+import { trenchWorkspaceRoutes } from './trench-workspaces.ts';
 import { type Dialect, requestContext } from './types.ts';
 
 const TrenchResult = Type.Object({
-  results: Type.Array(EventSchema),
+  results: Type.Array(TrenchEventSchema),
   limit: Type.Integer(),
   offset: Type.Integer(),
   total: Type.Integer(),
@@ -30,9 +34,18 @@ const BadRequest = Type.Object({
   fieldErrors: Type.Optional(Type.Array(FieldErrorSchema)),
 });
 
+/** A Trench client's `uuid` is its event's id: the messageId, when it sent none (a resend is then a duplicate). */
+function withUuid(item: unknown): unknown {
+  if (!isObject(item) || (item.messageId !== undefined && item.messageId !== null)) return item;
+  const uuid = item.uuid;
+  return typeof uuid === 'string' || typeof uuid === 'number' ? { ...item, messageId: uuid } : item;
+}
+
 async function handleTrench(req: FastifyRequest, reply: FastifyReply, ctx: RouteContext, events: unknown[]) {
-  const s = await ctx.ingestor.ingest(requestContext(req, ctx, 'trench'), events);
-  const results = s.items.flatMap((it) => (it.status === 'accepted' ? [it.event] : []));
+  const rc = requestContext(req, ctx, 'trench');
+  rc.idsOptional = true;
+  const s = await ctx.ingestor.ingest(rc, events.map(withUuid));
+  const results = s.items.flatMap((it) => (it.status === 'accepted' ? [trenchEvent(it.event)] : []));
   const { duplicates, rejected } = batchResponse(s);
   return reply.code(201).send({
     results,
@@ -47,15 +60,17 @@ async function handleTrench(req: FastifyRequest, reply: FastifyReply, ctx: Route
 export const trench: Dialect = {
   name: 'trench',
   routes(app, ctx) {
+    trenchQueryRoutes(app, ctx);
+    trenchWorkspaceRoutes(app, ctx);
     app.post(
       '/events',
       {
-        preValidation: requireKey(ctx.keys, ['write']),
+        preValidation: requireScope(ctx.keys, 'ingest'),
         schema: {
           summary: 'Create events (Trench, or Biteral)',
           description: [
             'The body decides the dialect.',
-            '**Trench** `{events: [...]}` (Bearer key): 201 with the newly stored events in `results`; duplicates (messageId already stored) are counted in `duplicates`; invalid items are listed in `rejected` and kept at GET /rejected.',
+            "**Trench** `{events: [...]}` (Bearer key): 201 with the newly stored events in `results`, in Trench's shape (`uuid`, `parsedAt`, ...) plus Intake's fields; only `type` is needed (no user id: the event joins no profile); a client's `uuid` is the messageId; duplicates (messageId already stored) are counted in `duplicates`; invalid items are listed in `rejected` and kept at GET /rejected.",
             '**Biteral** one event `{type, customerCode, timestamp?, ...}` or an array of 1 to 100 (key in X-API-Key): the type is the track event name, customerCode the userId, the other fields its properties. 200 `{ingested, duplicates, rejected}`; any missing or invalid field refuses the whole request with a 400 listing `fieldErrors`.',
           ].join('\n\n'),
           tags: ['trench', 'biteral'],
@@ -69,6 +84,8 @@ export const trench: Dialect = {
             400: BadRequest,
             401: ErrorSchema,
             403: ErrorSchema,
+            413: ErrorSchema,
+            415: ErrorSchema,
           },
         },
       },

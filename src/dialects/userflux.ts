@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { IntakeError } from '../core/errors.ts';
 import type { JsonObject, RequestContext } from '../core/event.ts';
-import { requireKey } from '../http/auth.ts';
+import { requireScope } from '../http/auth.ts';
 import type { RouteContext } from '../http/context.ts';
 import { BEARER_SECURITY, errorResponses } from '../http/schemas.ts';
 import { isObject } from '../pipeline/validate.ts';
@@ -68,7 +68,7 @@ const Event = Type.Object(
 export const userflux: Dialect = {
   name: 'userflux',
   routes(app, ctx) {
-    const write = requireKey(ctx.keys, ['write']);
+    const write = requireScope(ctx.keys, 'ingest');
     const response = { 204: Type.Null({ description: 'Stored' }), ...errorResponses };
 
     app.post(

@@ -3,7 +3,12 @@
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
 import { Limiter } from '../auth/limits.ts';
 import type { Config } from '../core/config.ts';
@@ -14,14 +19,19 @@ import { settingsRoutes } from '../dialects/settings.ts';
 import { createIngestor } from '../ingest/ingest.ts';
 import type { IngestLog } from '../ingest/types.ts';
 import { Enricher, type GeoReader } from '../pipeline/enrich/index.ts';
+import { CompiledPlan } from '../pipeline/plan/check.ts';
+import type { PlanRing } from '../plans/ring.ts';
 import type { Store } from '../store/types.ts';
 import { addKeyGuards } from './auth.ts';
-import { registerBodyParser } from './body.ts';
+import { createDrainer, registerBodyParser } from './body.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { insightRoutes } from './routes/insights.ts';
+import { planRoutes } from './routes/plans.ts';
 import { profileRoutes } from './routes/profile.ts';
 import { queryRoutes } from './routes/query.ts';
+import { schemaRoutes } from './routes/schema.ts';
 import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
@@ -32,6 +42,8 @@ export interface AppDeps {
   /** The store as readers see it: its reads wait for the log (ingest/read-your-writes.ts). */
   store: Store;
   keys: KeyRing;
+  /** Every workspace's tracking plan, compiled (plans/ring.ts); absent: no plans, and no plan routes. */
+  plans?: PlanRing;
   log: IngestLog;
   /** The clock; tests pass a fixed one. */
   now?: () => Date;
@@ -56,10 +68,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const drainer = createDrainer(config.bodyLimit);
   app.setErrorHandler((err: unknown, req, reply) => {
     // Error bodies have one shape whatever the route's response schemas say: a route that documents its own
     // shape for a status (Sequence's 400/403) made fastify's serializer fail with a 500 on every other error.
     reply.serializer(JSON.stringify).type('application/json; charset=utf-8');
+    // Answered before the body was read (over the limit, unknown route): the client must still read the answer.
+    drainer.drain(req, reply);
     if (err instanceof IntakeError) {
       if (err.headers) reply.headers(err.headers);
       return reply.code(err.statusCode).send(errorBody(err.code, err.message, err.details));
@@ -99,6 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+    drainer.close();
   });
   app.addHook('onRequest', async () => {
     if (closing) {
@@ -107,11 +123,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       });
     }
   });
-  app.setNotFoundHandler((req, reply) =>
-    reply
-      .code(404)
-      .send(errorBody('INTAKE_ERR_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`)),
-  );
+  const notFound = (req: FastifyRequest) =>
+    new IntakeError('INTAKE_ERR_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`);
+  app.setNotFoundHandler((req) => {
+    throw notFound(req);
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -128,7 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(cors, {
     origin: true,
-    methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    methods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
     // Browser SDKs (analytics.js) wait as long as a 429's Retry-After says, if they may read it.
     exposedHeaders: ['Retry-After'],
     maxAge: 86400,
@@ -137,20 +153,28 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const clock = deps.now;
   addKeyGuards(app, deps.keys, new Limiter(clock ? () => clock().getTime() : () => performance.now()));
   registerBodyParser(app, config.bodyLimit);
+  // Route first, parse after: fastify runs the body parser for its not-found handler too, so a body that is
+  // not JSON sent to an unknown route was answered 400 INVALID_JSON (or 413) instead of 404. After the CORS
+  // hook, so the 404 carries its headers.
+  app.addHook('onRequest', (req, _reply, done) => done(req.is404 ? notFound(req) : undefined));
 
   const now = deps.now ?? (() => new Date());
   const ingestor = createIngestor(deps.log, {
     eventLimit: config.eventLimit,
     enricher: new Enricher(deps.geo ?? null),
     settingsOf: (id) => deps.keys.settingsOf(id),
+    planOf: deps.plans ? (id) => (deps.plans as PlanRing).of(id) : () => CompiledPlan.NONE,
   });
-  const ctx = { store: deps.store, keys: deps.keys, log: deps.log, ingestor, now, config };
+  const ctx = { store: deps.store, keys: deps.keys, plans: deps.plans, log: deps.log, ingestor, now, config };
   healthRoutes(app, ctx);
   adminRoutes(app, ctx);
   eventRoutes(app, ctx);
   userRoutes(app, ctx);
   queryRoutes(app, ctx);
+  insightRoutes(app, ctx);
   profileRoutes(app, ctx);
+  schemaRoutes(app, ctx);
+  if (deps.plans) planRoutes(app, { ...ctx, plans: deps.plans });
   for (const dialect of DIALECTS) dialect.routes(app, ctx);
   settingsRoutes(app, ctx);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

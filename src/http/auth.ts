@@ -1,11 +1,11 @@
-// Finds the key wherever a dialect's SDKs send it and checks its kind for the route; then its allow-lists and
+// Finds the key wherever a dialect's SDKs send it and checks it has the scope the route needs; then its allow-lists and
 // rate limits (keyGuards), before the body is read when the key is in a header.
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { AccessDenial } from '../auth/access.ts';
 import type { KeyRing } from '../auth/keys.ts';
 import type { Limiter, LimitName } from '../auth/limits.ts';
 import { IntakeError } from '../core/errors.ts';
-import type { ApiKey, KeyKind, Rate } from '../store/types.ts';
+import type { ApiKey, Rate, Scope } from '../store/types.ts';
 import type { TypedApp } from './context.ts';
 
 declare module 'fastify' {
@@ -46,12 +46,15 @@ export function candidateKeys(req: FastifyRequest): string[] {
   return out;
 }
 
-/** A preValidation hook (the body is parsed, so body keys count) that admits keys of the given kinds. */
-export function requireKey(ring: KeyRing, kinds: KeyKind[]) {
+/**
+ * A preValidation hook (the body is parsed, so body keys count) that admits a key holding `scope`. A valid key
+ * without it is a 403 naming the scope missing; no valid key a 401.
+ */
+export function requireScope(ring: KeyRing, scope: Scope) {
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     // The key found in the headers before the body was read (keyGuards) is the one the loop below would pick.
     const early = req.admitted;
-    if (early && kinds.includes(early.kind)) {
+    if (early?.scopes.includes(scope)) {
       req.auth = early;
       return;
     }
@@ -62,25 +65,36 @@ export function requireKey(ring: KeyRing, kinds: KeyKind[]) {
         'no API key: send it as Bearer token, Basic user name, X-Write-Key, X-API-Key, or writeKey in the body',
       );
     }
-    let wrongKind: ApiKey | undefined;
+    let lacking: ApiKey | undefined;
     for (const c of candidates) {
       const key = ring.resolve(c);
       if (!key) continue;
-      if (kinds.includes(key.kind)) {
+      if (key.scopes.includes(scope)) {
         req.auth = key;
         return;
       }
-      wrongKind ??= key;
+      lacking ??= key;
     }
-    if (wrongKind) {
-      throw new IntakeError(
-        'INTAKE_ERR_WRONG_KEY_KIND',
-        `a ${wrongKind.kind} key cannot be used here; this route needs a ${kinds.join(' or ')} key`,
-      );
-    }
+    if (lacking) throw missingScope(lacking, scope);
     throw new IntakeError('INTAKE_ERR_UNAUTHORIZED', 'the API key is unknown or revoked');
   };
 }
+
+/** The 403 of a valid key without the scope a route needs. */
+export function missingScope(key: Pick<ApiKey, 'kind' | 'scopes'>, scope: Scope): IntakeError {
+  return new IntakeError(
+    'INTAKE_ERR_WRONG_KEY_KIND',
+    `this route needs the ${scope} scope; this ${key.kind} key has ${key.scopes.join(', ')}`,
+    { scope, keyScopes: key.scopes },
+  );
+}
+
+/**
+ * A key that may only ingest: the key a browser holds (Segment's write key, PostHog's project token, Trench's public
+ * key). Routes that take a key in their URL answer only for these, so a key that can read never works in a URL.
+ */
+export const isPublicKey = (key: Pick<ApiKey, 'scopes'> | undefined): boolean =>
+  key !== undefined && key.scopes.length === 1 && key.scopes[0] === 'ingest';
 
 function denied(why: AccessDenial, req: FastifyRequest): IntakeError {
   if (why === 'INTAKE_ERR_IP_NOT_ALLOWED') {

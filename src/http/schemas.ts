@@ -52,6 +52,9 @@ export const errorResponses = {
   401: ErrorSchema,
   403: ErrorSchema,
   429: ErrorSchema,
+  // Any route with a body: over the body limit (or one event over the event limit), or an unknown encoding.
+  413: ErrorSchema,
+  415: ErrorSchema,
 } as const;
 
 type Security = Array<Record<string, string[]>>;

@@ -1,17 +1,27 @@
-// The shared ingest path every dialect calls: validate, normalize and enrich each item, write the valid ones
-// and the rejections to the ingest log together, and report each item's outcome in order.
+// The shared ingest path every dialect calls: validate each item, check it against the workspace's tracking
+// plan, normalize and enrich it, write the valid ones and the rejections to the ingest log together, and report
+// each item's outcome in order.
 import type { ErrorCode } from '../core/errors.ts';
 import type { CanonicalEvent, EventRecord, Rejection, RequestContext } from '../core/event.ts';
 import { uuidv7 } from '../core/ids.ts';
 import type { WorkspaceSettings } from '../core/model.ts';
+import type { Violation } from '../core/violations.ts';
 import { type Enricher, enrichPlan } from '../pipeline/enrich/index.ts';
+import { stringifyCapped } from '../pipeline/json.ts';
 import { normalize } from '../pipeline/normalize.ts';
+import type { CompiledPlan } from '../pipeline/plan/check.ts';
 import { validateItem } from '../pipeline/validate.ts';
 import type { IngestLog } from './types.ts';
 
 export type ItemOutcome =
   | { status: 'accepted' | 'duplicate'; messageId: string; event: CanonicalEvent }
-  | { status: 'rejected'; messageId: string | null; code: ErrorCode; reason: string };
+  | {
+      status: 'rejected';
+      messageId: string | null;
+      code: ErrorCode;
+      reason: string;
+      violations?: Violation[];
+    };
 
 export interface IngestSummary {
   items: ItemOutcome[];
@@ -42,6 +52,8 @@ export interface IngestOptions {
   enricher: Enricher;
   /** The workspace's settings, from memory (the key ring): no I/O on the ingest path. */
   settingsOf(workspaceId: string): WorkspaceSettings;
+  /** The workspace's compiled tracking plan, from memory (plans/ring.ts); CompiledPlan.NONE when it has none. */
+  planOf(workspaceId: string): CompiledPlan;
 }
 
 export function createIngestor(log: IngestLog, opts: IngestOptions): Ingestor {
@@ -49,12 +61,15 @@ export function createIngestor(log: IngestLog, opts: IngestOptions): Ingestor {
     async ingest(ctx, items, refused = []) {
       ctx.chargeEvents?.(items.length + refused.length);
       const plan = enrichPlan(opts.settingsOf(ctx.workspaceId), ctx);
+      const tracking = opts.planOf(ctx.workspaceId);
       const records: EventRecord[] = [];
       const rejected: Rejection[] = [];
       const slots: Array<number | Rejection> = [];
       for (const item of items) {
-        const valid = validateItem(item);
-        const result = valid.ok ? normalize(valid.value, ctx, opts.eventLimit) : valid;
+        const valid = validateItem(item, ctx);
+        // The plan sees the event as sent (before normalize adds its fields and enrich its context).
+        const checked = valid.ok ? tracking.check(valid.value) : valid;
+        const result = checked.ok ? normalize(checked.value, ctx, opts.eventLimit) : checked;
         if (result.ok) {
           slots.push(records.length);
           records.push(opts.enricher.enrich(result.value, plan));
@@ -67,8 +82,11 @@ export function createIngestor(log: IngestLog, opts: IngestOptions): Ingestor {
             messageId: messageIdOf(item),
             code: result.code,
             reason: result.reason,
-            payload: safeStringify(item).slice(0, MAX_PAYLOAD),
+            // Not JSON.stringify: the item may be refused for nesting deeper than it can recurse.
+            payload: stringifyCapped(item, MAX_PAYLOAD),
           };
+          const violations = (result as { violations?: Violation[] }).violations;
+          if (violations) r.violations = violations;
           slots.push(r);
           rejected.push(r);
         }
@@ -89,18 +107,11 @@ export function createIngestor(log: IngestLog, opts: IngestOptions): Ingestor {
             messageId: slot.messageId,
             code: slot.code,
             reason: slot.reason,
+            ...(slot.violations ? { violations: slot.violations } : {}),
           });
         }
       }
       return summary;
     },
   };
-}
-
-function safeStringify(v: unknown): string {
-  try {
-    return JSON.stringify(v) ?? 'null';
-  } catch {
-    return '"<unserializable>"';
-  }
 }

@@ -1,6 +1,14 @@
 // Checks one wire item against the Segment spec before it is normalized. Hand-written and allocation-free
 // on the happy path: this runs once per event on the hot path, and each failure names its field.
-import { EVENT_TYPES, type EventType, type JsonObject, reject, type StepResult } from '../core/event.ts';
+import {
+  EVENT_TYPES,
+  type EventType,
+  type JsonObject,
+  type RequestContext,
+  reject,
+  type StepResult,
+} from '../core/event.ts';
+import { depthExceeds, MAX_DEPTH } from './json.ts';
 
 /** A wire item that passed validation: ids are strings, objects are objects, times are parsed. */
 export interface ValidItem {
@@ -170,7 +178,20 @@ export function time(v: unknown, field: string): Date | null {
   return new Date(ms);
 }
 
-export function validateItem(raw: unknown): StepResult<ValidItem> {
+/** The first JSON field of `v` nested deeper than MAX_DEPTH, or null. */
+function tooDeep(v: ValidItem): string | null {
+  if (v.properties !== null && depthExceeds(v.properties, MAX_DEPTH)) return 'properties';
+  if (v.traits !== null && depthExceeds(v.traits, MAX_DEPTH)) return 'traits';
+  if (v.context !== null && depthExceeds(v.context, MAX_DEPTH)) return 'context';
+  if (v.integrations !== null && depthExceeds(v.integrations, MAX_DEPTH)) return 'integrations';
+  return null;
+}
+
+/** The dialect's rules the spec leaves open (RequestContext carries them). */
+export type ValidateRules = Pick<RequestContext, 'idsOptional'>;
+const SPEC: ValidateRules = {};
+
+export function validateItem(raw: unknown, rules: ValidateRules = SPEC): StepResult<ValidItem> {
   if (!isObject(raw)) return reject('INTAKE_ERR_INVALID_EVENT', 'event must be a JSON object');
   const type = raw.type;
   if (typeof type !== 'string' || !TYPES.has(type)) {
@@ -199,12 +220,20 @@ export function validateItem(raw: unknown): StepResult<ValidItem> {
     if (v.type === 'alias') {
       if (!v.previousId || !v.userId)
         return reject('INTAKE_ERR_MISSING_ID', 'alias needs both previousId and userId');
-    } else if (!v.userId && !v.anonymousId) {
+    } else if (!v.userId && !v.anonymousId && !rules.idsOptional) {
       return reject('INTAKE_ERR_MISSING_ID', `${v.type} needs a userId or an anonymousId`);
     }
     if (v.type === 'track' && !v.event)
       return reject('INTAKE_ERR_MISSING_EVENT_NAME', 'track needs an event name in `event`');
     if (v.type === 'group' && !v.groupId) return reject('INTAKE_ERR_INVALID_EVENT', 'group needs a groupId');
+    // Before normalize serializes them: JSON.stringify recurses, and a few thousand levels overflow the stack.
+    const deep = tooDeep(v);
+    if (deep !== null) {
+      return reject(
+        'INTAKE_ERR_NESTED_TOO_DEEP',
+        `${deep} nests objects and arrays more than ${MAX_DEPTH} levels deep`,
+      );
+    }
     return { ok: true, value: v };
   } catch (err) {
     if (err instanceof Invalid) return reject(err.code, err.message);

@@ -9,8 +9,17 @@ import {
   type OrderField,
 } from '../store/types.ts';
 
+/** Trench's names for Intake's fields (its events carry `uuid` and `parsedAt`): GET /events takes either. */
+const TRENCH_NAMES = { uuid: 'messageId', parsedAt: 'receivedAt' } as const satisfies Record<
+  string,
+  OrderField
+>;
+/** Every name orderByField takes. */
+export const ORDER_NAMES: string[] = [...Object.keys(ORDER_FIELDS), ...Object.keys(TRENCH_NAMES)];
+
 const KNOWN = new Set<string>([
   ...EQUALITY_FILTERS,
+  'uuid',
   'startDate',
   'endDate',
   'limit',
@@ -22,6 +31,7 @@ const KNOWN = new Set<string>([
   'cursor',
   'total',
   'format',
+  'violations',
 ]);
 const SEGMENT = /^[A-Za-z0-9_$][A-Za-z0-9_$ -]{0,99}$/;
 
@@ -63,14 +73,27 @@ export function parseEventQuery(raw: Record<string, unknown>): EventQuery {
     const v = raw[f];
     if (v !== undefined && v !== '') q[f] = String(v);
   }
+  // Trench's uuid is the messageId (a Trench client's own uuid, else the one assigned).
+  if (raw.uuid !== undefined && raw.uuid !== '') {
+    if (q.messageId !== undefined && q.messageId !== String(raw.uuid))
+      throw bad('uuid', 'and messageId name the same field and differ');
+    q.messageId = String(raw.uuid);
+  }
+  if (raw.violations !== undefined && raw.violations !== '') {
+    if (raw.violations !== 'true' && raw.violations !== 'false')
+      throw bad('violations', 'must be true or false');
+    q.violations = raw.violations === 'true';
+  }
   q.startDate = date('startDate', raw.startDate);
   q.endDate = date('endDate', raw.endDate);
   if (raw.limit !== undefined) q.limit = Number(raw.limit);
   if (raw.offset !== undefined) q.offset = Number(raw.offset);
-  if (raw.orderByField !== undefined) q.orderBy = raw.orderByField as OrderField;
+  if (raw.orderByField !== undefined) {
+    const name = String(raw.orderByField);
+    q.orderBy = (TRENCH_NAMES[name as keyof typeof TRENCH_NAMES] ?? name) as OrderField;
+  }
   if (raw.orderByDirection !== undefined)
     q.direction = String(raw.orderByDirection).toUpperCase() as 'ASC' | 'DESC';
-  if (!(q.orderBy in ORDER_FIELDS))
-    throw bad('orderByField', `must be one of ${Object.keys(ORDER_FIELDS).join(', ')}`);
+  if (!(q.orderBy in ORDER_FIELDS)) throw bad('orderByField', `must be one of ${ORDER_NAMES.join(', ')}`);
   return q;
 }

@@ -3,7 +3,7 @@
 import type { Config } from '../core/config.ts';
 import { FileLog } from '../ingest/file/file-log.ts';
 import type { IngestLog } from '../ingest/types.ts';
-import { DuckDBStore } from '../store/duckdb/index.ts';
+import { DuckDBStore, type DuckDBStoreOptions } from '../store/duckdb/index.ts';
 import type { Store } from '../store/types.ts';
 
 export type EngineConfig = Pick<
@@ -17,7 +17,11 @@ export type EngineConfig = Pick<
   | 'loadMaxEvents'
   | 'loadDelayMs'
   | 'readWaitMs'
+  | 'purgeIntervalHours'
 >;
+
+/** Test hooks of the embedded store (a purge timer fired by hand, a pause after a purge's copy). */
+export type StoreHooks = Pick<DuckDBStoreOptions, 'timer' | 'afterPurgeCopy' | 'purgeIntervalHours'>;
 
 export interface EngineHooks {
   onLoadError?(err: unknown): void;
@@ -28,7 +32,7 @@ export interface EngineHooks {
 export interface Engine {
   /** True when other processes share the store (a cluster): key rings then watch it for changes. */
   shared: boolean;
-  openStore(config: EngineConfig): Promise<Store>;
+  openStore(config: EngineConfig, hooks?: StoreHooks): Promise<Store>;
   /** Opens the log over the store's sink; a restart first takes back what the log holds unloaded. */
   openLog(store: Store, config: EngineConfig, hooks: EngineHooks): Promise<IngestLog>;
 }
@@ -38,12 +42,14 @@ const HOUR = 3_600_000;
 export const ENGINES = {
   embedded: {
     shared: false,
-    openStore: (config) =>
+    openStore: (config: EngineConfig, hooks?: StoreHooks) =>
       DuckDBStore.open({
         dataDir: config.dataDir,
         memoryLimit: config.duckdbMemoryLimit,
         checkpointThreshold: config.duckdbCheckpointThreshold,
         maxIdsPerPerson: config.maxIdsPerPerson,
+        purgeIntervalHours: config.purgeIntervalHours,
+        ...hooks,
       }),
     async openLog(store, config, hooks) {
       // The hourly purge runs between loads, never inside one; `log` is set before its first hour is up.

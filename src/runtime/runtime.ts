@@ -3,21 +3,24 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { type BootstrapResult, bootstrap, KeyRing } from '../auth/keys.ts';
 import type { Config } from '../core/config.ts';
-import type { KeyKind } from '../core/model.ts';
+import type { Preset } from '../core/model.ts';
 import { type App, buildApp } from '../http/app.ts';
 import { readYourWrites } from '../ingest/read-your-writes.ts';
 import type { IngestLog } from '../ingest/types.ts';
 import { type GeoReader, openGeoReader } from '../pipeline/enrich/index.ts';
+import { PlanRing } from '../plans/ring.ts';
 import type { Store } from '../store/types.ts';
-import { ENGINES, type EngineHooks, type EngineName } from './engines.ts';
+import { ENGINES, type EngineHooks, type EngineName, type StoreHooks } from './engines.ts';
 
 export type RuntimeConfig = Omit<Config, 'port' | 'host' | 'logLevel' | 'keys'>;
 
 export interface RuntimeOptions extends EngineHooks {
   /** Default `embedded`. */
   engine?: EngineName;
+  /** Tests only: hooks of the embedded store. */
+  storeHooks?: StoreHooks;
   /** Keys the default workspace must have (created when missing); absent: none is created. */
-  bootstrapKeys?: Partial<Record<KeyKind, string>>;
+  bootstrapKeys?: Partial<Record<Preset, string>>;
   /** The clock; tests pass a fixed one. */
   now?: () => Date;
   logger?: FastifyBaseLogger | boolean;
@@ -41,7 +44,7 @@ export interface Runtime {
 
 export async function openRuntime(config: RuntimeConfig, opts: RuntimeOptions = {}): Promise<Runtime> {
   const engine = ENGINES[opts.engine ?? 'embedded'];
-  const raw = await engine.openStore(config);
+  const raw = await engine.openStore(config, opts.storeHooks);
   let log: IngestLog;
   try {
     log = await engine.openLog(raw, config, opts);
@@ -64,7 +67,10 @@ export async function openRuntime(config: RuntimeConfig, opts: RuntimeOptions = 
       : config.geoipDir === null
         ? null
         : await openGeoReader(config.geoipDir);
-  const app = await buildApp({ config, store, keys, log, now: opts.now, logger: opts.logger, geo });
+  // Compiled once, before listening: the ingest path asks for a workspace's plan from memory.
+  const plans = new PlanRing(store);
+  await plans.load();
+  const app = await buildApp({ config, store, keys, plans, log, now: opts.now, logger: opts.logger, geo });
   return {
     app,
     store,

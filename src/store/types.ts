@@ -2,18 +2,32 @@
 // erase data, and the admin of workspaces and keys. Each engine lives in its own folder and passes the contract
 // suite (test/store/contract.ts) on its real engine; docs/ENGINES.md says how to add one.
 import type { CanonicalEvent, Rejection } from '../core/event.ts';
+import type {
+  FunnelQuery,
+  FunnelResult,
+  InsightAnswer,
+  RetentionQuery,
+  RetentionResult,
+  TrendsQuery,
+  TrendsResult,
+} from '../core/insights.ts';
 import type { ApiKey, KeyAccess, Workspace, WorkspaceSettings } from '../core/model.ts';
+import type { DictionaryBatch } from '../pipeline/dictionary/observe.ts';
+import type { PlanStore, SchemaReads } from './governance.ts';
 
 export type {
   ApiKey,
   KeyAccess,
   KeyKind,
+  Preset,
   Rate,
   RateLimit,
+  Scope,
   Workspace,
   WorkspaceSettings,
 } from '../core/model.ts';
-export { DEFAULT_WORKSPACE_SETTINGS } from '../core/model.ts';
+export { DEFAULT_WORKSPACE_SETTINGS, kindOf, PRESETS, SCOPES } from '../core/model.ts';
+export type * from './governance.ts';
 
 export const ORDER_FIELDS = {
   timestamp: 'timestamp',
@@ -61,6 +75,8 @@ export interface EventQuery {
    * objects, arrays and a missing path never do; segments are object keys (README, GET /events).
    */
   json: Array<{ column: JsonColumn; path: string[]; value: string }>;
+  /** True: only events that carry tracking plan violations (context.violationErrors); false: only those without. */
+  violations?: boolean;
   /** Null values sort last in both directions; ties are broken by event id, in the same direction. */
   orderBy: OrderField;
   direction: 'ASC' | 'DESC';
@@ -162,6 +178,42 @@ export interface DeletionJob {
   eventsDeleted: number;
   idsDeleted: number;
   error: string | null;
+  /**
+   * When the deleted rows' bytes left the storage (a purge rewrote it); null until then. Set with finishedAt
+   * when the job found nothing to delete.
+   */
+  erasedAt: Date | null;
+}
+
+/** What one purge did (purgeDeleted). */
+export interface PurgeResult {
+  /** False when no deletion was waiting: nothing was rewritten. */
+  rewritten: boolean;
+  /** Deletion jobs whose rows are now gone from the storage's bytes. */
+  deletions: number;
+  startedAt: Date;
+  durationMs: number;
+  /** How long writes other than ingest loads (admin changes, deletion jobs) waited. */
+  writesHeldMs: number;
+  /** How long every call, reads included, waited. */
+  readsHeldMs: number;
+  /** Storage size before and after, in bytes. */
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+export interface PurgeStatus {
+  /** Deletion jobs done whose rows' bytes are still in the storage. */
+  waiting: number;
+  /** When the oldest of them was done. */
+  oldestDeletedAt: Date | null;
+  /** When the scheduled purge is due: oldestDeletedAt plus the purge interval. */
+  dueBy: Date | null;
+  intervalHours: number;
+  running: boolean;
+  last: PurgeResult | null;
+  /** The last purge's failure, until one succeeds. */
+  lastError: string | null;
 }
 
 /**
@@ -185,6 +237,11 @@ export interface LogBatch {
    * field, rejections marked with the rejected field), which an engine may read directly instead of entries().
    */
   readonly file?: string;
+  /**
+   * An optional hint: the data dictionary's summary of the batch's events (pipeline/dictionary/observe.ts),
+   * made by a log that walked them as it wrote them. Without it the sink walks entries() itself.
+   */
+  readonly dictionary?: DictionaryBatch;
 }
 
 /** The loader's side: append a batch with its checkpoint in one atomic step, and give back what dedupe needs. */
@@ -206,6 +263,9 @@ export interface EventSink {
   purgeKeys(before: Date): Promise<number>;
 }
 
+/** An export line's fields in order: its name and the CanonicalEvent key it holds. */
+export type ExportShape = readonly (readonly [name: string, key: keyof CanonicalEvent])[];
+
 /** Reads of events and rejections; always scoped to one workspace. */
 export interface EventReads {
   listEvents(workspaceId: string, query: EventQuery): Promise<EventPage>;
@@ -215,12 +275,15 @@ export interface EventReads {
    * lines, each the JSON of an event as JSON.stringify writes a CanonicalEvent (times as ISO text to the
    * millisecond, keys in its order), in no particular order. onLines returning false stops it; it stops at
    * `timeoutMs` with the coded INTAKE_ERR_QUERY_TIMEOUT. Resolves with the number of events handed over.
+   * `shape`, when given, names each line's fields in order, each with the event key it holds (an API's own
+   * names for them: Trench's `uuid` is the messageId); keys it leaves out are not written.
    */
   exportEvents(
     workspaceId: string,
     filter: EventFilter,
     onLines: (text: string) => boolean | Promise<boolean>,
     timeoutMs: number,
+    shape?: ExportShape,
   ): Promise<number>;
 }
 
@@ -261,7 +324,15 @@ export interface SqlQuery {
   limit?: number;
   /** The query is stopped past this many ms. */
   timeoutMs: number;
+  /**
+   * Whose tables and functions the SQL is written against: `intake` (default: Intake's tables, the engine's own
+   * SQL) or `trench` (Trench's `events` table and column names, and the ClickHouse JSON functions Trench's users
+   * write, README "Trench"). Either way it reads only its workspace.
+   */
+  dialect?: SqlDialectName;
 }
+
+export type SqlDialectName = 'intake' | 'trench';
 
 export interface SqlResult {
   columns: SqlColumn[];
@@ -284,6 +355,26 @@ export interface SqlReads {
   ): Promise<{ truncated: boolean }>;
 }
 
+/**
+ * Insights: each kind's engine-neutral description (core/insights.ts) compiled to the engine's SQL and run,
+ * answered with the statements it ran. An engine implements one compiler per kind; the reference in
+ * query/insights/reference/ is what their answers are tested against.
+ */
+export interface InsightReads {
+  trends(workspaceId: string, q: TrendsQuery, opts: InsightOptions): Promise<InsightAnswer<TrendsResult>>;
+  funnels(workspaceId: string, q: FunnelQuery, opts: InsightOptions): Promise<InsightAnswer<FunnelResult>>;
+  retention(
+    workspaceId: string,
+    q: RetentionQuery,
+    opts: InsightOptions,
+  ): Promise<InsightAnswer<RetentionResult>>;
+}
+
+export interface InsightOptions {
+  /** The statement is stopped past this many ms (INTAKE_ERR_QUERY_TIMEOUT). */
+  timeoutMs: number;
+}
+
 /** What erases data: it must see every event acknowledged before it, like a read. */
 export interface Erasure {
   /**
@@ -294,6 +385,12 @@ export interface Erasure {
   requestDeletion(workspaceId: string, id: string): Promise<DeletionJob>;
   /** Removes the workspace with its keys, events, rejections and profiles; false when there is none. */
   deleteWorkspace(id: string): Promise<boolean>;
+  /**
+   * Erases the bytes of every deletion done so far from the storage, in one rewrite; none when no deletion is
+   * waiting. Also runs on a schedule, within the purge interval of the oldest deletion waiting.
+   */
+  purgeDeleted(): Promise<PurgeResult>;
+  purgeStatus(): Promise<PurgeStatus>;
 }
 
 /** Workspaces and keys. */
@@ -302,6 +399,8 @@ export interface Admin {
   listWorkspaces(): Promise<Workspace[]>;
   /** Replaces a workspace's settings; false when there is no such workspace. */
   updateWorkspaceSettings(id: string, settings: WorkspaceSettings): Promise<boolean>;
+  /** Renames a workspace and/or replaces its properties (the fields given); false when there is no such workspace. */
+  updateWorkspace(id: string, patch: Partial<Pick<Workspace, 'name' | 'properties'>>): Promise<boolean>;
   createKey(key: ApiKey): Promise<void>;
   listKeys(workspaceId?: string): Promise<ApiKey[]>;
   revokeKey(workspaceId: string, id: string, at: Date): Promise<boolean>;
@@ -320,8 +419,13 @@ export interface Store {
   readonly events: EventReads;
   readonly profiles: ProfileReads;
   readonly sql: SqlReads;
+  readonly insights: InsightReads;
   readonly erasure: Erasure;
   readonly admin: Admin;
+  /** The data dictionary and the tracking plan's violations (store/governance.ts). */
+  readonly schema: SchemaReads;
+  /** Tracking plans' versions. */
+  readonly plans: PlanStore;
   /** Called with the dedupe keys of a deleted person's events once its deletion commits (the log refuses them). */
   onTombstones(listener: (keys: string[]) => void): void;
   close(): Promise<void>;

@@ -181,21 +181,21 @@ test('a key with no lists has no access check; bad patterns are a coded 400 nami
   assert.equal(a?.denial(undefined, '10.0.0.1'), 'INTAKE_ERR_ORIGIN_NOT_ALLOWED');
 
   assert.throws(
-    () => normalizeAccess('write', { allowedOrigins: ['https://ok.example', 'https://x/path'] }),
+    () => normalizeAccess(['ingest'], { allowedOrigins: ['https://ok.example', 'https://x/path'] }),
     (e: unknown) =>
       e instanceof IntakeError &&
       e.code === 'INTAKE_ERR_INVALID_BODY' &&
       /allowedOrigins\[1\]/.test(e.message),
   );
   assert.throws(
-    () => normalizeAccess('write', { allowedIps: ['10.0.0.0/40'] }),
+    () => normalizeAccess(['ingest'], { allowedIps: ['10.0.0.0/40'] }),
     (e: unknown) => e instanceof IntakeError && /allowedIps\[0\]/.test(e.message),
   );
   assert.throws(
-    () => normalizeAccess('read', { rateLimit: { requests: { perSecond: 1, burst: 1 } } }),
-    (e: unknown) => e instanceof IntakeError && /write keys/.test(e.message),
+    () => normalizeAccess(['read', 'query'], { rateLimit: { requests: { perSecond: 1, burst: 1 } } }),
+    (e: unknown) => e instanceof IntakeError && /ingest scope/.test(e.message),
   );
-  assert.deepEqual(normalizeAccess('write', { allowedIps: ['10.0.0.1', '10.0.0.1'] }), {
+  assert.deepEqual(normalizeAccess(['ingest'], { allowedIps: ['10.0.0.1', '10.0.0.1'] }), {
     allowedIps: ['10.0.0.1'],
   });
 });

@@ -54,9 +54,12 @@ function failingLoads(store: Store, failing: () => boolean): Store {
     },
     events: store.events,
     sql: store.sql,
+    insights: store.insights,
     profiles: store.profiles,
     erasure: store.erasure,
     admin: store.admin,
+    schema: store.schema,
+    plans: store.plans,
     onTombstones: (l) => store.onTombstones(l),
     close: () => store.close(),
   };

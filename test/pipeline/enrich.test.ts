@@ -439,11 +439,11 @@ describe('through the HTTP API', () => {
   test('PATCH settings: geo off and anonymization on apply to the next request and survive a restart', async () => {
     const ws = t.keys.findWorkspaceByName('default');
     assert.ok(ws);
-    assert.deepEqual(ws.settings, { geo: true, anonymizeIp: false });
+    assert.deepEqual(ws.settings, { geo: true, anonymizeIp: false, timezone: 'UTC' });
 
     const res = await patch(ws.id, { geo: false, anonymizeIp: true });
     assert.equal(res.statusCode, 200, res.body);
-    assert.deepEqual(res.json().settings, { geo: false, anonymizeIp: true });
+    assert.deepEqual(res.json().settings, { geo: false, anonymizeIp: true, timezone: 'UTC' });
     assert.equal(res.json().id, ws.id);
 
     assert.equal((await track('m-v4', '128.101.101.101')).statusCode, 200);
@@ -458,7 +458,7 @@ describe('through the HTTP API', () => {
 
     // Only the fields sent change.
     const geoBack = await patch(ws.id, { geo: true });
-    assert.deepEqual(geoBack.json().settings, { geo: true, anonymizeIp: true });
+    assert.deepEqual(geoBack.json().settings, { geo: true, anonymizeIp: true, timezone: 'UTC' });
     assert.equal((await track('m-both', '128.101.101.101')).statusCode, 200);
     const both = (await byMessageId()).get('m-both');
     assert.equal(both?.ip, '128.101.101.0');
@@ -469,12 +469,16 @@ describe('through the HTTP API', () => {
       url: '/admin/workspaces',
       headers: { authorization: bearer(KEYS.admin) },
     });
-    assert.deepEqual(list.json().results[0].settings, { geo: true, anonymizeIp: true });
+    assert.deepEqual(list.json().results[0].settings, { geo: true, anonymizeIp: true, timezone: 'UTC' });
 
     // The settings are in the database, not only in memory.
     await t.close();
     t = await startTestApp({ dataDir, geo: await testGeoReader(), trustProxy: ['127.0.0.1'] });
-    assert.deepEqual(t.keys.findWorkspaceByName('default')?.settings, { geo: true, anonymizeIp: true });
+    assert.deepEqual(t.keys.findWorkspaceByName('default')?.settings, {
+      geo: true,
+      anonymizeIp: true,
+      timezone: 'UTC',
+    });
   });
 
   test('PATCH settings refuses bad bodies, unknown workspaces and non-admin keys', async () => {
@@ -493,7 +497,7 @@ describe('through the HTTP API', () => {
     assert.equal(read.statusCode, 403);
     assert.equal(read.json().code, 'INTAKE_ERR_WRONG_KEY_KIND');
     // None of them changed anything.
-    assert.deepEqual(t.keys.settingsOf(id), { geo: true, anonymizeIp: true });
+    assert.deepEqual(t.keys.settingsOf(id), { geo: true, anonymizeIp: true, timezone: 'UTC' });
   });
 });
 

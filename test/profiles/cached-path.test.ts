@@ -5,12 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { rng } from '../../bench/events.ts';
-import type { CanonicalEvent, EventType } from '../../src/core/event.ts';
+import type { CanonicalEvent } from '../../src/core/event.ts';
+import { applyProfiles } from '../../src/profiles/apply.ts';
+import { ProfileCaches } from '../../src/profiles/cache.ts';
 import { Db } from '../../src/store/duckdb/db.ts';
-import { ProfileCaches } from '../../src/store/duckdb/profile-cache.ts';
-import { applyProfiles } from '../../src/store/duckdb/profiles.ts';
+import { DuckDBProfilePort } from '../../src/store/duckdb/profile-port.ts';
 import { MIGRATIONS } from '../../src/store/duckdb/schema.ts';
+import { randomEvents } from './random-events.ts';
 
 const TABLES = [
   'SELECT workspace_id, id, person_id, is_user FROM identities ORDER BY ALL',
@@ -27,50 +28,11 @@ async function open(): Promise<Db> {
   return db;
 }
 
-function randomEvents(seed: number, n: number): CanonicalEvent[] {
-  const r = rng(seed);
-  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)] as T;
-  const maybe = (p: number, v: string): string | null => (r() < p ? v : null);
-  const types: EventType[] = ['track', 'track', 'track', 'identify', 'page', 'alias', 'group'];
-  return Array.from({ length: n }, (_, i) => {
-    const type = pick(types);
-    const u = Math.floor(r() * 12);
-    // Now and then an id first seen as an anonymousId comes as a userId (its person's id may change).
-    const userId = maybe(0.8, r() < 0.1 ? `anon-${u}` : `user-${u}`);
-    const t = Date.UTC(2026, 0, 1) + Math.floor(r() * 20) * 1000;
-    const traits = r() < 0.5 ? { plan: pick(['free', 'pro', null]), n: Math.floor(r() * 3) } : {};
-    return {
-      id: `e${seed}-${i}`,
-      workspaceId: pick(['w1', 'w1', 'w2']),
-      messageId: `m${seed}-${i}`,
-      type,
-      event: type === 'track' ? 'Clicked' : null,
-      name: null,
-      category: null,
-      userId,
-      // Mostly each user's own device, sometimes a shared one (merges persons, hits the cap).
-      anonymousId: userId === null || r() < 0.6 ? `anon-${r() < 0.85 ? u : 99}` : null,
-      groupId: type === 'group' ? pick(['g1', 'g2']) : null,
-      previousId: type === 'alias' ? `crm-${Math.floor(r() * 8)}` : null,
-      instanceId: null,
-      timestamp: new Date(t),
-      originalTimestamp: null,
-      sentAt: null,
-      receivedAt: new Date(t),
-      properties: {},
-      traits,
-      context: r() < 0.2 ? { traits: { seen: Math.floor(r() * 5) } } : {},
-      integrations: {},
-      source: 'segment',
-    };
-  });
-}
-
 async function run(db: Db, caches: ProfileCaches, events: CanonicalEvent[], sizes: number[]): Promise<void> {
   let i = 0;
   for (const size of sizes) {
     await db.run('BEGIN TRANSACTION');
-    const changes = await applyProfiles(db, events.slice(i, i + size), 4, caches);
+    const changes = await applyProfiles(new DuckDBProfilePort(db), events.slice(i, i + size), 4, caches);
     await db.run('COMMIT');
     caches.apply(changes);
     i += size;
@@ -84,10 +46,10 @@ test('the cached path leaves the same identities, traits, groups and refusals as
     const cached = await open();
     const uncached = await open();
     const caches = new ProfileCaches();
-    await caches.load(cached);
+    await caches.load(new DuckDBProfilePort(cached));
     // A cache that can hold nothing: every event takes the long way, every lookup goes to the database.
     const none = new ProfileCaches(0);
-    await none.load(uncached);
+    await none.load(new DuckDBProfilePort(uncached));
     await run(cached, caches, events, sizes);
     await run(uncached, none, events, sizes);
     for (const sql of TABLES)

@@ -1,7 +1,8 @@
 // Deleting a user (GDPR): nothing of theirs comes back from any API, the database file no longer holds their
-// bytes, and replaying one of their old batches does not resurrect them, even after the dedupe window purge.
+// bytes once purged, and replaying one of their old batches does not resurrect them, even after the dedupe
+// window purge. An id with nothing to delete costs no rewrite.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { allEvents, basic, bearer, KEYS, startTestApp, type TestApp, tempDir } from '../helpers.ts';
@@ -77,6 +78,16 @@ async function everything(t: TestApp): Promise<string> {
   return parts.join('\n');
 }
 
+async function purge(t: TestApp): Promise<Record<string, unknown>> {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/admin/purge',
+    headers: { authorization: bearer(KEYS.admin) },
+  });
+  assert.equal(res.statusCode, 200, res.body);
+  return res.json();
+}
+
 async function deleteUser(t: TestApp, id: string): Promise<Record<string, unknown>> {
   const res = await t.app.inject({
     method: 'DELETE',
@@ -125,6 +136,7 @@ test('a deleted user is gone from every API, from the file, and stays gone when 
     assert.equal(job.status, 'done', JSON.stringify(job));
     assert.equal(job.eventsDeleted, 4);
     assert.equal(job.idsDeleted, 2);
+    assert.equal(job.erasedAt, null, 'the bytes wait for the purge');
 
     const after = await everything(t);
     assert.doesNotMatch(after, new RegExp(marker));
@@ -151,6 +163,14 @@ test('a deleted user is gone from every API, from the file, and stays gone when 
     // The keeper's messageIds were purged with the window (no tombstone): a retry of theirs is stored again.
     await send(t.app, keeperBatch.slice(0, 1));
     assert.equal((await allEvents(t.app, KEYS.read, 'messageId=k-1')).length, 2);
+
+    // The purge, on demand: one rewrite, for this deletion.
+    const purged = await purge(t);
+    assert.equal(purged.rewritten, true, JSON.stringify(purged));
+    assert.equal(purged.deletions, 1);
+    const erased = (await get(t.app, `/deletions/${job.id}`)).body;
+    assert.ok(typeof erased.erasedAt === 'string' && erased.erasedAt >= String(job.finishedAt));
+    assert.equal((await purge(t)).rewritten, false, 'nothing left to purge');
   } finally {
     await t.close();
   }
@@ -177,8 +197,9 @@ test('a deleted user is gone from every API, from the file, and stays gone when 
   }
 });
 
-test('deletion needs an admin key; deleting an unknown id completes with nothing deleted', async () => {
+test('deletion needs an admin key; deleting an unknown id completes with nothing deleted and no rewrite', async () => {
   const t = await startTestApp();
+  const file = join(t.dataDir, 'intake.duckdb');
   try {
     const res = await t.app.inject({
       method: 'DELETE',
@@ -188,9 +209,18 @@ test('deletion needs an admin key; deleting an unknown id completes with nothing
     assert.equal(res.statusCode, 403);
     assert.equal(res.json().code, 'INTAKE_ERR_WRONG_KEY_KIND');
     assert.equal((await get(t.app, '/deletions/nope')).status, 404);
-    // An id with no profile and no events: the job still completes, with nothing to delete.
+    await send(t.app, keeperBatch);
+    const inode = statSync(file).ino;
+    // An id with no profile and no events: the job still completes, with nothing to delete, nothing to erase.
     const job = await deleteUser(t, 'nobody-at-all');
     assert.deepEqual([job.status, job.eventsDeleted, job.idsDeleted], ['done', 0, 0]);
+    assert.equal(statSync(file).ino, inode, 'the database file was not rewritten');
+    assert.equal(job.erasedAt, job.finishedAt, 'erased at once: the file holds nothing of it');
+    const status = (await get(t.app, '/admin/purge', KEYS.admin)).body;
+    assert.deepEqual([status.waiting, status.dueBy], [0, null]);
+    const purged = await purge(t);
+    assert.deepEqual([purged.rewritten, purged.deletions], [false, 0]);
+    assert.equal(statSync(file).ino, inode, 'nor by the purge');
   } finally {
     await t.close();
   }

@@ -9,6 +9,7 @@ import { adminContract } from './contract/admin.ts';
 import type { Part } from './contract/common.ts';
 import { erasureContract } from './contract/erasure.ts';
 import { eventsContract } from './contract/events.ts';
+import { governanceContract } from './contract/governance.ts';
 import { profilesContract } from './contract/profiles.ts';
 import { restartContract } from './contract/restart.ts';
 import { sinkContract } from './contract/sink.ts';
@@ -35,5 +36,6 @@ export function storeContract(engine: TestEngine, test: ContractTest): void {
   profilesContract(part);
   erasureContract(part);
   adminContract(part);
+  governanceContract(part);
   restartContract(part);
 }

@@ -1,9 +1,9 @@
 // TypeBox schemas of the admin routes (admin.ts): workspaces, their settings and rate limits, keys and their
 // allow-lists.
 import { type SchemaOptions, type Static, type TSchema, Type } from '@sinclair/typebox';
-import { KEY_KINDS } from '../../auth/keys.ts';
+import { PRESET_NAMES } from '../../auth/keys.ts';
 import { completeRateLimit, MAX_RATE } from '../../auth/limits.ts';
-import type { KeyAccess } from '../../store/types.ts';
+import { type KeyAccess, SCOPES } from '../../store/types.ts';
 
 const Rate = (what: string) =>
   Type.Object(
@@ -29,7 +29,7 @@ export const RateLimitSchema = Type.Object(
     additionalProperties: false,
     minProperties: 1,
     description:
-      'Token buckets per write key, in memory of each server process. Events: every item of a request counts, and a request over the limit is refused whole (429). Requests: checked before the body is read when the key is in a header.',
+      'Token buckets per key with the ingest scope, in memory of each server process. Events: every item of a request counts, and a request over the limit is refused whole (429). Requests: checked before the body is read when the key is in a header.',
   },
 );
 
@@ -40,6 +40,10 @@ const SettingFields = {
   anonymizeIp: Type.Boolean({
     description:
       'Zero the last octet of IPv4 / last 80 bits of IPv6 in context.ip before storing (default false)',
+  }),
+  timezone: Type.String({
+    maxLength: 64,
+    description: "IANA time zone of insights' days, weeks and months, e.g. Europe/Paris (default UTC)",
   }),
 };
 
@@ -52,8 +56,11 @@ export const SettingsPatch = Type.Object(
   {
     geo: Type.Optional(SettingFields.geo),
     anonymizeIp: Type.Optional(SettingFields.anonymizeIp),
+    timezone: Type.Optional(SettingFields.timezone),
     rateLimit: Type.Optional(
-      Nullable(RateLimitSchema, { description: "Every write key's limit; null: none (the default)" }),
+      Nullable(RateLimitSchema, {
+        description: "Every ingest key's limit (keys with the ingest scope); null: none (the default)",
+      }),
     ),
   },
   { additionalProperties: false, minProperties: 1 },
@@ -64,6 +71,7 @@ export const WorkspaceSchema = Type.Object({
   name: Type.String(),
   createdAt: Type.String({ format: 'date-time' }),
   settings: Settings,
+  properties: Type.Record(Type.String(), Type.Unknown(), { description: 'Free-form JSON; {} when none' }),
 });
 
 const AccessFields = {
@@ -77,14 +85,36 @@ const AccessFields = {
     description: 'Client IPs or CIDRs, IPv4 or IPv6 (203.0.113.7, 10.0.0.0/8, 2001:db8::/32). Empty: any IP.',
   }),
   rateLimit: Nullable(RateLimitSchema, {
-    description: "Write keys: the key's own limit, replacing its workspace's; null: the workspace's",
+    description:
+      "Keys with the ingest scope: the key's own limit, replacing its workspace's; null: the workspace's",
   }),
 };
+
+const ScopeSchema = Type.Union(
+  SCOPES.map((s) => Type.Literal(s)),
+  {
+    description:
+      'ingest: send events; read: events, rejections, users; query: SQL; manage: its own workspace (keys, settings, user deletion); admin: every workspace',
+  },
+);
+const PresetSchema = Type.Union(
+  PRESET_NAMES.map((k) => Type.Literal(k)),
+  {
+    description:
+      'A preset of scopes: write = ingest; read = read + query; private = ingest + read + query + manage (Trench private key); admin = every scope',
+  },
+);
 
 export const KeySchema = Type.Object({
   id: Type.String(),
   workspaceId: Type.String(),
-  kind: Type.Union(KEY_KINDS.map((k) => Type.Literal(k))),
+  kind: Type.Union(
+    [...PRESET_NAMES, 'custom'].map((k) => Type.Literal(k)),
+    {
+      description: 'The preset its scopes match, or custom',
+    },
+  ),
+  scopes: Type.Array(ScopeSchema),
   name: Type.String(),
   prefix: Type.String(),
   createdAt: Type.String({ format: 'date-time' }),
@@ -98,7 +128,14 @@ export const CreatedKeySchema = Type.Object({
 });
 
 export const KeyCreate = Type.Object({
-  kind: Type.Union(KEY_KINDS.map((k) => Type.Literal(k))),
+  kind: Type.Optional(PresetSchema),
+  scopes: Type.Optional(
+    Type.Array(ScopeSchema, {
+      minItems: 1,
+      uniqueItems: true,
+      description: 'Instead of kind: the scopes themselves',
+    }),
+  ),
   name: Type.Optional(Type.String({ maxLength: 100 })),
   allowedOrigins: Type.Optional(AccessFields.allowedOrigins),
   allowedIps: Type.Optional(AccessFields.allowedIps),

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { errorBody, IntakeError } from '../../core/errors.ts';
+import { TRENCH_SHAPE } from '../../dialects/trench-shape.ts';
 import type { EventFilter } from '../../store/types.ts';
 import type { RouteContext } from '../context.ts';
 
@@ -58,6 +59,7 @@ export async function exportEvents(
       return !closed;
     },
     ctx.config.queryStreamTimeoutMs,
+    TRENCH_SHAPE,
   );
   // A failure before the first line (a read that cannot wait for the log, say) is answered as usual.
   await Promise.race([firstLines, running]);

@@ -1,11 +1,13 @@
-// Reading events back: GET /events with Trench's filters, and GET /rejected for items refused at ingest.
+// Reading events back: GET /events with Trench's filters and in Trench's shape (Intake's fields added), and
+// GET /rejected for items refused at ingest.
 import { Type } from '@sinclair/typebox';
+import { TrenchEventSchema, trenchEvent } from '../../dialects/trench-shape.ts';
+import { depthExceeds, MAX_DEPTH } from '../../pipeline/json.ts';
 import { pagingAnswer, readPaging } from '../../query/cursor.ts';
-import { parseEventQuery } from '../../query/events.ts';
-import { ORDER_FIELDS } from '../../store/types.ts';
-import { requireKey } from '../auth.ts';
+import { ORDER_NAMES, parseEventQuery } from '../../query/events.ts';
+import { requireScope } from '../auth.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
-import { BEARER_SECURITY, EventSchema, errorResponses } from '../schemas.ts';
+import { BEARER_SECURITY, errorResponses } from '../schemas.ts';
 import { exportEvents, wantsNdjson } from './events-export.ts';
 
 const str = (description: string) => Type.Optional(Type.String({ maxLength: 512, description }));
@@ -16,14 +18,14 @@ const Offset = Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, def
 const security = BEARER_SECURITY;
 
 export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
-  const read = requireKey(ctx.keys, ['read', 'admin']);
+  const read = requireScope(ctx.keys, 'read');
 
   app.get(
     '/events',
     {
       preValidation: read,
       schema: {
-        summary: 'List events (Trench-compatible filters)',
+        summary: "List events (Trench's filters and shape)",
         description:
           'Besides the listed parameters, `properties.<path>=v`, `traits.<path>=v` and `context.<path>=v` filter on a value inside the JSON (string equality).',
         tags: ['query'],
@@ -41,6 +43,7 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
             groupId: str('Group id'),
             instanceId: str('Trench instance id'),
             messageId: str('Message id'),
+            uuid: str("Trench's event id: the messageId"),
             startDate: str('Events at or after this ISO-8601 time'),
             endDate: str('Events at or before this ISO-8601 time'),
             limit: Limit,
@@ -64,16 +67,21 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
                   'Count every match into `total`. Default: true without `after`; with it, the total counted on the first page is repeated',
               }),
             ),
-            orderByField: Type.Optional(Type.Union(Object.keys(ORDER_FIELDS).map((f) => Type.Literal(f)))),
+            orderByField: Type.Optional(Type.Union(ORDER_NAMES.map((f) => Type.Literal(f)))),
             orderByDirection: Type.Optional(
               Type.Union(['ASC', 'DESC', 'asc', 'desc'].map((d) => Type.Literal(d))),
+            ),
+            violations: Type.Optional(
+              Type.Union([Type.Literal('true'), Type.Literal('false')], {
+                description: 'Only events with (true) or without (false) tracking plan violations',
+              }),
             ),
           },
           { additionalProperties: true },
         ),
         response: {
           200: Type.Object({
-            results: Type.Array(EventSchema),
+            results: Type.Array(TrenchEventSchema),
             limit: Type.Integer(),
             offset: Type.Integer(),
             total: Type.Union([Type.Integer(), Type.Null()], {
@@ -96,7 +104,7 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
       const token = readPaging(raw, ws, q);
       const page = await ctx.store.events.listEvents(ws, q);
       const answer = {
-        results: page.results,
+        results: page.results.map(trenchEvent),
         limit: q.limit,
         offset: q.offset,
         ...pagingAnswer(ws, q, page, token),
@@ -126,7 +134,15 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
                 messageId: Type.Union([Type.String(), Type.Null()]),
                 code: Type.String(),
                 reason: Type.String(),
-                payload: Type.Unknown({ description: 'The item as sent' }),
+                payload: Type.Unknown({
+                  description: `The item as sent; its JSON text instead when cut at 64 KiB or nested over ${MAX_DEPTH + 1} levels`,
+                }),
+                violations: Type.Optional(
+                  Type.Array(Type.Unknown(), {
+                    description:
+                      'The tracking plan violations that refused it (code INTAKE_ERR_PLAN_VIOLATION)',
+                  }),
+                ),
               }),
             ),
             limit: Type.Integer(),
@@ -152,7 +168,9 @@ export function eventRoutes(app: TypedApp, ctx: RouteContext): void {
 
 function parsePayload(s: string): unknown {
   try {
-    return JSON.parse(s);
+    const v: unknown = JSON.parse(s);
+    // An item refused for its depth can be kept whole; serializing the answer would then recurse that deep.
+    return depthExceeds(v, MAX_DEPTH + 1) ? s : v;
   } catch {
     return s; // cut at the size cap: keep the text
   }

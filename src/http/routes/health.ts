@@ -1,4 +1,5 @@
-// Liveness and how many accepted events wait to be loaded; no key needed.
+// Liveness and how many accepted events wait to be loaded; no key needed. GET / answers too: load balancers (and
+// Trench's deployments) probe it.
 import { Type } from '@sinclair/typebox';
 import { VERSION } from '../../core/version.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
@@ -6,6 +7,24 @@ import type { RouteContext, TypedApp } from '../context.ts';
 const started = Date.now();
 
 export function healthRoutes(app: TypedApp, ctx: RouteContext): void {
+  app.get(
+    '/',
+    {
+      schema: {
+        summary: "The server's name and version (a load balancer's probe)",
+        tags: ['meta'],
+        response: {
+          200: Type.Object({
+            name: Type.Literal('intake'),
+            version: Type.String(),
+            status: Type.Literal('ok'),
+          }),
+        },
+      },
+    },
+    async () => ({ name: 'intake' as const, version: VERSION, status: 'ok' as const }),
+  );
+
   app.get(
     '/health',
     {

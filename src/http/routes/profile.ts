@@ -3,7 +3,7 @@
 import { Type } from '@sinclair/typebox';
 import { IntakeError } from '../../core/errors.ts';
 import { requestContext } from '../../dialects/types.ts';
-import { requireKey } from '../auth.ts';
+import { requireScope } from '../auth.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
 import { BEARER_SECURITY, ErrorSchema, errorResponses } from '../schemas.ts';
 import { UserFluxProfileSchema } from './user-schemas.ts';
@@ -21,7 +21,7 @@ export function profileRoutes(app: TypedApp, ctx: RouteContext): void {
   app.post(
     '/profile',
     {
-      preValidation: requireKey(ctx.keys, ['write']),
+      preValidation: requireScope(ctx.keys, 'ingest'),
       schema: {
         summary: 'Update a user profile (UserFlux)',
         description:
@@ -46,7 +46,7 @@ export function profileRoutes(app: TypedApp, ctx: RouteContext): void {
   app.get(
     '/profile/:userId',
     {
-      preValidation: requireKey(ctx.keys, ['read', 'admin']),
+      preValidation: requireScope(ctx.keys, 'read'),
       schema: {
         summary: 'Read a user profile (UserFlux-style)',
         description:

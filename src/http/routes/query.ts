@@ -6,7 +6,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
 import { errorBody, IntakeError } from '../../core/errors.ts';
 import type { SqlColumn, SqlValue } from '../../store/types.ts';
-import { requireKey } from '../auth.ts';
+import { requireScope } from '../auth.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
 import { BEARER_SECURITY, errorResponses } from '../schemas.ts';
 
@@ -37,7 +37,7 @@ function csvCell(v: SqlValue): string {
 }
 
 export function queryRoutes(app: TypedApp, ctx: RouteContext): void {
-  const read = requireKey(ctx.keys, ['read', 'admin']);
+  const read = requireScope(ctx.keys, 'query');
   app.post(
     '/query',
     {

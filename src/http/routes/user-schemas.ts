@@ -51,6 +51,10 @@ export const DeletionSchema = Type.Object({
   eventsDeleted: Type.Integer(),
   idsDeleted: Type.Integer(),
   error: Type.Union([Type.String(), Type.Null()]),
+  erasedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description:
+      "When the deleted rows' bytes left the database file (the purge after the deletion); null until then",
+  }),
 });
 
 export const UserFluxProfileSchema = Type.Object({

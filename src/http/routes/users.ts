@@ -1,8 +1,8 @@
-// Users (persons across linked ids), groups, and deleting a user. Reads need a read key; deletion an admin key.
+// Users (persons across linked ids), groups, and deleting a user. Reads need the read scope; deletion the manage scope.
 import { Type } from '@sinclair/typebox';
 import { IntakeError } from '../../core/errors.ts';
 import type { UserQuery } from '../../store/types.ts';
-import { requireKey } from '../auth.ts';
+import { requireScope } from '../auth.ts';
 import type { RouteContext, TypedApp } from '../context.ts';
 import { BEARER_SECURITY, ErrorSchema, EventSchema, errorResponses } from '../schemas.ts';
 import {
@@ -46,8 +46,8 @@ export function parseUserQuery(raw: Record<string, unknown>): UserQuery {
 }
 
 export function userRoutes(app: TypedApp, ctx: RouteContext): void {
-  const read = requireKey(ctx.keys, ['read', 'admin']);
-  const admin = requireKey(ctx.keys, ['admin']);
+  const read = requireScope(ctx.keys, 'read');
+  const manage = requireScope(ctx.keys, 'manage');
   const noUser = (id: string) => new IntakeError('INTAKE_ERR_NOT_FOUND', `no user ${id} in this workspace`);
 
   app.get(
@@ -121,11 +121,11 @@ export function userRoutes(app: TypedApp, ctx: RouteContext): void {
   app.delete(
     '/users/:id',
     {
-      preValidation: admin,
+      preValidation: manage,
       schema: {
         summary: 'Delete a user (GDPR): profile, links, memberships and every event of every linked id',
         description:
-          "Runs in the background: 202 with the job; poll GET /deletions/:id. The user's messageIds stay refused, so retried old batches do not bring the data back.",
+          "Runs in the background: 202 with the job; poll GET /deletions/:id. Once it is `done`, no read returns the user's data; their bytes leave the database file at the next purge (`erasedAt`; within --purge-interval-hours, or POST /admin/purge). The user's messageIds stay refused, so retried old batches do not bring the data back.",
         tags: ['users'],
         security,
         params: IdParams,

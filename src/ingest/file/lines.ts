@@ -48,7 +48,8 @@ export function rejectionLine(r: Rejection): string {
   return wellFormed(
     `{"${REJECTED_FIELD}":1,"id":${q(r.id)},"workspace_id":${q(r.workspaceId)},"received_at":${ms(r.receivedAt)}` +
       `,"source":${q(r.source)},"message_id":${q(r.messageId)},"code":${q(r.code)},"reason":${q(r.reason)}` +
-      `,"payload":${q(r.payload)}}`,
+      `,"payload":${q(r.payload)}` +
+      (r.violations ? `,"violations":${JSON.stringify(r.violations)}}` : '}'),
   );
 }
 
@@ -88,6 +89,7 @@ export function decodeLine(line: string): DecodedLine {
         code: String(o.code) as ErrorCode,
         reason: String(o.reason),
         payload: String(o.payload),
+        ...(Array.isArray(o.violations) ? { violations: o.violations as Rejection['violations'] } : {}),
       },
     };
   }

@@ -22,6 +22,7 @@ import { dedupeKey } from '../../core/dedupe.ts';
 import { IntakeError } from '../../core/errors.ts';
 import type { CanonicalEvent, EventRecord, JsonObject, Rejection } from '../../core/event.ts';
 import { makeDir } from '../../core/fs.ts';
+import { DictionaryBatch } from '../../pipeline/dictionary/observe.ts';
 import type { LogBatch } from '../../store/types.ts';
 import type { IngestBatch, IngestResult } from '../types.ts';
 import type { KeySet } from './keyset.ts';
@@ -40,6 +41,8 @@ export class Segment implements LogBatch {
     readonly events: CanonicalEvent[] = [],
     /** How many of its lines are rejections. */
     public rejected = 0,
+    /** The data dictionary's summary of its events, made as they were written (a hint: LogBatch.dictionary). */
+    readonly dictionary: DictionaryBatch = new DictionaryBatch(),
   ) {}
 
   get file(): string {
@@ -74,6 +77,8 @@ export interface SegmentLogOptions {
 interface Waiting {
   text: string;
   events: CanonicalEvent[];
+  /** The same events whole, for the dictionary's walk once they are written. */
+  written: CanonicalEvent[];
   rejected: number;
   resolve(): void;
   reject(err: unknown): void;
@@ -85,6 +90,7 @@ interface OpenSegment {
   fd: number;
   events: CanonicalEvent[];
   rejected: number;
+  dictionary: DictionaryBatch;
   /** When its first line was written (Date.now()), 0 while empty. */
   firstAt: number;
 }
@@ -226,6 +232,7 @@ export class SegmentLog {
     const { dedupe } = this.opts;
     const duplicate = new Array<boolean>(batch.events.length);
     const events: CanonicalEvent[] = [];
+    const written: CanonicalEvent[] = [];
     let text = '';
     for (let i = 0; i < batch.events.length; i++) {
       const rec = batch.events[i] as EventRecord;
@@ -235,6 +242,7 @@ export class SegmentLog {
       dedupe.add(key, rec.event.receivedAt);
       text += `${eventLine(rec, key)}\n`;
       events.push(profileView(rec.event));
+      written.push(rec.event);
     }
     for (const r of batch.rejected) text += `${rejectionLine(r)}\n`;
     this.backlog += events.length + batch.rejected.length;
@@ -242,6 +250,7 @@ export class SegmentLog {
       this.waiting.push({
         text,
         events,
+        written,
         rejected: batch.rejected.length,
         resolve: () => resolve({ duplicate }),
         reject,
@@ -326,6 +335,8 @@ export class SegmentLog {
     const before = seg.events.length + seg.rejected;
     for (const w of group) {
       for (const e of w.events) seg.events.push(e);
+      // The dictionary sees what was written, once: no duplicate, nothing of a failed write.
+      for (const e of w.written) seg.dictionary.add(e);
       seg.rejected += w.rejected;
       w.resolve();
     }
@@ -341,7 +352,7 @@ export class SegmentLog {
     if (c.events.length + c.rejected === 0) return null;
     this.current = this.create(c.seq + 1);
     closeQuietly(c.fd);
-    return new Segment(c.seq, c.path, c.events, c.rejected);
+    return new Segment(c.seq, c.path, c.events, c.rejected, c.dictionary);
   }
 
   private create(seq: number): OpenSegment {
@@ -354,7 +365,7 @@ export class SegmentLog {
     } finally {
       closeSync(dir);
     }
-    return { seq, path, fd, events: [], rejected: 0, firstAt: 0 };
+    return { seq, path, fd, events: [], rejected: 0, dictionary: new DictionaryBatch(), firstAt: 0 };
   }
 }
 
@@ -404,6 +415,7 @@ function recover(path: string, seq: number, dedupe: KeySet, wasOpen: boolean): S
     else {
       dedupe.add(d.key, d.event.receivedAt);
       seg.events.push(profileView(d.event));
+      seg.dictionary.add(d.event);
     }
   }
   return seg;

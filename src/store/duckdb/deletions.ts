@@ -1,11 +1,13 @@
 // Deleting a user (GDPR): one transaction removes the person's events, rejected items, identities, traits and
-// memberships, and turns the dedupe keys of their messageIds into tombstones the purge never forgets, so a
-// retried old batch is acknowledged as a duplicate and not stored again.
+// memberships, and turns the dedupe keys of their messageIds into tombstones the dedupe window never forgets,
+// so a retried old batch is acknowledged as a duplicate and not stored again. Their bytes stay in the file
+// until the next purge (purge.ts) rewrites it; erased_at records when that happened.
 import { listValue } from '@duckdb/node-api';
 import { dedupeKey } from '../../core/dedupe.ts';
 import { uuidv7 } from '../../core/ids.ts';
 import type { DeletionJob, DeletionStatus } from '../types.ts';
 import { type Db, date, dateOrNull, type Row, strOrNull, ts } from './db.ts';
+import { forgetEvents } from './dictionary.ts';
 import { TOMBSTONE_SEEN_AT } from './profile-schema.ts';
 
 const toJob = (r: Row): DeletionJob => ({
@@ -18,10 +20,11 @@ const toJob = (r: Row): DeletionJob => ({
   eventsDeleted: Number(r.events_deleted),
   idsDeleted: Number(r.ids_deleted),
   error: strOrNull(r.error),
+  erasedAt: dateOrNull(r.erased_at),
 });
 
 const COLUMNS =
-  'id, workspace_id, status, requested_at, started_at, finished_at, events_deleted, ids_deleted, error';
+  'id, workspace_id, status, requested_at, started_at, finished_at, events_deleted, ids_deleted, error, erased_at';
 
 export async function createDeletion(db: Db, ws: string, subject: string, at: Date): Promise<DeletionJob> {
   const id = uuidv7(at.getTime());
@@ -68,15 +71,28 @@ const IN_IDS = 'IN (SELECT unnest(?::VARCHAR[]))';
 const PARSED = "CASE WHEN json_valid(payload) THEN payload ELSE '{}' END";
 
 /**
- * Deletes the job's data in one transaction on `db` (the writer connection, between segment loads) and forgets
- * the subject id; returns the dedupe keys made tombstones, for the memory. The caller then erases the file
- * (compact.ts) and marks the job done.
+ * Deletes the job's data, forgets the subject id and marks the job done, in one transaction on `db` (the
+ * writer connection, between segment loads); returns the dedupe keys made tombstones, for the memory. A job
+ * that found no row is erased at once: the file holds nothing of it to rewrite.
  */
-export async function runDeletion(db: Db, jobId: string): Promise<string[]> {
+export async function runDeletion(
+  db: Db,
+  jobId: string,
+  /** Given the tombstone keys before the commit that marks the job done: their events are stored, so refusing them early is safe. */
+  onKeys: (keys: string[]) => void = () => {},
+): Promise<string[]> {
   const job = await db.all('SELECT workspace_id, subject FROM deletions WHERE id = ?', [jobId]);
   const ws = String(job[0]?.workspace_id);
   const subject = strOrNull(job[0]?.subject);
-  if (subject === null) return [];
+  if (subject === null) {
+    // Deleted by a run interrupted before it was marked done (versions that erased the file in between).
+    await db.run("UPDATE deletions SET status = 'done', finished_at = ? WHERE id = ?", [
+      ts(new Date()),
+      jobId,
+    ]);
+    return [];
+  }
+  let rows = 0;
   await db.run('BEGIN TRANSACTION');
   try {
     const linked = await db.all(
@@ -88,8 +104,13 @@ export async function runDeletion(db: Db, jobId: string): Promise<string[]> {
     const mine = `workspace_id = ? AND (user_id ${IN_IDS} OR anonymous_id ${IN_IDS}
       OR (type = 'alias' AND previous_id ${IN_IDS}))`;
     const mineParams = [ws, ids, ids, ids];
-    const messages = await db.all(`SELECT DISTINCT message_id FROM events WHERE ${mine}`, mineParams);
-    const messageIds = messages.map((r) => String(r.message_id));
+    await forgetEvents(db, ws, mine, mineParams); // the data dictionary (dictionary.ts), before they go
+    // One scan of the events, which hands back the messageIds to make tombstones of: the scans are most of a
+    // deletion's time (1M bench events, busy machine: 0.63 s with a SELECT then a DELETE, 0.12 s so).
+    const deleted = await db.all(`DELETE FROM events WHERE ${mine} RETURNING message_id`, mineParams);
+    const events = deleted.length;
+    rows += events;
+    const messageIds = [...new Set(deleted.map((r) => String(r.message_id)))];
     const keys = messageIds.map((m) => dedupeKey(ws, m));
     if (keys.length > 0) {
       const tombstones = listValue(keys.map((k) => BigInt(`0x${k}`).toString()));
@@ -100,33 +121,66 @@ export async function runDeletion(db: Db, jobId: string): Promise<string[]> {
         tombstones,
       ]);
     }
-    const events = await db.run(`DELETE FROM events WHERE ${mine}`, mineParams);
     // Rejected items carry no parsed ids: match their messageId, or the ids inside the payload when it parses
     // (a payload cut at the size cap does not, and is read as {}).
-    await db.run(
+    rows += await db.run(
       `DELETE FROM rejected WHERE workspace_id = ? AND (message_id = ANY(?::VARCHAR[])
          OR json_extract_string(${PARSED}, '$.userId') ${IN_IDS}
          OR json_extract_string(${PARSED}, '$.anonymousId') ${IN_IDS}
          OR json_extract_string(${PARSED}, '$.previousId') ${IN_IDS})`,
       [ws, listValue(messageIds.length > 0 ? messageIds : [null]), ids, ids, ids],
     );
-    await db.run(`DELETE FROM persons WHERE workspace_id = ? AND person_id ${IN_IDS}`, [ws, ids]);
-    await db.run(`DELETE FROM group_members WHERE workspace_id = ? AND member_id ${IN_IDS}`, [ws, ids]);
-    await db.run(`DELETE FROM identity_refusals WHERE workspace_id = ? AND (a ${IN_IDS} OR b ${IN_IDS})`, [
+    rows += await db.run(`DELETE FROM persons WHERE workspace_id = ? AND person_id ${IN_IDS}`, [ws, ids]);
+    rows += await db.run(`DELETE FROM group_members WHERE workspace_id = ? AND member_id ${IN_IDS}`, [
       ws,
       ids,
-      ids,
     ]);
+    rows += await db.run(
+      `DELETE FROM identity_refusals WHERE workspace_id = ? AND (a ${IN_IDS} OR b ${IN_IDS})`,
+      [ws, ids, ids],
+    );
     const removed = await db.run(`DELETE FROM identities WHERE workspace_id = ? AND id ${IN_IDS}`, [ws, ids]);
-    await db.run('UPDATE deletions SET subject = NULL, events_deleted = ?, ids_deleted = ? WHERE id = ?', [
-      events,
-      removed,
-      jobId,
-    ]);
+    rows += removed;
+    const now = ts(new Date());
+    await db.run(
+      `UPDATE deletions SET subject = NULL, events_deleted = ?, ids_deleted = ?, status = 'done', finished_at = ?,
+         erased_at = ? WHERE id = ?`,
+      [events, removed, now, rows === 0 ? now : null, jobId],
+    );
+    onKeys(keys);
     await db.run('COMMIT');
     return keys;
   } catch (err) {
     await db.run('ROLLBACK').catch(() => {});
     throw err;
   }
+}
+
+/** Deletion jobs done whose rows a purge has not yet erased from the file, and when the oldest was done. */
+export async function unerased(db: Db): Promise<{ count: number; oldest: Date | null }> {
+  const rows = await db.all(
+    "SELECT count(*)::BIGINT AS n, min(finished_at) AS oldest FROM deletions WHERE status = 'done' AND erased_at IS NULL",
+  );
+  return { count: Number(rows[0]?.n ?? 0), oldest: dateOrNull(rows[0]?.oldest) };
+}
+
+/** Marks every job done and not yet erased as erased at `at` (run on the copy, just before it is swapped in). */
+export function markErased(db: Db, at: Date): Promise<number> {
+  return db.run("UPDATE deletions SET erased_at = ? WHERE status = 'done' AND erased_at IS NULL", [ts(at)]);
+}
+
+/**
+ * Databases made before erased_at: their done jobs were erased (the file rewritten) before being marked done.
+ * Run once, when the column is added.
+ */
+export async function migrateErasure(db: Db): Promise<void> {
+  const has = await db.all(
+    `SELECT 1 FROM information_schema.columns
+      WHERE table_schema = 'main' AND table_name = 'deletions' AND column_name = 'erased_at'`,
+  );
+  if (has.length > 0) return;
+  await db.run('BEGIN TRANSACTION');
+  await db.run('ALTER TABLE deletions ADD COLUMN erased_at TIMESTAMP');
+  await db.run("UPDATE deletions SET erased_at = finished_at WHERE status = 'done'");
+  await db.run('COMMIT');
 }

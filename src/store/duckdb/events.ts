@@ -63,6 +63,11 @@ export function where(workspaceId: string, q: EventFilter, bind: Bind): string {
   }
   if (q.startDate) parts.push(`timestamp >= ${bind(ts(q.startDate))}`);
   if (q.endDate) parts.push(`timestamp <= ${bind(ts(q.endDate))}`);
+  // Tracking plan violations (README "Tracking plans"): the substring test skips parsing most rows' JSON.
+  if (q.violations !== undefined) {
+    const has = `(contains(context, '"violationErrors"') AND json_exists(context, '$.violationErrors'))`;
+    parts.push(q.violations ? has : `NOT ${has}`);
+  }
   for (const f of q.json) parts.push(jsonEquals(f.column, f.path, f.value, bind));
   return parts.join(' AND ');
 }
@@ -98,6 +103,9 @@ export async function listRejected(
       code: String(r.code) as ErrorCode,
       reason: String(r.reason),
       payload: String(r.payload),
+      ...(r.violations === null || r.violations === undefined
+        ? {}
+        : { violations: JSON.parse(String(r.violations)) as Rejection['violations'] }),
     })),
   };
 }

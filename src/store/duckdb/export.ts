@@ -7,17 +7,25 @@
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { EVENT_COLUMNS } from '../../core/columns.ts';
 import { IntakeError } from '../../core/errors.ts';
-import type { EventFilter } from '../types.ts';
+import type { EventFilter, ExportShape } from '../types.ts';
 import { where } from './events.ts';
 import { Sql } from './pages.ts';
 
 /** JSON.stringify's text of a Date (toISOString), for a TIMESTAMP column; NULL stays NULL. */
 const iso = (col: string) => `strftime(${col}, '%Y-%m-%dT%H:%M:%S.%gZ')`;
 
-/** An event's JSON line: the CanonicalEvent's keys in its order; JSON columns embedded as JSON, not text. */
-const LINE = `json_object(${EVENT_COLUMNS.map(
-  (c) => `'${c.key}', ${c.kind === 'time' ? iso(c.column) : c.column}`,
-).join(', ')})::VARCHAR || chr(10)`;
+const COLUMN = new Map(EVENT_COLUMNS.map((c) => [c.key as string, c]));
+const CANONICAL: ExportShape = EVENT_COLUMNS.map((c) => [c.key, c.key]);
+
+/** An event's JSON line in `shape`; JSON columns embedded as JSON, not text. */
+function line(shape: ExportShape): string {
+  const fields = shape.map(([name, key]) => {
+    const c = COLUMN.get(key);
+    if (!c || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`export shape: bad field ${name}`);
+    return `'${name}', ${c.kind === 'time' ? iso(c.column) : c.column}`;
+  });
+  return `json_object(${fields.join(', ')})::VARCHAR || chr(10)`;
+}
 
 export async function exportEvents(
   instance: DuckDBInstance,
@@ -25,7 +33,9 @@ export async function exportEvents(
   filter: EventFilter,
   onLines: (text: string) => boolean | Promise<boolean>,
   timeoutMs: number,
+  shape: ExportShape = CANONICAL,
 ): Promise<number> {
+  const LINE = line(shape);
   const conn = await instance.connect();
   let timedOut = false;
   const timer = setTimeout(() => {

@@ -3,14 +3,31 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { makeDir } from '../../core/fs.ts';
-import type { Admin, Erasure, EventReads, EventSink, ProfileReads, SqlReads, Store } from '../types.ts';
-import { copyDatabase, Gate, gateMethods, replaceDatabase } from './compact.ts';
+import { ProfileCaches } from '../../profiles/cache.ts';
+import type {
+  Admin,
+  Erasure,
+  EventReads,
+  EventSink,
+  InsightReads,
+  PlanStore,
+  ProfileReads,
+  SchemaReads,
+  SqlReads,
+  Store,
+} from '../types.ts';
 import { Db, ts } from './db.ts';
 import * as del from './deletions.ts';
+import * as dict from './dictionary-reads.ts';
+import { PurgeSchedule, type Timer } from './erasure.ts';
 import { listEvents, listRejected } from './events.ts';
 import { exportEvents } from './export.ts';
+import { Gate, gateMethods, Serial } from './gate.ts';
+import * as insights from './insights/index.ts';
 import { checkpoint, dedupeKeys, loadBatch } from './load.ts';
-import { ProfileCaches } from './profile-cache.ts';
+import * as plans from './plans.ts';
+import { DuckDBProfilePort } from './profile-port.ts';
+import { clearPurge, type PurgeHost, type Replay } from './purge.ts';
 import { MIGRATIONS } from './schema.ts';
 import { querySql, runSql } from './sql/run.ts';
 import { checkUserKeys } from './user-key.ts';
@@ -29,7 +46,34 @@ export interface DuckDBStoreOptions {
   threads?: number;
   /** Most ids (userIds, anonymousIds) one person may have; a link beyond it is refused. Default 100. */
   maxIdsPerPerson?: number;
+  /**
+   * Hours a deletion's bytes may stay in the file: one purge rewrites it this long after the oldest deletion
+   * not yet erased, for every deletion done by then. Default 24; 0 purges right after each deletion.
+   */
+  purgeIntervalHours?: number;
+  /** Arms the purge timer: calls `fire` after `ms`, returns a cancel function. Tests fire it themselves. */
+  timer?: Timer;
+  /** For tests: runs once a purge's copy is written, before the purge catches up with the loads since. */
+  afterPurgeCopy?: () => Promise<void>;
 }
+
+/**
+ * Per part of the store, the calls that go on while a purge copies the database: reads, and batch loads (loaded
+ * into the copy too). Every other call waits for the purge (gate.ts), so nothing it writes is left out of the
+ * copy; a method added later waits too unless someone decides it need not.
+ */
+const DURING_PURGE = {
+  sink: ['load', 'checkpoint', 'dedupeKeys', 'purgeKeys'],
+  events: ['listEvents', 'listRejected'],
+  profiles: ['getUser', 'listUsers', 'listUserEvents', 'getGroup', 'listGroupUsers', 'getDeletion'],
+  sql: ['query', 'stream'],
+  insights: ['trends', 'funnels', 'retention'],
+  admin: ['listWorkspaces', 'listKeys', 'keysVersion'],
+  erasure: ['purgeStatus'],
+  schema: ['listNames', 'getName', 'listTraits', 'seenSince', 'violations'],
+  // savePlan writes: it waits for a purge, or the copy would miss the new version.
+  plans: ['getPlan', 'listPlans', 'currentPlans'],
+} as const;
 
 /** The database file is locked by another process, most likely another Intake on the same data directory. */
 export class StoreInUseError extends Error {
@@ -45,12 +89,17 @@ export class StoreInUseError extends Error {
 }
 
 export class DuckDBStore implements Store {
-  /** Every call runs inside it; erasing a deleted user's bytes (compact.ts) swaps the file with it held alone. */
+  /** Every call runs through it (gate.ts): a purge (purge.ts) holds writes back, and the file swap everything. */
   private readonly gate = new Gate();
-  /** Identities and trait states in memory, for the ingest write. */
-  private readonly caches = new ProfileCaches();
-  /** Deletion jobs, one after another. */
+  /** The writer connection's transactions (batch loads, deletions), one at a time. */
+  private readonly writes = new Serial();
+  /** Identities and trait states in memory, for the ingest write; a purge hands over the copy's. */
+  private caches = new ProfileCaches();
+  /** Deletion jobs and purges, one after another. */
   private jobs: Promise<void> = Promise.resolve();
+  /** While a purge copies the database: the batches loaded meanwhile, for the copy. */
+  private replay: Replay | null = null;
+  private readonly purges: PurgeSchedule;
 
   private constructor(
     private instance: DuckDBInstance,
@@ -61,10 +110,27 @@ export class DuckDBStore implements Store {
     private readonly path: string,
     private readonly opts: DuckDBStoreOptions,
   ) {
-    // Every call shares the gate; erasing a deleted user's bytes takes it alone, and so does deleteWorkspace.
-    for (const part of [this.sink, this.events, this.profiles, this.sql, this.admin])
-      gateMethods(part, this.gate, []);
-    gateMethods(this.erasure, this.gate, ['deleteWorkspace']);
+    this.purges = new PurgeSchedule(
+      {
+        path,
+        db: () => this.db,
+        enqueue: (fn) => {
+          const run = this.jobs.then(fn);
+          this.jobs = run.then(
+            () => {},
+            () => {},
+          );
+          return run;
+        },
+        purgeHost: () => this.purgeHost(),
+      },
+      opts.purgeIntervalHours ?? 24,
+      opts.timer,
+    );
+    for (const part of Object.keys(DURING_PURGE) as Array<keyof typeof DURING_PURGE>) {
+      // purgeDeleted takes the gate itself (purge.ts).
+      gateMethods(this[part], this.gate, { duringPurge: DURING_PURGE[part], skip: ['purgeDeleted'] });
+    }
   }
 
   private static async connect(path: string, opts: DuckDBStoreOptions) {
@@ -97,6 +163,7 @@ export class DuckDBStore implements Store {
     if (opts.dataDir !== ':memory:') {
       makeDir(opts.dataDir);
       path = join(opts.dataDir, 'intake.duckdb');
+      clearPurge(path);
     }
     const { instance, writer, db } = await DuckDBStore.connect(path, opts).catch((err: unknown) => {
       const m = /Could not set lock on file .*Conflicting lock is held in (.*) \(PID (\d+)\)/.exec(
@@ -110,29 +177,35 @@ export class DuckDBStore implements Store {
     for (const sql of MIGRATIONS) await db.run(sql);
     await migrateDedupe(db);
     await checkUserKeys(db);
+    await del.migrateErasure(db);
     const store = new DuckDBStore(instance, writer, db, path, opts);
-    await store.caches.load(db);
+    await store.caches.load(new DuckDBProfilePort(db));
     for (const id of await del.unfinishedDeletions(db)) store.schedule(id); // interrupted by a restart
+    await store.purges.arm(); // deletions a previous run did not erase
     return store;
   }
 
   readonly sink: EventSink = {
     load: (batch) =>
-      loadBatch(this.writer, batch, {
-        maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
-        caches: this.caches,
+      this.writes.run(async () => {
+        await loadBatch(this.writer, batch, {
+          maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
+          caches: this.caches,
+        });
+        this.replay?.record(batch); // before the log deletes its file
       }),
     checkpoint: () => checkpoint(this.db),
     dedupeKeys: (since, add) => dedupeKeys(this.db, since, add),
     // Deleted users' keys are tombstones dated 9999-12-31 (deletions.ts), so the window purge never forgets them.
-    purgeKeys: (before) => this.writer.run('DELETE FROM dedupe_keys WHERE seen_at < ?', [ts(before)]),
+    purgeKeys: (before) =>
+      this.writes.run(() => this.writer.run('DELETE FROM dedupe_keys WHERE seen_at < ?', [ts(before)])),
   };
 
   readonly events: EventReads = {
     listEvents: (workspaceId, q) => listEvents(this.db, workspaceId, q),
     listRejected: (workspaceId, page) => listRejected(this.db, workspaceId, page),
-    exportEvents: (workspaceId, filter, onLines, timeoutMs) =>
-      exportEvents(this.instance, workspaceId, filter, onLines, timeoutMs),
+    exportEvents: (workspaceId, filter, onLines, timeoutMs, shape) =>
+      exportEvents(this.instance, workspaceId, filter, onLines, timeoutMs, shape),
   };
 
   readonly profiles: ProfileReads = {
@@ -149,32 +222,68 @@ export class DuckDBStore implements Store {
     stream: (workspaceId, q, out) => runSql(this.instance, workspaceId, q, out),
   };
 
+  readonly insights: InsightReads = {
+    trends: async (workspaceId, q, opts) => {
+      const sql = insights.compileTrends(workspaceId, q);
+      const rows = await insights.runInsight(this.instance, sql, opts.timeoutMs);
+      return { result: insights.shapeTrends(q, rows as insights.TrendsRow[]), sql: [sql] };
+    },
+    funnels: async (workspaceId, q, opts) => {
+      const sql = insights.compileFunnels(workspaceId, q);
+      const rows = await insights.runInsight(this.instance, sql, opts.timeoutMs);
+      return { result: insights.shapeFunnels(q, rows as insights.FunnelRow[]), sql: [sql] };
+    },
+    retention: async (workspaceId, q, opts) => {
+      const sql = insights.compileRetention(workspaceId, q);
+      const rows = await insights.runInsight(this.instance, sql, opts.timeoutMs);
+      return { result: insights.shapeRetention(q, rows as insights.RetentionRow[]), sql: [sql] };
+    },
+  };
+
   readonly erasure: Erasure = {
     requestDeletion: async (workspaceId, id) => {
       const job = await del.createDeletion(this.db, workspaceId, id, new Date());
       this.schedule(job.id);
       return job;
     },
-    // Alone, on the writer: no load may touch the rows, and the profile caches are reloaded. Its keys go with
-    // it, so the keys version moves.
+    // On the writer, between batch loads: no load may touch the rows while the caches reload. Its keys go
+    // with it, so the keys version moves.
     deleteWorkspace: (id) =>
-      this.gate.exclusive(async () => {
+      this.writes.run(async () => {
         const found = await this.bumped(ws.deleteWorkspace(this.writer, id));
-        await this.caches.load(this.writer);
+        await this.caches.load(new DuckDBProfilePort(this.writer));
         return found;
       }),
+    purgeDeleted: () => this.purges.purge(),
+    purgeStatus: () => this.purges.status(),
   };
 
   readonly admin: Admin = {
     createWorkspace: (w) => this.bumped(ws.createWorkspace(this.db, w)),
     listWorkspaces: () => ws.listWorkspaces(this.db),
     updateWorkspaceSettings: (id, s) => this.bumped(ws.updateWorkspaceSettings(this.db, id, s)),
+    updateWorkspace: (id, patch) => this.bumped(ws.updateWorkspace(this.db, id, patch)),
     createKey: (k) => this.bumped(ws.createKey(this.db, k)),
     listKeys: (workspaceId) => ws.listKeys(this.db, workspaceId),
     revokeKey: (workspaceId, id, at) => this.bumped(ws.revokeKey(this.db, workspaceId, id, at)),
     updateKeyAccess: (workspaceId, id, a) => this.bumped(ws.updateKeyAccess(this.db, workspaceId, id, a)),
     // One process owns the file, so its counter sees every change.
     keysVersion: async () => this.version,
+  };
+
+  readonly schema: SchemaReads = {
+    listNames: (workspaceId, q) => dict.listNames(this.db, workspaceId, q),
+    getName: (workspaceId, kind, name, from) => dict.getName(this.db, workspaceId, kind, name, from),
+    listTraits: (workspaceId, q) => dict.listTraits(this.db, workspaceId, q),
+    seenSince: (workspaceId, since) => dict.seenSince(this.db, workspaceId, since),
+    violations: (workspaceId, q) => dict.violations(this.db, workspaceId, q),
+  };
+
+  readonly plans: PlanStore = {
+    savePlan: (workspaceId, plan, at) => plans.savePlan(this.db, workspaceId, plan, at),
+    getPlan: (workspaceId, version) => plans.getPlan(this.db, workspaceId, version),
+    listPlans: (workspaceId) => plans.listPlans(this.db, workspaceId),
+    currentPlans: () => plans.currentPlans(this.db),
   };
 
   private version = 0;
@@ -189,38 +298,57 @@ export class DuckDBStore implements Store {
     this.tombstoneListeners.push(listener);
   }
 
-  /** Runs a deletion job after those before it, with the store to itself (it swaps the database file). */
+  /**
+   * Runs a deletion job after the jobs and purges before it, on the writer between batch loads; reads go on
+   * and see the rows until it commits. Its bytes leave the file at the next purge.
+   */
   private schedule(jobId: string): void {
     this.jobs = this.jobs.then(() =>
       this.gate
-        .exclusive(async () => {
-          await del.markDeletion(this.writer, jobId, 'running');
-          const tombstones = await del.runDeletion(this.writer, jobId);
-          await this.caches.load(this.writer);
-          // Added, not reloaded: the log's memory also holds keys it accepted that no batch has loaded yet.
-          for (const l of this.tombstoneListeners) l(tombstones);
-          await this.erase();
-          await del.markDeletion(this.db, jobId, 'done');
-        })
-        .catch((err: unknown) => del.markDeletion(this.db, jobId, 'failed', String(err)).catch(() => {})),
+        .mutating(() =>
+          this.writes.run(async () => {
+            await del.markDeletion(this.writer, jobId, 'running');
+            // Handed to the log (added to its memory, not reloaded: it also holds keys it accepted that no batch
+            // has loaded yet) before the job shows as done.
+            await del.runDeletion(this.writer, jobId, (keys) => {
+              for (const l of this.tombstoneListeners) l(keys);
+            });
+            await this.caches.load(new DuckDBProfilePort(this.writer));
+          }),
+        )
+        .then(
+          () => this.purges.arm().catch(() => {}),
+          (err: unknown) => del.markDeletion(this.db, jobId, 'failed', String(err)).catch(() => {}),
+        ),
     );
   }
 
-  /** Rewrites the database file so deleted rows are gone from its bytes, not only from its tables. */
-  private async erase(): Promise<void> {
-    if (this.path === ':memory:') return;
-    const copy = await copyDatabase(this.db, this.path);
-    this.closeConnections();
-    try {
-      replaceDatabase(copy, this.path);
-    } finally {
-      // Reopen whatever is there: the compacted file, or the original if the swap failed.
-      ({
-        instance: this.instance,
-        writer: this.writer,
-        db: this.db,
-      } = await DuckDBStore.connect(this.path, this.opts));
-    }
+  private purgeHost(): PurgeHost {
+    return {
+      gate: this.gate,
+      path: this.path,
+      maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
+      connect: async () => new Db(await this.instance.connect()),
+      recordLoads: (replay) => {
+        this.replay = replay;
+      },
+      reopen: async (swap, caches) => {
+        await this.writer.run('CHECKPOINT'); // the WAL must be empty: the copy replaces the file it belongs to
+        this.closeConnections();
+        try {
+          swap();
+          this.caches = caches;
+        } finally {
+          // Whatever is there: the copy, or the original if the swap failed.
+          ({
+            instance: this.instance,
+            writer: this.writer,
+            db: this.db,
+          } = await DuckDBStore.connect(this.path, this.opts));
+        }
+      },
+      afterCopy: this.opts.afterPurgeCopy,
+    };
   }
 
   private closeConnections(): void {
@@ -230,6 +358,7 @@ export class DuckDBStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.purges.close();
     await this.jobs;
     // Alone: a connection closed under a query in flight crashes the process (SIGSEGV in DuckDB).
     await this.gate.exclusive(async () => {

@@ -2,14 +2,18 @@
 // events' profile effects, and records the batch's seq as the checkpoint, so a batch is loaded exactly once.
 // Fast path: when the log keeps the batch in a local file of rows (core/columns.ts), DuckDB's JSON reader
 // loads it and the rows never pass through JavaScript; otherwise the entries are bound as column lists.
+import { readFile as readText } from 'node:fs/promises';
 import { BIGINT, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { REJECTED_FIELD, REJECTION_COLUMNS } from '../../core/columns.ts';
 import { DEDUPE_KEY_SQL } from '../../core/dedupe.ts';
 import type { CanonicalEvent, Rejection } from '../../core/event.ts';
+import { DictionaryBatch } from '../../pipeline/dictionary/observe.ts';
+import { applyProfiles } from '../../profiles/apply.ts';
+import type { ProfileCaches, ProfileChanges } from '../../profiles/cache.ts';
 import type { LogBatch } from '../types.ts';
 import { type Db, StoreError, ts } from './db.ts';
-import type { ProfileCaches, ProfileChanges } from './profile-cache.ts';
-import { applyProfiles } from './profiles.ts';
+import { mergeDictionary, observeFile } from './dictionary.ts';
+import { DuckDBProfilePort } from './profile-port.ts';
 import { EVENT_COLUMNS, insertEvents, LINE_COLUMNS } from './schema.ts';
 
 export interface LoadOptions {
@@ -57,9 +61,24 @@ export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Pro
         );
       }
     }
+    // The data dictionary too: what the log observed as it wrote the batch, else its rows walked now (from the
+    // file when there is one: a purge's replay hands merged segment files, whose entries() it cannot give).
+    if (batch.events.length > 0) {
+      const summary =
+        batch.dictionary ??
+        (entries
+          ? DictionaryBatch.of(entries.events)
+          : observeFile(await readText(batch.file as string, 'utf8')));
+      await mergeDictionary(db, summary);
+    }
     // Profiles change in the same transaction: a loaded event and its profile effect are one.
     if (batch.events.length > 0)
-      changes = await applyProfiles(db, batch.events, opts.maxIdsPerPerson, opts.caches);
+      changes = await applyProfiles(
+        new DuckDBProfilePort(db),
+        batch.events,
+        opts.maxIdsPerPerson,
+        opts.caches,
+      );
     await db.run('DELETE FROM ingest_log');
     await db.run('INSERT INTO ingest_log VALUES (?)', [batch.seq]);
     await db.run('COMMIT');
@@ -92,7 +111,8 @@ async function insertEntries(db: Db, events: CanonicalEvent[], rejected: Rejecti
   if (rejected.length > 0) {
     await db.run(
       `INSERT INTO rejected SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), epoch_ms(unnest(?::BIGINT[])),
-         unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])`,
+         unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),
+         unnest(?::VARCHAR[])::JSON`,
       [
         listValue(rejected.map((r) => r.id)),
         listValue(rejected.map((r) => r.workspaceId)),
@@ -102,6 +122,7 @@ async function insertEntries(db: Db, events: CanonicalEvent[], rejected: Rejecti
         listValue(rejected.map((r) => r.code)),
         listValue(rejected.map((r) => r.reason)),
         listValue(rejected.map((r) => r.payload)),
+        listValue(rejected.map((r) => (r.violations ? JSON.stringify(r.violations) : null))),
       ],
       REJECTION_LIST_TYPES,
     );

@@ -25,9 +25,11 @@ export const PROFILE_MIGRATIONS: string[] = [
   `CREATE TABLE IF NOT EXISTS identity_refusals (
      workspace_id VARCHAR NOT NULL, a VARCHAR NOT NULL, b VARCHAR NOT NULL, message_id VARCHAR NOT NULL,
      refused_at TIMESTAMP NOT NULL, reason VARCHAR NOT NULL, PRIMARY KEY (workspace_id, a, b))`,
-  // subject (the id asked for) is kept only until the job is done.
+  // subject (the id asked for) is kept only until the job is done; erased_at is when a purge rewrote the file
+  // without the deleted rows (databases made before it get the column from deletions.ts migrateErasure).
   `CREATE TABLE IF NOT EXISTS deletions (
      id VARCHAR PRIMARY KEY, workspace_id VARCHAR NOT NULL, subject VARCHAR, status VARCHAR NOT NULL,
      requested_at TIMESTAMP NOT NULL, started_at TIMESTAMP, finished_at TIMESTAMP,
-     events_deleted BIGINT NOT NULL DEFAULT 0, ids_deleted BIGINT NOT NULL DEFAULT 0, error VARCHAR)`,
+     events_deleted BIGINT NOT NULL DEFAULT 0, ids_deleted BIGINT NOT NULL DEFAULT 0, error VARCHAR,
+     erased_at TIMESTAMP)`,
 ];

@@ -3,6 +3,8 @@
 import { EVENT_COLUMNS as CANONICAL, type EventColumn, REJECTED_FIELD } from '../../core/columns.ts';
 import type { CanonicalEvent, JsonObject } from '../../core/event.ts';
 import { date, dateOrNull, type Row, strOrNull } from './db.ts';
+import { DICTIONARY_MIGRATIONS } from './dictionary.ts';
+import { PLAN_MIGRATIONS } from './plans.ts';
 import { PROFILE_MIGRATIONS } from './profile-schema.ts';
 import { ROW_USER_KEY } from './user-key.ts';
 
@@ -100,6 +102,7 @@ export const LINE_COLUMNS: Record<string, string> = {
   code: 'VARCHAR',
   reason: 'VARCHAR',
   payload: 'VARCHAR',
+  violations: 'JSON',
 };
 
 export function rowToEvent(row: Row): CanonicalEvent {
@@ -118,6 +121,10 @@ export const MIGRATIONS: string[] = [
      prefix VARCHAR NOT NULL, hash VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)`,
   // A key's allowed origins and IPs and its own rate limit, as JSON; NULL (keys made before) reads as none.
   'ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS access JSON',
+  // A key's scopes (a JSON array); NULL (keys made before scopes) reads as its kind's preset (workspaces.ts).
+  'ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS scopes JSON',
+  // A workspace's free-form properties (Trench's workspaces have them); NULL reads as {}.
+  'ALTER TABLE workspaces ADD COLUMN IF NOT EXISTS properties JSON',
   `CREATE TABLE IF NOT EXISTS events (${EVENT_COLUMNS.map((c) => `${c.name} ${c.sql}`).join(', ')}, user_key UINTEGER NOT NULL)`,
   // Reads by user filter on it (user-key.ts); databases made before it get it empty, filled by checkUserKeys.
   'ALTER TABLE events ADD COLUMN IF NOT EXISTS user_key UINTEGER',
@@ -130,7 +137,11 @@ export const MIGRATIONS: string[] = [
   `CREATE TABLE IF NOT EXISTS rejected (
      id VARCHAR NOT NULL, workspace_id VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, source VARCHAR NOT NULL,
      message_id VARCHAR, code VARCHAR NOT NULL, reason VARCHAR NOT NULL, payload VARCHAR NOT NULL)`,
+  // A tracking plan's violations of a refused item (code INTAKE_ERR_PLAN_VIOLATION); NULL otherwise.
+  'ALTER TABLE rejected ADD COLUMN IF NOT EXISTS violations JSON',
   ...PROFILE_MIGRATIONS,
+  ...DICTIONARY_MIGRATIONS,
+  ...PLAN_MIGRATIONS,
   // The checkpoint: the seq of the last log batch loaded; a batch at or below it is never loaded again.
   'CREATE TABLE IF NOT EXISTS ingest_log (loaded_through BIGINT NOT NULL)',
 ];

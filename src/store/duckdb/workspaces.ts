@@ -3,21 +3,44 @@ import {
   type ApiKey,
   DEFAULT_WORKSPACE_SETTINGS,
   type KeyAccess,
-  type KeyKind,
+  kindOf,
+  PRESETS,
+  type Preset,
   type Rate,
   type RateLimit,
+  SCOPES,
+  type Scope,
   type Workspace,
   type WorkspaceSettings,
 } from '../types.ts';
 import { type Db, date, dateOrNull, ts } from './db.ts';
 
 export async function createWorkspace(db: Db, ws: Workspace): Promise<void> {
-  await db.run('INSERT INTO workspaces (id, name, created_at, settings) VALUES (?, ?, ?, ?)', [
+  await db.run('INSERT INTO workspaces (id, name, created_at, settings, properties) VALUES (?, ?, ?, ?, ?)', [
     ws.id,
     ws.name,
     ts(ws.createdAt),
     JSON.stringify(ws.settings),
+    JSON.stringify(ws.properties),
   ]);
+}
+
+/** Stored properties; NULL (workspaces made before they existed) reads as {}. */
+function readProperties(raw: unknown): Record<string, unknown> {
+  if (raw === null || raw === undefined) return {};
+  const v = JSON.parse(String(raw)) as unknown;
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+/**
+ * A key's scopes. Keys stored before scopes existed have none stored (NULL): their kind's preset, so a write,
+ * read or admin key keeps doing what it did (admin keys can now also do what the other presets do).
+ */
+function readScopes(raw: unknown, kind: string): Scope[] {
+  if (raw === null || raw === undefined) return [...(PRESETS[kind as Preset] ?? [])];
+  const stored = JSON.parse(String(raw)) as unknown;
+  const list = Array.isArray(stored) ? stored : [];
+  return SCOPES.filter((s) => list.includes(s));
 }
 
 /** Stored settings over the defaults, so a setting added later reads as its default in older rows. */
@@ -30,6 +53,7 @@ function readSettings(raw: unknown): WorkspaceSettings {
   }
   const rateLimit = readRateLimit(stored.rateLimit);
   if (rateLimit) s.rateLimit = rateLimit;
+  if (typeof stored.timezone === 'string') s.timezone = stored.timezone;
   return s;
 }
 
@@ -71,7 +95,27 @@ export async function listWorkspaces(db: Db): Promise<Workspace[]> {
     name: String(r.name),
     createdAt: date(r.created_at),
     settings: readSettings(r.settings),
+    properties: readProperties(r.properties),
   }));
+}
+
+export async function updateWorkspace(
+  db: Db,
+  id: string,
+  patch: Partial<Pick<Workspace, 'name' | 'properties'>>,
+): Promise<boolean> {
+  const sets: string[] = [];
+  const values: string[] = [];
+  if (patch.name !== undefined) {
+    sets.push('name = ?');
+    values.push(patch.name);
+  }
+  if (patch.properties !== undefined) {
+    sets.push('properties = ?');
+    values.push(JSON.stringify(patch.properties));
+  }
+  if (sets.length === 0) return (await db.all('SELECT 1 FROM workspaces WHERE id = ?', [id])).length > 0;
+  return (await db.run(`UPDATE workspaces SET ${sets.join(', ')} WHERE id = ?`, [...values, id])) > 0;
 }
 
 export async function updateWorkspaceSettings(
@@ -93,6 +137,9 @@ const WORKSPACE_TABLES = [
   'group_members',
   'identity_refusals',
   'deletions',
+  'dictionary_days',
+  'dictionary_paths',
+  'plans',
 ];
 
 export async function deleteWorkspace(db: Db, id: string): Promise<boolean> {
@@ -113,8 +160,8 @@ export async function deleteWorkspace(db: Db, id: string): Promise<boolean> {
 
 export async function createKey(db: Db, k: ApiKey): Promise<void> {
   await db.run(
-    `INSERT INTO api_keys (id, workspace_id, kind, name, prefix, hash, created_at, revoked_at, access)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO api_keys (id, workspace_id, kind, name, prefix, hash, created_at, revoked_at, access, scopes)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [
       k.id,
       k.workspaceId,
@@ -125,6 +172,7 @@ export async function createKey(db: Db, k: ApiKey): Promise<void> {
       ts(k.createdAt),
       k.revokedAt ? ts(k.revokedAt) : null,
       accessJson(k),
+      JSON.stringify(k.scopes),
     ],
   );
 }
@@ -133,17 +181,21 @@ export async function listKeys(db: Db, workspaceId?: string): Promise<ApiKey[]> 
   const rows = workspaceId
     ? await db.all('SELECT * FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id', [workspaceId])
     : await db.all('SELECT * FROM api_keys ORDER BY created_at, id');
-  return rows.map((r) => ({
-    id: String(r.id),
-    workspaceId: String(r.workspace_id),
-    kind: String(r.kind) as KeyKind,
-    name: String(r.name),
-    prefix: String(r.prefix),
-    hash: String(r.hash),
-    createdAt: date(r.created_at),
-    revokedAt: dateOrNull(r.revoked_at),
-    ...readAccess(r.access),
-  }));
+  return rows.map((r) => {
+    const scopes = readScopes(r.scopes, String(r.kind));
+    return {
+      id: String(r.id),
+      workspaceId: String(r.workspace_id),
+      kind: kindOf(scopes),
+      scopes,
+      name: String(r.name),
+      prefix: String(r.prefix),
+      hash: String(r.hash),
+      createdAt: date(r.created_at),
+      revokedAt: dateOrNull(r.revoked_at),
+      ...readAccess(r.access),
+    };
+  });
 }
 
 export async function revokeKey(db: Db, workspaceId: string, id: string, at: Date): Promise<boolean> {

@@ -1,6 +1,6 @@
 // The store contract, admin: workspaces, keys and the keys version that key rings watch.
 import assert from 'node:assert/strict';
-import type { ApiKey } from '../../../src/store/types.ts';
+import { type ApiKey, PRESETS } from '../../../src/store/types.ts';
 import { at, event, logBatch } from '../../fixtures.ts';
 import { apiKey, type Part, workspace } from './common.ts';
 
@@ -10,32 +10,59 @@ export function adminContract({ test, withStore }: Part): void {
       await store.admin.createWorkspace(workspace('w2', 2));
       await store.admin.createWorkspace({
         ...workspace('w1', 1),
-        settings: { geo: false, anonymizeIp: true },
+        settings: { geo: false, anonymizeIp: true, timezone: 'UTC' },
       });
       const byId = async () => (await store.admin.listWorkspaces()).sort((a, b) => (a.id < b.id ? -1 : 1));
       assert.deepEqual(await byId(), [
-        { ...workspace('w1', 1), settings: { geo: false, anonymizeIp: true } },
+        { ...workspace('w1', 1), settings: { geo: false, anonymizeIp: true, timezone: 'UTC' } },
         workspace('w2', 2),
       ]);
-      assert.equal(await store.admin.updateWorkspaceSettings('w2', { geo: false, anonymizeIp: false }), true);
       assert.equal(
-        await store.admin.updateWorkspaceSettings('none', { geo: false, anonymizeIp: false }),
+        await store.admin.updateWorkspaceSettings('w2', { geo: false, anonymizeIp: false, timezone: 'UTC' }),
+        true,
+      );
+      assert.equal(
+        await store.admin.updateWorkspaceSettings('none', {
+          geo: false,
+          anonymizeIp: false,
+          timezone: 'UTC',
+        }),
         false,
       );
       assert.deepEqual((await byId())[1], {
         ...workspace('w2', 2),
-        settings: { geo: false, anonymizeIp: false },
+        settings: { geo: false, anonymizeIp: false, timezone: 'UTC' },
       });
-      assert.deepEqual((await byId())[0]?.settings, { geo: false, anonymizeIp: true });
+      assert.deepEqual((await byId())[0]?.settings, { geo: false, anonymizeIp: true, timezone: 'UTC' });
     }));
 
-  test('keys: created, listed per workspace and all, revoked once', () =>
+  test('workspaces: renamed, their properties kept and replaced', () =>
+    withStore(async (store) => {
+      await store.admin.createWorkspace({ ...workspace('w1', 1), properties: { plan: 'pro', n: [1] } });
+      const one = async () => (await store.admin.listWorkspaces())[0];
+      assert.deepEqual((await one())?.properties, { plan: 'pro', n: [1] });
+      assert.equal(await store.admin.updateWorkspace('w1', { name: 'renamed' }), true);
+      assert.deepEqual(
+        [(await one())?.name, (await one())?.properties],
+        ['renamed', { plan: 'pro', n: [1] }],
+      );
+      assert.equal(await store.admin.updateWorkspace('w1', { properties: { region: 'eu' } }), true);
+      assert.deepEqual((await one())?.properties, { region: 'eu' });
+      assert.equal((await one())?.name, 'renamed');
+      assert.equal(await store.admin.updateWorkspace('none', { name: 'x' }), false);
+    }));
+
+  test('keys: created with their scopes, listed per workspace and all, revoked once', () =>
     withStore(async (store) => {
       await store.admin.createWorkspace(workspace('w1'));
       await store.admin.createWorkspace(workspace('w2'));
       const k1 = apiKey('k1', 'w1', 1);
-      const k2 = { ...apiKey('k2', 'w1', 2), kind: 'admin' as const };
-      const k3 = { ...apiKey('k3', 'w2', 3), kind: 'read' as const };
+      const k2 = { ...apiKey('k2', 'w1', 2), kind: 'admin' as const, scopes: [...PRESETS.admin] };
+      const k3 = {
+        ...apiKey('k3', 'w2', 3),
+        kind: 'custom' as const,
+        scopes: ['ingest' as const, 'query' as const],
+      };
       for (const k of [k1, k2, k3]) await store.admin.createKey(k);
       const sorted = (ks: ApiKey[]) => [...ks].sort((a, b) => (a.id < b.id ? -1 : 1));
       assert.deepEqual(sorted(await store.admin.listKeys('w1')), [k1, k2]);
@@ -61,8 +88,10 @@ export function adminContract({ test, withStore }: Part): void {
       await still('reads change nothing');
       await store.admin.createWorkspace(workspace('w1'));
       await moved('createWorkspace');
-      await store.admin.updateWorkspaceSettings('w1', { geo: false, anonymizeIp: true });
+      await store.admin.updateWorkspaceSettings('w1', { geo: false, anonymizeIp: true, timezone: 'UTC' });
       await moved('updateWorkspaceSettings');
+      await store.admin.updateWorkspace('w1', { name: 'renamed', properties: { a: 1 } });
+      await moved('updateWorkspace');
       await store.admin.createKey(apiKey('k1', 'w1'));
       await moved('createKey');
       await store.admin.revokeKey('w1', 'k1', at(1));

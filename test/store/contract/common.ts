@@ -101,11 +101,13 @@ export const workspace = (id: string, s = 0): Workspace => ({
   name: `name of ${id}`,
   createdAt: at(s),
   settings: { ...DEFAULT_WORKSPACE_SETTINGS },
+  properties: {},
 });
 export const apiKey = (id: string, workspaceId: string, s = 0): ApiKey => ({
   id,
   workspaceId,
   kind: 'write',
+  scopes: ['ingest'],
   name: `key ${id}`,
   prefix: `iwk_${id}`.slice(0, 8),
   hash: `hash-of-${id}`,

@@ -328,6 +328,26 @@ export function eventsContract({ test, withStore }: Part): void {
         'filtered like listEvents',
       );
       assert.deepEqual(await exported({ userId: 'u2', event: 'gamma' }), [], 'no match: no line');
+      let shaped = '';
+      await store.events.exportEvents(
+        'w',
+        { json: [], messageId: 'rich' },
+        (lines) => {
+          shaped += lines;
+          return true;
+        },
+        60_000,
+        [
+          ['uuid', 'messageId'],
+          ['parsedAt', 'receivedAt'],
+          ['properties', 'properties'],
+        ],
+      );
+      assert.equal(
+        shaped,
+        `${JSON.stringify({ uuid: 'rich', parsedAt: rich.receivedAt, properties: rich.properties })}\n`,
+        'a shape names the fields, in its order',
+      );
     }));
 
   for (const c of jsonFilterCases()) {

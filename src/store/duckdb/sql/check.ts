@@ -4,10 +4,12 @@
 // reference either one of the exposed tables (tables.ts), replaced by its workspace-filtered query, or one of
 // the query's own CTEs, renamed to a name no stored table can have. Nothing reaches DuckDB's name resolution
 // that could find a stored table, a catalog view or a file. The rewritten tree goes back to SQL through
-// json_deserialize_sql; values stay bound parameters.
+// json_deserialize_sql; values stay bound parameters. Which tables exist is the route's (a Surface): Intake's for
+// POST /query, Trench's for POST /queries, which also rewrites ClickHouse's functions and Trench's camelCase
+// column names before the checks see them.
 import { IntakeError } from '../../../core/errors.ts';
 import { ALLOWED_FUNCTIONS, ALLOWED_TABLE_FUNCTIONS } from './functions.ts';
-import { EXPOSED_TABLES, WORKSPACE_PLACEHOLDER } from './tables.ts';
+import { WORKSPACE_PLACEHOLDER } from './tables.ts';
 
 type Json = Record<string, unknown>;
 
@@ -66,11 +68,20 @@ const invalid = (message: string) => new IntakeError('INTAKE_ERR_QUERY_INVALID',
 /** The parsed templates of the exposed tables, with their workspace constant found once. */
 export type Templates = Map<string, Json>;
 
+/** What a query may name: its tables, and for a dialect its function rewrites and column names. */
+export interface Surface {
+  tables: Templates;
+  /** The expression to put in place of a FUNCTION node, or undefined to keep it (then checked as usual). */
+  rewrite?: (fn: Json) => Json | undefined;
+  /** Column names (lower case) to read as others: Trench's userId is user_id. */
+  columns?: ReadonlyMap<string, string>;
+}
+
 /**
  * Checks the serialized parse tree (json_serialize_sql's answer) of `sql`, and returns it rewritten for
  * `workspaceId`, ready for json_deserialize_sql. Throws a coded 400 naming what is refused.
  */
-export function checkAndScope(serialized: string, workspaceId: string, templates: Templates): Json {
+export function checkAndScope(serialized: string, workspaceId: string, surface: Surface): Json {
   // "No location" is 2^64-1, which a JS number cannot hold exactly and DuckDB then refuses: say 0.
   const tree = JSON.parse(serialized.replaceAll(NO_LOCATION, '"query_location":0')) as Json;
   if (tree.error === true) {
@@ -82,7 +93,7 @@ export function checkAndScope(serialized: string, workspaceId: string, templates
   if (!Array.isArray(statements) || statements.length !== 1) {
     throw invalid(`send exactly one statement (got ${statements?.length ?? 0})`);
   }
-  new Scoper(workspaceId, templates).node(statements[0]?.node, [], 0);
+  new Scoper(workspaceId, surface).node(statements[0]?.node, [], 0);
   return tree;
 }
 
@@ -92,7 +103,7 @@ class Scoper {
 
   constructor(
     private readonly workspaceId: string,
-    private readonly templates: Templates,
+    private readonly surface: Surface,
   ) {}
 
   /**
@@ -184,6 +195,20 @@ class Scoper {
   private expression(o: Json, scope: Array<Map<string, string>>, depth: number): void {
     const cls = String(o.class);
     if (!ALLOWED_CLASSES.has(cls)) throw forbidden(describe(`${cls} expression`));
+    const replaced = cls === 'FUNCTION' ? this.surface.rewrite?.(o) : undefined;
+    if (replaced) {
+      // In place, then checked as what it now is: the rewrite's own functions and the user's arguments alike.
+      for (const k of Object.keys(o)) delete o[k];
+      Object.assign(o, replaced);
+      this.expression(o, scope, depth + 1);
+      return;
+    }
+    if (cls === 'COLUMN_REF' && this.surface.columns) {
+      const names = o.column_names as string[];
+      const last = names.length - 1;
+      const renamed = this.surface.columns.get(String(names[last]).toLowerCase());
+      if (renamed !== undefined) names[last] = renamed;
+    }
     if (cls === 'FUNCTION' || cls === 'WINDOW') {
       const name = String(o.function_name ?? '').toLowerCase();
       if ((o.schema ?? '') !== '' || (o.catalog ?? '') !== '')
@@ -209,11 +234,11 @@ class Scoper {
       o.table_name = cte;
       return;
     }
-    const template = this.templates.get(key);
+    const template = this.surface.tables.get(key);
     if (!template) {
       throw new IntakeError(
         'INTAKE_ERR_QUERY_FORBIDDEN',
-        `there is no table ${name}; the tables are ${Object.keys(EXPOSED_TABLES).join(', ')}`,
+        `there is no table ${name}; the tables are ${[...this.surface.tables.keys()].join(', ')}`,
       );
     }
     const sub = withWorkspace(structuredClone(template), this.workspaceId);

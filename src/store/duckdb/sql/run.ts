@@ -9,9 +9,16 @@ import {
   JSDuckDBValueConverter,
 } from '@duckdb/node-api';
 import { IntakeError } from '../../../core/errors.ts';
-import type { SqlColumn, SqlQuery, SqlResult, SqlValue } from '../../types.ts';
-import { checkAndScope, type Templates } from './check.ts';
-import { EXPOSED_TABLES } from './tables.ts';
+import type { SqlColumn, SqlDialectName, SqlQuery, SqlResult, SqlValue } from '../../types.ts';
+import { checkAndScope, type Surface, type Templates } from './check.ts';
+import {
+  EXPRESSIONS,
+  type ParsedExpressions,
+  rewriteClickHouse,
+  UNARY,
+  WITH_DEFAULTS,
+} from './clickhouse.ts';
+import { EXPOSED_TABLES, TRENCH_TABLES } from './tables.ts';
 
 const NO_LOCATION = /"query_location":18446744073709551615\b/g;
 
@@ -20,18 +27,64 @@ async function serialize(conn: DuckDBConnection, sql: string): Promise<string> {
   return String(r.getRows()[0]?.[0]);
 }
 
-let templates: Promise<Templates> | null = null;
-/** The exposed tables' parse trees, made once per process with the engine's own parser. */
-function parsedTemplates(conn: DuckDBConnection): Promise<Templates> {
-  templates ??= (async () => {
-    const out: Templates = new Map();
-    for (const [name, sql] of Object.entries(EXPOSED_TABLES)) {
-      const tree = JSON.parse((await serialize(conn, sql)).replaceAll(NO_LOCATION, '"query_location":0'));
-      out.set(name, tree.statements[0]);
-    }
-    return out;
-  })();
-  return templates;
+/** The parse tree of `sql` (one SELECT), as json_serialize_sql gives it, with "no location" said as 0. */
+async function parsed(conn: DuckDBConnection, sql: string): Promise<Record<string, unknown>> {
+  const tree = JSON.parse((await serialize(conn, sql)).replaceAll(NO_LOCATION, '"query_location":0'));
+  return tree.statements[0];
+}
+
+async function parseAll<K extends string>(
+  conn: DuckDBConnection,
+  sqls: Readonly<Record<K, string>>,
+  part: (statement: Record<string, unknown>) => Record<string, unknown> = (x) => x,
+): Promise<Map<K, Record<string, unknown>>> {
+  const out = new Map<K, Record<string, unknown>>();
+  for (const [name, sql] of Object.entries(sqls) as Array<[K, string]>)
+    out.set(name, part(await parsed(conn, sql)));
+  return out;
+}
+
+/** An expression's tree: the first item of `SELECT <expression>`'s select list. */
+const firstSelected = (statement: Record<string, unknown>) =>
+  ((statement.node as { select_list: Array<Record<string, unknown>> }).select_list[0] ?? {}) as Record<
+    string,
+    unknown
+  >;
+const selecting = <K extends string>(sqls: Readonly<Record<K, string>>) =>
+  Object.fromEntries(Object.entries(sqls).map(([k, v]) => [k, `SELECT ${v}`])) as Record<K, string>;
+
+/** Trench's camelCase column names, read as its table's (Trench's own queries accept both). */
+const TRENCH_COLUMNS = new Map([
+  ['userid', 'user_id'],
+  ['groupid', 'group_id'],
+  ['anonymousid', 'anonymous_id'],
+  ['instanceid', 'instance_id'],
+  ['parsedat', 'parsed_at'],
+]);
+
+const surfaces = new Map<SqlDialectName, Promise<Surface>>();
+/** Each dialect's tables and rewrites, parsed once per process with the engine's own parser. */
+function surfaceOf(conn: DuckDBConnection, dialect: SqlDialectName): Promise<Surface> {
+  let s = surfaces.get(dialect);
+  if (!s) {
+    s = (async (): Promise<Surface> => {
+      if (dialect === 'intake') return { tables: (await parseAll(conn, EXPOSED_TABLES)) as Templates };
+      const expressions: ParsedExpressions = {
+        plain: await parseAll(conn, selecting(EXPRESSIONS), firstSelected),
+        withDefault: await parseAll(conn, selecting(WITH_DEFAULTS), firstSelected),
+        unary: await parseAll(conn, selecting(UNARY), firstSelected),
+      };
+      return {
+        tables: (await parseAll(conn, TRENCH_TABLES)) as Templates,
+        rewrite: (fn) => rewriteClickHouse(fn, expressions),
+        columns: TRENCH_COLUMNS,
+      };
+    })();
+    // A failed parse is not kept: the next query tries again.
+    s.catch(() => surfaces.delete(dialect));
+    surfaces.set(dialect, s);
+  }
+  return s;
 }
 
 /** A value as JSON carries it: bigints as numbers when exact, else text; times as ISO text; JSON parsed. */
@@ -95,7 +148,8 @@ export async function runSql(
   const conn = await instance.connect();
   const timer = setTimeout(() => conn.interrupt(), q.timeoutMs);
   try {
-    const tree = checkAndScope(await serialize(conn, q.sql), workspaceId, await parsedTemplates(conn));
+    const surface = await surfaceOf(conn, q.dialect ?? 'intake');
+    const tree = checkAndScope(await serialize(conn, q.sql), workspaceId, surface);
     const back = await conn.runAndReadAll('SELECT json_deserialize_sql(?::JSON)', [JSON.stringify(tree)]);
     const sql = String(back.getRows()[0]?.[0]);
     const result = await conn.stream(sql, q.params as DuckDBValue[]);

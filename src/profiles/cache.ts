@@ -2,8 +2,8 @@
 // ids and persons are known needs no lookup query (those are scans in DuckDB: it has no index join). They
 // change only after the ingest transaction commits, so they never hold what a rollback undid. While a copy
 // holds every row ("complete"), a key missing from it has no row; past `limit` entries it is dropped, and
-// misses are then looked up in the database.
-import type { Db, Row } from './db.ts';
+// misses are then looked up in the tables. Rows are read through the ProfilePort (port.ts), whatever the engine.
+import type { CachedRows, CachedTable, ProfilePort } from './port.ts';
 
 export interface CachedId {
   person: string;
@@ -13,7 +13,7 @@ export interface CachedId {
 /** [workspace, key, value]; a null value removes the key. */
 export type CacheUpdate<V> = [workspaceId: string, key: string, value: V | null];
 
-export class TableCache<V> {
+export class TableCache<V, T extends CachedTable> {
   /** workspace → key → value. */
   private map = new Map<string, Map<string, V>>();
   private size = 0;
@@ -21,9 +21,8 @@ export class TableCache<V> {
   complete = false;
 
   constructor(
-    private readonly table: 'identities' | 'persons',
-    private readonly columns: string,
-    private readonly read: (r: Row) => [string, string, V],
+    private readonly table: T,
+    private readonly read: (r: CachedRows[T]) => [string, string, V],
     private readonly limit: number,
   ) {}
 
@@ -37,11 +36,10 @@ export class TableCache<V> {
   }
 
   /** Loads every row when there are at most `limit`; otherwise starts empty and incomplete. */
-  async load(db: Db): Promise<void> {
+  async load(port: ProfilePort): Promise<void> {
     this.drop();
-    const n = Number((await db.all(`SELECT count(*)::BIGINT AS n FROM ${this.table}`))[0]?.n ?? 0);
-    if (n > this.limit) return;
-    for (const r of await db.all(`SELECT ${this.columns} FROM ${this.table}`)) this.set(...this.read(r));
+    if ((await port.countRows(this.table)) > this.limit) return;
+    for (const r of await port.scanRows(this.table)) this.set(...this.read(r));
     this.complete = true;
   }
 
@@ -90,32 +88,22 @@ export interface ProfileChanges {
 }
 
 export class ProfileCaches {
-  readonly identities: TableCache<CachedId>;
-  readonly traits: TableCache<string>;
+  readonly identities: TableCache<CachedId, 'identities'>;
+  readonly traits: TableCache<string, 'persons'>;
 
   /** `limit`: most entries in each copy (ids cost about 200 bytes each, trait states their JSON size). */
   constructor(limit = 500_000) {
     this.identities = new TableCache(
       'identities',
-      'workspace_id, id, person_id, is_user',
-      (r) => [
-        String(r.workspace_id),
-        String(r.id),
-        { person: String(r.person_id), isUser: r.is_user === true },
-      ],
+      (r) => [r.workspace, r.id, { person: r.person, isUser: r.isUser }],
       limit,
     );
-    this.traits = new TableCache(
-      'persons',
-      'workspace_id, person_id, state',
-      (r) => [String(r.workspace_id), String(r.person_id), String(r.state)],
-      limit,
-    );
+    this.traits = new TableCache('persons', (r) => [r.workspace, r.person, r.state], limit);
   }
 
-  async load(db: Db): Promise<void> {
-    await this.identities.load(db);
-    await this.traits.load(db);
+  async load(port: ProfilePort): Promise<void> {
+    await this.identities.load(port);
+    await this.traits.load(port);
   }
 
   apply(changes: ProfileChanges): void {

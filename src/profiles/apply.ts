@@ -1,0 +1,113 @@
+// Profile effects of newly stored events, applied by the store inside its load transaction, so a loaded event
+// and its profile change are one. Engine-neutral: what to look up and what to write is decided here; the
+// engine only runs the port's set-based calls (port.ts), a few per workspace per batch, never one per event.
+import type { CanonicalEvent } from '../core/event.ts';
+import { applyGroups, applyPersonTraits } from './apply-traits.ts';
+import type { ProfileCaches, ProfileChanges } from './cache.ts';
+import { profileEffects, type WorkspaceEffects } from './effects.ts';
+import { type IdentityPlan, type KnownId, personsToInspect, planIdentities } from './identity.ts';
+import type { ProfilePort } from './port.ts';
+
+/**
+ * Applies the profile effects of `events` (all of them newly stored); `cap` is the most ids one person may
+ * have. Returns the changes for `caches`, to apply once the transaction has committed.
+ */
+export async function applyProfiles(
+  port: ProfilePort,
+  events: readonly CanonicalEvent[],
+  cap: number,
+  caches: ProfileCaches,
+): Promise<ProfileChanges> {
+  const changes: ProfileChanges = { identities: [], traits: [] };
+  // Events the cached identities already settle add no ids or links (effects.ts): the common case, a known
+  // user's events, then costs a few map lookups. The cache only holds committed rows, as lookup does.
+  const effects = profileEffects(events, (ws) => caches.identities.scope(ws));
+  for (const [ws, fx] of effects) {
+    const plan = fx.ids.size > 0 ? await applyIdentities(port, ws, fx, cap, caches, changes) : NO_MOVES;
+    await applyPersonTraits(port, ws, fx, plan, caches.traits, changes);
+    await applyGroups(port, ws, fx);
+  }
+  return changes;
+}
+
+const NO_MOVES: Pick<IdentityPlan, 'personOf' | 'remap'> = { personOf: new Map(), remap: new Map() };
+
+/** The stored identities of the batch's ids: from the cache, and from the port for what it lacks. */
+async function lookup(
+  port: ProfilePort,
+  ws: string,
+  ids: Iterable<string>,
+  cache: ProfileCaches['identities'],
+) {
+  const known = new Map<string, KnownId>();
+  const misses: string[] = [];
+  for (const id of ids) {
+    const c = cache.get(ws, id);
+    if (c) known.set(id, { person: c.person, isUser: c.isUser });
+    else misses.push(id);
+  }
+  if (misses.length > 0 && !cache.complete) {
+    for (const r of await port.identities(ws, misses)) {
+      const entry = { person: r.person, isUser: r.isUser };
+      known.set(r.id, { ...entry });
+      cache.remember(ws, r.id, entry);
+    }
+  }
+  return known;
+}
+
+/** Links the batch's ids into persons (identity.ts) and stores the result: new ids, new userIds, merges. */
+async function applyIdentities(
+  port: ProfilePort,
+  ws: string,
+  fx: WorkspaceEffects,
+  cap: number,
+  caches: ProfileCaches,
+  changes: ProfileChanges,
+): Promise<IdentityPlan> {
+  const known = await lookup(port, ws, fx.ids.keys(), caches.identities);
+  const sizes = new Map<string, number>();
+  const inspect = personsToInspect(fx.links, known, fx.ids);
+  if (inspect.size > 0) {
+    const persons = await port.personSizes(ws, [...inspect]);
+    const isUser = new Map(persons.map((p) => [p.person, p.isUser]));
+    for (const p of persons) sizes.set(p.person, p.size);
+    for (const k of known.values()) if (isUser.has(k.person)) k.personIsUser = isUser.get(k.person);
+  }
+  const plan = planIdentities({ ids: fx.ids, links: fx.links, known, sizes, cap });
+
+  // New ids are inserted; a stored id changes only when first seen as a userId or when its person merges.
+  const fresh = [...fx.ids.keys()].filter((id) => !known.has(id));
+  if (fresh.length > 0) {
+    await port.insertIdentities(ws, {
+      ids: fresh,
+      persons: fresh.map((id) => plan.personOf.get(id) as string),
+      isUser: fresh.map((id) => fx.ids.get(id) === true),
+    });
+  }
+  const nowUser = [...known].filter(([id, k]) => !k.isUser && fx.ids.get(id) === true).map(([id]) => id);
+  if (nowUser.length > 0) await port.markUsers(ws, nowUser);
+  for (const id of fx.ids.keys()) {
+    const k = known.get(id);
+    const person = plan.personOf.get(id) as string;
+    const isUser = k?.isUser === true || fx.ids.get(id) === true;
+    if (!k || k.person !== person || k.isUser !== isUser)
+      changes.identities.push([ws, id, { person, isUser }]);
+  }
+  if (plan.remap.size > 0) {
+    const moved = await port.remapPersons(ws, [...plan.remap.keys()], [...plan.remap.values()]);
+    for (const r of moved) changes.identities.push([ws, r.id, { person: r.person, isUser: r.isUser }]);
+  }
+  if (plan.refused.length > 0) {
+    // One row per refused pair: a shared device keeps asking on every event, the answer stays the same.
+    const pairs = [...new Map(plan.refused.map((r) => [`${r.a}\0${r.b}`, r])).values()];
+    await port.insertRefusals(ws, {
+      a: pairs.map((r) => r.a),
+      b: pairs.map((r) => r.b),
+      messageIds: pairs.map((r) => r.messageId),
+      at: pairs.map((r) => r.t),
+      reasons: pairs.map((r) => r.reason),
+    });
+  }
+  return plan;
+}
