@@ -15,75 +15,79 @@ const Explain = Type.Object({
 
 export function insightRoutes(app: TypedApp, ctx: RouteContext): void {
   const read = requireScope(ctx.keys, 'query');
-  const schema = (summary: string, description: string, body: TSchema, answer: TSchema) => ({
-    preValidation: read,
-    schema: {
-      summary,
-      description,
-      tags: ['insights'],
-      security: BEARER_SECURITY,
-      querystring: Explain,
-      body,
-      response: { 200: answer, ...errorResponses },
-    },
-  });
-  const answer = <R extends object>(started: number, a: InsightAnswer<R>, explain: boolean | undefined) => ({
-    ...a.result,
-    elapsedMs: Math.round((performance.now() - started) * 10) / 10,
-    ...(explain ? { sql: a.sql } : {}),
-  });
   const opts = () => ({ timeoutMs: ctx.config.queryTimeoutMs });
-  const zone = (workspaceId: string) => ctx.keys.settingsOf(workspaceId).timezone;
 
-  app.post(
-    '/insights/trends',
-    schema(
-      'Trends: events, persons or a property aggregate per hour, day, week or month',
-      'Series of events (name and property filters) with a math, per bucket of the workspace time zone, every ' +
+  /** One insight route: the body parsed in the workspace's time zone, run by the store, timed, and explained. */
+  const route = <B, Q, R extends object>(
+    kind: string,
+    doc: { summary: string; description: string; body: TSchema; answer: TSchema },
+    parse: (body: B, zone: string, now: Date) => Q,
+    run: (workspaceId: string, q: Q, o: { timeoutMs: number }) => Promise<InsightAnswer<R>>,
+  ) =>
+    app.post(
+      `/insights/${kind}`,
+      {
+        preValidation: read,
+        schema: {
+          summary: doc.summary,
+          description: doc.description,
+          tags: ['insights'],
+          security: BEARER_SECURITY,
+          querystring: Explain,
+          body: doc.body,
+          response: { 200: doc.answer, ...errorResponses },
+        },
+      },
+      async (req) => {
+        const started = performance.now();
+        const ws = req.auth.workspaceId;
+        const a = await run(ws, parse(req.body as B, ctx.keys.settingsOf(ws).timezone, ctx.now()), opts());
+        return {
+          ...a.result,
+          elapsedMs: Math.round((performance.now() - started) * 10) / 10,
+          ...((req.query as { explain?: boolean }).explain ? { sql: a.sql } : {}),
+        };
+      },
+    );
+
+  route(
+    'trends',
+    {
+      summary: 'Trends: events, persons or a property aggregate per hour, day, week or month',
+      description:
+        'Series of events (name and property filters) with a math, per bucket of the workspace time zone, every ' +
         'bucket listed; optional breakdown (top values and "other") and the previous period (README "Insights").',
-      TrendsBody,
-      TrendsAnswer,
-    ),
-    async (req) => {
-      const started = performance.now();
-      const body = req.body as TrendsBody;
-      const q = parseTrends(body, zone(req.auth.workspaceId), ctx.now());
-      const a = await ctx.store.insights.trends(req.auth.workspaceId, q, opts());
-      return answer(started, a, (req.query as { explain?: boolean }).explain);
+      body: TrendsBody,
+      answer: TrendsAnswer,
     },
+    parseTrends,
+    (ws, q, o) => ctx.store.insights.trends(ws, q, o),
   );
-
-  app.post(
-    '/insights/funnels',
-    schema(
-      'Funnels: persons through 2 to 20 ordered, strict or unordered steps within a conversion window',
-      'Counted per person after identity resolution; per step: count, conversion from the first and the previous ' +
+  route(
+    'funnels',
+    {
+      summary:
+        'Funnels: persons through 2 to 20 ordered, strict or unordered steps within a conversion window',
+      description:
+        'Counted per person after identity resolution; per step: count, conversion from the first and the previous ' +
         'step, drop-off, median and average time from the previous step (README "Insights").',
-      FunnelsBody,
-      FunnelsAnswer,
-    ),
-    async (req) => {
-      const started = performance.now();
-      const q = parseFunnels(req.body as FunnelsBody, zone(req.auth.workspaceId), ctx.now());
-      const a = await ctx.store.insights.funnels(req.auth.workspaceId, q, opts());
-      return answer(started, a, (req.query as { explain?: boolean }).explain);
+      body: FunnelsBody,
+      answer: FunnelsAnswer,
     },
+    parseFunnels,
+    (ws, q, o) => ctx.store.insights.funnels(ws, q, o),
   );
-
-  app.post(
-    '/insights/retention',
-    schema(
-      'Retention: cohorts by first (or every) start event, and who came back in each later period',
-      'Periods are days, weeks or months of the workspace time zone; the triangle stops at the present ' +
+  route(
+    'retention',
+    {
+      summary: 'Retention: cohorts by first (or every) start event, and who came back in each later period',
+      description:
+        'Periods are days, weeks or months of the workspace time zone; the triangle stops at the present ' +
         '(README "Insights").',
-      RetentionBody,
-      RetentionAnswer,
-    ),
-    async (req) => {
-      const started = performance.now();
-      const q = parseRetention(req.body as RetentionBody, zone(req.auth.workspaceId), ctx.now());
-      const a = await ctx.store.insights.retention(req.auth.workspaceId, q, opts());
-      return answer(started, a, (req.query as { explain?: boolean }).explain);
+      body: RetentionBody,
+      answer: RetentionAnswer,
     },
+    parseRetention,
+    (ws, q, o) => ctx.store.insights.retention(ws, q, o),
   );
 }
