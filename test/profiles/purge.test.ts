@@ -306,3 +306,34 @@ test('ingest and reads go on while the purge copies the file; other writes wait;
     if (open) await t.close();
   }
 });
+
+test("deleting a workspace is a deletion the purge erases: its events leave the file's bytes", async () => {
+  const dataDir = newDir();
+  const marker = unique('ws');
+  const first = await startTestApp({ dataDir });
+  const created = await admin(first, 'POST', '/workspaces', { name: 'doomed' });
+  assert.equal(created.status, 201);
+  const res = await first.app.inject({
+    method: 'POST',
+    url: '/events',
+    headers: { authorization: bearer(String(created.body.publicApiKey)) },
+    payload: { events: [{ type: 'track', event: 'Paid', userId: 'u', properties: { card: marker } }] },
+  });
+  assert.equal(res.statusCode, 201);
+  await first.close();
+  const t = await startTestApp({ dataDir });
+  try {
+    assert.ok(bytes(t).includes(marker), 'in the file before');
+    const before = inode(t);
+    const gone = await admin(t, 'DELETE', `/workspaces/${created.body.workspaceId}`);
+    assert.equal(gone.status, 200);
+    assert.equal(inode(t), before, 'no rewrite at the deletion itself');
+    assert.equal((await admin(t, 'GET', '/admin/purge')).body.waiting, 1, 'waits for the purge');
+    const purged = await admin(t, 'POST', '/admin/purge');
+    assert.deepEqual([purged.body.rewritten, purged.body.deletions], [true, 1]);
+    assert.ok(!bytes(t).includes(marker), 'erased from the file');
+    assert.equal((await admin(t, 'GET', '/admin/purge')).body.waiting, 0);
+  } finally {
+    await t.close();
+  }
+});

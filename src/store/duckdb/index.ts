@@ -250,8 +250,9 @@ export class DuckDBStore implements Store {
     // with it, so the keys version moves.
     deleteWorkspace: (id) =>
       this.writes.run(async () => {
-        const found = await this.bumped(ws.deleteWorkspace(this.writer, id));
+        const found = await this.bumped(ws.deleteWorkspace(this.writer, id, new Date()));
         await this.caches.load(new DuckDBProfilePort(this.writer));
+        if (found) await this.purges.arm(); // its bytes leave the file with the next purge
         return found;
       }),
     purgeDeleted: () => this.purges.purge(),

@@ -13,6 +13,7 @@ import {
   type Workspace,
   type WorkspaceSettings,
 } from '../types.ts';
+import { uuidv7 } from '../../core/ids.ts';
 import { type Db, date, dateOrNull, ts } from './db.ts';
 
 export async function createWorkspace(db: Db, ws: Workspace): Promise<void> {
@@ -142,13 +143,26 @@ const WORKSPACE_TABLES = [
   'plans',
 ];
 
-export async function deleteWorkspace(db: Db, id: string): Promise<boolean> {
+/**
+ * Deletes the workspace and every row it owns, and records it as a finished deletion of the whole workspace
+ * (subject NULL), so the purge (erasure.ts) erases the rows' bytes from the file as it does a person's.
+ */
+export async function deleteWorkspace(db: Db, id: string, at: Date): Promise<boolean> {
   await db.run('BEGIN TRANSACTION');
   try {
     const n = await db.run('DELETE FROM workspaces WHERE id = ?', [id]);
     // Every table holding workspace rows. Its dedupe keys stay: they hash the workspace id, which is never reused.
+    let events = 0;
     for (const table of WORKSPACE_TABLES) {
-      await db.run(`DELETE FROM ${table} WHERE workspace_id = ?`, [id]);
+      const deleted = await db.run(`DELETE FROM ${table} WHERE workspace_id = ?`, [id]);
+      if (table === 'events') events = deleted;
+    }
+    if (n > 0) {
+      await db.run(
+        `INSERT INTO deletions (id, workspace_id, subject, status, requested_at, started_at, finished_at, events_deleted)
+         VALUES (?, ?, NULL, 'done', ?, ?, ?, ?)`,
+        [uuidv7(at.getTime()), id, ts(at), ts(at), ts(at), events],
+      );
     }
     await db.run('COMMIT');
     return n > 0;
