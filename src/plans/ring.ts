@@ -11,11 +11,16 @@ export class PlanRing {
   private compiled = new Map<string, CompiledPlan>();
   /** Plans stored that did not compile at start (a dependency upgrade that reads a schema differently). */
   readonly failed = new Map<string, string>();
+  private version: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private refreshing: Promise<boolean> | null = null;
 
   constructor(private readonly store: Store) {}
 
   /** Compiles every workspace's current plan. One that no longer compiles is left out and listed in `failed`. */
   async load(): Promise<void> {
+    // Read before the plans: a save in between moves it again, and the next check reloads.
+    const version = await this.store.plans.plansVersion();
     const compiled = new Map<string, CompiledPlan>();
     this.failed.clear();
     for (const p of await this.store.plans.currentPlans()) {
@@ -26,6 +31,36 @@ export class PlanRing {
       }
     }
     this.compiled = compiled;
+    this.version = version;
+  }
+
+  /**
+   * Checks the store's plans version every `ms` and recompiles when another node saved a plan (a store shared
+   * by a cluster); a plan saved here is in force at once without it.
+   */
+  watch(ms = 1000): void {
+    this.timer = setInterval(() => {
+      this.refreshing ??= this.refresh()
+        .catch(() => false)
+        .finally(() => {
+          this.refreshing = null;
+        });
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** Recompiles when the store's plans version moved since the last load; true when it did. */
+  async refresh(): Promise<boolean> {
+    if ((await this.store.plans.plansVersion()) === this.version) return false;
+    await this.load();
+    return true;
+  }
+
+  /** Stops watching; resolves once a check in flight is done (the store may then be closed). */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.refreshing;
   }
 
   /** The workspace's plan; CompiledPlan.NONE when it has none. */

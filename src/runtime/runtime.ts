@@ -26,7 +26,7 @@ export interface RuntimeOptions extends EngineHooks {
   logger?: FastifyBaseLogger | boolean;
   /** An opened geolocation database, to share one between runtimes (tests); default: per config.geoipDir. */
   geo?: GeoReader | null;
-  /** How often the key ring checks the store for key changes made by other nodes, in ms. Default 1000. */
+  /** How often the key and plan rings check the store for changes made by other nodes, in ms. Default 1000. */
   keysRefreshMs?: number;
 }
 
@@ -70,6 +70,8 @@ export async function openRuntime(config: RuntimeConfig, opts: RuntimeOptions = 
   // Compiled once, before listening: the ingest path asks for a workspace's plan from memory.
   const plans = new PlanRing(store);
   await plans.load();
+  // Plans saved on another node are polled for the same reason as keys.
+  if (engine.shared) plans.watch(opts.keysRefreshMs);
   const app = await buildApp({ config, store, keys, plans, log, now: opts.now, logger: opts.logger, geo });
   return {
     app,
@@ -79,6 +81,7 @@ export async function openRuntime(config: RuntimeConfig, opts: RuntimeOptions = 
     bootstrap: boot,
     async close() {
       await keys.stop();
+      await plans.stop();
       await app.close(); // waits for in-flight requests, which wait for their log writes
       await log.close();
       await store.close();

@@ -135,4 +135,10 @@ export interface PlanStore {
   listPlans(workspaceId: string): Promise<Array<{ version: number; createdAt: Date }>>;
   /** The latest plan of every workspace that has one: what a node compiles at start. */
   currentPlans(): Promise<Array<StoredPlan & { workspaceId: string }>>;
+  /**
+   * A value that identifies the set of stored plan versions (a version's document never changes): it moves when
+   * a version is saved or a workspace deleted, on any node sharing the store, and is the same for the same set.
+   * Plan rings compare it to recompile (plans/ring.ts), as key rings do keysVersion.
+   */
+  plansVersion(): Promise<string>;
 }

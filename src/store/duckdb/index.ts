@@ -72,7 +72,7 @@ const DURING_PURGE = {
   erasure: ['purgeStatus'],
   schema: ['listNames', 'getName', 'listTraits', 'seenSince', 'violations'],
   // savePlan writes: it waits for a purge, or the copy would miss the new version.
-  plans: ['getPlan', 'listPlans', 'currentPlans'],
+  plans: ['getPlan', 'listPlans', 'currentPlans', 'plansVersion'],
 } as const;
 
 /** The database file is locked by another process, most likely another Intake on the same data directory. */
@@ -285,6 +285,7 @@ export class DuckDBStore implements Store {
     getPlan: (workspaceId, version) => plans.getPlan(this.db, workspaceId, version),
     listPlans: (workspaceId) => plans.listPlans(this.db, workspaceId),
     currentPlans: () => plans.currentPlans(this.db),
+    plansVersion: () => plans.plansVersion(this.db),
   };
 
   private version = 0;

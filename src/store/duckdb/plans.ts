@@ -52,6 +52,14 @@ export async function listPlans(db: Db, ws: string): Promise<Array<{ version: nu
   return rows.map((r) => ({ version: Number(r.version), createdAt: date(r.created_at) }));
 }
 
+/** A digest of the set of stored (workspace, version) pairs: their count and the XOR of their 64-bit hashes. */
+export async function plansVersion(db: Db): Promise<string> {
+  const rows = await db.all(
+    'SELECT count(*)::BIGINT AS n, coalesce(bit_xor(hash(workspace_id, version)), 0)::UBIGINT AS x FROM plans',
+  );
+  return `${Number(rows[0]?.n ?? 0)}:${String(rows[0]?.x ?? 0)}`;
+}
+
 export async function currentPlans(db: Db): Promise<Array<StoredPlan & { workspaceId: string }>> {
   const rows = await db.all(
     `SELECT workspace_id, version, created_at, plan::VARCHAR AS plan FROM plans

@@ -1,4 +1,6 @@
 // Workspaces and API keys (stored hashed).
+
+import { uuidv7 } from '../../core/ids.ts';
 import {
   type ApiKey,
   DEFAULT_WORKSPACE_SETTINGS,
@@ -13,7 +15,6 @@ import {
   type Workspace,
   type WorkspaceSettings,
 } from '../types.ts';
-import { uuidv7 } from '../../core/ids.ts';
 import { type Db, date, dateOrNull, ts } from './db.ts';
 
 export async function createWorkspace(db: Db, ws: Workspace): Promise<void> {

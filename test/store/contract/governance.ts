@@ -5,7 +5,7 @@ import type { CanonicalEvent } from '../../../src/core/event.ts';
 import { DictionaryBatch } from '../../../src/pipeline/dictionary/observe.ts';
 import type { LogBatch, Store } from '../../../src/store/types.ts';
 import { at, event, logBatch, rejection } from '../../fixtures.ts';
-import { finished, type Part } from './common.ts';
+import { finished, type Part, workspace } from './common.ts';
 
 const DAY = 86_400;
 const names = async (store: Store, ws: string) =>
@@ -196,6 +196,26 @@ export function governanceContract({ test, withStore }: Part): void {
         ['o', 1],
         ['w', 2],
       ]);
+    }));
+
+  test('plansVersion moves with every saved version and a deleted workspace, and names the set of versions', () =>
+    withStore(async (store) => {
+      const seen = [await store.plans.plansVersion()];
+      assert.equal(await store.plans.plansVersion(), seen[0], 'nothing changed');
+      await store.plans.savePlan('w', {}, at(1));
+      seen.push(await store.plans.plansVersion());
+      // A second version with the same time still moves it.
+      await store.plans.savePlan('w', {}, at(1));
+      seen.push(await store.plans.plansVersion());
+      await store.plans.savePlan('o', {}, at(2));
+      seen.push(await store.plans.plansVersion());
+      await store.admin.createWorkspace(workspace('o', 1));
+      assert.equal(await store.plans.plansVersion(), seen[3], 'a workspace without plan changes: no move');
+      assert.equal(new Set(seen).size, seen.length, `every save moved it: ${seen.join(' | ')}`);
+      await store.erasure.deleteWorkspace('o');
+      const afterDelete = await store.plans.plansVersion();
+      assert.notEqual(afterDelete, seen[3], 'the deletion moved it');
+      assert.equal(afterDelete, seen[2], "the same versions as before o's: the same value");
     }));
 
   test('deleteWorkspace removes its dictionary and its plans', () =>
