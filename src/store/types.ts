@@ -261,6 +261,12 @@ export interface EventSink {
   dedupeKeys(since: Date, add: (key: string, seconds: number) => void): Promise<void>;
   /** Forgets stored dedupe keys first seen before `before` (tombstones are kept); returns how many. */
   purgeKeys(before: Date): Promise<number>;
+  /**
+   * Stores dedupe keys (core/dedupe.ts) as tombstones, never forgotten, as a deletion does: how `intake migrate`
+   * carries a deleted person's refusals over. A key already a tombstone is not stored twice; returns how many
+   * were new.
+   */
+  addTombstones(keys: readonly string[]): Promise<number>;
 }
 
 /** An export line's fields in order: its name and the CanonicalEvent key it holds. */
@@ -393,6 +399,22 @@ export interface Erasure {
   purgeStatus(): Promise<PurgeStatus>;
 }
 
+/** How many rows a store holds, by what they are: `intake migrate` compares a source with its target. */
+export interface StoreCounts {
+  workspaces: number;
+  keys: number;
+  events: number;
+  rejected: number;
+  /** Persons of the identity graph (each with one or more ids). */
+  persons: number;
+  /** Ids linked to persons (user and anonymous ids). */
+  identities: number;
+  groups: number;
+  groupMembers: number;
+  planVersions: number;
+  tombstones: number;
+}
+
 /** Workspaces and keys. */
 export interface Admin {
   createWorkspace(ws: Workspace): Promise<void>;
@@ -411,6 +433,8 @@ export interface Admin {
    * compare it to reload (auth/keys.ts).
    */
   keysVersion(): Promise<number>;
+  /** Every table's rows, counted as a reader sees them (no duplicate, nothing deleted). */
+  counts(): Promise<StoreCounts>;
 }
 
 /** Every part of an engine, opened together. */

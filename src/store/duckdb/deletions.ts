@@ -26,6 +26,17 @@ const toJob = (r: Row): DeletionJob => ({
 const COLUMNS =
   'id, workspace_id, status, requested_at, started_at, finished_at, events_deleted, ids_deleted, error, erased_at';
 
+/** Stores keys (32 hex digits) as tombstones, skipping those already there; returns how many were new. */
+export async function addTombstones(db: Db, keys: readonly string[]): Promise<number> {
+  if (keys.length === 0) return 0;
+  const list = listValue([...new Set(keys)].map((k) => BigInt(`0x${k}`).toString()));
+  return db.run(
+    `INSERT INTO dedupe_keys SELECT k, ${TOMBSTONE_SEEN_AT} FROM (SELECT unnest(?::VARCHAR[])::UHUGEINT AS k) n
+      WHERE NOT EXISTS (SELECT 1 FROM dedupe_keys d WHERE d.key = n.k AND d.seen_at = ${TOMBSTONE_SEEN_AT})`,
+    [list],
+  );
+}
+
 export async function createDeletion(db: Db, ws: string, subject: string, at: Date): Promise<DeletionJob> {
   const id = uuidv7(at.getTime());
   await db.run(

@@ -64,11 +64,12 @@ export interface DuckDBStoreOptions {
  */
 const DURING_PURGE = {
   sink: ['load', 'checkpoint', 'dedupeKeys', 'purgeKeys'],
+  // addTombstones writes outside a batch: it waits for a purge, as a deletion does.
   events: ['listEvents', 'listRejected'],
   profiles: ['getUser', 'listUsers', 'listUserEvents', 'getGroup', 'listGroupUsers', 'getDeletion'],
   sql: ['query', 'stream'],
   insights: ['trends', 'funnels', 'retention'],
-  admin: ['listWorkspaces', 'listKeys', 'keysVersion'],
+  admin: ['listWorkspaces', 'listKeys', 'keysVersion', 'counts'],
   erasure: ['purgeStatus'],
   schema: ['listNames', 'getName', 'listTraits', 'seenSince', 'violations'],
   // savePlan writes: it waits for a purge, or the copy would miss the new version.
@@ -199,6 +200,7 @@ export class DuckDBStore implements Store {
     // Deleted users' keys are tombstones dated 9999-12-31 (deletions.ts), so the window purge never forgets them.
     purgeKeys: (before) =>
       this.writes.run(() => this.writer.run('DELETE FROM dedupe_keys WHERE seen_at < ?', [ts(before)])),
+    addTombstones: (keys) => this.writes.run(() => del.addTombstones(this.writer, keys)),
   };
 
   readonly events: EventReads = {
@@ -270,6 +272,7 @@ export class DuckDBStore implements Store {
     updateKeyAccess: (workspaceId, id, a) => this.bumped(ws.updateKeyAccess(this.db, workspaceId, id, a)),
     // One process owns the file, so its counter sees every change.
     keysVersion: async () => this.version,
+    counts: () => ws.counts(this.db),
   };
 
   readonly schema: SchemaReads = {

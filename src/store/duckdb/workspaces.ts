@@ -12,10 +12,12 @@ import {
   type RateLimit,
   SCOPES,
   type Scope,
+  type StoreCounts,
   type Workspace,
   type WorkspaceSettings,
 } from '../types.ts';
 import { type Db, date, dateOrNull, ts } from './db.ts';
+import { TOMBSTONE_SEEN_AT } from './profile-schema.ts';
 
 export async function createWorkspace(db: Db, ws: Workspace): Promise<void> {
   await db.run('INSERT INTO workspaces (id, name, created_at, settings, properties) VALUES (?, ?, ?, ?, ?)', [
@@ -148,6 +150,29 @@ const WORKSPACE_TABLES = [
  * Deletes the workspace and every row it owns, and records it as a finished deletion of the whole workspace
  * (subject NULL), so the purge (erasure.ts) erases the rows' bytes from the file as it does a person's.
  */
+export async function counts(db: Db): Promise<StoreCounts> {
+  const n = (sql: string) => `(SELECT count(*) FROM ${sql})::BIGINT`;
+  const rows = await db.all(
+    `SELECT ${n('workspaces')} AS workspaces, ${n('api_keys')} AS keys, ${n('events')} AS events,
+       ${n('rejected')} AS rejected, ${n('(SELECT DISTINCT workspace_id, person_id FROM identities)')} AS persons, ${n('identities')} AS identities,
+       ${n('group_profiles')} AS groups, ${n('group_members')} AS group_members, ${n('plans')} AS plan_versions,
+       ${n(`dedupe_keys WHERE seen_at = ${TOMBSTONE_SEEN_AT}`)} AS tombstones`,
+  );
+  const r = rows[0] ?? {};
+  return {
+    workspaces: Number(r.workspaces),
+    keys: Number(r.keys),
+    events: Number(r.events),
+    rejected: Number(r.rejected),
+    persons: Number(r.persons),
+    identities: Number(r.identities),
+    groups: Number(r.groups),
+    groupMembers: Number(r.group_members),
+    planVersions: Number(r.plan_versions),
+    tombstones: Number(r.tombstones),
+  };
+}
+
 export async function deleteWorkspace(db: Db, id: string, at: Date): Promise<boolean> {
   await db.run('BEGIN TRANSACTION');
   try {

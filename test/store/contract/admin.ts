@@ -1,8 +1,9 @@
 // The store contract, admin: workspaces, keys and the keys version that key rings watch.
 import assert from 'node:assert/strict';
+import { dedupeKey } from '../../../src/core/dedupe.ts';
 import { type ApiKey, PRESETS } from '../../../src/store/types.ts';
-import { at, event, logBatch } from '../../fixtures.ts';
-import { apiKey, type Part, workspace } from './common.ts';
+import { at, event, logBatch, rejection } from '../../fixtures.ts';
+import { apiKey, type Part, profileEvents, workspace } from './common.ts';
 
 export function adminContract({ test, withStore }: Part): void {
   test('workspaces: created, listed, their settings replaced', () =>
@@ -100,5 +101,42 @@ export function adminContract({ test, withStore }: Part): void {
       await still('loading events is no key change');
       await store.erasure.deleteWorkspace('w1');
       await moved('deleteWorkspace (its keys are gone)');
+    }));
+
+  test('counts: every table as a reader sees it', () =>
+    withStore(async (store) => {
+      const zero = {
+        workspaces: 0,
+        keys: 0,
+        events: 0,
+        rejected: 0,
+        persons: 0,
+        identities: 0,
+        groups: 0,
+        groupMembers: 0,
+        planVersions: 0,
+        tombstones: 0,
+      };
+      assert.deepEqual(await store.admin.counts(), zero);
+      await store.admin.createWorkspace(workspace('w'));
+      await store.admin.createKey(apiKey('k1', 'w'));
+      await store.admin.createKey(apiKey('k2', 'w'));
+      await store.plans.savePlan('w', {}, at(1));
+      // Ada (anon-1, ada, old-ada), the visitor anon-2 and Bob; acme with Ada and the visitor.
+      await store.sink.load(logBatch(1, profileEvents('w'), [rejection('w', 'r1')]));
+      await store.sink.addTombstones([dedupeKey('w', 'gone')]);
+      assert.deepEqual(await store.admin.counts(), {
+        ...zero,
+        workspaces: 1,
+        keys: 2,
+        events: 8,
+        rejected: 1,
+        persons: 3,
+        identities: 5,
+        groups: 1,
+        groupMembers: 2,
+        planVersions: 1,
+        tombstones: 1,
+      });
     }));
 }

@@ -156,6 +156,23 @@ export function sinkContract({ test, withStore }: Part): void {
       assert.deepEqual(tombs, [dedupeKey('w', 'g1')]);
     }));
 
+  test('addTombstones stores keys as tombstones once, kept by purgeKeys and given back by dedupeKeys', () =>
+    withStore(async (store) => {
+      const keys = [dedupeKey('w', 'm1'), dedupeKey('w', 'm2'), dedupeKey('o', 'm1')];
+      assert.equal(await store.sink.addTombstones(keys), 3);
+      assert.equal(await store.sink.addTombstones([keys[0] as string, dedupeKey('w', 'm3')]), 1, 'one new');
+      assert.equal(await store.sink.addTombstones([]), 0);
+      await store.sink.purgeKeys(new Date(Date.UTC(9000, 0, 1)));
+      const tombs = await keysSince(store, new Date(Date.UTC(9000, 0, 1)));
+      assert.deepEqual(
+        tombs.map(([k]) => k),
+        [...keys, dedupeKey('w', 'm3')].sort(),
+        'each once, past any purge',
+      );
+      assert.ok(tombs.every(([, s]) => s >= FOREVER));
+      assert.equal((await store.admin.counts()).tombstones, 4);
+    }));
+
   test('text with lone UTF-16 surrogates is stored with U+FFFD in their place', () =>
     withStore(async (store) => {
       const e = event('w', 's1', {
