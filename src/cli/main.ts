@@ -2,10 +2,12 @@
 // are logged at debug level.
 import pino from 'pino';
 import { type Config, ConfigError, describeOptions, loadConfig } from '../core/config.ts';
+import { MIGRATE_USAGE, parseMigrateArgs, runMigrate } from './migrate.ts';
 import { StartError } from './preflight.ts';
 import { start } from './start.ts';
 
 const USAGE = `usage: intake start [options]
+       intake migrate --data-dir DIR --to-data-dir DIR   (intake migrate --help)
 
 options (flag, or environment variable):
 ${describeOptions()}
@@ -20,6 +22,28 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (command === 'migrate') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(MIGRATE_USAGE);
+      return;
+    }
+    let args: ReturnType<typeof parseMigrateArgs>;
+    try {
+      args = parseMigrateArgs(rest, process.env);
+    } catch (err) {
+      process.stderr.write(`intake: bad configuration: ${firstLine(err)}\n`);
+      process.exit(2);
+    }
+    try {
+      process.exitCode = await runMigrate(args, process.stdout);
+    } catch (err) {
+      process.stderr.write(
+        `\nintake: migrate stopped: ${firstLine(err)} (run the same command again to resume)\n`,
+      );
+      process.exit(1);
+    }
     return;
   }
   if (command !== 'start') {
