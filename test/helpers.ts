@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyRing } from '../src/auth/keys.ts';
-import { loadConfig } from '../src/core/config.ts';
+import { loadConfig, type Role } from '../src/core/config.ts';
 import type { App } from '../src/http/app.ts';
 import { FileLog } from '../src/ingest/file/file-log.ts';
 import type { IngestLog } from '../src/ingest/types.ts';
@@ -53,6 +53,8 @@ export function tempDir(prefix = 'intake-test-'): string {
 
 export interface TestAppOptions {
   dataDir?: string;
+  /** --role (default every role). */
+  roles?: Role[];
   bodyLimit?: number;
   eventLimit?: number;
   queueLimit?: number;
@@ -93,6 +95,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     loadDelayMs: opts.loadDelayMs ?? 100,
     ...(opts.readWaitMs === undefined ? {} : { readWaitMs: opts.readWaitMs }),
     queryTimeoutMs: opts.queryTimeoutMs ?? 10_000,
+    ...(opts.roles ? { roles: opts.roles } : {}),
   };
   const rt = await openRuntime(config, {
     engine: TEST_ENGINE,

@@ -1,9 +1,19 @@
 // One typed configuration for the intake command: defaults, flags, environment, validation.
 import { parseArgs } from 'node:util';
 
+/** What a process does (`--role`): accept events, load the log into the store, answer reads. */
+export type Role = 'ingest' | 'loader' | 'api';
+export const ROLES: readonly Role[] = ['ingest', 'loader', 'api'];
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Config {
+  /**
+   * What this process does (--role, a comma list of ingest, loader, api; `all`, the default, is every one).
+   * On the embedded engine the process always loads its own log and the roles choose the HTTP routes it serves;
+   * in a cluster they also choose whether it publishes to the stream and whether it consumes it.
+   */
+  roles: Role[];
   /** TCP port to listen on. Default 8080. */
   port: number;
   /** Interface to bind. Default 127.0.0.1 (set 0.0.0.0 to accept remote clients). */
@@ -66,6 +76,7 @@ export const DEFAULT_READ_WAIT_MS = 30_000;
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const OPTIONS = {
+  role: { type: 'string', env: 'INTAKE_ROLE' },
   port: { type: 'string', env: 'PORT' },
   host: { type: 'string', env: 'HOST' },
   'data-dir': { type: 'string', env: 'INTAKE_DATA_DIR' },
@@ -101,6 +112,7 @@ export function describeOptions(): string {
   // The defaults as loadConfig gives them, so the help cannot drift from the code.
   const defaults = loadConfig([], {}) as unknown as Record<string, unknown>;
   const shown = (k: OptionName) => {
+    if (k === 'role') return 'all (ingest,loader,api)';
     const v = defaults[k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())];
     if (v === undefined) return k === 'geoip-dir' ? 'bundled (off: none)' : '';
     return Array.isArray(v) ? v.join(',') || 'none' : String(v);
@@ -186,7 +198,22 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   const duckdbMemoryLimit = opt('duckdb-memory-limit', '256MB', duckdbSize);
   const duckdbCheckpointThreshold = opt('duckdb-checkpoint-threshold', '4MB', duckdbSize);
 
+  const roles = opt('role', [...ROLES], (label, raw) => {
+    const list = raw
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean);
+    if (list.includes('all')) return [...ROLES];
+    for (const r of list) {
+      if (!ROLES.includes(r as Role))
+        throw new ConfigError(`${label} must list roles among ${ROLES.join(', ')} (or all), got "${r}"`);
+    }
+    if (list.length === 0) throw new ConfigError(`${label} names no role`);
+    return ROLES.filter((r) => list.includes(r));
+  });
+
   return {
+    roles,
     port: opt('port', 8080, (l, r) => int(l, r, 0, 65535)),
     host,
     dataDir: get('data-dir') ?? './data',

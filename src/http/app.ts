@@ -11,7 +11,7 @@ import Fastify, {
 } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
 import { Limiter } from '../auth/limits.ts';
-import type { Config } from '../core/config.ts';
+import { type Config, ROLES, type Role } from '../core/config.ts';
 import { errorBody, IntakeError } from '../core/errors.ts';
 import { VERSION } from '../core/version.ts';
 import { DIALECTS } from '../dialects/index.ts';
@@ -38,7 +38,8 @@ export interface AppDeps {
   config: Pick<
     Config,
     'bodyLimit' | 'eventLimit' | 'trustProxy' | 'queryTimeoutMs' | 'queryMaxRows' | 'queryStreamTimeoutMs'
-  >;
+  > &
+    Partial<Pick<Config, 'roles'>>;
   /** The store as readers see it: its reads wait for the log (ingest/read-your-writes.ts). */
   store: Store;
   keys: KeyRing;
@@ -123,8 +124,27 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       });
     }
   });
+  // Which role serves each route: a route whose key check names a scope goes by it (ingest: the ingest role;
+  // any other: api), else by the section registering it (the dialects' routes: ingest, which also covers
+  // PostHog's flags and settings that its SDKs ask for; the rest: api); /, /health and the OpenAPI document
+  // answer on every node. A route of a role this node does not have answers 404 naming the node's roles, and
+  // is left out of its OpenAPI document.
+  const roles = new Set(config.roles ?? ROLES);
+  const only = roles.size < ROLES.length ? ` (this node's roles: ${[...roles].join(', ')})` : '';
+  let section: Role | 'any' = 'any';
+  app.addHook('onRoute', (route) => {
+    const hooks = [route.preValidation].flat() as Array<{ scope?: string } | undefined>;
+    const scope = hooks.find((h) => typeof h?.scope === 'string')?.scope;
+    const role = scope === undefined ? section : scope === 'ingest' ? 'ingest' : 'api';
+    route.config = { ...(route.config as object), role } as typeof route.config;
+    if (role !== 'any' && !roles.has(role)) route.schema = { ...route.schema, hide: true };
+  });
   const notFound = (req: FastifyRequest) =>
-    new IntakeError('INTAKE_ERR_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`);
+    new IntakeError('INTAKE_ERR_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}${only}`);
+  const served = (req: FastifyRequest) => {
+    const role = (req.routeOptions.config as { role?: Role | 'any' } | undefined)?.role;
+    return role === undefined || role === 'any' || roles.has(role);
+  };
   app.setNotFoundHandler((req) => {
     throw notFound(req);
   });
@@ -156,7 +176,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // Route first, parse after: fastify runs the body parser for its not-found handler too, so a body that is
   // not JSON sent to an unknown route was answered 400 INVALID_JSON (or 413) instead of 404. After the CORS
   // hook, so the 404 carries its headers.
-  app.addHook('onRequest', (req, _reply, done) => done(req.is404 ? notFound(req) : undefined));
+  app.addHook('onRequest', (req, _reply, done) =>
+    done(req.is404 || !served(req) ? notFound(req) : undefined),
+  );
 
   const now = deps.now ?? (() => new Date());
   const ingestor = createIngestor(deps.log, {
@@ -167,6 +189,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   const ctx = { store: deps.store, keys: deps.keys, plans: deps.plans, log: deps.log, ingestor, now, config };
   healthRoutes(app, ctx);
+  section = 'api';
   adminRoutes(app, ctx);
   eventRoutes(app, ctx);
   userRoutes(app, ctx);
@@ -175,8 +198,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   profileRoutes(app, ctx);
   schemaRoutes(app, ctx);
   if (deps.plans) planRoutes(app, { ...ctx, plans: deps.plans });
+  section = 'ingest';
   for (const dialect of DIALECTS) dialect.routes(app, ctx);
   settingsRoutes(app, ctx);
+  section = 'any';
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -51,6 +51,11 @@ export function candidateKeys(req: FastifyRequest): string[] {
  * without it is a 403 naming the scope missing; no valid key a 401.
  */
 export function requireScope(ring: KeyRing, scope: Scope) {
+  // The scope rides on the hook: the app serves a route on the nodes whose roles need it (app.ts).
+  return Object.assign(scopeCheck(ring, scope), { scope });
+}
+
+function scopeCheck(ring: KeyRing, scope: Scope) {
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     // The key found in the headers before the body was read (keyGuards) is the one the loop below would pick.
     const early = req.admitted;
