@@ -136,6 +136,8 @@ export class LineWriter {
     const out = Buffer.allocUnsafe(this.at);
     this.buf.copy(out, 0, 0, this.at);
     this.at = 0;
+    // A large batch grew the buffer (its room is ~3x its bytes): not kept for the ordinary ones.
+    if (this.buf.length > 1 << 20) this.buf = Buffer.allocUnsafe(1 << 16);
     return out;
   }
 
