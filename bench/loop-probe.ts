@@ -13,8 +13,12 @@ if (file) {
   let gcCount = 0;
   let gcMaxMs = 0;
   const byKind: Record<string, number> = {};
+  /** GC pauses of the window and on-CPU stalls of the window ([from, to] in performance.now() ms, held ms). */
+  const pauses: Array<[number, number]> = [];
+  const held: Array<[number, number, number]> = [];
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
+      pauses.push([e.startTime, e.startTime + e.duration]);
       gcMs += e.duration;
       gcCount++;
       gcMaxMs = Math.max(gcMaxMs, e.duration);
@@ -36,9 +40,10 @@ if (file) {
     const now = performance.now();
     const cpu = threadNs();
     if (now - last > 25) stalls++;
-    const held = (cpu - lastCpu) / 1e6;
-    if (held > 20) cpuStalls++;
-    cpuMaxMs = Math.max(cpuMaxMs, held);
+    const ms = (cpu - lastCpu) / 1e6;
+    if (ms > 20) cpuStalls++;
+    if (ms > 15) held.push([last, now, ms]);
+    cpuMaxMs = Math.max(cpuMaxMs, ms);
     last = now;
     lastCpu = cpu;
   }, 5).unref();
@@ -67,6 +72,13 @@ if (file) {
         stallsOver20: stalls,
         cpuStallsOver20: cpuStalls,
         cpuMaxMs: round(cpuMaxMs),
+        // Each on-CPU stall over 15 ms, with the GC pause time inside it.
+        cpuStalls: held.map(([from, to, ms]) => ({
+          ms: round(ms),
+          gcMs: round(
+            pauses.reduce((sum, [a, b]) => sum + Math.max(0, Math.min(b, to) - Math.max(a, from)), 0),
+          ),
+        })),
         gcMs: round(gcMs),
         gcCount,
         gcMaxMs: round(gcMaxMs),
@@ -79,6 +91,8 @@ if (file) {
     stalls = 0;
     cpuStalls = 0;
     cpuMaxMs = 0;
+    pauses.length = 0;
+    held.length = 0;
     gcCount = 0;
     gcMaxMs = 0;
     for (const k of Object.keys(byKind)) delete byKind[k];

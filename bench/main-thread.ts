@@ -58,6 +58,8 @@ interface Probe {
   stallsOver20: number;
   cpuStallsOver20: number;
   cpuMaxMs: number;
+  /** Each on-CPU stall over 15 ms, with the GC pause time (wall) that overlaps it. */
+  cpuStalls: Array<{ ms: number; gcMs: number }>;
   gcMs: number;
   gcCount: number;
   gcMaxMs: number;
@@ -153,6 +155,7 @@ async function once(root: string, load: LoadGenerator, round: number) {
     stalls: p.stallsOver20,
     cpuStalls: p.cpuStallsOver20,
     cpuMaxMs: p.cpuMaxMs,
+    stallList: p.cpuStalls,
     gcLog,
   };
 }
@@ -165,6 +168,10 @@ try {
     for (const root of order) {
       const x = await once(root, load, round);
       results.push(x);
+      if (x.stallList.length > 0)
+        process.stdout.write(
+          `  on-CPU stalls over 15 ms: ${x.stallList.map((s) => `${s.ms} ms (GC ${s.gcMs})`).join(', ')}\n`,
+        );
       if (args['trace-gc']) process.stdout.write(x.gcLog.split('\n').slice(-60).join('\n'));
       process.stdout.write(
         `round ${round + 1} ${root}: ${x.eventsPerSec} events/s, main ${x.mainUs.toFixed(1)} µs/event, process ` +
