@@ -128,6 +128,14 @@ function fillBatches(start: number): CanonicalEvent[][] {
 
 /** Wall and CPU time of one batch, µs per event. */
 async function timed(impl: Impl, db: DbClass, caches: Caches, batch: CanonicalEvent[]) {
+  // The longest stretch the event loop was held (a 1 ms timer's largest gap): the stall a server would see.
+  let block = 0;
+  let last = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    block = Math.max(block, now - last);
+    last = now;
+  }, 1);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   await db.run('BEGIN TRANSACTION');
@@ -135,7 +143,13 @@ async function timed(impl: Impl, db: DbClass, caches: Caches, batch: CanonicalEv
   await db.run('COMMIT');
   caches.apply(changes);
   const c = process.cpuUsage(c0);
-  return { wall: ((performance.now() - t0) * 1000) / batch.length, cpu: (c.user + c.system) / batch.length };
+  clearInterval(ticker);
+  block = Math.max(block, performance.now() - last);
+  return {
+    wall: ((performance.now() - t0) * 1000) / batch.length,
+    cpu: (c.user + c.system) / batch.length,
+    block,
+  };
 }
 
 /** One pass on a fresh database: the cold first batch, then (after a fill) `WARM` warm batches. */
@@ -152,7 +166,7 @@ async function pass(impl: Impl, identifyShare: number, seed: number) {
     const day = Date.UTC(2026, 0, 1);
     const cold = await timed(impl, db, caches, randomBatch(r, BATCH, day, identifyShare));
     for (const b of fillBatches(day + 60_000)) await timed(impl, db, caches, b);
-    const warm: Array<{ wall: number; cpu: number }> = [];
+    const warm: Array<{ wall: number; cpu: number; block: number }> = [];
     const session = args.profile === undefined ? null : new Session();
     if (session) {
       session.connect();
@@ -166,7 +180,14 @@ async function pass(impl: Impl, identifyShare: number, seed: number) {
       writeFileSync(args.profile, JSON.stringify(profile));
       session.disconnect();
     }
-    return { cold, warm: { wall: median(warm.map((w) => w.wall)), cpu: median(warm.map((w) => w.cpu)) } };
+    return {
+      cold,
+      warm: {
+        wall: median(warm.map((w) => w.wall)),
+        cpu: median(warm.map((w) => w.cpu)),
+        block: Math.max(...warm.map((w) => w.block)),
+      },
+    };
   } finally {
     conn.closeSync();
     instance.closeSync();
@@ -186,8 +207,15 @@ for (const [label, share] of [
   ['10% identify with traits', 0.1],
 ] as const) {
   if (args.only !== undefined && !label.startsWith(args.only)) continue;
-  type Series = Record<'cold' | 'warm' | 'coldCpu' | 'warmCpu', number[]>;
-  const res: Series[] = impls.map(() => ({ cold: [], warm: [], coldCpu: [], warmCpu: [] }));
+  type Series = Record<'cold' | 'warm' | 'coldCpu' | 'warmCpu' | 'coldBlock' | 'warmBlock', number[]>;
+  const res: Series[] = impls.map(() => ({
+    cold: [],
+    warm: [],
+    coldCpu: [],
+    warmCpu: [],
+    coldBlock: [],
+    warmBlock: [],
+  }));
   for (let rep = 0; rep < REPS; rep++) {
     for (const [i, impl] of impls.entries()) {
       const p = await pass(impl, share, 1000 + rep);
@@ -196,6 +224,8 @@ for (const [label, share] of [
       x.warm.push(p.warm.wall);
       x.coldCpu.push(p.cold.cpu);
       x.warmCpu.push(p.warm.cpu);
+      x.coldBlock.push(p.cold.block);
+      x.warmBlock.push(p.warm.block);
     }
   }
   console.log(`${label}; batches of ${BATCH}, median of ${REPS} passes (wall, then process CPU):`);
@@ -206,5 +236,12 @@ for (const [label, share] of [
       `${fmt(median(x[k]))}${i === 0 ? '' : ` (${(median(x[k]) / median(base[k])).toFixed(2)}×)`}`;
     console.log(`  ${impl.name.padEnd(28)} cold ${col('cold')}   warm ${col('warm')}`);
     console.log(`  ${'  cpu'.padEnd(28)} cold ${col('coldCpu')}   warm ${col('warmCpu')}`);
+    const ms = (k: keyof Series) =>
+      `${Math.max(...x[k])
+        .toFixed(1)
+        .padStart(6)} ms`;
+    console.log(
+      `  ${'  longest event-loop block'.padEnd(28)} cold ${ms('coldBlock')}   warm ${ms('warmBlock')}`,
+    );
   }
 }

@@ -1,8 +1,11 @@
 // Segment's HTTP Tracking API (also spoken by RudderStack, Jitsu and analytics.js): single calls, batch, import.
-import { Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import { IntakeError } from '../core/errors.ts';
 import { EVENT_TYPES, type JsonObject } from '../core/event.ts';
 import { requireScope } from '../http/auth.ts';
+import { takeBody } from '../http/body.ts';
+import type { RouteContext } from '../http/context.ts';
 import { errorResponses, ItemRejection, WRITE_SECURITY } from '../http/schemas.ts';
 import type { IngestSummary } from '../ingest/ingest.ts';
 import { isObject } from '../pipeline/validate.ts';
@@ -29,6 +32,16 @@ const BatchResponse = Type.Object({
   }),
 });
 
+const BatchBody = Type.Object(
+  {
+    batch: Type.Array(Type.Unknown(), { description: 'Segment events, each with its `type`' }),
+    context: Type.Optional(Type.Unknown()),
+    integrations: Type.Optional(Type.Unknown()),
+    sentAt: Type.Optional(Type.Unknown()),
+  },
+  { additionalProperties: true },
+);
+
 /** Batch-level context and integrations are defaults for each item; the item's own keys win. */
 function withBatchDefaults(item: unknown, context: unknown, integrations: unknown): unknown {
   if (!isObject(item)) return item;
@@ -41,6 +54,13 @@ function withBatchDefaults(item: unknown, context: unknown, integrations: unknow
       : (item.integrations ?? integrations);
   }
   return out;
+}
+
+/** Not in the async handler: nothing of the body is then left in its frame while the log writes. */
+function ingestBatch(req: FastifyRequest & { body: Static<typeof BatchBody> }, ctx: RouteContext) {
+  const { batch, context, integrations, sentAt } = takeBody(req);
+  const items = batch.map((item) => withBatchDefaults(item, context, integrations));
+  return ctx.ingestor.ingest(requestContext(req, ctx, 'segment', sentAt), items);
 }
 
 export function batchResponse(s: IngestSummary) {
@@ -74,8 +94,9 @@ export const segment: Dialect = {
             },
           },
           async (req) => {
-            const item = { ...(req.body as JsonObject), type };
-            const s = await ctx.ingestor.ingest(requestContext(req, ctx, 'segment'), [item]);
+            const s = await ctx.ingestor.ingest(requestContext(req, ctx, 'segment'), [
+              { ...(takeBody(req) as JsonObject), type },
+            ]);
             const only = s.items[0];
             if (only?.status === 'rejected')
               throw new IntakeError(only.code, only.reason, { messageId: only.messageId });
@@ -97,24 +118,11 @@ export const segment: Dialect = {
             tags: ['segment'],
             security,
             hide: path === '/v1/b',
-            body: Type.Object(
-              {
-                batch: Type.Array(Type.Unknown(), { description: 'Segment events, each with its `type`' }),
-                context: Type.Optional(Type.Unknown()),
-                integrations: Type.Optional(Type.Unknown()),
-                sentAt: Type.Optional(Type.Unknown()),
-              },
-              { additionalProperties: true },
-            ),
+            body: BatchBody,
             response: { 200: BatchResponse, ...errorResponses },
           },
         },
-        async (req) => {
-          const { batch, context, integrations, sentAt } = req.body;
-          const items = batch.map((item) => withBatchDefaults(item, context, integrations));
-          const s = await ctx.ingestor.ingest(requestContext(req, ctx, 'segment', sentAt), items);
-          return batchResponse(s);
-        },
+        async (req) => batchResponse(await ingestBatch(req, ctx)),
       );
     }
   },

@@ -4,6 +4,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { IntakeError } from '../core/errors.ts';
+import type { CanonicalEvent } from '../core/event.ts';
 import { requireScope } from '../http/auth.ts';
 import type { RouteContext } from '../http/context.ts';
 import { BEARER_SECURITY, ErrorSchema, ItemRejection } from '../http/schemas.ts';
@@ -44,8 +45,10 @@ function withUuid(item: unknown): unknown {
 async function handleTrench(req: FastifyRequest, reply: FastifyReply, ctx: RouteContext, events: unknown[]) {
   const rc = requestContext(req, ctx, 'trench');
   rc.idsOptional = true;
-  const s = await ctx.ingestor.ingest(rc, events.map(withUuid));
-  const results = s.items.flatMap((it) => (it.status === 'accepted' ? [trenchEvent(it.event)] : []));
+  const s = await ctx.ingestor.ingest(rc, events.map(withUuid), [], { events: true });
+  const results = s.items.flatMap((it) =>
+    it.status === 'accepted' ? [trenchEvent(it.event as CanonicalEvent)] : [],
+  );
   const { duplicates, rejected } = batchResponse(s);
   return reply.code(201).send({
     results,

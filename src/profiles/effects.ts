@@ -120,12 +120,15 @@ function addEvent(
   }
 }
 
-/** Gathers the profile effects of `events`, per workspace; `stored` lets settled events skip the graph. */
+/**
+ * Gathers the profile effects of `events`, per workspace; `stored` lets settled events skip the graph. `out`
+ * carries on from an earlier call (a batch gathered in slices, letting the event loop run between them).
+ */
 export function profileEffects(
   events: Iterable<CanonicalEvent>,
   stored?: StoredIds,
+  out: Map<string, WorkspaceEffects> = new Map(),
 ): Map<string, WorkspaceEffects> {
-  const out = new Map<string, WorkspaceEffects>();
   let ws: string | undefined;
   let fx = empty();
   let ids: ReadonlyMap<string, StoredId> | undefined;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EVENT_COLUMNS, KEY_FIELD } from '../../src/core/columns.ts';
-import { decodeLine, eventLine } from '../../src/ingest/file/lines.ts';
+import { decodeLine, eventLine, LineWriter, rejectionLine } from '../../src/ingest/file/lines.ts';
 import { record } from '../fixtures.ts';
 
 const TRICKY = [
@@ -58,4 +58,43 @@ test('strings are escaped as JSON.stringify escapes them; lone surrogates become
     assert.deepEqual(o.properties, { [s.toWellFormed()]: s.toWellFormed() });
     if (s.isWellFormed()) assert.ok(line.includes(`"event":${JSON.stringify(name)}`), 'byte for byte');
   }
+});
+
+test('the line writer writes the bytes of eventLine and rejectionLine, tricky strings and all', () => {
+  const w = new LineWriter();
+  let expected = '';
+  for (const long of [...TRICKY, 'x'.repeat(3000), 'é'.repeat(2000)]) {
+    const s = long.slice(0, 500); // ids and names: at most 512 characters
+    for (const r of [
+      record('ws', {
+        type: 'track',
+        event: `e ${s}`,
+        userId: `u ${s}`,
+        anonymousId: s === '' ? null : s,
+        messageId: `m ${s}`,
+        properties: { [s]: long },
+        context: { ip: '1.2.3.4', page: { title: s } },
+      }),
+      record('ws', { type: 'identify', userId: 'u', messageId: 'm2', traits: { name: s } }),
+    ]) {
+      w.event(r, 'f'.repeat(32));
+      expected += `${eventLine(r, 'f'.repeat(32))}\n`;
+    }
+    const rej = {
+      id: 'r1',
+      workspaceId: 'ws',
+      receivedAt: new Date(0),
+      source: 'segment',
+      messageId: s,
+      code: 'INTAKE_ERR_INVALID_EVENT' as const,
+      reason: `bad ${s}`,
+      payload: JSON.stringify({ s }),
+    };
+    w.rejection(rej);
+    expected += `${rejectionLine(rej)}\n`;
+  }
+  const bytes = w.take();
+  assert.equal(bytes.toString('utf8'), expected);
+  assert.deepEqual(bytes, Buffer.from(expected));
+  assert.equal(w.take().length, 0, 'take() starts over');
 });

@@ -14,6 +14,7 @@ import {
   rmSync,
   unlink,
   write,
+  writev,
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,9 +27,10 @@ import { DictionaryBatch } from '../../pipeline/dictionary/observe.ts';
 import type { LogBatch } from '../../store/types.ts';
 import type { IngestBatch, IngestResult } from '../types.ts';
 import type { KeySet } from './keyset.ts';
-import { decodeLine, eventLine, rejectionLine } from './lines.ts';
+import { decodeLine, LineWriter } from './lines.ts';
 
 const writeAsync = promisify(write);
+const writevAsync = promisify(writev);
 const fdatasyncAsync = promisify(fdatasync);
 
 /** A closed segment: a batch for the store, with its file as the fast-path hint. */
@@ -75,10 +77,12 @@ export interface SegmentLogOptions {
 }
 
 interface Waiting {
-  text: string;
+  /**
+   * Its lines, encoded at submit: a Buffer's bytes live outside the JS heap, so the request's strings are
+   * garbage before it waits for the write (see ingest/ingest.ts on what waiting objects cost the GC).
+   */
+  bytes: Buffer;
   events: CanonicalEvent[];
-  /** The same events whole, for the dictionary's walk once they are written. */
-  written: CanonicalEvent[];
   rejected: number;
   resolve(): void;
   reject(err: unknown): void;
@@ -133,6 +137,13 @@ function profileView(e: CanonicalEvent): CanonicalEvent {
 export class SegmentLog {
   private current: OpenSegment;
   private waiting: Waiting[] = [];
+  /**
+   * The data dictionary's walk of the waiting requests' events, made at submit (so their bodies need not wait
+   * with them) and merged into the segment their group write lands in, once it is durable.
+   */
+  private waitingDictionary = new DictionaryBatch();
+  /** Where submit() writes a batch's lines (lines.ts). */
+  private readonly lines = new LineWriter();
   private closeRequests: Array<(s: Segment | null) => void> = [];
   /** Segments closed because they were full, oldest first, not yet handed out by next(). */
   private fullSegments: Segment[] = [];
@@ -232,25 +243,25 @@ export class SegmentLog {
     const { dedupe } = this.opts;
     const duplicate = new Array<boolean>(batch.events.length);
     const events: CanonicalEvent[] = [];
-    const written: CanonicalEvent[] = [];
-    let text = '';
+    const dictionary = this.waitingDictionary;
+    const lines = this.lines;
     for (let i = 0; i < batch.events.length; i++) {
       const rec = batch.events[i] as EventRecord;
       const key = dedupeKey(rec.event.workspaceId, rec.event.messageId);
       duplicate[i] = dedupe.has(key);
       if (duplicate[i]) continue;
       dedupe.add(key, rec.event.receivedAt);
-      text += `${eventLine(rec, key)}\n`;
+      lines.event(rec, key);
       events.push(profileView(rec.event));
-      written.push(rec.event);
+      dictionary.add(rec.event);
     }
-    for (const r of batch.rejected) text += `${rejectionLine(r)}\n`;
+    for (const r of batch.rejected) lines.rejection(r);
+    const bytes = lines.take();
     this.backlog += events.length + batch.rejected.length;
     return new Promise<IngestResult>((resolve, reject) => {
       this.waiting.push({
-        text,
+        bytes,
         events,
-        written,
         rejected: batch.rejected.length,
         resolve: () => resolve({ duplicate }),
         reject,
@@ -300,7 +311,11 @@ export class SegmentLog {
 
   private async run(): Promise<void> {
     while (this.waiting.length > 0 || this.closeRequests.length > 0) {
-      if (this.waiting.length > 0) await this.flush(this.waiting.splice(0));
+      if (this.waiting.length > 0) {
+        const dictionary = this.waitingDictionary;
+        this.waitingDictionary = new DictionaryBatch();
+        await this.flush(this.waiting.splice(0), dictionary);
+      }
       if (this.closeRequests.length > 0) {
         // A segment that filled up meanwhile goes first.
         const seg = this.fullSegments.shift() ?? this.closeOpen();
@@ -310,18 +325,23 @@ export class SegmentLog {
     this.running = false;
   }
 
-  private async flush(group: Waiting[]): Promise<void> {
+  private async flush(group: Waiting[], dictionary: DictionaryBatch): Promise<void> {
     if (this.failure) {
       for (const w of group) w.reject(unavailable());
       return;
     }
     const seg = this.current;
-    const text = group.length === 1 ? (group[0] as Waiting).text : group.map((w) => w.text).join('');
     try {
-      if (text.length > 0) {
-        const buf = Buffer.from(text);
-        for (let off = 0; off < buf.length; )
-          off += (await writeAsync(seg.fd, buf, off, buf.length - off)).bytesWritten;
+      let size = 0;
+      for (const w of group) size += w.bytes.length;
+      if (size > 0) {
+        // One writev of every request's bytes; what a short write leaves is written from one copy.
+        const bufs = group.map((w) => w.bytes);
+        let off = (await writevAsync(seg.fd, bufs)).bytesWritten;
+        if (off < size) {
+          const rest = Buffer.concat(bufs);
+          while (off < size) off += (await writeAsync(seg.fd, rest, off, size - off)).bytesWritten;
+        }
         await fdatasyncAsync(seg.fd);
         this.groupWrites++;
       }
@@ -333,10 +353,11 @@ export class SegmentLog {
       return;
     }
     const before = seg.events.length + seg.rejected;
+    // The dictionary sees what was written, once: no duplicate, nothing of a failed write.
+    if (seg.dictionary.events === 0) seg.dictionary = dictionary;
+    else if (dictionary.events > 0) seg.dictionary.merge(dictionary);
     for (const w of group) {
       for (const e of w.events) seg.events.push(e);
-      // The dictionary sees what was written, once: no duplicate, nothing of a failed write.
-      for (const e of w.written) seg.dictionary.add(e);
       seg.rejected += w.rejected;
       w.resolve();
     }
