@@ -33,6 +33,11 @@ export interface Config {
   purgeIntervalHours: number;
   /** DuckDB memory_limit. Default 256MB. */
   duckdbMemoryLimit: string;
+  /**
+   * Where events are stored: `duckdb` (the embedded file in dataDir) or `clickhouse` (a clickhouse-server at
+   * clickhouseUrl; the ingest log stays in dataDir). Default duckdb.
+   */
+  store: 'duckdb' | 'clickhouse';
   /** The ClickHouse store's HTTP interface (engine `clickhouse`), e.g. http://127.0.0.1:8123. Default none. */
   clickhouseUrl?: string;
   /** Its database, made at start when missing. Default intake. */
@@ -89,6 +94,7 @@ const OPTIONS = {
   'purge-interval-hours': { type: 'string', env: 'INTAKE_PURGE_INTERVAL_HOURS' },
   'duckdb-memory-limit': { type: 'string', env: 'INTAKE_DUCKDB_MEMORY_LIMIT' },
   'duckdb-checkpoint-threshold': { type: 'string', env: 'INTAKE_DUCKDB_CHECKPOINT_THRESHOLD' },
+  store: { type: 'string', env: 'INTAKE_STORE' },
   'clickhouse-url': { type: 'string', env: 'INTAKE_CLICKHOUSE_URL' },
   'clickhouse-database': { type: 'string', env: 'INTAKE_CLICKHOUSE_DATABASE' },
   'clickhouse-user': { type: 'string', env: 'INTAKE_CLICKHOUSE_USER' },
@@ -194,6 +200,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
       throw new ConfigError(`${label} must be a size such as 512MB, got "${raw}"`);
     return raw.trim();
   };
+  const store = opt('store', 'duckdb' as Config['store'], (label, raw) => {
+    if (raw !== 'duckdb' && raw !== 'clickhouse')
+      throw new ConfigError(`${label} must be duckdb or clickhouse, got "${raw}"`);
+    return raw;
+  });
+  if (store === 'clickhouse' && get('clickhouse-url') === undefined)
+    throw new ConfigError('--store clickhouse needs --clickhouse-url (INTAKE_CLICKHOUSE_URL), e.g. http://127.0.0.1:8123');
   const duckdbMemoryLimit = opt('duckdb-memory-limit', '256MB', duckdbSize);
   const duckdbCheckpointThreshold = opt('duckdb-checkpoint-threshold', '4MB', duckdbSize);
 
@@ -214,6 +227,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     purgeIntervalHours: opt('purge-interval-hours', 24, (l, r) => int(l, r, 0, 24 * 30)),
     duckdbMemoryLimit,
     duckdbCheckpointThreshold,
+    store,
     clickhouseUrl: opt('clickhouse-url', undefined as string | undefined, (label, raw) => {
       if (!/^https?:\/\/[^\s/]+\/?$/.test(raw.trim()))
         throw new ConfigError(

@@ -1,7 +1,7 @@
 // A real clickhouse-server (Debian's package) on free loopback ports, with its data in a temporary directory and
 // small memory settings, stopped with stop(). The store tests use it; the cluster script can start it too.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,7 +70,11 @@ const USERS = `<?xml version="1.0"?>
 </yandex>
 `;
 
-/** Starts a server and waits until it answers /ping (up to 30 s). */
+/**
+ * Starts a server and waits until it answers /ping (up to 30 s). It does not keep the caller's event loop
+ * alive, and dies with the caller: when the caller exits, and, whatever way the caller ends (SIGKILL
+ * included), within a second by a watchdog shell that also removes a temporary directory.
+ */
 export async function startClickHouse(opts: { dir?: string } = {}): Promise<ClickHouseServer> {
   const missing = clickhouseMissing();
   if (missing) throw new Error(missing);
@@ -84,13 +88,33 @@ export async function startClickHouse(opts: { dir?: string } = {}): Promise<Clic
     writeFileSync(join(dir, 'config.xml'), config(dir, httpPort, tcpPort));
     writeFileSync(join(dir, 'users.xml'), USERS);
     const child: ChildProcess = spawn(CLICKHOUSE_SERVER, [`--config-file=${join(dir, 'config.xml')}`], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      detached: false,
+      stdio: 'ignore',
     });
-    let stderr = '';
-    child.stderr?.on('data', (b: Buffer) => {
-      stderr += b.toString();
+    child.unref();
+    const pid = child.pid ?? 0;
+    const kill = () => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    };
+    process.once('exit', () => {
+      kill();
+      if (owned) rmSync(dir, { recursive: true, force: true });
     });
+    spawn(
+      'sh',
+      [
+        '-c',
+        'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; kill -9 "$2" 2>/dev/null; ' +
+          '[ "$3" = 1 ] && sleep 1 && rm -rf "$4"',
+        'watchdog',
+        String(process.pid),
+        String(pid),
+        owned ? '1' : '0',
+        dir,
+      ],
+      { stdio: 'ignore', detached: true },
+    ).unref();
     let exited = false;
     child.once('exit', () => {
       exited = true;
@@ -108,17 +132,20 @@ export async function startClickHouse(opts: { dir?: string } = {}): Promise<Clic
             if (exited) return resolve();
             child.once('exit', () => resolve());
             child.kill('SIGTERM');
-            setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+            setTimeout(kill, 10_000).unref();
           }).then(() => {
             if (owned) rmSync(dir, { recursive: true, force: true });
           });
-        return { url, dir, pid: child.pid ?? 0, stop };
+        return { url, dir, pid, stop };
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    child.kill('SIGKILL');
+    kill();
     // A port taken between choosing and binding: try other ports, twice.
-    if (attempt >= 2 || Date.now() >= deadline)
-      throw new Error(`clickhouse-server did not start: ${stderr.slice(-2000)}`);
+    if (attempt >= 2 || Date.now() >= deadline) {
+      const log = join(dir, 'log', 'error.log');
+      const why = existsSync(log) ? readFileSync(log, 'utf8').slice(-2000) : 'no error log';
+      throw new Error(`clickhouse-server did not start: ${why}`);
+    }
   }
 }
