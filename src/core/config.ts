@@ -206,7 +206,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     return raw;
   });
   if (store === 'clickhouse' && get('clickhouse-url') === undefined)
-    throw new ConfigError('--store clickhouse needs --clickhouse-url (INTAKE_CLICKHOUSE_URL), e.g. http://127.0.0.1:8123');
+    throw new ConfigError(
+      '--store clickhouse needs --clickhouse-url (INTAKE_CLICKHOUSE_URL), e.g. http://127.0.0.1:8123',
+    );
   const duckdbMemoryLimit = opt('duckdb-memory-limit', '256MB', duckdbSize);
   const duckdbCheckpointThreshold = opt('duckdb-checkpoint-threshold', '4MB', duckdbSize);
 

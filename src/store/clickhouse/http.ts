@@ -43,6 +43,12 @@ export const litList = (vs: Iterable<string>): string => {
   return items.length === 0 ? '(NULL)' : `(${items.join(', ')})`;
 };
 
+/** fetch's error for a connection that closed or reset under the request. */
+function isClosedConnection(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: string } }).cause;
+  return ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED'].includes(cause?.code ?? '');
+}
+
 export class ClickHouse {
   private readonly base: string;
   private readonly headers: Record<string, string>;
@@ -65,17 +71,18 @@ export class ClickHouse {
     if (database !== null) params.set('database', database);
     for (const [k, v] of Object.entries(settings)) params.set(k, String(v));
     let res: Response;
-    try {
-      res = await fetch(`${this.base}/?${params}`, { method: 'POST', headers: this.headers, body });
-    } catch (cause) {
-      throw new ClickHouseError(
-        `clickhouse unreachable at ${this.base}: ${(cause as Error).message}`,
-        sql,
-        null,
-        {
-          cause,
-        },
-      );
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await fetch(`${this.base}/?${params}`, { method: 'POST', headers: this.headers, body });
+        break;
+      } catch (cause) {
+        // A kept-alive connection the server closed meanwhile (its keep_alive_timeout is 3 s by default) fails
+        // the next request on it: tried again once, on a new connection. Safe for every statement here: a
+        // load's rows are idempotent (load.ts), a document version written twice is the same version.
+        if (attempt === 0 && isClosedConnection(cause)) continue;
+        const why = (cause as Error & { cause?: Error }).cause?.message ?? (cause as Error).message;
+        throw new ClickHouseError(`clickhouse unreachable at ${this.base}: ${why}`, sql, null, { cause });
+      }
     }
     const text = await res.text();
     if (!res.ok) {
