@@ -29,6 +29,11 @@ export { ClickHouse, ClickHouseError } from './http.ts';
 export interface ClickHouseStoreOptions extends ClickHouseOptions {
   /** Most ids (userIds, anonymousIds) one person may have; a link beyond it is refused. Default 100. */
   maxIdsPerPerson?: number;
+  /**
+   * Deletes what loads that did not commit left (load.ts) when it opens. Default true; false for a node that
+   * only reads (the loader cleans before its first load anyway).
+   */
+  cleanAtOpen?: boolean;
 }
 
 /** A part of the store not built on ClickHouse yet: its calls answer a coded 501 (skips in test/engines.ts). */
@@ -71,7 +76,7 @@ export class ClickHouseStore implements Store {
     await ch.exec(`CREATE DATABASE IF NOT EXISTS ${opts.database}`, {}, null);
     for (const sql of TABLES) await ch.exec(sql);
     const store = new ClickHouseStore(ch, opts);
-    await store.loads.run(() => store.clean());
+    if (opts.cleanAtOpen !== false) await store.loads.run(() => store.clean());
     for (const id of await del.unfinishedDeletions(ch)) store.schedule(id); // interrupted by a restart
     return store;
   }
