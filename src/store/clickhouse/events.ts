@@ -1,5 +1,6 @@
 // Event and rejection listings on ClickHouse. Values are quoted literals (lit: 18.16 has no bound parameters);
 // identifiers come from fixed maps. Only committed rows are read (schema.ts VISIBLE_EVENTS).
+import { IntakeError } from '../../core/errors.ts';
 import type { CanonicalEvent, Rejection } from '../../core/event.ts';
 import {
   EQUALITY_FILTERS,
@@ -133,7 +134,7 @@ export async function exportEvents(
   ws: string,
   filter: EventFilter,
   onLines: (text: string) => boolean | Promise<boolean>,
-  _timeoutMs: number,
+  timeoutMs: number,
   shape?: readonly (readonly [string, keyof CanonicalEvent])[],
 ): Promise<number> {
   const sql = await filterSql(ch, ws, filter);
@@ -142,10 +143,19 @@ export async function exportEvents(
   const from = `(SELECT * FROM events FINAL WHERE seq <= ${cp})`;
   let after = '';
   let n = 0;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // Checked between chunks, and each chunk's statement is stopped by the server at what is left.
+    const left = deadline - Date.now();
+    if (left <= 0)
+      throw new IntakeError(
+        'INTAKE_ERR_QUERY_TIMEOUT',
+        `the export ran past the ${timeoutMs} ms limit (--query-stream-timeout-ms) and was stopped after ${n} events`,
+      );
     const rows = await ch.rows(
       `SELECT ${EVENT_SELECT} FROM ${from} WHERE ${sql}${after ? ` AND id > ${lit(after)}` : ''}
        ORDER BY id LIMIT 1000`,
+      { max_execution_time: Math.max(1, Math.ceil(left / 1000)) },
     );
     if (rows.length === 0) return n;
     let text = '';

@@ -53,8 +53,11 @@ class Serial {
 }
 
 export class ClickHouseStore implements Store {
+  /**
+   * Loads and deletion jobs, one at a time in this process: a deletion must not run between a load's reads and
+   * its writes (the load would write back versions of the rows it deleted), as on the embedded store.
+   */
   private readonly loads = new Serial();
-  private readonly jobs = new Serial();
   /** True when a load may have left rows above the checkpoint (at open, and after a load failed). */
   private dirty = true;
   private tombstoneListeners: Array<(keys: string[]) => void> = [];
@@ -145,7 +148,7 @@ export class ClickHouseStore implements Store {
       this.schedule(job.id);
       return job;
     },
-    deleteWorkspace: (id) => this.jobs.run(() => del.deleteWorkspace(this.ch, id)),
+    deleteWorkspace: (id) => this.loads.run(() => del.deleteWorkspace(this.ch, id)),
     // Deletions are mutations that rewrite the parts holding the rows: their bytes are gone when a job is done,
     // and nothing waits for a purge.
     purgeDeleted: async () => {
@@ -194,7 +197,7 @@ export class ClickHouseStore implements Store {
   }
 
   private schedule(jobId: string): void {
-    void this.jobs
+    void this.loads
       .run(() =>
         del.runDeletion(this.ch, jobId, (keys) => {
           for (const l of this.tombstoneListeners) l(keys);
@@ -208,6 +211,5 @@ export class ClickHouseStore implements Store {
   async close(): Promise<void> {
     this.closed = true;
     await this.loads.run(async () => {});
-    await this.jobs.run(async () => {});
   }
 }
