@@ -12,6 +12,7 @@ import { type GeoReader, openGeoReader } from '../src/pipeline/enrich/index.ts';
 import { ENGINES, type EngineName } from '../src/runtime/engines.ts';
 import { openRuntime } from '../src/runtime/runtime.ts';
 import type { Store } from '../src/store/types.ts';
+import { databaseOf, testClickHouseUrl } from './engines.ts';
 
 /**
  * The engine HTTP tests run on: INTAKE_TEST_ENGINE, default `embedded`. Every test that goes through
@@ -97,6 +98,13 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     queryTimeoutMs: opts.queryTimeoutMs ?? 10_000,
     ...(opts.roles ? { roles: opts.roles } : {}),
   };
+  if (TEST_ENGINE === 'clickhouse') {
+    // The test process's clickhouse-server (test/engines.ts), a database per data directory.
+    Object.assign(config, {
+      clickhouseUrl: await testClickHouseUrl(),
+      clickhouseDatabase: databaseOf(dataDir),
+    });
+  }
   const rt = await openRuntime(config, {
     engine: TEST_ENGINE,
     storeHooks: opts.store,

@@ -16,6 +16,7 @@ export async function start(config: Config, log: Logger): Promise<void> {
   checkDataDir(config.dataDir);
   // Opening takes back what the log holds that the store has not loaded, before anything listens.
   const runtime = await openRuntime(config, {
+    engine: config.store === 'clickhouse' ? 'clickhouse' : 'embedded',
     geo,
     logger: log,
     onLoadError: (err) => log.error({ err }, 'loading the ingest log into the store failed; retrying'),

@@ -43,6 +43,18 @@ export interface Config {
   purgeIntervalHours: number;
   /** DuckDB memory_limit. Default 256MB. */
   duckdbMemoryLimit: string;
+  /**
+   * Where events are stored: `duckdb` (the embedded file in dataDir) or `clickhouse` (a clickhouse-server at
+   * clickhouseUrl; the ingest log stays in dataDir). Default duckdb.
+   */
+  store: 'duckdb' | 'clickhouse';
+  /** The ClickHouse store's HTTP interface (engine `clickhouse`), e.g. http://127.0.0.1:8123. Default none. */
+  clickhouseUrl?: string;
+  /** Its database, made at start when missing. Default intake. */
+  clickhouseDatabase: string;
+  /** Its user and password. Default user `default`, no password. */
+  clickhouseUser: string;
+  clickhousePassword: string;
   /** WAL size at which DuckDB checkpoints. Default 4MB: appended rows stay in memory, uncompressed, until then. */
   duckdbCheckpointThreshold: string;
   /**
@@ -93,6 +105,11 @@ const OPTIONS = {
   'purge-interval-hours': { type: 'string', env: 'INTAKE_PURGE_INTERVAL_HOURS' },
   'duckdb-memory-limit': { type: 'string', env: 'INTAKE_DUCKDB_MEMORY_LIMIT' },
   'duckdb-checkpoint-threshold': { type: 'string', env: 'INTAKE_DUCKDB_CHECKPOINT_THRESHOLD' },
+  store: { type: 'string', env: 'INTAKE_STORE' },
+  'clickhouse-url': { type: 'string', env: 'INTAKE_CLICKHOUSE_URL' },
+  'clickhouse-database': { type: 'string', env: 'INTAKE_CLICKHOUSE_DATABASE' },
+  'clickhouse-user': { type: 'string', env: 'INTAKE_CLICKHOUSE_USER' },
+  'clickhouse-password': { type: 'string', env: 'INTAKE_CLICKHOUSE_PASSWORD' },
   'geoip-dir': { type: 'string', env: 'INTAKE_GEOIP_DIR' },
   'query-timeout-ms': { type: 'string', env: 'INTAKE_QUERY_TIMEOUT_MS' },
   'query-max-rows': { type: 'string', env: 'INTAKE_QUERY_MAX_ROWS' },
@@ -195,6 +212,15 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
       throw new ConfigError(`${label} must be a size such as 512MB, got "${raw}"`);
     return raw.trim();
   };
+  const store = opt('store', 'duckdb' as Config['store'], (label, raw) => {
+    if (raw !== 'duckdb' && raw !== 'clickhouse')
+      throw new ConfigError(`${label} must be duckdb or clickhouse, got "${raw}"`);
+    return raw;
+  });
+  if (store === 'clickhouse' && get('clickhouse-url') === undefined)
+    throw new ConfigError(
+      '--store clickhouse needs --clickhouse-url (INTAKE_CLICKHOUSE_URL), e.g. http://127.0.0.1:8123',
+    );
   const duckdbMemoryLimit = opt('duckdb-memory-limit', '256MB', duckdbSize);
   const duckdbCheckpointThreshold = opt('duckdb-checkpoint-threshold', '4MB', duckdbSize);
 
@@ -230,6 +256,23 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     purgeIntervalHours: opt('purge-interval-hours', 24, (l, r) => int(l, r, 0, 24 * 30)),
     duckdbMemoryLimit,
     duckdbCheckpointThreshold,
+    store,
+    clickhouseUrl: opt('clickhouse-url', undefined as string | undefined, (label, raw) => {
+      if (!/^https?:\/\/[^\s/]+\/?$/.test(raw.trim()))
+        throw new ConfigError(
+          `${label} must be the HTTP interface's base URL, such as http://127.0.0.1:8123, got "${raw}"`,
+        );
+      return raw.trim();
+    }),
+    clickhouseDatabase: opt('clickhouse-database', 'intake', (label, raw) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw))
+        throw new ConfigError(
+          `${label} must be letters, digits and _ (not starting with a digit), got "${raw}"`,
+        );
+      return raw;
+    }),
+    clickhouseUser: get('clickhouse-user') ?? 'default',
+    clickhousePassword: get('clickhouse-password') ?? '',
     geoipDir: opt('geoip-dir', undefined as string | null | undefined, (_l, raw) =>
       raw === 'off' ? null : raw,
     ),

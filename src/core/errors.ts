@@ -142,6 +142,10 @@ export const ERRORS = {
     status: 400,
     doc: "The event breaks the workspace's tracking plan in a way its modes reject; the message lists the violations, and `GET /rejected` keeps the event with them.",
   },
+  INTAKE_ERR_NOT_IMPLEMENTED: {
+    status: 501,
+    doc: 'The store this server runs on does not do this yet (the ClickHouse store: POST /query, insights, the data dictionary and tracking plans); the embedded store does.',
+  },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

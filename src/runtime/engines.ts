@@ -3,6 +3,7 @@
 import type { Config } from '../core/config.ts';
 import { FileLog } from '../ingest/file/file-log.ts';
 import type { IngestLog } from '../ingest/types.ts';
+import { ClickHouseStore } from '../store/clickhouse/index.ts';
 import { DuckDBStore, type DuckDBStoreOptions } from '../store/duckdb/index.ts';
 import type { Store } from '../store/types.ts';
 
@@ -18,6 +19,10 @@ export type EngineConfig = Pick<
   | 'loadDelayMs'
   | 'readWaitMs'
   | 'purgeIntervalHours'
+  | 'clickhouseUrl'
+  | 'clickhouseDatabase'
+  | 'clickhouseUser'
+  | 'clickhousePassword'
 >;
 
 /** Test hooks of the embedded store (a purge timer fired by hand, a pause after a purge's copy). */
@@ -39,6 +44,31 @@ export interface Engine {
 
 const HOUR = 3_600_000;
 
+/** The file log over a store's sink (dataDir holds its segments), loading into whichever store it is given. */
+async function openFileLog(store: Store, config: EngineConfig, hooks: EngineHooks): Promise<IngestLog> {
+  // The hourly purge runs between loads, never inside one; `log` is set before its first hour is up.
+  let log: FileLog | undefined;
+  log = await FileLog.open(store.sink, {
+    dataDir: config.dataDir,
+    queueLimit: config.queueLimit,
+    segmentLines: config.loadMaxEvents,
+    delayMs: config.loadDelayMs,
+    readWaitMs: config.readWaitMs,
+    dedupeWindowHours: config.dedupeWindowHours,
+    maintenance: {
+      everyMs: HOUR,
+      run: async () => {
+        const n = (await log?.purge(new Date(Date.now() - config.dedupeWindowHours * HOUR))) ?? 0;
+        if (n > 0) hooks.onPurged?.(n);
+      },
+    },
+    onError: hooks.onLoadError,
+    onLoaded: (seg, ms) =>
+      hooks.onLoaded?.({ seq: seg.seq, events: seg.events.length, rejected: seg.rejected }, ms),
+  });
+  return log;
+}
+
 export const ENGINES = {
   embedded: {
     shared: false,
@@ -51,29 +81,26 @@ export const ENGINES = {
         purgeIntervalHours: config.purgeIntervalHours,
         ...hooks,
       }),
-    async openLog(store, config, hooks) {
-      // The hourly purge runs between loads, never inside one; `log` is set before its first hour is up.
-      let log: FileLog | undefined;
-      log = await FileLog.open(store.sink, {
-        dataDir: config.dataDir,
-        queueLimit: config.queueLimit,
-        segmentLines: config.loadMaxEvents,
-        delayMs: config.loadDelayMs,
-        readWaitMs: config.readWaitMs,
-        dedupeWindowHours: config.dedupeWindowHours,
-        maintenance: {
-          everyMs: HOUR,
-          run: async () => {
-            const n = (await log?.purge(new Date(Date.now() - config.dedupeWindowHours * HOUR))) ?? 0;
-            if (n > 0) hooks.onPurged?.(n);
-          },
-        },
-        onError: hooks.onLoadError,
-        onLoaded: (seg, ms) =>
-          hooks.onLoaded?.({ seq: seg.seq, events: seg.events.length, rejected: seg.rejected }, ms),
+    openLog: openFileLog,
+  },
+  // The ClickHouse store with the file log: the cluster's store on one ingest node, until the JetStream log
+  // (src/ingest/nats/) joins it. The store is shared, so key rings watch it.
+  clickhouse: {
+    shared: true,
+    openStore: (config: EngineConfig) => {
+      if (!config.clickhouseUrl)
+        return Promise.reject(
+          new Error('the clickhouse engine needs --clickhouse-url (INTAKE_CLICKHOUSE_URL)'),
+        );
+      return ClickHouseStore.open({
+        url: config.clickhouseUrl,
+        database: config.clickhouseDatabase,
+        user: config.clickhouseUser,
+        password: config.clickhousePassword,
+        maxIdsPerPerson: config.maxIdsPerPerson,
       });
-      return log;
     },
+    openLog: openFileLog,
   },
 } satisfies Record<string, Engine>;
 

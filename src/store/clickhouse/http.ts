@@ -1,0 +1,139 @@
+// ClickHouse's HTTP interface over fetch: statements, JSON rows back, JSONEachRow inserts. Not @clickhouse/client:
+// it talks to 18.16 (Debian's) for plain queries and inserts, but its bound parameters (`{name:Type}`, sent as
+// `param_name`) fail there ("Unknown setting param_a"), so every value must be quoted here anyway (`lit`), and
+// what is left (a POST and a JSON parse) needs no dependency.
+
+export class ClickHouseError extends Error {
+  constructor(
+    message: string,
+    /** The statement, for the logs. */
+    readonly sql: string,
+    /** ClickHouse's error code (Code: N), when it gave one. */
+    readonly chCode: number | null,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export interface ClickHouseOptions {
+  /** Base URL of the HTTP interface, e.g. http://127.0.0.1:8123. */
+  url: string;
+  database: string;
+  user?: string;
+  password?: string;
+}
+
+export type ChRow = Record<string, unknown>;
+
+/** A ClickHouse string literal: backslash and quote escaped (ClickHouse reads C-style escapes in literals). */
+export function lit(v: string | number | boolean | null): string {
+  if (v === null) return 'NULL';
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new Error(`not a finite number: ${v}`);
+    return String(v);
+  }
+  if (typeof v === 'boolean') return v ? '1' : '0';
+  return `'${v.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+}
+
+/** A list literal for IN: ('a', 'b'); never empty (an empty list matches nothing through a NULL). */
+export const litList = (vs: Iterable<string>): string => {
+  const items = [...vs].map(lit);
+  return items.length === 0 ? '(NULL)' : `(${items.join(', ')})`;
+};
+
+/** fetch's error for a connection that closed or reset under the request. */
+function isClosedConnection(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: string } }).cause;
+  return ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED'].includes(cause?.code ?? '');
+}
+
+export class ClickHouse {
+  private readonly base: string;
+  private readonly headers: Record<string, string>;
+
+  constructor(readonly opts: ClickHouseOptions) {
+    this.base = opts.url.replace(/\/$/, '');
+    this.headers = {
+      'X-ClickHouse-User': opts.user ?? 'default',
+      'X-ClickHouse-Key': opts.password ?? '',
+    };
+  }
+
+  private async post(
+    sql: string,
+    body: string,
+    settings: Record<string, string | number> = {},
+    database: string | null = this.opts.database,
+  ): Promise<string> {
+    const params = new URLSearchParams();
+    if (database !== null) params.set('database', database);
+    for (const [k, v] of Object.entries(settings)) params.set(k, String(v));
+    let res: Response;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await fetch(`${this.base}/?${params}`, { method: 'POST', headers: this.headers, body });
+        break;
+      } catch (cause) {
+        // A kept-alive connection the server closed meanwhile (its keep_alive_timeout is 3 s by default) fails
+        // the next request on it: tried again once, on a new connection. Safe for every statement here: a
+        // load's rows are idempotent (load.ts), a document version written twice is the same version.
+        if (attempt === 0 && isClosedConnection(cause)) continue;
+        const why = (cause as Error & { cause?: Error }).cause?.message ?? (cause as Error).message;
+        throw new ClickHouseError(`clickhouse unreachable at ${this.base}: ${why}`, sql, null, { cause });
+      }
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      const code = /Code: (\d+)/.exec(text);
+      throw new ClickHouseError(
+        `clickhouse: ${text.trim().slice(0, 2000)}`,
+        sql,
+        code ? Number(code[1]) : null,
+      );
+    }
+    return text;
+  }
+
+  /** Runs a statement that answers nothing (DDL, ALTER, INSERT ... SELECT). */
+  async exec(
+    sql: string,
+    settings?: Record<string, string | number>,
+    database?: string | null,
+  ): Promise<void> {
+    await this.post(sql, sql, settings, database);
+  }
+
+  /** Runs a SELECT; rows as objects, 64-bit integers as numbers. */
+  async rows(sql: string, settings: Record<string, string | number> = {}): Promise<ChRow[]> {
+    const text = await this.post(`${sql}\nFORMAT JSONEachRow`, `${sql}\nFORMAT JSONEachRow`, {
+      output_format_json_quote_64bit_integers: 0,
+      ...settings,
+    });
+    const out: ChRow[] = [];
+    for (const line of text.split('\n')) if (line !== '') out.push(JSON.parse(line) as ChRow);
+    return out;
+  }
+
+  /** Runs a SELECT with FORMAT JSONCompact: its columns (name, type) and rows as arrays. */
+  async compact(
+    sql: string,
+    settings: Record<string, string | number> = {},
+  ): Promise<{ meta: Array<{ name: string; type: string }>; data: unknown[][] }> {
+    const text = await this.post(`${sql}\nFORMAT JSONCompact`, `${sql}\nFORMAT JSONCompact`, {
+      output_format_json_quote_64bit_integers: 0,
+      ...settings,
+    });
+    return JSON.parse(text) as { meta: Array<{ name: string; type: string }>; data: unknown[][] };
+  }
+
+  /** Inserts rows (objects keyed by column) in one block: one INSERT, atomic per partition it touches. */
+  async insert(table: string, rows: readonly object[]): Promise<void> {
+    if (rows.length === 0) return;
+    const sql = `INSERT INTO ${table} FORMAT JSONEachRow`;
+    let body = `${sql}\n`;
+    for (const r of rows) body += `${JSON.stringify(r)}\n`;
+    await this.post(sql, body);
+  }
+}

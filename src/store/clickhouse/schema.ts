@@ -1,0 +1,75 @@
+// The ClickHouse tables. They run on 18.16 (Debian's) and on current releases: MergeTree family with PARTITION BY
+// and ORDER BY, times as epoch milliseconds (Int64: DateTime64 does not exist in 18.16) with a DateTime column
+// materialized from them for partitions and calendar functions, JSON columns as text.
+//
+// Exactly once without transactions (load.ts): every row a batch load writes carries the batch's `seq`, and
+// reads only see rows with seq <= the checkpoint (the largest seq in ingest_log, written last). Rows of a load
+// that failed or crashed part-way are invisible, and deleted before the next load (cleanup.ts). Events are a
+// ReplacingMergeTree keyed by (workspace_id, message_id), the last line of defence, read with FINAL.
+// Profile tables hold versions: a row per change, the version being the batch seq; reads take the latest
+// version at or below the checkpoint (argMax).
+
+const ms = (name: string) => `${name} Int64`;
+
+export const EVENT_TABLE = `CREATE TABLE IF NOT EXISTS events (
+  id String, workspace_id String, message_id String, type String,
+  event Nullable(String), name Nullable(String), category Nullable(String),
+  user_id Nullable(String), anonymous_id Nullable(String), group_id Nullable(String),
+  previous_id Nullable(String), instance_id Nullable(String),
+  ${ms('timestamp_ms')}, original_timestamp_ms Nullable(Int64), sent_at_ms Nullable(Int64), ${ms('received_at_ms')},
+  properties String, traits String, context String, integrations String, source String,
+  seq UInt64,
+  timestamp DateTime MATERIALIZED toDateTime(intDiv(timestamp_ms, 1000)),
+  received_at DateTime MATERIALIZED toDateTime(intDiv(received_at_ms, 1000))
+) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(received_at) ORDER BY (workspace_id, message_id)`;
+
+export const TABLES: string[] = [
+  EVENT_TABLE,
+  `CREATE TABLE IF NOT EXISTS rejected (
+     id String, workspace_id String, received_at_ms Int64, source String, message_id Nullable(String),
+     code String, reason String, payload String, violations Nullable(String), seq UInt64
+   ) ENGINE = ReplacingMergeTree ORDER BY (workspace_id, id)`,
+  // The commit point of each load: the checkpoint is max(seq).
+  'CREATE TABLE IF NOT EXISTS ingest_log (seq UInt64, at_ms Int64) ENGINE = MergeTree ORDER BY seq',
+  `CREATE TABLE IF NOT EXISTS identities (
+     workspace_id String, id String, person_id String, is_user UInt8, deleted UInt8, seq UInt64
+   ) ENGINE = ReplacingMergeTree(seq) ORDER BY (workspace_id, id)`,
+  `CREATE TABLE IF NOT EXISTS persons (
+     workspace_id String, person_id String, state String, traits String, deleted UInt8, seq UInt64
+   ) ENGINE = ReplacingMergeTree(seq) ORDER BY (workspace_id, person_id)`,
+  `CREATE TABLE IF NOT EXISTS group_profiles (
+     workspace_id String, group_id String, state String, traits String, first_ms Int64, last_ms Int64, seq UInt64
+   ) ENGINE = ReplacingMergeTree(seq) ORDER BY (workspace_id, group_id)`,
+  `CREATE TABLE IF NOT EXISTS group_members (
+     workspace_id String, group_id String, member_id String, since_ms Int64, seq UInt64
+   ) ENGINE = ReplacingMergeTree(seq) ORDER BY (workspace_id, group_id, member_id)`,
+  `CREATE TABLE IF NOT EXISTS identity_refusals (
+     workspace_id String, a String, b String, message_id String, refused_ms Int64, reason String, seq UInt64
+   ) ENGINE = ReplacingMergeTree(seq) ORDER BY (workspace_id, a, b)`,
+  // Tombstones of deleted users' messageIds (never forgotten) and nothing else: the other keys are computed
+  // from the events' columns.
+  'CREATE TABLE IF NOT EXISTS dedupe_keys (key String, seen_s Int64) ENGINE = ReplacingMergeTree ORDER BY key',
+  // Workspaces, keys and deletion jobs: documents (JSON) with a version each, the latest one read (argMax); a
+  // deleted one is a version with deleted = 1. Versions come from the writer's clock in microseconds, and
+  // keysVersion() is the largest workspace or key version, which every node sharing the store can poll.
+  `CREATE TABLE IF NOT EXISTS docs (
+     kind String, id String, workspace_id String, doc String, deleted UInt8, version UInt64
+   ) ENGINE = ReplacingMergeTree(version) ORDER BY (kind, id)`,
+];
+
+/** Tables a load writes with its seq, whose rows above the checkpoint a cleanup deletes. */
+export const SEQ_TABLES = [
+  'events',
+  'rejected',
+  'identities',
+  'persons',
+  'group_profiles',
+  'group_members',
+  'identity_refusals',
+] as const;
+
+/** The checkpoint as a scalar subquery, for reads. */
+export const CHECKPOINT_SQL = '(SELECT max(seq) FROM ingest_log)';
+
+/** The visible events: committed (seq at or below the checkpoint) and deduplicated. */
+export const VISIBLE_EVENTS = `(SELECT * FROM events FINAL WHERE seq <= ${CHECKPOINT_SQL})`;
