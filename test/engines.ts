@@ -127,6 +127,8 @@ const clickhouseEngine: TestEngine = {
       'dictionary: a deletion recomputes its days and takes its paths, counts and examples out': DICTIONARY,
       'violations: summed from stored events and refused items, per type, name and kind': DICTIONARY,
       'plans: versions from 1 per workspace, the latest current, each workspace its own': PLANS,
+      'plansVersion moves with every saved version and a deleted workspace, and names the set of versions':
+        PLANS,
       'deleteWorkspace removes its dictionary and its plans': `${DICTIONARY}; ${PLANS}`,
     },
     log: {

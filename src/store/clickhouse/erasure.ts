@@ -10,6 +10,26 @@ import { mutationsDone } from './load.ts';
 import { VISIBLE_EVENTS } from './schema.ts';
 import { IDENTITIES } from './users.ts';
 
+/** Stores keys as tombstones, those not stored yet; returns how many were new. */
+export async function addTombstones(ch: ClickHouse, keys: readonly string[]): Promise<number> {
+  const fresh = [...new Set(keys)];
+  const known = new Set<string>();
+  // In slices: the IN list is part of the query text, which the server caps (max_query_size, 256 KiB).
+  for (let i = 0; i < fresh.length; i += 2000) {
+    const rows = await ch.rows(
+      `SELECT key FROM dedupe_keys FINAL WHERE key IN ${litList(fresh.slice(i, i + 2000))}`,
+    );
+    for (const r of rows) known.add(String(r.key));
+  }
+  const add = fresh.filter((k) => !known.has(k));
+  if (add.length > 0)
+    await ch.insert(
+      'dedupe_keys',
+      add.map((key) => ({ key, seen_s: TOMBSTONE_SECONDS })),
+    );
+  return add.length;
+}
+
 /** seen_s of a tombstone: 9999-12-31, never purged (the embedded engine's TOMBSTONE_SEEN_AT). */
 export const TOMBSTONE_SECONDS = Date.UTC(9999, 11, 31) / 1000;
 

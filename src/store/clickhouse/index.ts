@@ -117,6 +117,7 @@ export class ClickHouseStore implements Store {
     // Event keys are computed from the events (a `since` bounds them) and dedupe_keys holds tombstones only,
     // which are kept: nothing to forget.
     purgeKeys: async () => 0,
+    addTombstones: (keys) => del.addTombstones(this.ch, keys),
   };
 
   readonly events: EventReads = {
@@ -190,6 +191,8 @@ export class ClickHouseStore implements Store {
     getPlan: notYet('tracking plans'),
     listPlans: notYet('tracking plans'),
     currentPlans: async () => [],
+    // No plan is ever stored here yet: the set of versions is always the empty one.
+    plansVersion: async () => '0:0',
   };
 
   onTombstones(listener: (keys: string[]) => void): void {

@@ -121,7 +121,6 @@ export function adminContract({ test, withStore }: Part): void {
       await store.admin.createWorkspace(workspace('w'));
       await store.admin.createKey(apiKey('k1', 'w'));
       await store.admin.createKey(apiKey('k2', 'w'));
-      await store.plans.savePlan('w', {}, at(1));
       // Ada (anon-1, ada, old-ada), the visitor anon-2 and Bob; acme with Ada and the visitor.
       await store.sink.load(logBatch(1, profileEvents('w'), [rejection('w', 'r1')]));
       await store.sink.addTombstones([dedupeKey('w', 'gone')]);
@@ -135,7 +134,6 @@ export function adminContract({ test, withStore }: Part): void {
         identities: 5,
         groups: 1,
         groupMembers: 2,
-        planVersions: 1,
         tombstones: 1,
       });
     }));

@@ -196,6 +196,7 @@ export function governanceContract({ test, withStore }: Part): void {
         ['o', 1],
         ['w', 2],
       ]);
+      assert.equal((await store.admin.counts()).planVersions, 3, 'counts: every version');
     }));
 
   test('plansVersion moves with every saved version and a deleted workspace, and names the set of versions', () =>
