@@ -133,6 +133,10 @@ FROM events
 WHERE workspace_id = ? AND type = 'track' AND timestamp >= ? AND timestamp < ?
 GROUP BY event, day ORDER BY day, event`;
 
+/** A simple aggregate as a workspace writes it in POST /query (its tables are already the workspace's). */
+const PER_NAME_SQL = `SELECT event, count(*) AS n FROM events
+WHERE timestamp >= ?::TIMESTAMP AND timestamp < ?::TIMESTAMP GROUP BY event ORDER BY n DESC`;
+
 const PAGE = (where: string, order = 'timestamp DESC, id DESC', limit = 100) =>
   `SELECT ${SELECT_EVENTS} FROM events WHERE ${where} ORDER BY ${order} LIMIT ${limit}`;
 const COUNT = (where: string) => `SELECT count(*)::BIGINT AS n FROM events WHERE ${where}`;
@@ -143,6 +147,8 @@ export interface Case {
   inputs: unknown[];
   /** The API path and query string. */
   api?: (x: never) => string;
+  /** A POST's JSON body (to `api`'s path). */
+  body?: (x: never) => unknown;
   store?: (db: Db, x: never) => Promise<unknown>;
   /** The plain SQL statements, each with its parameters. */
   sql: (x: never) => Array<[string, DuckDBValue[]]>;
@@ -256,6 +262,20 @@ export function cases(d: Dataset, samples: number): Case[] {
       sql: (e: string) => [[PAGE('workspace_id = ? AND event < ?', 'event DESC, id DESC', 1000), [ws, e]]],
     },
     {
+      // The API's overhead over DuckDB itself for a simple aggregate: the same statement through POST /query
+      // (workspace scoping, the read-only connection, JSON) and directly.
+      query: '8. POST /query: count per name, 30 days (simple aggregate)',
+      inputs: n(Math.max(5, samples / 5)),
+      api: () => '/query',
+      body: () => ({ sql: PER_NAME_SQL, params: [from.toISOString(), d.end.toISOString()] }),
+      sql: () => [
+        [
+          PER_NAME_SQL.replace('WHERE', 'WHERE workspace_id = ? AND'),
+          [ws, from.toISOString(), d.end.toISOString()],
+        ],
+      ],
+    },
+    {
       query: '6. count per name per day, 30 days (SQL; no insights API here)',
       inputs: n(Math.max(5, samples / 5)),
       sql: () => [[PER_NAME_PER_DAY, [ws, ts(from), ts(d.end)]]],
@@ -348,8 +368,13 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
             x.api,
             () => cpuOf(server.proc.pid as number),
             async (v) => {
+              const body = k.body?.(v as never);
               const res = await fetch(`${server.url}${path(v as never)}`, {
-                headers: { authorization: `Bearer ${KEYS.read}` },
+                headers: {
+                  authorization: `Bearer ${KEYS.read}`,
+                  ...(body ? { 'content-type': 'application/json' } : {}),
+                },
+                ...(body ? { method: 'POST', body: JSON.stringify(body) } : {}),
               });
               if (res.status !== 200)
                 throw new Error(`GET ${path(v as never)}: ${res.status} ${await res.text()}`);
