@@ -1,6 +1,6 @@
 // npm run bench [-- --quick | --soak [--minutes N] | --profile [--scenario s1] [--seconds N]] [--rate-limit] [--plan]
 //   [--only ingest|queries] [--query-events N] [--query-data DIR (keep the query data set there, reused)]
-//   [--query-cycles N (direct and API runs alternate N times; default 2)]
+//   [--query-cycles N (direct and API runs alternate N times; default 2)] [--query-skip 7c,7d (cases left out)]
 // Starts the real `intake start` and a bare node:http reference server, drives both from a separate load
 // generator process, alternately, and prints Intake's figures next to the reference's; then loads a query data
 // set through the bulk path and times GET /events and a per-day count. Results go to bench/results/.
@@ -44,6 +44,7 @@ const { values: args } = parseArgs({
     'query-events': { type: 'string' },
     'query-data': { type: 'string' },
     'query-cycles': { type: 'string' },
+    'query-skip': { type: 'string' },
   },
 });
 
@@ -245,6 +246,7 @@ async function bench(): Promise<void> {
       samples: 50,
       ...(args['query-data'] ? { dataDir: args['query-data'] } : {}),
       ...(args['query-cycles'] ? { cycles: Number(args['query-cycles']) } : {}),
+      ...(args['query-skip'] ? { skip: args['query-skip'].split(',') } : {}),
       log,
     });
   }
