@@ -1,5 +1,6 @@
 // npm run bench [-- --quick | --soak [--minutes N] | --profile [--scenario s1] [--seconds N]] [--rate-limit] [--plan]
 //   [--only ingest|queries] [--query-events N] [--query-data DIR (keep the query data set there, reused)]
+//   [--query-cycles N (direct and API runs alternate N times; default 2)] [--query-skip 7c,7d (cases left out)]
 // Starts the real `intake start` and a bare node:http reference server, drives both from a separate load
 // generator process, alternately, and prints Intake's figures next to the reference's; then loads a query data
 // set through the bulk path and times GET /events and a per-day count. Results go to bench/results/.
@@ -42,6 +43,8 @@ const { values: args } = parseArgs({
     plan: { type: 'boolean', default: false },
     'query-events': { type: 'string' },
     'query-data': { type: 'string' },
+    'query-cycles': { type: 'string' },
+    'query-skip': { type: 'string' },
   },
 });
 
@@ -242,6 +245,8 @@ async function bench(): Promise<void> {
       days: 90,
       samples: 50,
       ...(args['query-data'] ? { dataDir: args['query-data'] } : {}),
+      ...(args['query-cycles'] ? { cycles: Number(args['query-cycles']) } : {}),
+      ...(args['query-skip'] ? { skip: args['query-skip'].split(',') } : {}),
       log,
     });
   }

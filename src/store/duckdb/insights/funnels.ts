@@ -9,7 +9,6 @@ export function compileFunnels(workspaceId: string, q: FunnelQuery): CompiledSql
   const p = new Params();
   const n = q.steps.length;
   const ws = p.add(workspaceId);
-  const pj = personJoin(p, workspaceId);
   const needsTraits = usesPerson(filterRefs(q.steps));
   const eventBreakdown =
     q.breakdown && q.breakdown.property.source !== 'person' ? q.breakdown.property : null;
@@ -24,8 +23,15 @@ export function compileFunnels(workspaceId: string, q: FunnelQuery): CompiledSql
   // list_contains, not IN: DuckDB turns IN into ORs evaluated after the scan has read every column of every row
   // in the range; list_contains is evaluated in the scan (funnel of 4 names over 666k rows: 20 vs 46 ms of CPU).
   const names = [...new Set(q.steps.map((s) => s.event))].map((e) => p.add(e));
+  const within = `e.workspace_id = ${ws} AND e.type = 'track' AND e.timestamp >= ${from} AND e.timestamp < ${end}`;
+  // A strict funnel reads every track event of the person; the others only the steps' names.
+  const pj = personJoin(
+    p,
+    workspaceId,
+    q.order === 'strict' ? within : `${within} AND list_contains([${names.join(', ')}], e.event)`,
+  );
   const source = `FROM events e ${pj.join} ${needsTraits ? traitsJoin(p, workspaceId, pj.person) : ''}
-    WHERE e.workspace_id = ${ws} AND e.type = 'track' AND e.timestamp >= ${from} AND e.timestamp < ${end}`;
+    WHERE ${within}`;
   const cols = `${pj.person} AS person, e.timestamp AS ts, e.id AS id, ${eventBreakdown ? textSql(p, eventBreakdown) : 'NULL::VARCHAR'} AS bd`;
   // Rows that match no step (a name's event failing its step's filters) are dropped; with no filters, every row
   // of the names matches one, and the condition would only hide list_contains from the scan.

@@ -44,8 +44,6 @@ function returnsEnd(q: RetentionQuery): number {
 export function compileRetention(workspaceId: string, q: RetentionQuery): CompiledSql {
   const p = new Params();
   const ws = p.add(workspaceId);
-  const pj = personJoin(p, workspaceId);
-  const traits = usesPerson(filterRefs([q.start, q.return])) ? traitsJoin(p, workspaceId, pj.person) : '';
   const from = p.time(q.range.from);
   const to = p.time(q.range.to);
   const end = returnsEnd(q);
@@ -54,11 +52,14 @@ export function compileRetention(workspaceId: string, q: RetentionQuery): Compil
   // One scan and one identity join for both events (the join's hash table is most of the cost): every start
   // event before the range's end (first time ever) or in it, and the return events up to the last column.
   const since = q.cohort === 'first' ? '' : `AND e.timestamp >= ${from}`;
+  const scope = `e.workspace_id = ${ws} AND e.type = 'track' AND list_contains([${names.join(', ')}], e.event)
+    AND e.timestamp < ${p.time(Math.max(end, q.range.to.getTime()))} ${since}`;
+  const pj = personJoin(p, workspaceId, scope);
+  const traits = usesPerson(filterRefs([q.start, q.return])) ? traitsJoin(p, workspaceId, pj.person) : '';
   const ev = `ev AS MATERIALIZED (
   SELECT ${pj.person} AS person, e.timestamp AS t, ${matcherSql(p, q.start)} AS is_start, ${matcherSql(p, q.return)} AS is_return
   FROM events e ${pj.join} ${traits}
-  WHERE e.workspace_id = ${ws} AND e.type = 'track' AND list_contains([${names.join(', ')}], e.event)
-    AND e.timestamp < ${p.time(Math.max(end, q.range.to.getTime()))} ${since}
+  WHERE ${scope}
 )`;
   const cohortLocal = localSql(p, q.timezone, q.range.from.getTime(), q.range.to.getTime(), 't');
   const cohorts =

@@ -70,7 +70,11 @@ export function compileTrends(workspaceId: string, q: TrendsQuery): CompiledSql 
       q.breakdown?.property,
       'property' in s.math ? s.math.property : null,
     ]);
-    const pj = needsPerson ? personJoin(p, workspaceId) : null;
+    const within = ranges
+      .map((r) => `(e.timestamp >= ${p.time(r.from)} AND e.timestamp < ${p.time(r.to)})`)
+      .join(' OR ');
+    const scope = `e.workspace_id = ${p.add(workspaceId)} AND e.type = 'track' AND (${within}) AND e.event = ${p.add(s.event)}`;
+    const pj = needsPerson ? personJoin(p, workspaceId, scope) : null;
     // Counts, sums, minimums and maximums are reduced per bucket and value in the scan itself (the rest of the
     // statement then handles a few hundred rows, not every event); distinct persons and percentiles need rows.
     const combinable = COMBINABLE.has(s.math.kind);
@@ -83,12 +87,9 @@ export function compileTrends(workspaceId: string, q: TrendsQuery): CompiledSql 
     ].filter(Boolean);
     const keys = ['cur', 'b', ...(q.breakdown ? ['bd'] : [])].join(', ');
     const partial = 'property' in s.math ? PARTIAL : 'count(*) AS n';
-    const within = ranges
-      .map((r) => `(e.timestamp >= ${p.time(r.from)} AND e.timestamp < ${p.time(r.to)})`)
-      .join(' OR ');
     const rows = `SELECT ${cols.join(', ')}
   FROM events e ${pj ? pj.join : ''} ${needsTraits && pj ? traitsJoin(p, workspaceId, pj.person) : ''}
-  WHERE e.workspace_id = ${p.add(workspaceId)} AND e.type = 'track' AND (${within}) AND ${matcherSql(p, s)}`;
+  WHERE ${scope} AND ${matcherSql(p, s)}`;
     ctes.push(
       combinable
         ? `s${i} AS MATERIALIZED (SELECT ${keys}, ${partial} FROM (${rows}) GROUP BY ${keys})`
