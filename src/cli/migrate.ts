@@ -9,12 +9,15 @@ import { ENGINES } from '../runtime/engines.ts';
 import { type MigrateResult, migrate, type Stage } from '../runtime/migrate.ts';
 import type { Store, StoreCounts } from '../store/types.ts';
 
-export const MIGRATE_USAGE = `usage: intake migrate --data-dir DIR (--to-data-dir DIR) [--batch-size N] [--progress-file FILE]
+export const MIGRATE_USAGE = `usage: intake migrate --data-dir DIR (--to-data-dir DIR | --store clickhouse --clickhouse-url URL ...)
+                      [--batch-size N] [--progress-file FILE]
 
 Copies everything the embedded data directory DIR holds (events, rejected items, profiles, identities,
 groups, tombstones, workspaces, keys, plans) into the target store, exactly once, resumable: after an
 interruption run the same command again. Stop the server using DIR first (its database is locked).
   --to-data-dir DIR     another embedded data directory
+  --store clickhouse    a cluster's ClickHouse store: --clickhouse-url, --clickhouse-database,
+                        --clickhouse-user, --clickhouse-password (or their INTAKE_CLICKHOUSE_* variables)
   --batch-size N        entries per batch handed to the target (default 10000)
   --progress-file FILE  where progress is kept (default DIR/migrate.json)
 `;
@@ -48,8 +51,16 @@ export function parseMigrateArgs(argv: string[], env: NodeJS.ProcessEnv): Migrat
   if (!/^\d+$/.test(batch) || Number(batch) < 1 || Number(batch) > 1_000_000)
     throw new ConfigError(`--batch-size must be an integer from 1 to 1000000, got "${batch}"`);
   const toDataDir = str('to-data-dir');
-  if (!toDataDir) throw new ConfigError('--to-data-dir is required: where to copy the data directory to');
-  if (resolve(toDataDir) === resolve(config.dataDir))
+  const cluster = config.store === 'clickhouse';
+  if (!toDataDir && !cluster)
+    throw new ConfigError(
+      'a target is required: --to-data-dir DIR, or --store clickhouse with --clickhouse-url',
+    );
+  if (toDataDir && cluster)
+    throw new ConfigError('one target only: --to-data-dir or --store clickhouse, not both');
+  if (cluster && !config.clickhouseUrl)
+    throw new ConfigError('--store clickhouse needs --clickhouse-url (INTAKE_CLICKHOUSE_URL)');
+  if (toDataDir && resolve(toDataDir) === resolve(config.dataDir))
     throw new ConfigError('--to-data-dir must differ from --data-dir');
   return {
     config,
@@ -80,6 +91,7 @@ export function summary(r: MigrateResult): string {
     `copied in this run: ${copied}`,
     `  ${'table'.padEnd(12)} ${'source'.padStart(14)} ${'target'.padStart(14)}`,
     ...rows,
+    ...r.notCopied.map((w) => `not copied: ${w}`),
     r.mismatches.length === 0 ? 'verified: every count matches' : `MISMATCH: ${r.mismatches.join('; ')}`,
   ].join('\n');
 }
@@ -89,14 +101,19 @@ export async function runMigrate(args: MigrateArgs, out: NodeJS.WritableStream):
   const source = await openSource(args.config);
   let target: Store | undefined;
   try {
-    const toDataDir = args.toDataDir as string;
-    target = await ENGINES.embedded.openStore({ ...args.config, dataDir: toDataDir });
+    const { toDataDir, config } = args;
+    target = toDataDir
+      ? await ENGINES.embedded.openStore({ ...config, dataDir: toDataDir })
+      : await ENGINES.clickhouse.openStore(config);
+    const targetName = toDataDir
+      ? `embedded:${resolve(toDataDir)}`
+      : `clickhouse:${config.clickhouseUrl}/${config.clickhouseDatabase}`;
     const tty = isatty(2);
     let last = 0;
     let lastStage: Stage | null = null;
     const result = await migrate(source, target, {
       progressFile: args.progressFile,
-      targetName: `embedded:${resolve(toDataDir)}`,
+      targetName,
       batchSize: args.batchSize,
       onProgress: (stage, done, total) => {
         const now = Date.now();

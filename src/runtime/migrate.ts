@@ -21,6 +21,7 @@
 // cluster's loaders after it, or stop them).
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { EVENT_COLUMNS } from '../core/columns.ts';
+import { IntakeError } from '../core/errors.ts';
 import type { CanonicalEvent, Rejection } from '../core/event.ts';
 import type { LogBatch, Store, StoreCounts } from '../store/types.ts';
 
@@ -46,6 +47,8 @@ export interface MigrateResult {
   target: StoreCounts;
   /** Each count that differs between source and target, e.g. `events: 10 in the source, 9 in the target`. */
   mismatches: string[];
+  /** What the target cannot hold yet (it answered INTAKE_ERR_NOT_IMPLEMENTED), with its reason. */
+  notCopied: string[];
 }
 
 interface Pending {
@@ -171,9 +174,22 @@ export async function migrate(source: Store, target: Store, opts: MigrateOptions
     tell('keys', i + 1, keys.length);
   }
 
+  const notCopied: string[] = [];
+  const unsupported = (err: unknown) =>
+    err instanceof IntakeError && err.code === 'INTAKE_ERR_NOT_IMPLEMENTED';
   for (const [i, w] of workspaces.entries()) {
-    const theirs = new Set((await target.plans.listPlans(w.id)).map((p) => p.version));
+    tell('plans', i + 1, workspaces.length);
     const ours = (await source.plans.listPlans(w.id)).map((p) => p.version).sort((a, b) => a - b);
+    if (ours.length === 0) continue;
+    let listed: Array<{ version: number }>;
+    try {
+      listed = await target.plans.listPlans(w.id);
+    } catch (err) {
+      if (!unsupported(err)) throw err;
+      notCopied.push(`tracking plans (${(err as Error).message})`);
+      break;
+    }
+    const theirs = new Set(listed.map((p) => p.version));
     for (const v of ours) {
       if (theirs.has(v)) continue;
       const plan = await source.plans.getPlan(w.id, v);
@@ -183,7 +199,6 @@ export async function migrate(source: Store, target: Store, opts: MigrateOptions
         throw new Error(`workspace ${w.id}: plan version ${v} was stored as ${saved.version} in the target`);
       copied.plans++;
     }
-    tell('plans', i + 1, workspaces.length);
   }
 
   // Events, each workspace in the source's storage order (its load order), from where the last run stopped.
@@ -247,5 +262,5 @@ export async function migrate(source: Store, target: Store, opts: MigrateOptions
   const mismatches = (Object.keys(sourceCounts) as Array<keyof StoreCounts>)
     .filter((k) => sourceCounts[k] !== targetCounts[k])
     .map((k) => `${k}: ${sourceCounts[k]} in the source, ${targetCounts[k]} in the target`);
-  return { copied, source: sourceCounts, target: targetCounts, mismatches };
+  return { copied, source: sourceCounts, target: targetCounts, mismatches, notCopied };
 }

@@ -88,7 +88,7 @@ test("migrate a SIGKILLed server's data directory: every acknowledged event, ver
 test('migrate without a target, or into its own directory, is one line and exit 2', async () => {
   const none = await run(['migrate', '--data-dir', join(root, 'x')]);
   assert.equal(none.code, 2);
-  assert.match(none.stderr, /^intake: bad configuration: --to-data-dir is required[^\n]*\n$/);
+  assert.match(none.stderr, /^intake: bad configuration: a target is required: --to-data-dir DIR[^\n]*\n$/);
   const same = await run(['migrate', '--data-dir', join(root, 'x'), '--to-data-dir', join(root, 'x')]);
   assert.equal(same.code, 2);
   assert.match(same.stderr, /--to-data-dir must differ from --data-dir/);

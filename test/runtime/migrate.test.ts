@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/core/config.ts';
 import { ENGINES } from '../../src/runtime/engines.ts';
 import { migrate } from '../../src/runtime/migrate.ts';
 import type { LogBatch, Store } from '../../src/store/types.ts';
+import { engineNamed } from '../engines.ts';
 import { bearer, KEYS, startTestApp, tempDir } from '../helpers.ts';
 import { at, send } from '../profiles/util.ts';
 
@@ -137,8 +138,11 @@ async function snapshot(store: Store) {
       users: await Promise.all(people.results.map((u) => store.profiles.getUser(w.id, u.id))),
       acme: await store.profiles.getGroup(w.id, 'acme'),
       rejected: (await store.events.listRejected(w.id, { limit: 100, offset: 0 })).results,
-      plans: await store.plans.listPlans(w.id),
-      plan: (await store.plans.getPlan(w.id))?.plan ?? null,
+      plans: await store.plans.listPlans(w.id).catch((e: Error) => e.message),
+      plan: await store.plans.getPlan(w.id).then(
+        (p) => p?.plan ?? null,
+        (e: Error) => e.message,
+      ),
       keys: (await store.admin.listKeys(w.id)).sort((a, b) => (a.id < b.id ? -1 : 1)),
     };
   }
@@ -207,6 +211,37 @@ function killedAt(store: Store, nth: number, when: 'before' | 'after'): Store {
   };
   return new Proxy(store, { get: (t, p) => (p === 'sink' ? sink : Reflect.get(t, p)) });
 }
+
+test('into the ClickHouse store: every count matches but the plan versions, which it does not store yet and says so', async (t) => {
+  const why = await engineNamed('clickhouse').available?.();
+  if (why) {
+    if (process.env.CI === 'true') throw new Error(why);
+    t.skip(why);
+    return;
+  }
+  const source = await open(sourceDir);
+  const targetDir = newDir();
+  const target = await engineNamed('clickhouse').openStore(targetDir);
+  try {
+    const r = await migrate(source, target, { progressFile: join(targetDir, 'migrate.json'), batchSize: 4 });
+    assert.deepEqual(r.mismatches, ['planVersions: 1 in the source, 0 in the target']);
+    assert.equal(r.notCopied.length, 1);
+    assert.match(r.notCopied[0] as string, /^tracking plans \(.*not/);
+    const strip = (snap: Record<string, unknown>) => {
+      const { counts, ...rest } = snap;
+      return Object.fromEntries(
+        Object.entries(rest).map(([k, v]) => {
+          const { plans: _p, plan: _q, ...keep } = v as Record<string, unknown>;
+          return [k, keep];
+        }),
+      );
+    };
+    assert.deepEqual(strip(await snapshot(target)), strip(await snapshot(source)));
+  } finally {
+    await source.close();
+    await target.close();
+  }
+});
 
 for (const when of ['before', 'after'] as const) {
   test(`a run stopped ${when} a batch's load is finished by the next: nothing twice, nothing missing`, async () => {
