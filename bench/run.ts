@@ -86,6 +86,25 @@ function save(report: Record<string, unknown>): string {
 const pickScenarios = () =>
   args.scenario ? SCENARIOS.filter((s) => args.scenario?.split(',').includes(s.id)) : SCENARIOS;
 
+/** What the dedupe memory documents (README, src/ingest/file/dedupe.ts): bytes a sealed key at most. */
+const DEDUPE_BYTES_PER_KEY = 2.1;
+/** Its exact table, which fills and empties at each seal: 1M keys at 18 B, plus the seal's arrays (~24 MB). */
+const DEDUPE_EXACT_MB = 45;
+
+/**
+ * RSS growth from the warm-up's end (the lowest sample of the next minute: the exact table just sealed) to the
+ * run's end (the highest of the last minute), against keys added x bytes a sealed key + the exact table.
+ */
+function dedupeGrowth(rss: Array<{ s: number; mb: number }>, fromS: number, keys: number) {
+  const end = rss.at(-1)?.s ?? 0;
+  const first = rss.filter((x) => x.s >= fromS && x.s < fromS + 60).map((x) => x.mb);
+  const last = rss.filter((x) => x.s >= end - 60).map((x) => x.mb);
+  const fromMB = first.length > 0 ? Math.min(...first) : 0;
+  const toMB = last.length > 0 ? Math.max(...last) : 0;
+  const allowedMB = Math.round((keys * DEDUPE_BYTES_PER_KEY) / 2 ** 20 + DEDUPE_EXACT_MB);
+  return { fromS, fromMB, toMB, grewMB: toMB - fromMB, keys, allowedMB, ok: toMB - fromMB <= allowedMB };
+}
+
 async function soak(): Promise<void> {
   const minutes = Number(args.minutes ?? 10);
   const s = SCENARIOS[0] as (typeof SCENARIOS)[number];
@@ -98,12 +117,18 @@ async function soak(): Promise<void> {
   let storedMin = 0;
   let storedMax = 0;
   let ms = 0;
+  // Events acknowledged once warmed up (the first fifth, at least a minute): what the dedupe memory's growth is
+  // held against.
+  const warmMs = Math.max(60_000, (minutes * 60_000) / 5);
+  let warmOk = 0;
   try {
     while (Date.now() - t0 < minutes * 60_000) {
+      const warm = Date.now() - t0 >= warmMs;
       const r = await load.run(
         job(s, server.url, Math.min(30_000, minutes * 60_000 - (Date.now() - t0) + 1), 'soak'),
       );
       ok += r.ok;
+      if (warm) warmOk += r.ok;
       ms += r.elapsedMs;
       storedMin += r.storedMin;
       storedMax += r.storedMax;
@@ -130,6 +155,7 @@ async function soak(): Promise<void> {
     for (const r of perMinute.filter(Boolean))
       log(`  minute ${String(r.minute).padStart(2)}: ${r.minMB}–${r.maxMB}`);
     const size = dirSize(dir);
+    const growth = dedupeGrowth(rss, warmMs / 1000, warmOk * s.events);
     const result = {
       scenario: s,
       minutes,
@@ -140,9 +166,13 @@ async function soak(): Promise<void> {
       bytesPerEvent: Math.round(size.disk / Math.max(1, stored)),
       rss,
       perMinute: perMinute.filter(Boolean),
+      growth,
     };
     log(
       `\n${result.eventsPerSec} events/s average, ${stored.toLocaleString('en')} stored (check ${result.countOk ? 'ok' : 'MISMATCH'}), peak RSS ${result.peakRssMB} MB`,
+    );
+    log(
+      `RSS after warm-up (${growth.fromS} s): ${growth.fromMB} -> ${growth.toMB} MB (+${growth.grewMB}) for ${growth.keys.toLocaleString('en')} keys added; allowed ${growth.allowedMB} MB (${DEDUPE_BYTES_PER_KEY} B a sealed key + the exact table's ${DEDUPE_EXACT_MB} MB): ${growth.ok ? 'ok' : 'OVER'}`,
     );
     log(`results: ${save({ mode, startedAt: started, soak: result })}`);
   } finally {
