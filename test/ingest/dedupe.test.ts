@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { dedupeKey } from '../../src/core/dedupe.ts';
+import { CuckooShard } from '../../src/ingest/file/cuckoo.ts';
 import { DedupeMemory } from '../../src/ingest/file/dedupe.ts';
 import { FOREVER } from '../../src/ingest/file/keyset.ts';
 
@@ -130,4 +131,26 @@ test('a purge drops the runs past the window with their files and gives the filt
   await mem.close();
   assert.ok(!existsSync(dir) || readdirSync(dir).length === 0);
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('the cuckoo filter never loses a key it kept: deletes take one copy of a fingerprint, failures are told', () => {
+  const next = random(7);
+  const keys = Array.from({ length: 60_000 }, () => [
+    Math.floor(next() * 2 ** 32) & 0xff000fff, // one shard, 4096 fingerprints: many keys share one
+    Math.floor(next() * 2 ** 32),
+  ]) as Array<[number, number]>;
+  const shard = new CuckooShard(keys.length);
+  for (const [hi, lo] of keys) assert.ok(shard.add(hi, lo), 'fits at the fill it was sized for');
+  for (const [hi, lo] of keys) assert.ok(shard.has(hi, lo));
+  for (const [hi, lo] of keys.slice(0, 30_000)) assert.ok(shard.delete(hi, lo));
+  for (const [hi, lo] of keys.slice(30_000)) assert.ok(shard.has(hi, lo), 'a kept key survives the deletes');
+  assert.equal(shard.count, 30_000);
+  const small = new CuckooShard(1000);
+  let failed = false;
+  for (const [hi, lo] of keys) {
+    if (small.add(hi, lo)) continue;
+    failed = true;
+    break;
+  }
+  assert.ok(failed, 'an overfull shard says so, and its owner rebuilds it from the runs');
 });

@@ -2,11 +2,18 @@
 // window. Recent keys sit in an exact table (keyset.ts, ~17.5 B a key). Once it holds `sealKeys` keys, or is
 // an hour old, it is sealed: its keys are sorted into a run file in the log's `dedupe/` folder (key-runs.ts,
 // 12 B a key on disk) and their 12-bit fingerprints go into one cuckoo filter over every sealed key
-// (cuckoo.ts, 1.6-2.0 B a key, plus 0.03 B of page index). A lookup asks the exact tables, then the filter
-// (two buckets, no I/O); only a filter hit (an old duplicate, or a false positive for 0.2% of new keys) reads
-// the runs, one 3 KB pread each, so the answer stays exact. Runs whose newest key is past the window are
-// dropped whole: their fingerprints are deleted from the filter and the file removed. Tombstones (deleted
-// users' messageIds) stay in a small exact table of their own, forever.
+// (cuckoo.ts, 1.6-2.1 B a key, plus 0.03 B of page index). A lookup asks the exact tables, then the filter
+// (two buckets, no I/O); only a filter hit (an old duplicate, or a false positive for 0.17% of new keys) reads
+// the runs, one 3 KB pread each, newest first, so the answer stays exact. Runs whose newest key is past the
+// window are dropped whole: their fingerprints are deleted from the filter and the file removed. Tombstones
+// (deleted users' messageIds) stay in a small exact table of their own, forever.
+//
+// Measured (bench/dedupe-micro.ts, 50M keys in 48 runs, 2 busy cores): memory grew 1.86 B of RSS a key from
+// 10M to 50M keys; a lookup of a new key cost 1.2 us of CPU (0.55 at 2M keys: the filter then fits the
+// caches); an old duplicate 69 us (27 run pages read on average); a seal 0.45-0.5 us a key. The run count is
+// what an old duplicate or a false positive pays for: at 1k events/s and 1M keys a seal, a 48 h window holds
+// ~170 runs, so a false positive (1.7 a second) reads ~170 pages and an old duplicate ~85. Merging runs
+// (a larger sealKeys costs ~36 B a key of exact memory instead) is the next step if that ever shows.
 //
 // A start rebuilds it all from the store (sink.dedupeKeys) and the unloaded segments; the run files of the
 // previous run are deleted first, so they never need to agree with the store after a crash.
