@@ -89,6 +89,37 @@ function save(report: Record<string, unknown>): string {
 const pickScenarios = () =>
   args.scenario ? SCENARIOS.filter((s) => args.scenario?.split(',').includes(s.id)) : SCENARIOS;
 
+/** What the dedupe memory documents (README, src/ingest/file/dedupe.ts): bytes a sealed key at most. */
+const DEDUPE_BYTES_PER_KEY = 2.1;
+/** Its exact table, which fills and empties at each seal: 1M keys at 18 B, plus the seal's arrays (~24 MB). */
+const DEDUPE_EXACT_MB = 45;
+
+/**
+ * RSS growth after warm-up, as floors and as ceilings: the lowest (and highest) sample of the minute after the
+ * warm-up against those of the run's last full minute. Within a minute RSS swings ~200 MB with the loads in
+ * flight (segments waiting, DuckDB's buffers), so a minute's lowest is compared with another minute's lowest,
+ * never with its highest. Held against keys added x bytes a sealed key + the exact table.
+ */
+function dedupeGrowth(rss: Array<{ s: number; mb: number }>, fromS: number, keys: number) {
+  const end = Math.floor((rss.at(-1)?.s ?? 0) / 60) * 60; // the last full minute ends here
+  const minute = (a: number) => rss.filter((x) => x.s >= a && x.s < a + 60).map((x) => x.mb);
+  const first = minute(fromS);
+  const last = minute(end - 60);
+  const lo = (xs: number[]) => (xs.length > 0 ? Math.min(...xs) : 0);
+  const hi = (xs: number[]) => (xs.length > 0 ? Math.max(...xs) : 0);
+  const allowedMB = Math.round((keys * DEDUPE_BYTES_PER_KEY) / 2 ** 20 + DEDUPE_EXACT_MB);
+  const floorMB = lo(last) - lo(first);
+  const ceilingMB = hi(last) - hi(first);
+  return {
+    fromS,
+    floor: { fromMB: lo(first), toMB: lo(last), grewMB: floorMB },
+    ceiling: { fromMB: hi(first), toMB: hi(last), grewMB: ceilingMB },
+    keys,
+    allowedMB,
+    ok: floorMB <= allowedMB && ceilingMB <= allowedMB,
+  };
+}
+
 async function soak(): Promise<void> {
   const minutes = Number(args.minutes ?? 10);
   const s = SCENARIOS[0] as (typeof SCENARIOS)[number];
@@ -101,12 +132,18 @@ async function soak(): Promise<void> {
   let storedMin = 0;
   let storedMax = 0;
   let ms = 0;
+  // Events acknowledged once warmed up (the first fifth, at least a minute): what the dedupe memory's growth is
+  // held against.
+  const warmMs = Math.max(60_000, (minutes * 60_000) / 5);
+  let warmOk = 0;
   try {
     while (Date.now() - t0 < minutes * 60_000) {
+      const warm = Date.now() - t0 >= warmMs;
       const r = await load.run(
         job(s, server.url, Math.min(30_000, minutes * 60_000 - (Date.now() - t0) + 1), 'soak'),
       );
       ok += r.ok;
+      if (warm) warmOk += r.ok;
       ms += r.elapsedMs;
       storedMin += r.storedMin;
       storedMax += r.storedMax;
@@ -133,6 +170,7 @@ async function soak(): Promise<void> {
     for (const r of perMinute.filter(Boolean))
       log(`  minute ${String(r.minute).padStart(2)}: ${r.minMB}–${r.maxMB}`);
     const size = dirSize(dir);
+    const growth = dedupeGrowth(rss, warmMs / 1000, warmOk * s.events);
     const result = {
       scenario: s,
       minutes,
@@ -143,9 +181,13 @@ async function soak(): Promise<void> {
       bytesPerEvent: Math.round(size.disk / Math.max(1, stored)),
       rss,
       perMinute: perMinute.filter(Boolean),
+      growth,
     };
     log(
       `\n${result.eventsPerSec} events/s average, ${stored.toLocaleString('en')} stored (check ${result.countOk ? 'ok' : 'MISMATCH'}), peak RSS ${result.peakRssMB} MB`,
+    );
+    log(
+      `RSS after warm-up (${growth.fromS} s to the last full minute), lowest ${growth.floor.fromMB} -> ${growth.floor.toMB} MB (${growth.floor.grewMB}), highest ${growth.ceiling.fromMB} -> ${growth.ceiling.toMB} MB (${growth.ceiling.grewMB}), for ${growth.keys.toLocaleString('en')} keys added; allowed ${growth.allowedMB} MB (${DEDUPE_BYTES_PER_KEY} B a sealed key + the exact table's ${DEDUPE_EXACT_MB} MB): ${growth.ok ? 'ok' : 'OVER'}`,
     );
     log(`results: ${save({ mode, startedAt: started, soak: result })}`);
   } finally {

@@ -1,6 +1,7 @@
 // Exactly once by messageId: retries, concurrent duplicates in flight, and across a restart.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { FileLog } from '../../src/ingest/file/file-log.ts';
 import { allEvents, basic, KEYS, startTestApp, type TestApp, tempDir } from '../helpers.ts';
 
 let t: TestApp;
@@ -92,4 +93,19 @@ test('dedupe memory survives a restart on the same data directory', async () => 
   } finally {
     await b.close();
   }
+});
+
+test('keys sealed out of the exact table into a run file are still duplicates, and new keys are not', async (t2) => {
+  if (!(t.log instanceof FileLog)) return t2.skip('the file log seals its dedupe memory');
+  const dedupe = t.log.dedupe;
+  assert.equal((await post(t.app, batch('sealed', 20))).json().accepted, 20);
+  await dedupe.seal();
+  assert.equal(dedupe.size.exact, 0, 'every key left the exact table');
+  assert.ok(dedupe.size.sealed >= 20);
+  const reads = dedupe.reads;
+  const r = await post(t.app, batch('sealed', 30));
+  assert.deepEqual(r.json(), { success: true, accepted: 10, duplicates: 20, rejected: [] });
+  assert.ok(dedupe.reads >= reads + 20, 'each old duplicate was confirmed on disk');
+  const stored = (await allEvents(t.app)).filter((e) => String(e.messageId).startsWith('sealed-'));
+  assert.equal(stored.length, 30);
 });

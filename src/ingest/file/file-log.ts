@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EventSink } from '../../store/types.ts';
 import type { IngestBatch, IngestLog, IngestResult } from '../types.ts';
-import { FOREVER, KeySet } from './keyset.ts';
+import { DedupeMemory } from './dedupe.ts';
+import { FOREVER } from './keyset.ts';
 import { Loader, type LoaderOptions } from './loader.ts';
 import { SegmentLog } from './segments.ts';
 
@@ -19,6 +20,8 @@ export interface FileLogOptions extends LoaderOptions {
   queueLimit: number;
   /** How long an accepted messageId is remembered, in hours. Default 48. */
   dedupeWindowHours?: number;
+  /** Keys the dedupe memory holds exactly before it seals them into a run file (dedupe.ts). Default 1M. */
+  dedupeSealKeys?: number;
 }
 
 const HOUR = 3_600_000;
@@ -27,28 +30,33 @@ export class FileLog implements IngestLog {
   private constructor(
     readonly segments: SegmentLog,
     readonly loader: Loader,
-    private readonly dedupe: KeySet,
+    readonly dedupe: DedupeMemory,
     private readonly sink: EventSink,
   ) {}
 
   static async open(sink: EventSink, opts: FileLogOptions): Promise<FileLog> {
     const dir =
       opts.dataDir === ':memory:' ? mkdtempSync(join(tmpdir(), 'intake-log-')) : join(opts.dataDir, 'log');
-    const dedupe = new KeySet();
+    const dedupe = new DedupeMemory({ dir: join(dir, 'dedupe'), sealKeys: opts.dedupeSealKeys });
     const since = new Date(Date.now() - (opts.dedupeWindowHours ?? 48) * HOUR);
-    await sink.dedupeKeys(since, (key, seconds) => dedupe.addSeconds(key, seconds));
     const loadedThrough = await sink.checkpoint();
     let loader: Loader | undefined;
-    const { log, unloaded } = SegmentLog.open(
-      {
-        dir,
-        dedupe,
-        queueLimit: opts.queueLimit,
-        segmentLines: opts.segmentLines,
-        onWritten: () => loader?.written(),
-      },
-      loadedThrough,
-    );
+    let opened: ReturnType<typeof SegmentLog.open> | undefined;
+    // The window's keys from the store, then those of the segments not yet loaded: sealed into runs as they come.
+    await dedupe.rebuild(async () => {
+      await sink.dedupeKeys(since, (key, seconds) => dedupe.addSeconds(key, seconds));
+      opened = SegmentLog.open(
+        {
+          dir,
+          dedupe,
+          queueLimit: opts.queueLimit,
+          segmentLines: opts.segmentLines,
+          onWritten: () => loader?.written(),
+        },
+        loadedThrough,
+      );
+    });
+    const { log, unloaded } = opened as ReturnType<typeof SegmentLog.open>;
     loader = new Loader(log, sink, opts, { unloaded, loadedThrough });
     loader.start();
     return new FileLog(log, loader, dedupe, sink);
@@ -79,5 +87,6 @@ export class FileLog implements IngestLog {
     await this.segments.close();
     await this.loader.close();
     this.segments.closeFiles();
+    await this.dedupe.close();
   }
 }

@@ -8,6 +8,12 @@
 // The table holds 64 of the key's 128 bits. Two different messageIds are taken for one another only if
 // those 64 bits match: with a billion keys in the window, a new event has a 5e-11 chance of it.
 
+/** What the segment log asks of the dedupe memory: KeySet alone (tests), or DedupeMemory (dedupe.ts). */
+export interface DedupeSet {
+  has(key: string): boolean;
+  add(key: string, at: Date): void;
+}
+
 /** seen value of a key never to be forgotten (a deleted user's messageId). */
 export const FOREVER = 0xffffffff;
 
@@ -74,7 +80,7 @@ class Shard {
   }
 }
 
-export class KeySet {
+export class KeySet implements DedupeSet {
   private shards: Shard[] = [];
   /** The low 64 bits of the key last located (no allocation per lookup). */
   private hi = 0;
@@ -112,6 +118,31 @@ export class KeySet {
   has(key: string): boolean {
     const shard = this.locate(key);
     return shard.slots[shard.find(this.hi, this.lo) + SEEN] !== 0;
+  }
+
+  /** has() for a key already split: `top` its first byte, (hi, lo) its low 64 bits (dedupe.ts parses once). */
+  hasWords(top: number, hi: number, lo: number): boolean {
+    const shard = this.shards[top >>> (8 - SHARD_BITS)] as Shard;
+    return shard.slots[shard.find(hi, lo) + SEEN] !== 0;
+  }
+
+  /** Calls `fn` with the words of every key and the second it was first seen (FOREVER for tombstones). */
+  forEach(fn: (hi: number, lo: number, seen: number) => void): void {
+    for (const shard of this.shards) {
+      const s = shard.slots;
+      for (let at = 0; at < s.length; at += STRIDE) {
+        const mark = s[at + SEEN] as number;
+        if (mark !== 0) fn(s[at] as number, s[at + 1] as number, mark);
+      }
+    }
+  }
+
+  /** Forgets every key, keeping the memory for the next ones (dedupe.ts reuses a sealed table so). */
+  empty(): void {
+    for (const shard of this.shards) {
+      shard.slots.fill(0);
+      shard.count = 0;
+    }
   }
 
   /** Forgets every key. */

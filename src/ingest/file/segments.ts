@@ -26,7 +26,7 @@ import { makeDir } from '../../core/fs.ts';
 import { DictionaryBatch } from '../../pipeline/dictionary/observe.ts';
 import type { LogBatch } from '../../store/types.ts';
 import type { IngestBatch, IngestResult } from '../types.ts';
-import type { KeySet } from './keyset.ts';
+import type { DedupeSet } from './keyset.ts';
 import { decodeLine, LineWriter } from './lines.ts';
 
 const writeAsync = promisify(write);
@@ -67,7 +67,7 @@ export interface SegmentLogOptions {
   /** The directory of segment files. */
   dir: string;
   /** The dedupe memory, filled from the store at open. */
-  dedupe: KeySet;
+  dedupe: DedupeSet;
   /** Most lines (events and rejections) accepted but not yet loaded; past it submit() throws OVERLOADED. */
   queueLimit: number;
   /** A segment is closed once it holds this many lines (one load's worth; a load holds its rows in memory). */
@@ -411,7 +411,7 @@ const unavailable = () =>
  * acknowledged: the file is truncated there. An unreadable line anywhere else is corruption, and the server
  * refuses to start rather than lose or invent events.
  */
-function recover(path: string, seq: number, dedupe: KeySet, wasOpen: boolean): Segment {
+function recover(path: string, seq: number, dedupe: DedupeSet, wasOpen: boolean): Segment {
   const text = readFileSync(path, 'utf8');
   const seg = new Segment(seq, path);
   let at = 0;
