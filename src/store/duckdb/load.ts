@@ -30,6 +30,11 @@ const columnsSpec = `{${Object.entries(LINE_COLUMNS)
 const readFile = (path: string) =>
   `read_json(${quote(path)}, format = 'newline_delimited', columns = ${columnsSpec})`;
 
+/** The statement that appends a segment file's events (its rejections are loaded apart). */
+export const loadFileSql = (path: string): string =>
+  insertEvents(`SELECT ${EVENT_COLUMNS.map((c) => `${c.fromLine} AS ${c.name}`).join(', ')}
+     FROM ${readFile(path)} WHERE ${REJECTED_FIELD} IS NULL`);
+
 export async function checkpoint(db: Db): Promise<number> {
   const rows = await db.all('SELECT max(loaded_through) AS n FROM ingest_log');
   return Number(rows[0]?.n ?? 0);
@@ -48,12 +53,7 @@ export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Pro
     if (entries) await insertEntries(db, entries.events, entries.rejected);
     else {
       const source = readFile(batch.file as string);
-      if (batch.events.length > 0) {
-        await db.run(
-          insertEvents(`SELECT ${EVENT_COLUMNS.map((c) => `${c.fromLine} AS ${c.name}`).join(', ')}
-           FROM ${source} WHERE ${REJECTED_FIELD} IS NULL`),
-        );
-      }
+      if (batch.events.length > 0) await db.run(loadFileSql(batch.file as string));
       if (batch.rejected > 0) {
         await db.run(
           `INSERT INTO rejected SELECT ${REJECTION_COLUMNS.map((f) => (f === 'received_at' ? 'epoch_ms(received_at)' : f)).join(', ')}
