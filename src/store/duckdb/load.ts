@@ -40,14 +40,24 @@ export async function checkpoint(db: Db): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
+/**
+ * The checkpoint each connection's last load committed: every load goes through one connection at a time and
+ * nothing else writes ingest_log, so a load need not read it again. Each statement costs 0.3-1.4 ms of CPU
+ * (driver round trip, planning): with the read, and DELETE + INSERT instead of one UPDATE, the bookkeeping
+ * took ~3.4 of a 1,000-event segment's ~26 ms.
+ */
+const committed = new WeakMap<Db, number>();
+
 export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Promise<void> {
   let changes: ProfileChanges | undefined;
   // Read before the transaction: it may be file I/O, and the entries path holds them in memory only briefly.
   const entries = batch.file === undefined ? await batch.entries() : null;
   await db.run('BEGIN TRANSACTION');
   try {
-    if (batch.seq <= (await checkpoint(db))) {
+    const loaded = committed.get(db) ?? (await checkpoint(db));
+    if (batch.seq <= loaded) {
       await db.run('ROLLBACK');
+      committed.set(db, loaded);
       return;
     }
     if (entries) await insertEntries(db, entries.events, entries.rejected);
@@ -79,11 +89,17 @@ export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Pro
         opts.maxIdsPerPerson,
         opts.caches,
       );
-    await db.run('DELETE FROM ingest_log');
-    await db.run('INSERT INTO ingest_log VALUES (?)', [batch.seq]);
+    // One row (none before the first load).
+    if (loaded > 0) await db.run('UPDATE ingest_log SET loaded_through = ?', [batch.seq]);
+    else {
+      await db.run('DELETE FROM ingest_log');
+      await db.run('INSERT INTO ingest_log VALUES (?)', [batch.seq]);
+    }
     await db.run('COMMIT');
+    committed.set(db, batch.seq);
     if (changes) opts.caches.apply(changes);
   } catch (err) {
+    committed.delete(db); // read again at the next load
     await db.run('ROLLBACK').catch(() => {});
     if (err instanceof StoreError) throw err;
     throw new StoreError(`load batch ${batch.seq}: ${(err as Error).message}`, 'LOAD', { cause: err });
