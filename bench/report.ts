@@ -91,6 +91,11 @@ export function costTable(c: CostResult): string {
       us(c.alone.checkpointCpuUsPerEvent),
       `${us(c.floor.duckdbCheckpointUs)} (CHECKPOINT per row group)`,
     ],
+    [
+      "  the same without DuckDB's WAL (RECOVERY_MODE no_wal_writes)",
+      '',
+      `${us(c.floor.noWalLoadUs)} (read_json + INSERT + COMMIT)`,
+    ],
     ['total, all threads', us(c.server.mainUs + c.server.othersUs), `${us(c.floor.jsonParseUs + floorDuck)}`],
   ];
   return table(['stage (scenario 1: 100-event batches)', 'CPU µs/event', 'floor µs/event'], rows);
