@@ -28,8 +28,10 @@ export interface CapacityRow {
   loadCpuUsPerEvent: number;
   /** The part of it spent in the store's own CHECKPOINTs, per event, in µs. */
   checkpointCpuUsPerEvent: number;
-  /** Checkpoints the store ran, and their longest wall time in ms. */
+  /** Checkpoints the store ran. */
   checkpoints: number;
+  /** The largest WAL a checkpoint found, in MB. */
+  maxWalMB: number;
   /** Size of the database file at the end, in bytes per event. */
   fileBytesPerEvent: number;
   /** Peak RSS of the process (VmHWM) at the end, in MB. */
@@ -120,6 +122,7 @@ export async function storeCapacity(
         loadCpuUsPerEvent: round(loadCpu / (loads.length * size), 1),
         checkpointCpuUsPerEvent: round((store.checkpoints.cpuUs - ck0.cpuUs) / (loads.length * size), 1),
         checkpoints: store.checkpoints.count - ck0.count,
+        maxWalMB: round(store.checkpoints.maxWalBytes / 2 ** 20, 1),
         fileBytesPerEvent: 0,
         peakRssMB: 0,
       });

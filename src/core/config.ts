@@ -38,7 +38,7 @@ export interface Config {
   /** DuckDB memory_limit. Default 256MB. */
   duckdbMemoryLimit: string;
   /**
-   * WAL size at which a DuckDB commit checkpoints. Default 1GB: a safety net; the store checkpoints every
+   * WAL size at which a DuckDB commit checkpoints. Default 128MB: a safety net for large events; the store checkpoints every
    * duckdbCheckpointRows rows itself.
    */
   duckdbCheckpointThreshold: string;
@@ -200,7 +200,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     return raw.trim();
   };
   const duckdbMemoryLimit = opt('duckdb-memory-limit', '256MB', duckdbSize);
-  const duckdbCheckpointThreshold = opt('duckdb-checkpoint-threshold', '1GB', duckdbSize);
+  const duckdbCheckpointThreshold = opt('duckdb-checkpoint-threshold', '128MB', duckdbSize);
 
   return {
     port: opt('port', 8080, (l, r) => int(l, r, 0, 65535)),

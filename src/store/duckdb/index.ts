@@ -16,6 +16,7 @@ import type {
   SqlReads,
   Store,
 } from '../types.ts';
+import { walBytes } from './compact.ts';
 import { Db, ts } from './db.ts';
 import * as del from './deletions.ts';
 import * as dict from './dictionary-reads.ts';
@@ -38,15 +39,16 @@ const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /** One DuckDB row group: the store checkpoints after this many rows (checkpointRows). */
 export const DEFAULT_CHECKPOINT_ROWS = 122_880;
-export const DEFAULT_CHECKPOINT_THRESHOLD = '1GB';
+/** A row group of the benchmark's events (~490 B each in the WAL) makes a ~60 MB WAL; twice that stops large ones. */
+export const DEFAULT_CHECKPOINT_THRESHOLD = '128MB';
 
 export interface DuckDBStoreOptions {
   /** Directory for intake.duckdb; ':memory:' for a throwaway database. */
   dataDir: string;
   /**
-   * DuckDB checkpoint_threshold: WAL size at which a commit checkpoints. Default 1GB: a safety net only, the
-   * store checkpoints itself every `checkpointRows` rows (with 4MB every segment's commit checkpointed, and
-   * DuckDB rewrote the small trailing row groups 3-4 times: a third of the load's CPU).
+   * DuckDB checkpoint_threshold: WAL size at which a commit checkpoints. Default 128MB: a safety net for large
+   * events, the store checkpoints itself every `checkpointRows` rows (with 4MB every segment's commit
+   * checkpointed, and DuckDB rewrote the small trailing row groups 3-4 times: a third of the load's CPU).
    */
   checkpointThreshold?: string;
   /**
@@ -312,6 +314,7 @@ export class DuckDBStore implements Store {
     const every = this.opts.checkpointRows ?? DEFAULT_CHECKPOINT_ROWS;
     this.uncheckpointed += rows;
     if (every <= 0 || this.uncheckpointed < every) return;
+    const wal = this.path === ':memory:' ? 0 : walBytes(this.path);
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     await this.writer.run('CHECKPOINT');
@@ -320,14 +323,16 @@ export class DuckDBStore implements Store {
     this.checkpoints.rows += this.uncheckpointed;
     this.checkpoints.ms += performance.now() - t0;
     this.checkpoints.cpuUs += cpu.user + cpu.system;
+    this.checkpoints.maxWalBytes = Math.max(this.checkpoints.maxWalBytes, wal);
     this.uncheckpointed = 0;
   }
 
   /**
    * The store's own checkpoints so far: how many, the rows they covered, wall ms and the process's CPU µs while
-   * they ran (all threads: the bench's cost table reads it, where nothing else runs meanwhile).
+   * they ran (all threads: the bench's cost table reads it, where nothing else runs meanwhile), and the largest
+   * WAL one found.
    */
-  readonly checkpoints = { count: 0, rows: 0, ms: 0, cpuUs: 0 };
+  readonly checkpoints = { count: 0, rows: 0, ms: 0, cpuUs: 0, maxWalBytes: 0 };
 
   private version = 0;
   private async bumped<T>(p: Promise<T>): Promise<T> {
