@@ -240,6 +240,19 @@ export function targets(ingest: IngestResult[], q: QueryResults | null): Target[
       measured: `${s1.ratio.events.toFixed(2)}×`,
       met: s1.ratio.events >= 0.5,
     });
+    // Issue 11's: a quarter of the reference with no request shed, and the CPU of a durable, queryable event.
+    out.push({
+      name: 'scenario 1 events/s vs reference, no 503',
+      target: '≥ 0.25×, 0 non-2xx',
+      measured: `${s1.ratio.events.toFixed(2)}×, ${s1.intake.failed} non-2xx`,
+      met: s1.ratio.events >= 0.25 && s1.intake.failed === 0,
+    });
+    out.push({
+      name: 'scenario 1 server CPU per event (all threads)',
+      target: '≤ 25 µs',
+      measured: `${s1.intake.cpuUsPerEvent} µs`,
+      met: s1.intake.cpuUsPerEvent <= 25,
+    });
     out.push({
       name: 'scenario 1 p99',
       target: '< 100 ms',
