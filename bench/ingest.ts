@@ -103,6 +103,8 @@ export interface IngestResult {
   rateLimited?: IntakeSide;
   /** With --plan: an Intake whose workspace has the 50-event tracking plan of bench/plan.ts, same rounds. */
   planned?: IntakeSide;
+  /** With --compare: an Intake started with other settings (its environment), same rounds. */
+  compared?: IntakeSide;
 }
 
 /**
@@ -235,10 +237,12 @@ export interface IngestOptions {
   rateLimit?: boolean;
   /** Also run each scenario against an Intake with the 50-event tracking plan, alternating with the others. */
   plan?: boolean;
+  /** Also run each scenario against an Intake started with this environment (--compare K=V,...), alternating. */
+  compare?: Record<string, string>;
   log(line: string): void;
 }
 
-type Who = 'reference' | 'intake' | 'rateLimited' | 'planned';
+type Who = 'reference' | 'intake' | 'rateLimited' | 'planned' | 'compared';
 
 export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promise<IngestResult[]> {
   const reference = await startReference();
@@ -246,6 +250,7 @@ export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promi
     'intake',
     ...(opts.rateLimit ? (['rateLimited'] as const) : []),
     ...(opts.plan ? (['planned'] as const) : []),
+    ...(opts.compare ? (['compared'] as const) : []),
   ];
   const dirs = opts.scenarios.map(() => variants.map(() => mkdtempSync(join(tmpdir(), 'intake-bench-'))));
   const servers: Array<Partial<Record<Who, Server>>> = [];
@@ -253,7 +258,10 @@ export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promi
     for (const d of dirs) {
       const set: Partial<Record<Who, Server>> = { reference };
       for (const [v, who] of variants.entries()) {
-        const server = await startIntake(d[v] as string);
+        const server = await startIntake(
+          d[v] as string,
+          who === 'compared' && opts.compare ? { env: opts.compare } : {},
+        );
         if (who === 'rateLimited') await limitWorkspace(server.url);
         if (who === 'planned') await planWorkspace(server.url);
         set[who] = server;
@@ -266,6 +274,7 @@ export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promi
       reference: new Tally(),
       rateLimited: new Tally(),
       planned: new Tally(),
+      compared: new Tally(),
     }));
     for (const [i, s] of opts.scenarios.entries()) {
       const t = tallies[i] as (typeof tallies)[number];
@@ -332,6 +341,9 @@ export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promi
           : {}),
         ...(opts.plan
           ? { planned: await side('planned', dirs[i]?.[variants.indexOf('planned')] as string) }
+          : {}),
+        ...(opts.compare
+          ? { compared: await side('compared', dirs[i]?.[variants.indexOf('compared')] as string) }
           : {}),
       });
     }

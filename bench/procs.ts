@@ -138,7 +138,23 @@ export interface IntakeOptions {
   /** Write a V8 CPU profile of the server into this directory (node --cpu-prof). */
   cpuProfDir?: string;
   keepRss?: boolean;
+  /** More environment for the server: its configuration (INTAKE_DUCKDB_THREADS=1, ...), over the bench's own. */
+  env?: Record<string, string>;
 }
+
+/** `K=V,K=V` (a bench flag) as an environment; throws on a part without `=`. */
+export function parseEnv(spec: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const part of (spec ?? '').split(',').filter(Boolean)) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw new Error(`expected K=V, got "${part}"`);
+    env[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  return env;
+}
+
+/** --intake-env of bench/run.ts: the environment every Intake of the run starts with. */
+export const intakeEnv: Record<string, string> = {};
 
 /** The real `intake start` process on a fresh port, keys from the environment, warn-level logs. */
 export async function startIntake(dataDir: string, opts: IntakeOptions = {}): Promise<Server> {
@@ -157,6 +173,8 @@ export async function startIntake(dataDir: string, opts: IntakeOptions = {}): Pr
         INTAKE_READ_KEY: KEYS.read,
         INTAKE_ADMIN_KEY: KEYS.admin,
         LOG_LEVEL: 'warn',
+        ...intakeEnv,
+        ...opts.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },

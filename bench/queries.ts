@@ -20,7 +20,7 @@ import { type Dataset, queryDataset } from './dataset.ts';
 import { rng } from './events.ts';
 import { round } from './ingest.ts';
 import { askApi, INSIGHT_CASES, processCpuMs } from './insights.ts';
-import { dirSize, KEYS, type Server, startIntake } from './procs.ts';
+import { dirSize, intakeEnv, KEYS, type Server, startIntake } from './procs.ts';
 
 export interface Timing {
   n: number;
@@ -318,8 +318,12 @@ export async function runQueries(opts: QueryOptions): Promise<QueryResults> {
     const insightReps = Array.from({ length: Math.max(5, Math.floor(opts.samples / 10)) }, (_, i) => i);
     let serverPeak = 0;
     for (let cycle = 0; cycle < cycles; cycle++) {
-      // Direct runs, on a connection opened as the store opens its own (256MB, 2 threads).
-      const instance = await DuckDBInstance.create(d.file, { memory_limit: '256MB', threads: '2' });
+      // Direct runs, on a connection opened as the store opens its own (256MB, its threads: 2 unless --intake-env
+      // says otherwise).
+      const instance = await DuckDBInstance.create(d.file, {
+        memory_limit: '256MB',
+        threads: intakeEnv.INTAKE_DUCKDB_THREADS ?? '2',
+      });
       const c = await instance.connect();
       const db = new Db(c);
       const run = async (stmts: Array<[string, DuckDBValue[]]>) => {

@@ -1,6 +1,8 @@
 // npm run bench [-- --quick | --soak [--minutes N] | --profile [--scenario s1] [--seconds N]] [--rate-limit] [--plan]
-//   [--only ingest|queries] [--query-events N] [--query-data DIR (keep the query data set there, reused)]
+//   [--only ingest|queries|cost] [--query-events N] [--query-data DIR (keep the query data set there, reused)]
 //   [--query-cycles N (direct and API runs alternate N times; default 2)] [--query-skip 7c,7d (cases left out)]
+//   [--compare K=V,... (a second Intake per scenario started with this environment, alternating)]
+//   [--intake-env K=V,... (the environment of every Intake the run starts, e.g. INTAKE_DUCKDB_THREADS=1)]
 // Starts the real `intake start` and a bare node:http reference server, drives both from a separate load
 // generator process, alternately, and prints Intake's figures next to the reference's; then loads a query data
 // set through the bulk path and times GET /events and a per-day count. Results go to bench/results/.
@@ -13,11 +15,14 @@ import { availableParallelism, cpus, freemem, loadavg, tmpdir, totalmem } from '
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { storeCapacity } from './capacity.ts';
+import { type CostResult, measureCost } from './cost.ts';
 import { type IngestResult, job, round, runIngest, SCENARIOS, storedTotal } from './ingest.ts';
-import { dirSize, LoadGenerator, ROOT, startIntake } from './procs.ts';
+import { dirSize, intakeEnv, LoadGenerator, parseEnv, ROOT, startIntake } from './procs.ts';
 import { formatSummary, type ProfileSummary, summarize } from './profile.ts';
 import { type QueryResults, runQueries } from './queries.ts';
 import {
+  compareTable,
+  costTable,
   exportTable,
   ingestTable,
   insightTable,
@@ -45,10 +50,13 @@ const { values: args } = parseArgs({
     'query-data': { type: 'string' },
     'query-cycles': { type: 'string' },
     'query-skip': { type: 'string' },
+    compare: { type: 'string' },
+    'intake-env': { type: 'string' },
   },
 });
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
+Object.assign(intakeEnv, parseEnv(args['intake-env']));
 const started = new Date();
 const mode = args.soak ? 'soak' : args.profile ? 'profile' : args.quick ? 'quick' : 'full';
 
@@ -253,7 +261,8 @@ async function bench(): Promise<void> {
       `commit ${machine.commit}${machine.dirtyFiles ? ` + ${machine.dirtyFiles} uncommitted src files` : ''}, load average ${machine.loadavgAtStart.join(' ')}`,
   );
   let ingest: IngestResult[] = [];
-  if (only !== 'queries') {
+  let cost: CostResult | null = null;
+  if (only !== 'queries' && only !== 'cost') {
     const rounds = Number(args.rounds ?? (quick ? 2 : 3));
     const secondsPerRound = Number(args.seconds ?? (quick ? 4 : 20));
     log(
@@ -268,14 +277,23 @@ async function bench(): Promise<void> {
         warmupSeconds: quick ? 1.5 : 3,
         rateLimit: args['rate-limit'],
         plan: args.plan,
+        ...(args.compare ? { compare: parseEnv(args.compare) } : {}),
         log,
       });
     } finally {
       load.close();
     }
   }
+  if (only !== 'queries') {
+    const load = await LoadGenerator.start();
+    try {
+      cost = await measureCost(load, { seconds: Number(args.seconds ?? (quick ? 8 : 20)), log });
+    } finally {
+      load.close();
+    }
+  }
   let queries: QueryResults | null = null;
-  if (only !== 'ingest') {
+  if (only !== 'ingest' && only !== 'cost') {
     const events = Number(args['query-events'] ?? (quick ? 1_000_000 : 10_000_000));
     const users = events / 10;
     log(
@@ -297,6 +315,20 @@ async function bench(): Promise<void> {
     log('\n## Ingest (Intake vs the bare node:http reference, same run, alternating)\n');
     log(ingestTable(ingest));
   }
+  if (cost) {
+    log(
+      `\n## Cost per event (scenario 1 on the server under --cpu-prof, ${cost.server.eventsPerSec.toLocaleString('en')} events/s; ` +
+        'the log and the store alone; the floor)\n',
+    );
+    log(costTable(cost));
+    log(
+      "\nmain thread = CPU of the server's main thread (/proc/<pid>/task), split by the self time of its " +
+        'profile in the same window, attributed by source path (bench/cost.ts STAGES); other threads = every ' +
+        "other thread of the server. alone = the log and the store's loads in the bench process, nothing else " +
+        'running (process CPU, all threads). floor = JSON.parse alone of the same bodies; DuckDB alone on the ' +
+        'same segment files (a bare instance, threads=1, the events table only).',
+    );
+  }
   if (ingest.some((r) => r.rateLimited)) {
     log('\n## Rate limiting on vs off (limits that never trip, same run, alternating)\n');
     log(rateLimitTable(ingest));
@@ -304,6 +336,10 @@ async function bench(): Promise<void> {
   if (ingest.some((r) => r.planned)) {
     log('\n## Tracking plan on vs off (a 50-event plan the events follow, same run, alternating)\n');
     log(planTable(ingest));
+  }
+  if (ingest.some((r) => r.compared)) {
+    log(`\n## Defaults (off) vs --compare ${args.compare} (on), same run, alternating\n`);
+    log(compareTable(ingest));
   }
   if (queries) {
     log(
@@ -332,7 +368,7 @@ async function bench(): Promise<void> {
   const ts = targets(ingest, queries);
   log('\n## Targets\n');
   log(targetTable(ts));
-  log(`\nresults: ${save({ mode, startedAt: started, ingest, queries, targets: ts })}`);
+  log(`\nresults: ${save({ mode, startedAt: started, ingest, cost, queries, targets: ts })}`);
 }
 
 if (args.soak) await soak();

@@ -46,6 +46,8 @@ function engineConfig(dir: string, opts: StoreOptions & LogOptions): EngineConfi
     dataDir: dir,
     duckdbMemoryLimit: '128MB', // half the default: a suite opens many stores on a shared machine
     duckdbCheckpointThreshold: d.duckdbCheckpointThreshold,
+    duckdbCheckpointRows: d.duckdbCheckpointRows,
+    duckdbThreads: d.duckdbThreads,
     dedupeWindowHours: opts.dedupeWindowHours ?? d.dedupeWindowHours,
     maxIdsPerPerson: opts.maxIdsPerPerson ?? d.maxIdsPerPerson,
     queueLimit: opts.queueLimit ?? d.queueLimit,

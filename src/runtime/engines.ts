@@ -12,6 +12,8 @@ export type EngineConfig = Pick<
   | 'dataDir'
   | 'duckdbMemoryLimit'
   | 'duckdbCheckpointThreshold'
+  | 'duckdbCheckpointRows'
+  | 'duckdbThreads'
   | 'dedupeWindowHours'
   | 'maxIdsPerPerson'
   | 'queueLimit'
@@ -77,6 +79,8 @@ export const ENGINES = {
         dataDir: config.dataDir,
         memoryLimit: config.duckdbMemoryLimit,
         checkpointThreshold: config.duckdbCheckpointThreshold,
+        checkpointRows: config.duckdbCheckpointRows,
+        threads: config.duckdbThreads,
         maxIdsPerPerson: config.maxIdsPerPerson,
         purgeIntervalHours: config.purgeIntervalHours,
         ...hooks,

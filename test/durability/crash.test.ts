@@ -1,7 +1,8 @@
 // Durability, tested: the real server process is killed mid-load (SIGKILL) or stopped (SIGTERM); every
 // event whose request got a 2xx must be stored after a restart on the same data directory, and stored once.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { basic, bearer, KEYS, type ServerProcess, startServerProcess, tempDir } from '../helpers.ts';
 
@@ -153,6 +154,63 @@ test('SIGTERM mid-load: in-flight commits finish, the process exits 0, nothing a
     assertStoredOnce(l.acked, await storedMessageIds(server.url));
   } finally {
     server.proc.kill('SIGTERM');
+    await server.exited;
+  }
+});
+
+test("SIGKILL after loads past the last checkpoint: the rows only DuckDB's WAL holds (their log segments deleted) survive", async () => {
+  const dataDir = tempDir();
+  dirs.push(dataDir);
+  // A checkpoint every 2,000 rows: some rows are in row groups on disk, the rest only in the WAL.
+  const env = { INTAKE_DUCKDB_CHECKPOINT_ROWS: '2000' };
+  let server: ServerProcess = await startServerProcess(dataDir, env);
+  const l = load(server.url, 4, 'wal');
+  await waitFor(() => l.acked.size >= 5000, 30_000);
+  l.stop();
+  await l.done;
+  assert.deepEqual(l.unexpected, []);
+  const wal = () => {
+    try {
+      return statSync(join(dataDir, 'intake.duckdb.wal')).size;
+    } catch {
+      return 0;
+    }
+  };
+  // A read waits for every acknowledged event to be loaded: the log has deleted their segments. Then 20 more, so
+  // that rows are committed after the last checkpoint (a load that checkpointed leaves an empty WAL).
+  const read = async () => {
+    const r = await fetch(`${server.url}/events?limit=1`, { headers: { authorization: bearer(KEYS.read) } });
+    assert.equal(r.status, 200);
+    await r.arrayBuffer();
+  };
+  await read();
+  for (let i = 0; i < 5 && wal() === 0; i++) {
+    const batch = Array.from({ length: 20 }, (_, j) => ({
+      type: 'track',
+      event: 'Tail',
+      userId: 'tail',
+      messageId: `wal-tail-${i}-${j}`,
+    }));
+    const r = await fetch(`${server.url}/v1/batch`, {
+      method: 'POST',
+      headers: { authorization: basic(KEYS.write), 'content-type': 'application/json' },
+      body: JSON.stringify({ batch }),
+    });
+    assert.equal(r.status, 200);
+    for (const e of batch) l.acked.add(e.messageId);
+    await read();
+  }
+  assert.ok(wal() > 0, 'rows were committed after the last checkpoint');
+  server.proc.kill('SIGKILL');
+  assert.equal(await server.exited, 'SIGKILL');
+
+  server = await startServerProcess(dataDir, env);
+  try {
+    const stored = await storedMessageIds(server.url);
+    assertStoredOnce(l.acked, stored);
+    assert.equal(stored.length, l.acked.size);
+  } finally {
+    server.proc.kill('SIGKILL');
     await server.exited;
   }
 });

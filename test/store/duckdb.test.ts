@@ -3,7 +3,7 @@
 // versions kept in dedupe_keys are purged by their date, and the user keys (user-key.ts) are filled in and kept
 // right.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -237,6 +237,40 @@ test('user keys: a database made before them gets them at open, and a changed ha
     });
     assert.deepEqual(await byUser('u1'), ['e1', 'e3']);
     assert.equal(await wrongKeys(), 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the store checkpoints once checkpointRows rows were loaded since the last one, not at each load', async () => {
+  const dir = tempDir('intake-duckdb-cadence-');
+  const wal = () => statSync(join(dir, 'intake.duckdb.wal'), { throwIfNoEntry: false })?.size ?? 0;
+  try {
+    const store = await DuckDBStore.open({ dataDir: dir, checkpointRows: 5 });
+    const batch = (seq: number, n: number) =>
+      logBatch(
+        seq,
+        Array.from({ length: n }, (_, i) => event('w', `e${seq}-${i}`, { userId: 'u', receivedAt: at(seq) })),
+      );
+    await store.sink.load(batch(1, 2));
+    await store.sink.load(batch(2, 2));
+    assert.equal(store.checkpoints.count, 0);
+    assert.ok(wal() > 0, 'the 4 rows are in the WAL');
+    await store.sink.load(batch(3, 2)); // 6 rows >= 5
+    assert.deepEqual([store.checkpoints.count, store.checkpoints.rows], [1, 6]);
+    assert.equal(wal(), 0, 'the checkpoint emptied the WAL');
+    await store.sink.load(batch(4, 4));
+    assert.equal(store.checkpoints.count, 1);
+    // Already loaded: skipped, its rows counted all the same (8 >= 5); harmless, a restart's replay at most.
+    await store.sink.load(batch(4, 4));
+    assert.deepEqual([store.checkpoints.count, store.checkpoints.rows], [2, 14]);
+    await store.sink.load(batch(5, 1));
+    assert.equal(store.checkpoints.count, 2);
+    assert.ok(wal() > 0);
+    assert.equal(await store.sink.checkpoint(), 5);
+    const page = await store.events.listEvents('w', { ...query(), limit: 100 });
+    assert.equal(page.results.length, 11);
+    await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -95,7 +95,8 @@ export function fileBytes(path: string): number {
   return (existsSync(path) ? statSync(path).size : 0) + walBytes(path);
 }
 
-const walBytes = (path: string) => (existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0);
+export const walBytes = (path: string): number =>
+  existsSync(`${path}.wal`) ? statSync(`${path}.wal`).size : 0;
 
 function removeFiles(path: string): void {
   rmSync(path, { force: true });

@@ -30,10 +30,23 @@ const columnsSpec = `{${Object.entries(LINE_COLUMNS)
 const readFile = (path: string) =>
   `read_json(${quote(path)}, format = 'newline_delimited', columns = ${columnsSpec})`;
 
+/** The statement that appends a segment file's events (its rejections are loaded apart). */
+export const loadFileSql = (path: string): string =>
+  insertEvents(`SELECT ${EVENT_COLUMNS.map((c) => `${c.fromLine} AS ${c.name}`).join(', ')}
+     FROM ${readFile(path)} WHERE ${REJECTED_FIELD} IS NULL`);
+
 export async function checkpoint(db: Db): Promise<number> {
   const rows = await db.all('SELECT max(loaded_through) AS n FROM ingest_log');
   return Number(rows[0]?.n ?? 0);
 }
+
+/**
+ * The checkpoint each connection's last load committed: every load goes through one connection at a time and
+ * nothing else writes ingest_log, so a load need not read it again. Each statement costs 0.3-1.4 ms of CPU
+ * (driver round trip, planning): with the read, and DELETE + INSERT instead of one UPDATE, the bookkeeping
+ * took ~3.4 of a 1,000-event segment's ~26 ms.
+ */
+const committed = new WeakMap<Db, number>();
 
 export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Promise<void> {
   let changes: ProfileChanges | undefined;
@@ -41,19 +54,16 @@ export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Pro
   const entries = batch.file === undefined ? await batch.entries() : null;
   await db.run('BEGIN TRANSACTION');
   try {
-    if (batch.seq <= (await checkpoint(db))) {
+    const loaded = committed.get(db) ?? (await checkpoint(db));
+    if (batch.seq <= loaded) {
       await db.run('ROLLBACK');
+      committed.set(db, loaded);
       return;
     }
     if (entries) await insertEntries(db, entries.events, entries.rejected);
     else {
       const source = readFile(batch.file as string);
-      if (batch.events.length > 0) {
-        await db.run(
-          insertEvents(`SELECT ${EVENT_COLUMNS.map((c) => `${c.fromLine} AS ${c.name}`).join(', ')}
-           FROM ${source} WHERE ${REJECTED_FIELD} IS NULL`),
-        );
-      }
+      if (batch.events.length > 0) await db.run(loadFileSql(batch.file as string));
       if (batch.rejected > 0) {
         await db.run(
           `INSERT INTO rejected SELECT ${REJECTION_COLUMNS.map((f) => (f === 'received_at' ? 'epoch_ms(received_at)' : f)).join(', ')}
@@ -79,11 +89,17 @@ export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Pro
         opts.maxIdsPerPerson,
         opts.caches,
       );
-    await db.run('DELETE FROM ingest_log');
-    await db.run('INSERT INTO ingest_log VALUES (?)', [batch.seq]);
+    // One row (none before the first load).
+    if (loaded > 0) await db.run('UPDATE ingest_log SET loaded_through = ?', [batch.seq]);
+    else {
+      await db.run('DELETE FROM ingest_log');
+      await db.run('INSERT INTO ingest_log VALUES (?)', [batch.seq]);
+    }
     await db.run('COMMIT');
+    committed.set(db, batch.seq);
     if (changes) opts.caches.apply(changes);
   } catch (err) {
+    committed.delete(db); // read again at the next load
     await db.run('ROLLBACK').catch(() => {});
     if (err instanceof StoreError) throw err;
     throw new StoreError(`load batch ${batch.seq}: ${(err as Error).message}`, 'LOAD', { cause: err });
