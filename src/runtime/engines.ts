@@ -2,6 +2,7 @@
 // cluster engine (JetStream + ClickHouse) is added here as one more entry (docs/ENGINES.md).
 import type { Config } from '../core/config.ts';
 import { FileLog } from '../ingest/file/file-log.ts';
+import { NatsLog } from '../ingest/nats/index.ts';
 import type { IngestLog } from '../ingest/types.ts';
 import { DuckDBStore, type DuckDBStoreOptions } from '../store/duckdb/index.ts';
 import type { Store } from '../store/types.ts';
@@ -18,6 +19,12 @@ export type EngineConfig = Pick<
   | 'loadDelayMs'
   | 'readWaitMs'
   | 'purgeIntervalHours'
+  | 'natsServers'
+  | 'natsStream'
+  | 'natsPartitions'
+  | 'natsReplicas'
+  | 'natsTimeoutMs'
+  | 'nats'
 >;
 
 /** Test hooks of the embedded store (a purge timer fired by hand, a pause after a purge's copy). */
@@ -38,6 +45,31 @@ export interface Engine {
 }
 
 const HOUR = 3_600_000;
+
+const openDuckDB = (config: EngineConfig, hooks?: StoreHooks) =>
+  DuckDBStore.open({
+    dataDir: config.dataDir,
+    memoryLimit: config.duckdbMemoryLimit,
+    checkpointThreshold: config.duckdbCheckpointThreshold,
+    maxIdsPerPerson: config.maxIdsPerPerson,
+    purgeIntervalHours: config.purgeIntervalHours,
+    ...hooks,
+  });
+
+/** The dedupe window's hourly purge, run by a loader between loads. */
+function purgeEveryHour(
+  config: EngineConfig,
+  hooks: EngineHooks,
+  purge: (before: Date) => Promise<number> | undefined,
+) {
+  return {
+    everyMs: HOUR,
+    run: async () => {
+      const n = (await purge(new Date(Date.now() - config.dedupeWindowHours * HOUR))) ?? 0;
+      if (n > 0) hooks.onPurged?.(n);
+    },
+  };
+}
 
 export const ENGINES = {
   embedded: {
@@ -71,6 +103,35 @@ export const ENGINES = {
         onError: hooks.onLoadError,
         onLoaded: (seg, ms) =>
           hooks.onLoaded?.({ seq: seg.seq, events: seg.events.length, rejected: seg.rejected }, ms),
+      });
+      return log;
+    },
+  },
+  /**
+   * The cluster log (NATS JetStream, src/ingest/nats/) over the DuckDB store, ingest, loader and API in one
+   * process: the log's half of the cluster engine, until the ClickHouse store joins it.
+   */
+  nats: {
+    shared: false,
+    openStore: openDuckDB,
+    async openLog(store, config, hooks) {
+      if (config.natsServers.length === 0) throw new Error('the nats engine needs --nats-servers');
+      let log: NatsLog | undefined;
+      log = await NatsLog.open(store.sink, {
+        servers: config.natsServers,
+        stream: config.natsStream,
+        partitions: config.natsPartitions,
+        replicas: config.natsReplicas,
+        timeoutMs: config.natsTimeoutMs,
+        ...config.nats,
+        queueLimit: config.queueLimit,
+        dedupeWindowHours: config.dedupeWindowHours,
+        maxEntries: config.loadMaxEvents,
+        delayMs: config.loadDelayMs,
+        readWaitMs: config.readWaitMs,
+        maintenance: purgeEveryHour(config, hooks, (before) => log?.purgeNow(before)),
+        onError: hooks.onLoadError,
+        onLoaded: hooks.onLoaded,
       });
       return log;
     },
