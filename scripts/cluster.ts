@@ -68,8 +68,8 @@ export interface Cluster {
   clickhouse: Service | null;
   /** SIGKILLs one node (a crash). */
   kill(node: NatsNode): Promise<void>;
-  /** Starts a stopped node again on its ports and directory. */
-  restart(node: NatsNode): Promise<void>;
+  /** Starts a stopped node again on its ports and directory; waits for ready() unless `wait` is false. */
+  restart(node: NatsNode, wait?: boolean): Promise<void>;
   /** Resolves once JetStream answers with a meta leader and every node is up. */
   ready(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -107,6 +107,7 @@ function launch(node: NatsNode): void {
 
 function stopProcess(p: ChildProcess | null, signal: NodeJS.Signals): Promise<void> {
   if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  p.ref(); // launch() unref'ed it: waiting for its exit must keep this process alive
   return new Promise((resolve) => {
     p.once('exit', () => resolve());
     p.kill(signal);
@@ -154,10 +155,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       return clickhouse;
     },
     kill: (node) => stopProcess(node.process, 'SIGKILL'),
-    async restart(node) {
+    async restart(node, wait = true) {
       if (node.process) return;
       launch(node);
-      await cluster.ready();
+      if (wait) await cluster.ready();
     },
     async ready(timeoutMs = 30_000) {
       const until = Date.now() + timeoutMs;

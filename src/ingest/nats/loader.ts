@@ -37,6 +37,8 @@ export interface NatsLoaderOptions {
 export interface Manifest {
   seq: number;
   msgs: number[];
+  /** Stream seqs of earlier loads whose acks JetStream never confirmed: loaded, whatever the checkpoint says. */
+  loaded?: number[];
 }
 
 interface Held {
@@ -55,6 +57,8 @@ interface Waiter {
 }
 
 const MAX_BACKOFF_MS = 5_000;
+const ACK_ATTEMPTS = 3;
+const ACK_TIMEOUT_MS = 5_000;
 /** Messages asked for in one pull; a pull also ends after FETCH_EXPIRES_MS, and a new one starts. */
 const FETCH_MAX = 1_000;
 const FETCH_EXPIRES_MS = 5_000;
@@ -89,6 +93,8 @@ export class NatsLoader {
   private nextMaintenance: number;
   /** The stream seqs of the previous run's last load when the store has it (its acks may not have arrived). */
   private readonly alreadyLoaded: Set<number>;
+  /** Stream seqs loaded whose acks JetStream has not confirmed (a node died meanwhile): in every manifest. */
+  private readonly unconfirmed: Set<number>;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -115,7 +121,12 @@ export class NatsLoader {
     this.pulls = new Array<ConsumerMessages | null>(n).fill(null);
     this.nextMaintenance = Date.now() + (opts.maintenance?.everyMs ?? 0);
     const m = state.manifest;
-    this.alreadyLoaded = new Set(m !== null && m.seq <= state.checkpoint ? m.msgs : []);
+    this.alreadyLoaded = new Set([
+      ...(m !== null && m.seq <= state.checkpoint ? m.msgs : []),
+      ...(m?.loaded ?? []),
+    ]);
+    // Carried into the next manifests until JetStream confirms their acks.
+    this.unconfirmed = new Set(this.alreadyLoaded);
   }
 
   private progress: NodeJS.Timeout | null = null;
@@ -242,7 +253,9 @@ export class NatsLoader {
     // Loaded already: by this process (an ack that did not arrive) or by the last load of the previous one.
     if (seq <= (this.loadedThrough[p] as number) || this.alreadyLoaded.has(seq)) {
       if (seq > (this.loadedThrough[p] as number)) this.loadedThrough[p] = seq;
-      m.ack();
+      m.ackAck({ timeout: ACK_TIMEOUT_MS })
+        .then((ok) => ok && this.unconfirmed.delete(seq))
+        .catch(() => {});
       this.settle(null);
       return;
     }
@@ -307,7 +320,7 @@ export class NatsLoader {
         take.map((h) => h.msg.string()),
         (k) => this.stored.has(k),
       );
-      const manifest: Manifest = { seq, msgs: take.map((h) => h.seq) };
+      const manifest: Manifest = { seq, msgs: take.map((h) => h.seq), loaded: [...this.unconfirmed] };
       await this.js.publish(manifestSubject(this.names, 'all'), JSON.stringify(manifest));
       await this.sink.load(batch);
     } catch (err) {
@@ -341,17 +354,21 @@ export class NatsLoader {
     return true;
   }
 
-  /** Acknowledges loaded messages; the next manifest waits until JetStream confirmed every ack. */
+  /**
+   * Acknowledges loaded messages, a few times over. A message whose ack JetStream never confirms (the node
+   * leading its consumer died: the new leader may not answer an ack of a delivery it never saw) is named in
+   * every following manifest until a redelivery of it is acknowledged, so it is never loaded again.
+   */
   private async acknowledge(take: Held[]): Promise<void> {
     let left = take;
-    for (let attempt = 0; left.length > 0; attempt++) {
-      const confirmed = await Promise.all(left.map((h) => h.msg.ackAck().catch(() => false)));
+    for (let attempt = 0; left.length > 0 && attempt < ACK_ATTEMPTS; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      const confirmed = await Promise.all(
+        left.map((h) => h.msg.ackAck({ timeout: ACK_TIMEOUT_MS }).catch(() => false)),
+      );
       left = left.filter((_, i) => !confirmed[i]);
-      if (left.length > 0) {
-        if (this.stopped) return; // unconfirmed: the manifest tells the next start they are loaded
-        await new Promise((r) => setTimeout(r, Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt)));
-      }
     }
+    for (const h of left) this.unconfirmed.add(h.seq);
   }
 
   /** Resolves the readers now satisfied; after a failed load, rejects those still waiting. */

@@ -109,8 +109,10 @@ export class NatsLog implements IngestLog {
         partitions: opts.partitions,
         replicas: opts.replicas,
       };
-      const jsm = await jetstreamManager(nc, { timeout: opts.timeoutMs });
-      const js = jetstream(nc, { timeout: opts.timeoutMs });
+      // Setup and the loader's calls get a generous timeout; a publish for a request has its own (publish()).
+      const apiTimeout = Math.max(opts.timeoutMs, 10_000);
+      const jsm = await jetstreamManager(nc, { timeout: apiTimeout });
+      const js = jetstream(nc, { timeout: apiTimeout });
       await ensureStreams(jsm, names);
       const consumers = [];
       const inStream: number[] = [];
