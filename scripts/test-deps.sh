@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite drives for real (Chromium for the browser tests, curl for the
-# README's examples), when missing.
+# README's examples, nats-server for the cluster log's tests), when missing.
 # Runs before `npm test`; needs root and apt-get to install, and only says what is missing otherwise.
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v curl >/dev/null || missing+=(curl) # test/docs/readme-examples.test.ts runs the README's curl examples
+command -v nats-server >/dev/null || missing+=(nats-server) # scripts/cluster.ts: the NATS JetStream log's tests
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "test-deps: installing ${missing[*]} with apt-get"

@@ -16,6 +16,8 @@ export async function start(config: Config, log: Logger): Promise<void> {
   checkDataDir(config.dataDir);
   // Opening takes back what the log holds that the store has not loaded, before anything listens.
   const runtime = await openRuntime(config, {
+    // --nats-servers puts the log on JetStream (src/ingest/nats/); the store stays DuckDB until ClickHouse joins.
+    engine: config.natsServers.length > 0 ? 'nats' : 'embedded',
     geo,
     logger: log,
     onLoadError: (err) => log.error({ err }, 'loading the ingest log into the store failed; retrying'),
