@@ -12,6 +12,7 @@ import { type GeoReader, openGeoReader } from '../src/pipeline/enrich/index.ts';
 import { ENGINES, type EngineName } from '../src/runtime/engines.ts';
 import { openRuntime } from '../src/runtime/runtime.ts';
 import type { Store } from '../src/store/types.ts';
+import { streamFor, testCluster } from './nats-cluster.ts';
 
 /**
  * The engine HTTP tests run on: INTAKE_TEST_ENGINE, default `embedded`. Every test that goes through
@@ -93,6 +94,10 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     loadDelayMs: opts.loadDelayMs ?? 100,
     ...(opts.readWaitMs === undefined ? {} : { readWaitMs: opts.readWaitMs }),
     queryTimeoutMs: opts.queryTimeoutMs ?? 10_000,
+    // INTAKE_TEST_ENGINE=nats: the test process's NATS cluster, a stream of the data directory's own.
+    ...(TEST_ENGINE === 'nats'
+      ? { natsServers: (await testCluster()).split(','), natsStream: streamFor(dataDir) }
+      : {}),
   };
   const rt = await openRuntime(config, {
     engine: TEST_ENGINE,

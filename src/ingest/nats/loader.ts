@@ -85,6 +85,7 @@ export class NatsLoader {
   private pullWake: (() => void) | null = null;
   private urgent = false;
   private stopping = false;
+  private stopBy = Number.POSITIVE_INFINITY;
   private stopped = false;
   private failures = 0;
   private pulls: Array<ConsumerMessages | null>;
@@ -190,6 +191,7 @@ export class NatsLoader {
 
   /** Loads everything published here and everything held, stops pulling, and ends. */
   async close(): Promise<void> {
+    this.stopBy = Date.now() + (this.opts.readWaitMs ?? DEFAULT_READ_WAIT_MS);
     this.stopping = true;
     this.poke(true);
     await this.done;
@@ -226,6 +228,7 @@ export class NatsLoader {
 
   /** One partition's pulls, until close(); a failed pull (NATS unreachable) is retried after a pause. */
   private async pull(consumer: Consumer, p: number): Promise<void> {
+    let failed = 0;
     while (!this.stopped) {
       if (this.heldEntries >= this.opts.maxEntries * HOLD_FACTOR) {
         await new Promise<void>((resolve) => {
@@ -238,9 +241,11 @@ export class NatsLoader {
         const msgs = await consumer.fetch({ max_messages: FETCH_MAX, expires: FETCH_EXPIRES_MS });
         this.pulls[p] = msgs;
         for await (const m of msgs) this.receive(p, m);
+        failed = 0;
       } catch (err) {
         if (this.stopped) return;
-        this.opts.onError?.(err);
+        // A leader change or a node's restart fails a pull or two on the way; only a lasting failure is news.
+        if (++failed >= 3) this.opts.onError?.(err);
         await new Promise((r) => setTimeout(r, 500));
       } finally {
         this.pulls[p] = null;
@@ -275,7 +280,9 @@ export class NatsLoader {
     for (;;) {
       await this.maybeMaintain();
       if (this.held.size === 0) {
-        if (this.stopping && this.reached(this.target)) return;
+        // At shutdown, what JetStream has not handed out within readWaitMs (NATS unreachable) stays in the
+        // stream for the next start: a stop must not hang on it.
+        if (this.stopping && (this.reached(this.target) || Date.now() > this.stopBy)) return;
         await this.sleep(this.stopping ? 50 : 60_000);
         continue;
       }
