@@ -78,7 +78,14 @@ const config = {
   queueLimit: 100_000_000,
 };
 const store = await ENGINES.nats.openStore(config);
-const log = await ENGINES.nats.openLog(store, config, {});
+let loads = 0;
+let loadMs = 0;
+const log = await ENGINES.nats.openLog(store, config, {
+  onLoaded: (_b, ms) => {
+    loads++;
+    loadMs += ms;
+  },
+});
 const natsPids = cluster.nodes.map((n) => n.process?.pid as number);
 
 async function round(label: string, batch: number, r: number): Promise<void> {
@@ -105,10 +112,13 @@ async function round(label: string, batch: number, r: number): Promise<void> {
   );
   const l0 = selfCpu();
   const lt = performance.now();
+  loads = 0;
+  loadMs = 0;
   await log.settled();
   const lw = (performance.now() - lt) / 1000;
   console.log(
-    `${''.padEnd(10)} load: ${n} events in ${lw.toFixed(2)} s = ${Math.round(n / lw)} events/s, cpu ${(selfCpu() - l0).toFixed(2)} s`,
+    `${''.padEnd(10)} load: ${n} events in ${lw.toFixed(2)} s = ${Math.round(n / lw)} events/s, cpu ${(selfCpu() - l0).toFixed(2)} s; ` +
+      `${loads} loads, ${(loadMs / 1000).toFixed(2)} s inside them (manifest + store)`,
   );
 }
 

@@ -12,11 +12,12 @@ import { IntakeError } from '../../src/core/errors.ts';
 import type { CanonicalEvent } from '../../src/core/event.ts';
 import type { IngestBatch, IngestLog } from '../../src/ingest/types.ts';
 import { ENGINES } from '../../src/runtime/engines.ts';
+import { openRuntime } from '../../src/runtime/runtime.ts';
 import type { Store } from '../../src/store/types.ts';
 import { crashChild } from '../engine-child.ts';
 import { engineNamed } from '../engines.ts';
 import { at, event, rejection, toRecord } from '../fixtures.ts';
-import { tempDir } from '../helpers.ts';
+import { basic, KEYS, tempDir } from '../helpers.ts';
 import { streamFor } from '../nats-cluster.ts';
 
 const missing = natsMissing();
@@ -126,6 +127,29 @@ describe('NATS log failures', { skip }, () => {
 
   test('every NATS node down: submit answers 503 with Retry-After, and accepts again once they are back', async () => {
     const { store, log } = await open(1_000);
+    // The same through HTTP: a server on the cluster, its answer to a Segment track while NATS is down.
+    const httpDir = tempDir('intake-nats-http-');
+    dirs.push(httpDir);
+    const rt = await openRuntime(
+      {
+        ...loadConfig([], {}),
+        dataDir: httpDir,
+        geoipDir: null,
+        duckdbMemoryLimit: '128MB',
+        natsServers: cluster.servers.split(','),
+        natsStream: streamFor(httpDir),
+        natsTimeoutMs: 1_000,
+      },
+      { engine: 'nats', bootstrapKeys: KEYS, logger: false, geo: null },
+    );
+    const track = (messageId: string) =>
+      rt.app.inject({
+        method: 'POST',
+        url: '/v1/track',
+        headers: { authorization: basic(KEYS.write), 'content-type': 'application/json' },
+        payload: { userId: 'h', event: 'Down', messageId },
+      });
+    assert.equal((await track('h1')).statusCode, 200);
     assert.deepEqual(
       (await log.submit({ events: [toRecord(fresh('w', 'before'))], rejected: [] })).duplicate,
       [false],
@@ -142,6 +166,10 @@ describe('NATS log failures', { skip }, () => {
     assert.equal(caught.code, 'INTAKE_ERR_STORE_UNAVAILABLE');
     assert.equal(caught.statusCode, 503);
     assert.match(caught.headers?.['retry-after'] ?? '', /^[1-9][0-9]*$/);
+    const down = await track('h2');
+    assert.equal(down.statusCode, 503, down.body);
+    assert.equal(down.json().code, 'INTAKE_ERR_STORE_UNAVAILABLE');
+    assert.match(String(down.headers['retry-after']), /^[1-9][0-9]*$/);
     for (const n of cluster.nodes) await cluster.restart(n, false);
     await cluster.ready();
     // The client's retry: accepted once JetStream is back (the client reconnects by itself).
@@ -161,8 +189,21 @@ describe('NATS log failures', { skip }, () => {
       ['before', 1],
       ['during', 1],
     ]);
+    let again = await track('h2');
+    for (let attempt = 0; again.statusCode === 503 && attempt < 100; attempt++) {
+      await new Promise((r) => setTimeout(r, 200));
+      again = await track('h2');
+    }
+    assert.equal(again.statusCode, 200, again.body);
     await log.close();
     await store.close();
+    const ws = (await rt.store.admin.listWorkspaces())[0];
+    assert.ok(ws);
+    assert.deepEqual([...(await counts(rt.store, ws.id))].sort(), [
+      ['h1', 1],
+      ['h2', 1],
+    ]);
+    await rt.close();
   });
 
   test('a loader killed after the store loaded a batch, before its acks reached JetStream, stores nothing twice', async () => {
