@@ -84,6 +84,10 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   // The defaults of `intake start`, with the test's options over them.
   const config = {
     ...loadConfig([], {}),
+    // INTAKE_TEST_ENGINE=nats: the test process's NATS cluster, a stream of the data directory's own.
+    ...(TEST_ENGINE === 'nats'
+      ? { natsServers: (await testCluster()).split(','), natsStream: streamFor(dataDir) }
+      : {}),
     dataDir,
     geoipDir: null,
     bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
@@ -94,10 +98,6 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     loadDelayMs: opts.loadDelayMs ?? 100,
     ...(opts.readWaitMs === undefined ? {} : { readWaitMs: opts.readWaitMs }),
     queryTimeoutMs: opts.queryTimeoutMs ?? 10_000,
-    // INTAKE_TEST_ENGINE=nats: the test process's NATS cluster, a stream of the data directory's own.
-    ...(TEST_ENGINE === 'nats'
-      ? { natsServers: (await testCluster()).split(','), natsStream: streamFor(dataDir) }
-      : {}),
   };
   const rt = await openRuntime(config, {
     engine: TEST_ENGINE,

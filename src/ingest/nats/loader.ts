@@ -86,6 +86,8 @@ export class NatsLoader {
   private urgent = false;
   private stopping = false;
   private stopBy = Number.POSITIVE_INFINITY;
+  /** The messages of a load that failed, to be retried as they were. */
+  private retry: Held[] | null = null;
   private stopped = false;
   private failures = 0;
   private pulls: Array<ConsumerMessages | null>;
@@ -299,15 +301,21 @@ export class NatsLoader {
         await this.sleep(due - Date.now());
         continue;
       }
-      const take: Held[] = [];
-      let entries = 0;
-      for (const h of [...this.held.values()].sort((a, b) => a.seq - b.seq)) {
-        if (take.length > 0 && entries + h.entries > this.opts.maxEntries) break;
-        take.push(h);
-        entries += h.entries;
+      // A failed load is retried with exactly its messages: had the store committed it before failing, the
+      // retry with the same seq is skipped by the sink, and a message added to it would be acked unloaded.
+      let take = this.retry;
+      if (take === null) {
+        take = [];
+        let entries = 0;
+        for (const h of [...this.held.values()].sort((a, b) => a.seq - b.seq)) {
+          if (take.length > 0 && entries + h.entries > this.opts.maxEntries) break;
+          take.push(h);
+          entries += h.entries;
+        }
       }
       this.urgent = false;
       const ok = await this.load(take);
+      this.retry = ok ? null : take;
       if (!ok) {
         // At shutdown the messages stay unacknowledged in the stream, and the next start loads them.
         if (this.stopping) return;
