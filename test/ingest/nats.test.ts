@@ -67,7 +67,10 @@ describe('NATS log failures', { skip }, () => {
     // engineNamed('nats') and the crash child find this cluster here (test/nats-cluster.ts).
     process.env.INTAKE_TEST_NATS_SERVERS = cluster.servers;
   });
+  /** What a test opened: closed here too, so a failed test cannot leave a connection that keeps the process up. */
+  const closers: Array<() => Promise<void>> = [];
   after(async () => {
+    for (const close of closers) await close().catch(() => {});
     await cluster?.stop();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
@@ -90,6 +93,10 @@ describe('NATS log failures', { skip }, () => {
       },
       { onLoadError: (err) => process.stderr.write(`# load error: ${String(err)}\n`) },
     );
+    closers.push(async () => {
+      await log.close();
+      await store.close();
+    });
     return { dir, store, log };
   }
 
@@ -155,6 +162,7 @@ describe('NATS log failures', { skip }, () => {
       },
       { engine: 'nats', bootstrapKeys: KEYS, logger: false, geo: null },
     );
+    closers.push(() => rt.close());
     const track = (messageId: string) =>
       rt.app.inject({
         method: 'POST',
