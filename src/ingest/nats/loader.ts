@@ -96,7 +96,7 @@ export class NatsLoader {
   private nextMaintenance: number;
   /** The stream seqs of the previous run's last load when the store has it (its acks may not have arrived). */
   private readonly alreadyLoaded: Set<number>;
-  /** Stream seqs loaded whose acks JetStream has not confirmed (a node died meanwhile): in every manifest. */
+  /** Stream seqs loaded whose acks JetStream has not confirmed yet (or never will: a node died): in every manifest. */
   private readonly unconfirmed: Set<number>;
 
   constructor(
@@ -257,8 +257,10 @@ export class NatsLoader {
 
   private receive(p: number, m: JsMsg): void {
     const seq = m.seq;
-    // Loaded already: by this process (an ack that did not arrive) or by the last load of the previous one.
-    if (seq <= (this.loadedThrough[p] as number) || this.alreadyLoaded.has(seq)) {
+    // Loaded already, by its exact seq: by this process (an ack not yet confirmed) or by the previous one (its
+    // last manifest). Not by the partition's high-water mark: a failover can skip a delivery, and the message
+    // skipped comes back later below the mark, unloaded.
+    if (this.unconfirmed.has(seq) || this.alreadyLoaded.has(seq)) {
       if (seq > (this.loadedThrough[p] as number)) this.loadedThrough[p] = seq;
       m.ackAck({ timeout: ACK_TIMEOUT_MS })
         .then((ok) => ok && this.unconfirmed.delete(seq))
@@ -354,6 +356,7 @@ export class NatsLoader {
       this.state.onStored(k, at);
     });
     for (const h of take) {
+      this.unconfirmed.add(h.seq); // until JetStream confirms its ack (acknowledge())
       this.held.delete(h.seq);
       this.heldEntries -= h.entries;
       if (h.seq > (this.loadedThrough[h.partition] as number)) this.loadedThrough[h.partition] = h.seq;
@@ -381,9 +384,9 @@ export class NatsLoader {
       const confirmed = await Promise.all(
         left.map((h) => h.msg.ackAck({ timeout: ACK_TIMEOUT_MS }).catch(() => false)),
       );
+      for (let i = 0; i < left.length; i++) if (confirmed[i]) this.unconfirmed.delete((left[i] as Held).seq);
       left = left.filter((_, i) => !confirmed[i]);
     }
-    for (const h of left) this.unconfirmed.add(h.seq);
   }
 
   /** Resolves the readers now satisfied; after a failed load, rejects those still waiting. */
