@@ -64,3 +64,40 @@ test('intake start with a bad value exits 2 and says why, before opening anythin
   assert.equal(r.status, 2);
   assert.match(r.stderr, /bad configuration: --port \(PORT\) must be a whole number, got "nope"/);
 });
+
+test('the NATS log options: servers, stream, partitions, replicas, timeout and credentials', () => {
+  const d = loadConfig([], {});
+  assert.deepEqual(
+    [d.natsServers, d.natsStream, d.natsPartitions, d.natsReplicas, d.natsTimeoutMs],
+    [[], 'INTAKE', 4, 3, 5000],
+  );
+  const c = loadConfig(
+    ['--nats-servers', 'nats://127.0.0.1:4222, nats://127.0.0.1:4223', '--nats-partitions=8'],
+    {
+      INTAKE_NATS_STREAM: 'EVENTS_2',
+      INTAKE_NATS_REPLICAS: '1',
+      INTAKE_NATS_USER: 'u',
+      INTAKE_NATS_PASSWORD: 'p',
+    },
+  );
+  assert.deepEqual(c.natsServers, ['nats://127.0.0.1:4222', 'nats://127.0.0.1:4223']);
+  assert.deepEqual([c.natsStream, c.natsPartitions, c.natsReplicas], ['EVENTS_2', 8, 1]);
+  assert.deepEqual(c.nats, { user: 'u', password: 'p', token: undefined });
+  const bad: [string[], RegExp][] = [
+    [
+      ['--nats-servers', 'http://x:4222'],
+      /--nats-servers \(INTAKE_NATS_SERVERS\) must list servers such as nats:\/\/127\.0\.0\.1:4222, got "http:\/\/x:4222"/,
+    ],
+    [['--nats-stream', 'a.b'], /--nats-stream \(INTAKE_NATS_STREAM\) must be a stream name/],
+    [
+      ['--nats-partitions', '0'],
+      /--nats-partitions \(INTAKE_NATS_PARTITIONS\) must be between 1 and 1024, got 0/,
+    ],
+    [['--nats-replicas', '7'], /--nats-replicas \(INTAKE_NATS_REPLICAS\) must be between 1 and 5, got 7/],
+  ];
+  for (const [argv, message] of bad)
+    assert.throws(
+      () => loadConfig(argv, {}),
+      (e) => e instanceof ConfigError && message.test(e.message),
+    );
+});

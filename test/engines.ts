@@ -3,11 +3,13 @@
 // is one more entry here; a test it cannot pass yet is skipped by name, with the reason printed.
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { natsMissing } from '../scripts/cluster.ts';
 import { loadConfig } from '../src/core/config.ts';
 import type { IngestLog } from '../src/ingest/types.ts';
 import { ENGINES, type EngineConfig, type EngineHooks, type EngineName } from '../src/runtime/engines.ts';
 import type { Store } from '../src/store/types.ts';
 import { type ClickHouseServer, clickhouseMissing, startClickHouse } from './cluster/clickhouse.ts';
+import { sharedCluster, streamFor, testCluster } from './nats-cluster.ts';
 
 export interface StoreOptions {
   /** Most ids one person may have. Default 100. */
@@ -35,6 +37,8 @@ export interface TestEngine {
   openStore(dir: string, opts?: StoreOptions): Promise<Store>;
   /** Opens the engine's log over `store`, keeping what it must in `dir`. */
   openLog(store: Store, dir: string, opts?: LogOptions): Promise<IngestLog>;
+  /** The suites it runs (default both): an engine whose store is another's runs only the log suite. */
+  suites?: Suite[];
   /** Contract tests this engine does not pass yet, per suite and by test name, each with the reason. */
   skips: Partial<Record<Suite, Record<string, string>>>;
 }
@@ -59,6 +63,13 @@ function engineConfig(dir: string, opts: StoreOptions & LogOptions): EngineConfi
     clickhouseDatabase: d.clickhouseDatabase,
     clickhouseUser: d.clickhouseUser,
     clickhousePassword: d.clickhousePassword,
+    natsServers: d.natsServers,
+    natsStream: d.natsStream,
+    natsPartitions: d.natsPartitions,
+    natsReplicas: d.natsReplicas,
+    natsTimeoutMs: d.natsTimeoutMs,
+    nats: d.nats,
+    roles: d.roles,
   };
 }
 
@@ -140,7 +151,63 @@ const clickhouseEngine: TestEngine = {
   },
 };
 
-export const TEST_ENGINES: TestEngine[] = [runtimeEngine('embedded'), clickhouseEngine];
+/**
+ * The NATS JetStream log over the DuckDB store, on a real 3-node cluster (scripts/cluster.ts) that the test
+ * process starts once and kills when it exits; each directory gets its own stream (R3, 4 partitions), so tests
+ * are isolated and a reopen on the same directory finds the same stream.
+ */
+const natsEngine: TestEngine = {
+  name: 'nats',
+  // Starts the cluster before any test: a crash child (engine-child.ts) must find it in the environment.
+  async available() {
+    const missing = natsMissing();
+    if (missing === null) await sharedCluster();
+    return missing;
+  },
+  suites: ['log'],
+  skips: {},
+  openStore: (dir, opts = {}) => ENGINES.nats.openStore(engineConfig(dir, opts)),
+  async openLog(store, dir, opts = {}) {
+    const config = {
+      ...engineConfig(dir, opts),
+      natsServers: (await testCluster()).split(','),
+      natsStream: streamFor(dir),
+    };
+    return ENGINES.nats.openLog(store, config, opts);
+  },
+};
+
+/**
+ * The cluster engine: the JetStream log over the ClickHouse store, both real. Its store is the `clickhouse`
+ * entry's (that entry runs the store suite), so it runs the log suite, where the store keeps one row per
+ * (workspace, messageId) as on the `clickhouse` entry.
+ */
+const clusterEngine: TestEngine = {
+  name: 'cluster',
+  async available() {
+    const missing = natsMissing() ?? (process.env.INTAKE_TEST_CLICKHOUSE_URL ? null : clickhouseMissing());
+    if (missing === null) await sharedCluster();
+    return missing;
+  },
+  suites: ['log'],
+  skips: { log: clickhouseEngine.skips.log ?? {} },
+  openStore: async (dir, opts = {}) => ENGINES.cluster.openStore(await clickhouseConfig(dir, opts)),
+  async openLog(store, dir, opts = {}) {
+    const config = {
+      ...(await clickhouseConfig(dir, opts)),
+      natsServers: (await testCluster()).split(','),
+      natsStream: streamFor(dir),
+    };
+    return ENGINES.cluster.openLog(store, config, opts);
+  },
+};
+
+export const TEST_ENGINES: TestEngine[] = [
+  runtimeEngine('embedded'),
+  clickhouseEngine,
+  natsEngine,
+  clusterEngine,
+];
 
 export function engineNamed(name: string): TestEngine {
   const e = TEST_ENGINES.find((x) => x.name === name);
@@ -166,6 +233,7 @@ export async function forEachEngine(
   register: (engine: TestEngine, test: ContractTest) => void,
 ): Promise<void> {
   for (const engine of TEST_ENGINES) {
+    if (engine.suites && !engine.suites.includes(suite)) continue;
     const missing = (await engine.available?.()) ?? null;
     const skips = engine.skips[suite] ?? {};
     describe(`${SUITE_NAMES[suite]} on ${engine.name}`, () => {

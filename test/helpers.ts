@@ -13,6 +13,7 @@ import { ENGINES, type EngineName } from '../src/runtime/engines.ts';
 import { openRuntime } from '../src/runtime/runtime.ts';
 import type { Store } from '../src/store/types.ts';
 import { databaseOf, testClickHouseUrl } from './engines.ts';
+import { streamFor, testCluster } from './nats-cluster.ts';
 
 /**
  * The engine HTTP tests run on: INTAKE_TEST_ENGINE, default `embedded`. Every test that goes through
@@ -86,6 +87,10 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   // The defaults of `intake start`, with the test's options over them.
   const config = {
     ...loadConfig([], {}),
+    // INTAKE_TEST_ENGINE=nats: the test process's NATS cluster, a stream of the data directory's own.
+    ...(TEST_ENGINE === 'nats' || TEST_ENGINE === 'cluster'
+      ? { natsServers: (await testCluster()).split(','), natsStream: streamFor(dataDir) }
+      : {}),
     dataDir,
     geoipDir: null,
     bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
@@ -98,7 +103,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     queryTimeoutMs: opts.queryTimeoutMs ?? 10_000,
     ...(opts.roles ? { roles: opts.roles } : {}),
   };
-  if (TEST_ENGINE === 'clickhouse') {
+  if (TEST_ENGINE === 'clickhouse' || TEST_ENGINE === 'cluster') {
     // The test process's clickhouse-server (test/engines.ts), a database per data directory.
     Object.assign(config, {
       clickhouseUrl: await testClickHouseUrl(),

@@ -2,6 +2,7 @@
 // gracefully on SIGTERM / SIGINT.
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.ts';
+import { engineFor } from '../runtime/engines.ts';
 import { openRuntime } from '../runtime/runtime.ts';
 import { bootstrapThenListen } from './bootstrap.ts';
 import { checkDataDir, checkPort, listenError, openGeo, storeOpenError } from './preflight.ts';
@@ -16,7 +17,8 @@ export async function start(config: Config, log: Logger): Promise<void> {
   checkDataDir(config.dataDir);
   // Opening takes back what the log holds that the store has not loaded, before anything listens.
   const runtime = await openRuntime(config, {
-    engine: config.store === 'clickhouse' ? 'clickhouse' : 'embedded',
+    // --nats-servers puts the log on JetStream, --store clickhouse the store on ClickHouse: both, the cluster.
+    engine: engineFor(config),
     geo,
     logger: log,
     onLoadError: (err) => log.error({ err }, 'loading the ingest log into the store failed; retrying'),

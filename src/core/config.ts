@@ -87,6 +87,18 @@ export interface Config {
    * INTAKE_PRIVATE_KEY: a Trench private key, made only when given).
    */
   keys: { write?: string; read?: string; private?: string; admin?: string };
+  /** NATS servers of the cluster log (nats://host:port, comma-separated). Default none: the embedded file log. */
+  natsServers: string[];
+  /** JetStream stream holding accepted entries. Default INTAKE. */
+  natsStream: string;
+  /** Partitions of the stream (subjects, one loader consumer each); fixed once the stream exists. Default 4. */
+  natsPartitions: number;
+  /** Replicas of the stream: 3 on a 3-node cluster (R3). Default 3. */
+  natsReplicas: number;
+  /** How long a publish waits for JetStream's acknowledgement before ingest answers 503, in ms. Default 5000. */
+  natsTimeoutMs: number;
+  /** NATS credentials: user and password (INTAKE_NATS_USER, INTAKE_NATS_PASSWORD) or a token (INTAKE_NATS_TOKEN). */
+  nats: { user?: string; password?: string; token?: string };
 }
 
 export class ConfigError extends Error {}
@@ -130,6 +142,11 @@ const OPTIONS = {
   'query-timeout-ms': { type: 'string', env: 'INTAKE_QUERY_TIMEOUT_MS' },
   'query-max-rows': { type: 'string', env: 'INTAKE_QUERY_MAX_ROWS' },
   'query-stream-timeout-ms': { type: 'string', env: 'INTAKE_QUERY_STREAM_TIMEOUT_MS' },
+  'nats-servers': { type: 'string', env: 'INTAKE_NATS_SERVERS' },
+  'nats-stream': { type: 'string', env: 'INTAKE_NATS_STREAM' },
+  'nats-partitions': { type: 'string', env: 'INTAKE_NATS_PARTITIONS' },
+  'nats-replicas': { type: 'string', env: 'INTAKE_NATS_REPLICAS' },
+  'nats-timeout-ms': { type: 'string', env: 'INTAKE_NATS_TIMEOUT_MS' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -148,6 +165,7 @@ export function describeOptions(): string {
     if (k === 'role') return 'all (ingest,loader,api)';
     const v = defaults[k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())];
     if (v === undefined) return k === 'geoip-dir' ? 'bundled (off: none)' : '';
+    if (k === 'nats-servers' && Array.isArray(v) && v.length === 0) return 'none (the embedded file log)';
     return Array.isArray(v) ? v.join(',') || 'none' : String(v);
   };
   const width = Math.max(...names.map((k) => k.length)) + 2;
@@ -237,6 +255,24 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(
       '--store clickhouse needs --clickhouse-url (INTAKE_CLICKHOUSE_URL), e.g. http://127.0.0.1:8123',
     );
+  const natsServers = opt('nats-servers', [] as string[], (label, raw) => {
+    const list = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const u of list) {
+      if (!/^(nats|tls):\/\/[A-Za-z0-9.:[\]-]+$/.test(u) && !/^[A-Za-z0-9.-]+:\d+$/.test(u))
+        throw new ConfigError(`${label} must list servers such as nats://127.0.0.1:4222, got "${u}"`);
+    }
+    return list;
+  });
+  const natsStream = opt('nats-stream', 'INTAKE', (label, raw) => {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw))
+      throw new ConfigError(
+        `${label} must be a stream name of letters, digits, _ and - (at most 64), got "${raw}"`,
+      );
+    return raw;
+  });
   const duckdbMemoryLimit = opt('duckdb-memory-limit', '256MB', duckdbSize);
   const duckdbCheckpointThreshold = opt('duckdb-checkpoint-threshold', '128MB', duckdbSize);
 
@@ -297,6 +333,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     queryTimeoutMs: opt('query-timeout-ms', 10_000, (l, r) => int(l, r, 100, 3_600_000)),
     queryMaxRows: opt('query-max-rows', 10_000, (l, r) => int(l, r, 1, 10_000_000)),
     queryStreamTimeoutMs: opt('query-stream-timeout-ms', 300_000, (l, r) => int(l, r, 100, 86_400_000)),
+    natsServers,
+    natsStream,
+    natsPartitions: opt('nats-partitions', 4, (l, r) => int(l, r, 1, 1024)),
+    natsReplicas: opt('nats-replicas', 3, (l, r) => int(l, r, 1, 5)),
+    natsTimeoutMs: opt('nats-timeout-ms', 5_000, (l, r) => int(l, r, 100, 600_000)),
+    nats: {
+      user: env.INTAKE_NATS_USER || undefined,
+      password: env.INTAKE_NATS_PASSWORD || undefined,
+      token: env.INTAKE_NATS_TOKEN || undefined,
+    },
     keys: {
       write: env.INTAKE_WRITE_KEY || undefined,
       read: env.INTAKE_READ_KEY || undefined,

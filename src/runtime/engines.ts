@@ -2,6 +2,7 @@
 // cluster engine (JetStream + ClickHouse) is added here as one more entry (docs/ENGINES.md).
 import type { Config } from '../core/config.ts';
 import { FileLog } from '../ingest/file/file-log.ts';
+import { NatsLog } from '../ingest/nats/index.ts';
 import type { IngestLog } from '../ingest/types.ts';
 import { ClickHouseStore } from '../store/clickhouse/index.ts';
 import { DuckDBStore, type DuckDBStoreOptions } from '../store/duckdb/index.ts';
@@ -25,6 +26,13 @@ export type EngineConfig = Pick<
   | 'clickhouseDatabase'
   | 'clickhouseUser'
   | 'clickhousePassword'
+  | 'roles'
+  | 'natsServers'
+  | 'natsStream'
+  | 'natsPartitions'
+  | 'natsReplicas'
+  | 'natsTimeoutMs'
+  | 'nats'
 >;
 
 /** Test hooks of the embedded store (a purge timer fired by hand, a pause after a purge's copy). */
@@ -47,65 +55,108 @@ export interface Engine {
 const HOUR = 3_600_000;
 
 /** The file log over a store's sink (dataDir holds its segments), loading into whichever store it is given. */
-async function openFileLog(store: Store, config: EngineConfig, hooks: EngineHooks): Promise<IngestLog> {
+function openFileLog(store: Store, config: EngineConfig, hooks: EngineHooks): Promise<IngestLog> {
   // The hourly purge runs between loads, never inside one; `log` is set before its first hour is up.
   let log: FileLog | undefined;
-  log = await FileLog.open(store.sink, {
+  return FileLog.open(store.sink, {
     dataDir: config.dataDir,
     queueLimit: config.queueLimit,
     segmentLines: config.loadMaxEvents,
     delayMs: config.loadDelayMs,
     readWaitMs: config.readWaitMs,
     dedupeWindowHours: config.dedupeWindowHours,
-    maintenance: {
-      everyMs: HOUR,
-      run: async () => {
-        const n = (await log?.purge(new Date(Date.now() - config.dedupeWindowHours * HOUR))) ?? 0;
-        if (n > 0) hooks.onPurged?.(n);
-      },
-    },
+    maintenance: purgeEveryHour(config, hooks, (before) => log?.purge(before)),
     onError: hooks.onLoadError,
     onLoaded: (seg, ms) =>
       hooks.onLoaded?.({ seq: seg.seq, events: seg.events.length, rejected: seg.rejected }, ms),
+  }).then((l) => {
+    log = l;
+    return l;
+  });
+}
+
+/**
+ * The JetStream log (src/ingest/nats/) over a store's sink. A node with the loader role consumes the stream into
+ * the store; one without only publishes (and its reads, if it serves any, see what the loaders loaded).
+ */
+async function openNatsLog(store: Store, config: EngineConfig, hooks: EngineHooks): Promise<IngestLog> {
+  if (config.natsServers.length === 0) throw new Error('the JetStream log needs --nats-servers');
+  let log: NatsLog | undefined;
+  log = await NatsLog.open(store.sink, {
+    servers: config.natsServers,
+    stream: config.natsStream,
+    partitions: config.natsPartitions,
+    replicas: config.natsReplicas,
+    timeoutMs: config.natsTimeoutMs,
+    ...config.nats,
+    consume: config.roles.includes('loader'),
+    queueLimit: config.queueLimit,
+    dedupeWindowHours: config.dedupeWindowHours,
+    maxEntries: config.loadMaxEvents,
+    delayMs: config.loadDelayMs,
+    readWaitMs: config.readWaitMs,
+    maintenance: purgeEveryHour(config, hooks, (before) => log?.purgeNow(before)),
+    onError: hooks.onLoadError,
+    onLoaded: hooks.onLoaded,
   });
   return log;
 }
 
-export const ENGINES = {
-  embedded: {
-    shared: false,
-    openStore: (config: EngineConfig, hooks?: StoreHooks) =>
-      DuckDBStore.open({
-        dataDir: config.dataDir,
-        memoryLimit: config.duckdbMemoryLimit,
-        checkpointThreshold: config.duckdbCheckpointThreshold,
-        checkpointRows: config.duckdbCheckpointRows,
-        threads: config.duckdbThreads,
-        maxIdsPerPerson: config.maxIdsPerPerson,
-        purgeIntervalHours: config.purgeIntervalHours,
-        ...hooks,
-      }),
-    openLog: openFileLog,
-  },
-  // The ClickHouse store with the file log: the cluster's store on one ingest node, until the JetStream log
-  // (src/ingest/nats/) joins it. The store is shared, so key rings watch it.
-  clickhouse: {
-    shared: true,
-    openStore: (config: EngineConfig) => {
-      if (!config.clickhouseUrl)
-        return Promise.reject(
-          new Error('the clickhouse engine needs --clickhouse-url (INTAKE_CLICKHOUSE_URL)'),
-        );
-      return ClickHouseStore.open({
-        url: config.clickhouseUrl,
-        database: config.clickhouseDatabase,
-        user: config.clickhouseUser,
-        password: config.clickhousePassword,
-        maxIdsPerPerson: config.maxIdsPerPerson,
-      });
+/** The dedupe window's hourly purge, run by a loader between loads. */
+function purgeEveryHour(
+  config: EngineConfig,
+  hooks: EngineHooks,
+  purge: (before: Date) => Promise<number> | undefined,
+) {
+  return {
+    everyMs: HOUR,
+    run: async () => {
+      const n = (await purge(new Date(Date.now() - config.dedupeWindowHours * HOUR))) ?? 0;
+      if (n > 0) hooks.onPurged?.(n);
     },
-    openLog: openFileLog,
-  },
+  };
+}
+
+const openDuckDB = (config: EngineConfig, hooks?: StoreHooks) =>
+  DuckDBStore.open({
+    dataDir: config.dataDir,
+    memoryLimit: config.duckdbMemoryLimit,
+    checkpointThreshold: config.duckdbCheckpointThreshold,
+    checkpointRows: config.duckdbCheckpointRows,
+    threads: config.duckdbThreads,
+    maxIdsPerPerson: config.maxIdsPerPerson,
+    purgeIntervalHours: config.purgeIntervalHours,
+    ...hooks,
+  });
+
+const openClickHouse = (config: EngineConfig) => {
+  if (!config.clickhouseUrl)
+    return Promise.reject(new Error('the ClickHouse store needs --clickhouse-url (INTAKE_CLICKHOUSE_URL)'));
+  return ClickHouseStore.open({
+    url: config.clickhouseUrl,
+    database: config.clickhouseDatabase,
+    user: config.clickhouseUser,
+    password: config.clickhousePassword,
+    maxIdsPerPerson: config.maxIdsPerPerson,
+  });
+};
+
+export const ENGINES = {
+  /** DuckDB with the file log: one process, the default. */
+  embedded: { shared: false, openStore: openDuckDB, openLog: openFileLog },
+  /** The ClickHouse store with the file log (one ingest node on a shared store). */
+  clickhouse: { shared: true, openStore: openClickHouse, openLog: openFileLog },
+  /** The JetStream log over DuckDB: ingest, loader and API in one process. */
+  nats: { shared: false, openStore: openDuckDB, openLog: openNatsLog },
+  /** The cluster: the JetStream log and the ClickHouse store, each node doing the roles it is given. */
+  cluster: { shared: true, openStore: openClickHouse, openLog: openNatsLog },
 } satisfies Record<string, Engine>;
 
 export type EngineName = keyof typeof ENGINES;
+
+/** The engine a configuration names: --nats-servers puts the log on JetStream, --store clickhouse the store. */
+export function engineFor(config: Pick<Config, 'natsServers' | 'store'>): EngineName {
+  const nats = config.natsServers.length > 0;
+  const clickhouse = config.store === 'clickhouse';
+  return nats ? (clickhouse ? 'cluster' : 'nats') : clickhouse ? 'clickhouse' : 'embedded';
+}

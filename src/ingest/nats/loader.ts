@@ -1,0 +1,420 @@
+// The cluster log's loader: one durable pull consumer per partition of the stream, its messages gathered and
+// handed to the store's sink in large batches, and acknowledged to JetStream only once the store has them.
+//
+// Exactly once, through any crash:
+// - Events: the loader's own dedupe memory of stored keys (rebuilt from the store at start, `dedupeKeys`) drops
+//   an event already stored before the batch reaches the store. Every key reaches the same partition (hash of
+//   workspace + messageId), so with partitions split between loaders each key still meets one memory.
+// - Whole messages (rejections included): before each load the loader writes a manifest, the stream seqs of
+//   the batch's messages and the batch's sink seq, to `<stream>_LOADS` (replicated like the stream, one message
+//   per loader). The sink stores the batch with that seq as its checkpoint, atomically; then the messages are
+//   acknowledged and the next manifest is written only once every ack is confirmed. At start the last manifest
+//   is read: if the store's checkpoint reached its seq, its messages are in the store, and when JetStream hands
+//   them back (their acks never arrived) they are acknowledged without loading; otherwise they load as new.
+// The store keeps one checkpoint, so one loader process loads a store's partitions (all of them today).
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { DEFAULT_READ_WAIT_MS } from '../../core/config.ts';
+import { IntakeError } from '../../core/errors.ts';
+import type { EventSink } from '../../store/types.ts';
+import type { KeySet } from '../file/keyset.ts';
+import { NatsBatch } from './batch.ts';
+import { ACK_WAIT_MS, manifestSubject, type StreamNames } from './stream.ts';
+
+export interface NatsLoaderOptions {
+  /** How long the first message held waits for others before a load, in ms. */
+  delayMs: number;
+  /** Most entries in one load (a load is at least one message). */
+  maxEntries: number;
+  /** Longest a read waits for the loads it needs before READ_TIMEOUT, in ms. Default 30000. */
+  readWaitMs?: number;
+  /** Store maintenance run between loads when due. */
+  maintenance?: { everyMs: number; run(): Promise<void> };
+  onError?(err: unknown): void;
+  onLoaded?(batch: { seq: number; events: number; rejected: number }, ms: number): void;
+}
+
+/** The last load's manifest: its sink seq and the stream seqs of its messages. */
+export interface Manifest {
+  seq: number;
+  msgs: number[];
+  /** Stream seqs of earlier loads whose acks JetStream never confirmed: loaded, whatever the checkpoint says. */
+  loaded?: number[];
+}
+
+interface Held {
+  partition: number;
+  seq: number;
+  msg: JsMsg;
+  entries: number;
+  at: number;
+}
+
+interface Waiter {
+  target: number[];
+  resolve(): void;
+  reject(err: unknown): void;
+  timer: NodeJS.Timeout;
+}
+
+const MAX_BACKOFF_MS = 5_000;
+const ACK_ATTEMPTS = 3;
+const ACK_TIMEOUT_MS = 5_000;
+/** Messages asked for in one pull; a pull also ends after FETCH_EXPIRES_MS, and a new one starts. */
+const FETCH_MAX = 1_000;
+const FETCH_EXPIRES_MS = 5_000;
+/** Pulls pause while this many entries are held: a load takes at most maxEntries of them. */
+const HOLD_FACTOR = 4;
+
+const countLines = (data: Uint8Array): number => {
+  let n = 0;
+  for (let i = 0; i < data.length; i++) if (data[i] === 10) n++;
+  return n;
+};
+
+export class NatsLoader {
+  /** Per partition, the highest stream seq loaded (messages come in stream order per partition). */
+  readonly loadedThrough: number[];
+  /** Per partition, what a read must wait for: the last seq published here, or found in the stream at start. */
+  private readonly target: number[];
+  /** Messages published here and not yet loaded: [partition, seq, entries]. */
+  private published: Array<[number, number, number]> = [];
+  private readonly held = new Map<number, Held>();
+  private heldEntries = 0;
+  private waiters: Waiter[] = [];
+  private wake: (() => void) | null = null;
+  private pullWake: (() => void) | null = null;
+  private urgent = false;
+  private stopping = false;
+  private stopBy = Number.POSITIVE_INFINITY;
+  /** The messages of a load that failed, to be retried as they were. */
+  private retry: Held[] | null = null;
+  private stopped = false;
+  private failures = 0;
+  private pulls: Array<ConsumerMessages | null>;
+  private done: Promise<void> = Promise.resolve();
+  private pulling: Promise<void>[] = [];
+  private nextMaintenance: number;
+  /** The stream seqs of the previous run's last load when the store has it (its acks may not have arrived). */
+  private readonly alreadyLoaded: Set<number>;
+  /** Stream seqs loaded whose acks JetStream has not confirmed yet (or never will: a node died): in every manifest. */
+  private readonly unconfirmed: Set<number>;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly names: StreamNames,
+    private readonly consumers: Consumer[],
+    private readonly sink: EventSink,
+    /** Keys stored (the loader's memory): an event whose key is here is dropped. */
+    private readonly stored: KeySet,
+    private readonly opts: NatsLoaderOptions,
+    private readonly state: {
+      /** The sink's checkpoint: the next load is seq + 1. */
+      checkpoint: number;
+      /** The last manifest written, if any. */
+      manifest: Manifest | null;
+      /** Per partition, the last stream seq in the stream at start (reads wait for it). */
+      inStream: number[];
+      /** Each key loaded, told to the ingest side's memory (one process: its duplicates answer knows them). */
+      onStored(key: string, receivedAt: Date): void;
+    },
+  ) {
+    const n = names.partitions;
+    this.loadedThrough = new Array<number>(n).fill(0);
+    this.target = [...state.inStream];
+    this.pulls = new Array<ConsumerMessages | null>(n).fill(null);
+    this.nextMaintenance = Date.now() + (opts.maintenance?.everyMs ?? 0);
+    const m = state.manifest;
+    this.alreadyLoaded = new Set([
+      ...(m !== null && m.seq <= state.checkpoint ? m.msgs : []),
+      ...(m?.loaded ?? []),
+    ]);
+    // Carried into the next manifests until JetStream confirms their acks.
+    this.unconfirmed = new Set(this.alreadyLoaded);
+  }
+
+  private progress: NodeJS.Timeout | null = null;
+
+  start(): void {
+    // Held messages stay ours while we hold them (JetStream would hand them out again after ACK_WAIT_MS).
+    this.progress = setInterval(() => {
+      for (const h of this.held.values()) h.msg.working();
+    }, ACK_WAIT_MS / 3);
+    this.progress.unref();
+    this.pulling = this.consumers.map((c, p) => this.pull(c, p));
+    this.done = this.loop();
+  }
+
+  /** Keys of events received before this (ms) are not remembered: a purge forgot them. */
+  private forgottenBefore = 0;
+
+  forgetBefore(before: Date): void {
+    this.forgottenBefore = Math.max(this.forgottenBefore, before.getTime());
+  }
+
+  /** Entries published here and not yet loaded. */
+  get pending(): number {
+    let n = 0;
+    for (const [p, seq, entries] of this.published) if (seq > (this.loadedThrough[p] as number)) n += entries;
+    return n;
+  }
+
+  /** Told by the ingest side after JetStream acknowledged a message of `entries` entries. */
+  publishedTo(partition: number, seq: number, entries: number): void {
+    if (seq > (this.target[partition] as number)) this.target[partition] = seq;
+    if (entries > 0 && seq > (this.loadedThrough[partition] as number))
+      this.published.push([partition, seq, entries]);
+  }
+
+  settled(): Promise<void> {
+    const target = [...this.target];
+    if (this.reached(target)) return Promise.resolve();
+    const waitMs = this.opts.readWaitMs ?? DEFAULT_READ_WAIT_MS;
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiter = {
+        target,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((x) => x !== w);
+          reject(
+            new IntakeError(
+              'INTAKE_ERR_READ_TIMEOUT',
+              `the events acknowledged before this read are still being loaded after ${waitMs} ms (${this.pending} waiting); retry`,
+              undefined,
+              { 'retry-after': '1' },
+            ),
+          );
+        }, waitMs),
+      };
+      this.waiters.push(w);
+      this.poke(true);
+    });
+  }
+
+  /** Loads everything published here and everything held, stops pulling, and ends. */
+  async close(): Promise<void> {
+    this.stopBy = Date.now() + (this.opts.readWaitMs ?? DEFAULT_READ_WAIT_MS);
+    this.stopping = true;
+    this.poke(true);
+    await this.done;
+    this.stopped = true;
+    if (this.progress) clearInterval(this.progress);
+    for (const p of this.pulls) p?.stop();
+    this.pullWake?.();
+    await Promise.all(this.pulling);
+  }
+
+  private reached(target: number[]): boolean {
+    return target.every((seq, p) => (this.loadedThrough[p] as number) >= seq);
+  }
+
+  private poke(urgent: boolean): void {
+    if (urgent) this.urgent = true;
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  /** One partition's pulls, until close(); a failed pull (NATS unreachable) is retried after a pause. */
+  private async pull(consumer: Consumer, p: number): Promise<void> {
+    let failed = 0;
+    while (!this.stopped) {
+      if (this.heldEntries >= this.opts.maxEntries * HOLD_FACTOR) {
+        await new Promise<void>((resolve) => {
+          this.pullWake = resolve;
+          setTimeout(resolve, 200);
+        });
+        continue;
+      }
+      try {
+        const msgs = await consumer.fetch({ max_messages: FETCH_MAX, expires: FETCH_EXPIRES_MS });
+        this.pulls[p] = msgs;
+        for await (const m of msgs) this.receive(p, m);
+        failed = 0;
+      } catch (err) {
+        if (this.stopped) return;
+        // A leader change or a node's restart fails a pull or two on the way; only a lasting failure is news.
+        if (++failed >= 3) this.opts.onError?.(err);
+        await new Promise((r) => setTimeout(r, 500));
+      } finally {
+        this.pulls[p] = null;
+      }
+    }
+  }
+
+  private receive(p: number, m: JsMsg): void {
+    const seq = m.seq;
+    // Loaded already, by its exact seq: by this process (an ack not yet confirmed) or by the previous one (its
+    // last manifest). Not by the partition's high-water mark: a failover can skip a delivery, and the message
+    // skipped comes back later below the mark, unloaded.
+    if (this.unconfirmed.has(seq) || this.alreadyLoaded.has(seq)) {
+      if (seq > (this.loadedThrough[p] as number)) this.loadedThrough[p] = seq;
+      m.ackAck({ timeout: ACK_TIMEOUT_MS })
+        .then((ok) => ok && this.unconfirmed.delete(seq))
+        .catch(() => {});
+      this.settle(null);
+      return;
+    }
+    const had = this.held.get(seq);
+    if (had) {
+      had.msg = m; // redelivered while held: acknowledge the latest delivery
+      return;
+    }
+    const entries = countLines(m.data);
+    this.held.set(seq, { partition: p, seq, msg: m, entries, at: Date.now() });
+    this.heldEntries += entries;
+    if (this.heldEntries >= this.opts.maxEntries) this.poke(true);
+    else this.poke(false);
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      await this.maybeMaintain();
+      if (this.held.size === 0) {
+        // At shutdown, what JetStream has not handed out within readWaitMs (NATS unreachable) stays in the
+        // stream for the next start: a stop must not hang on it.
+        if (this.stopping && (this.reached(this.target) || Date.now() > this.stopBy)) return;
+        await this.sleep(this.stopping ? 50 : 60_000);
+        continue;
+      }
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const h of this.held.values()) if (h.at < oldest) oldest = h.at;
+      const due = oldest + this.opts.delayMs;
+      if (
+        !this.urgent &&
+        this.waiters.length === 0 &&
+        !this.stopping &&
+        this.heldEntries < this.opts.maxEntries &&
+        Date.now() < due
+      ) {
+        await this.sleep(due - Date.now());
+        continue;
+      }
+      // A failed load is retried with exactly its messages: had the store committed it before failing, the
+      // retry with the same seq is skipped by the sink, and a message added to it would be acked unloaded.
+      let take = this.retry;
+      if (take === null) {
+        take = [];
+        let entries = 0;
+        for (const h of [...this.held.values()].sort((a, b) => a.seq - b.seq)) {
+          if (take.length > 0 && entries + h.entries > this.opts.maxEntries) break;
+          take.push(h);
+          entries += h.entries;
+        }
+      }
+      this.urgent = false;
+      const ok = await this.load(take);
+      this.retry = ok ? null : take;
+      if (!ok) {
+        // At shutdown the messages stay unacknowledged in the stream, and the next start loads them.
+        if (this.stopping) return;
+        await this.sleep(Math.min(MAX_BACKOFF_MS, 50 * 2 ** this.failures));
+      }
+    }
+  }
+
+  /** One load: manifest, sink, acks. False when it failed (its messages stay held, to be retried). */
+  private async load(take: Held[]): Promise<boolean> {
+    const seq = this.state.checkpoint + 1;
+    const started = performance.now();
+    let batch: NatsBatch;
+    try {
+      batch = NatsBatch.decode(
+        seq,
+        take.map((h) => h.msg.string()),
+        (k) => this.stored.has(k),
+      );
+      const manifest: Manifest = { seq, msgs: take.map((h) => h.seq), loaded: [...this.unconfirmed] };
+      await this.js.publish(manifestSubject(this.names, 'all'), JSON.stringify(manifest));
+      await this.sink.load(batch);
+    } catch (err) {
+      this.failures++;
+      this.opts.onError?.(err);
+      this.settle(err);
+      return false;
+    }
+    this.failures = 0;
+    this.state.checkpoint = seq;
+    batch.keys.forEach((k, i) => {
+      const at = (batch.events[i] as (typeof batch.events)[number]).receivedAt;
+      // A purge forgot keys first seen before its date, also those of entries loaded after it.
+      if (at.getTime() < this.forgottenBefore) return;
+      this.stored.add(k, at);
+      this.state.onStored(k, at);
+    });
+    for (const h of take) {
+      this.unconfirmed.add(h.seq); // until JetStream confirms its ack (acknowledge())
+      this.held.delete(h.seq);
+      this.heldEntries -= h.entries;
+      if (h.seq > (this.loadedThrough[h.partition] as number)) this.loadedThrough[h.partition] = h.seq;
+    }
+    this.published = this.published.filter(([p, s]) => s > (this.loadedThrough[p] as number));
+    this.pullWake?.();
+    this.opts.onLoaded?.(
+      { seq, events: batch.events.length, rejected: batch.rejected },
+      performance.now() - started,
+    );
+    this.settle(null);
+    await this.acknowledge(take);
+    return true;
+  }
+
+  /**
+   * Acknowledges loaded messages, a few times over. A message whose ack JetStream never confirms (the node
+   * leading its consumer died: the new leader may not answer an ack of a delivery it never saw) is named in
+   * every following manifest until a redelivery of it is acknowledged, so it is never loaded again.
+   */
+  private async acknowledge(take: Held[]): Promise<void> {
+    let left = take;
+    for (let attempt = 0; left.length > 0 && attempt < ACK_ATTEMPTS; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      const confirmed = await Promise.all(
+        left.map((h) => h.msg.ackAck({ timeout: ACK_TIMEOUT_MS }).catch(() => false)),
+      );
+      for (let i = 0; i < left.length; i++) if (confirmed[i]) this.unconfirmed.delete((left[i] as Held).seq);
+      left = left.filter((_, i) => !confirmed[i]);
+    }
+  }
+
+  /** Resolves the readers now satisfied; after a failed load, rejects those still waiting. */
+  private settle(failure: unknown): void {
+    const still: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (this.reached(w.target)) {
+        clearTimeout(w.timer);
+        w.resolve();
+      } else if (failure !== null) {
+        clearTimeout(w.timer);
+        w.reject(
+          new IntakeError(
+            'INTAKE_ERR_STORE_UNAVAILABLE',
+            'accepted events could not be loaded into the store yet (they are kept in JetStream); retry',
+            undefined,
+            { 'retry-after': '1' },
+          ),
+        );
+      } else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  private async maybeMaintain(): Promise<void> {
+    const m = this.opts.maintenance;
+    if (!m || Date.now() < this.nextMaintenance) return;
+    this.nextMaintenance = Date.now() + m.everyMs;
+    await m.run().catch((err) => this.opts.onError?.(err));
+  }
+}
