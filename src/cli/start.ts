@@ -27,14 +27,24 @@ export async function start(config: Config, log: Logger): Promise<void> {
   }).catch((err: unknown) => {
     throw storeOpenError(err, config.dataDir);
   });
-  // The port was free at the check; if another process took it since, the new keys are taken back.
-  const { workspace, generated } = await bootstrapThenListen(runtime.keys, config.keys, async () => {
+  const listen = async () => {
     await runtime.app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
       throw listenError(err, config.host, config.port);
     });
-  });
-  log.info({ port: config.port, host: config.host, dataDir: config.dataDir }, 'intake listening');
-  if (generated.length > 0) {
+  };
+  // The default workspace and its keys are made by a node with the api role (the one that serves admin): in a
+  // cluster, ingest and loader nodes starting at the same moment would otherwise each make one. They find the
+  // keys in the store, within a second of their making (the key ring polls a shared store).
+  const boots = config.roles.includes('api');
+  // The port was free at the check; if another process took it since, the new keys are taken back.
+  const { workspace, generated } = boots
+    ? await bootstrapThenListen(runtime.keys, config.keys, listen)
+    : await listen().then(() => ({ workspace: null, generated: [] }));
+  log.info(
+    { port: config.port, host: config.host, dataDir: config.dataDir, roles: config.roles },
+    'intake listening',
+  );
+  if (workspace && generated.length > 0) {
     // Printed once: only their hashes are stored.
     const lines = generated.map((g) => `  ${g.key.kind.padEnd(5)} key: ${g.secret}`).join('\n');
     process.stdout.write(
