@@ -1,7 +1,9 @@
 // A local cluster for cluster mode's tests and for trying it out: three nats-server processes with JetStream,
 // routed to each other, on free loopback ports, each with its own store directory (Debian's `nats-server`
 // package), and a hook for one clickhouse-server (the ClickHouse store's own helper plugs in there).
-//   npx tsx scripts/cluster.ts [--dir DIR] [--nodes 3]    starts it, prints INTAKE_NATS_SERVERS=..., Ctrl-C stops it
+//   npx tsx scripts/cluster.ts [--dir DIR] [--nodes 3] [--no-clickhouse]
+// starts it and prints the environment that points Intake at it (export INTAKE_NATS_SERVERS=..., INTAKE_STORE,
+// INTAKE_CLICKHOUSE_URL); Ctrl-C stops it.
 // Tests import startCluster() and stop it when they end. Nothing listens beyond 127.0.0.1.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -207,10 +209,31 @@ async function main(argv: string[]): Promise<void> {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const dir = arg('dir');
-  const cluster = await startCluster({ dir, nodes: Number(arg('nodes') ?? 3) });
+  // One clickhouse-server beside the NATS nodes (Debian's package), unless --no-clickhouse.
+  const { clickhouseMissing, startClickHouse } = await import('../test/cluster/clickhouse.ts');
+  const withClickHouse = !argv.includes('--no-clickhouse');
+  if (withClickHouse && clickhouseMissing()) throw new Error(`${clickhouseMissing()} (or --no-clickhouse)`);
+  const cluster = await startCluster({
+    dir,
+    nodes: Number(arg('nodes') ?? 3),
+    ...(withClickHouse
+      ? {
+          clickhouse: async (d: string) => {
+            const s = await startClickHouse({ dir: d });
+            return {
+              env: { INTAKE_STORE: 'clickhouse', INTAKE_CLICKHOUSE_URL: s.url },
+              stop: () => s.stop(),
+            };
+          },
+        }
+      : {}),
+  });
+  const env = { INTAKE_NATS_SERVERS: cluster.servers, ...cluster.clickhouse?.env };
   process.stdout.write(
-    `NATS cluster up (${cluster.nodes.length} nodes, data in ${cluster.dir}).\n` +
-      `INTAKE_NATS_SERVERS=${cluster.servers}\n` +
+    `Cluster up: ${cluster.nodes.length} NATS nodes${cluster.clickhouse ? ' and one clickhouse-server' : ''}, data in ${cluster.dir}.\n` +
+      `${Object.entries(env)
+        .map(([k, v]) => `export ${k}=${v}`)
+        .join('\n')}\n` +
       'Ctrl-C stops it.\n',
   );
   const stop = () => {
