@@ -3,10 +3,12 @@
 // request. Changes made elsewhere (another node sharing the store) are seen by comparing the store's keys
 // version every `refreshMs` (default 1 s) and reloading when it moved: that is the bound on how long a key
 // revoked on one node keeps working on another. No lookup waits for the store. A new limit or allow-list made here applies to the next request.
+
 import { hash } from 'node:crypto';
 import { IntakeError } from '../core/errors.ts';
 import { token, uuidv7 } from '../core/ids.ts';
 import { sortScopes } from '../core/model.ts';
+import { Poller } from '../core/poll.ts';
 import {
   type ApiKey,
   DEFAULT_WORKSPACE_SETTINGS,
@@ -57,8 +59,7 @@ export class KeyRing {
   private guards = new Map<string, KeyGuard>();
 
   private version = -1;
-  private timer: NodeJS.Timeout | null = null;
-  private refreshing: Promise<boolean> | null = null;
+  private readonly poller = new Poller(() => this.refresh());
   /** Reloads and changes made through this ring run one at a time: a reload cannot drop a key made meanwhile. */
   private lock: Promise<unknown> = Promise.resolve();
 
@@ -112,14 +113,7 @@ export class KeyRing {
 
   /** Checks the store's keys version every `ms` and reloads when another node changed a key or workspace. */
   watch(ms = 1000): void {
-    this.timer = setInterval(() => {
-      this.refreshing ??= this.refresh()
-        .catch(() => false)
-        .finally(() => {
-          this.refreshing = null;
-        });
-    }, ms);
-    this.timer.unref();
+    this.poller.start(ms);
   }
 
   /** Reloads when the store's keys version moved since the last load; true when it did. */
@@ -130,10 +124,8 @@ export class KeyRing {
   }
 
   /** Stops watching; resolves once a check in flight is done (the store may then be closed). */
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.refreshing;
+  stop(): Promise<void> {
+    return this.poller.stop();
   }
 
   /** The active key for a secret, if any. */

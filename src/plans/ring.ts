@@ -2,7 +2,9 @@
 // settings): the ingest path asks `of(workspaceId)` for each request and never waits for the store. A plan saved
 // through the ring is compiled before it is stored (a schema that does not compile is refused, and nothing is
 // saved), and replaces the old one in memory once stored: it applies from the next request.
+
 import { IntakeError } from '../core/errors.ts';
+import { Poller } from '../core/poll.ts';
 import { CompiledPlan } from '../pipeline/plan/check.ts';
 import { PlanError } from '../pipeline/plan/format.ts';
 import type { Store, StoredPlan } from '../store/types.ts';
@@ -12,8 +14,7 @@ export class PlanRing {
   /** Plans stored that did not compile at start (a dependency upgrade that reads a schema differently). */
   readonly failed = new Map<string, string>();
   private version: string | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private refreshing: Promise<boolean> | null = null;
+  private readonly poller = new Poller(() => this.refresh());
 
   constructor(private readonly store: Store) {}
 
@@ -39,14 +40,7 @@ export class PlanRing {
    * by a cluster); a plan saved here is in force at once without it.
    */
   watch(ms = 1000): void {
-    this.timer = setInterval(() => {
-      this.refreshing ??= this.refresh()
-        .catch(() => false)
-        .finally(() => {
-          this.refreshing = null;
-        });
-    }, ms);
-    this.timer.unref();
+    this.poller.start(ms);
   }
 
   /** Recompiles when the store's plans version moved since the last load; true when it did. */
@@ -57,10 +51,8 @@ export class PlanRing {
   }
 
   /** Stops watching; resolves once a check in flight is done (the store may then be closed). */
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.refreshing;
+  stop(): Promise<void> {
+    return this.poller.stop();
   }
 
   /** The workspace's plan; CompiledPlan.NONE when it has none. */
