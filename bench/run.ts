@@ -1,4 +1,5 @@
 // npm run bench [-- --quick | --soak [--minutes N] | --profile [--scenario s1] [--seconds N]] [--rate-limit] [--plan]
+//   [--cluster [--seconds N] [--ingest-nodes 1,2,3] (bench/cluster.ts: a local NATS + ClickHouse cluster)]
 //   [--only ingest|queries|cost] [--query-events N] [--query-data DIR (keep the query data set there, reused)]
 //   [--query-cycles N (direct and API runs alternate N times; default 2)] [--query-skip 7c,7d (cases left out)]
 //   [--compare K=V,... (a second Intake per scenario started with this environment, alternating)]
@@ -15,6 +16,7 @@ import { availableParallelism, cpus, freemem, loadavg, tmpdir, totalmem } from '
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { storeCapacity } from './capacity.ts';
+import { clusterTable, runCluster } from './cluster.ts';
 import { type CostResult, measureCost } from './cost.ts';
 import { type IngestResult, job, round, runIngest, SCENARIOS, storedTotal } from './ingest.ts';
 import { dirSize, intakeEnv, LoadGenerator, parseEnv, ROOT, startIntake } from './procs.ts';
@@ -52,13 +54,23 @@ const { values: args } = parseArgs({
     'query-skip': { type: 'string' },
     compare: { type: 'string' },
     'intake-env': { type: 'string' },
+    cluster: { type: 'boolean', default: false },
+    'ingest-nodes': { type: 'string' },
   },
 });
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 Object.assign(intakeEnv, parseEnv(args['intake-env']));
 const started = new Date();
-const mode = args.soak ? 'soak' : args.profile ? 'profile' : args.quick ? 'quick' : 'full';
+const mode = args.cluster
+  ? 'cluster'
+  : args.soak
+    ? 'soak'
+    : args.profile
+      ? 'profile'
+      : args.quick
+        ? 'quick'
+        : 'full';
 
 function git(...a: string[]): string {
   try {
@@ -371,6 +383,25 @@ async function bench(): Promise<void> {
   log(`\nresults: ${save({ mode, startedAt: started, ingest, cost, queries, targets: ts })}`);
 }
 
-if (args.soak) await soak();
+/** The cluster on this machine (bench/cluster.ts). */
+async function cluster(): Promise<void> {
+  const seconds = Number(args.seconds ?? 20);
+  const ingestNodes = (args['ingest-nodes'] ?? '1,2,3').split(',').map(Number);
+  log(`# Intake cluster benchmark (${started.toISOString()}): 3 NATS nodes (R3) + 1 ClickHouse, local`);
+  const rows = await runCluster({ seconds, ingestNodes, log });
+  log('\n## Cluster: ingest, load and lag (100-event batches, one load generator per ingest node)\n');
+  log(clusterTable(rows));
+  log(
+    '\nevents/s acked = events the ingest nodes acknowledged per second of load; all queryable after = from the ' +
+      "load's start until the API node counts every acknowledged event; loader rows/s = those events over that " +
+      'time; lag = acknowledgement to queryable on the API node, one probe event every 500 ms during the load; ' +
+      'CPU-s per 1M events = CPU-seconds (all threads, /proc) of each role, the 3 nats-servers and ClickHouse ' +
+      'per million acknowledged events. Every process shares the same 2 cores.',
+  );
+  log(`\nresults: ${save({ mode, startedAt: started, cluster: rows })}`);
+}
+
+if (args.cluster) await cluster();
+else if (args.soak) await soak();
 else if (args.profile) await profile();
 else await bench();

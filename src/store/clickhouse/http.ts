@@ -49,6 +49,9 @@ function isClosedConnection(err: unknown): boolean {
   return ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED'].includes(cause?.code ?? '');
 }
 
+/** The largest statement text sent: 64 MiB. */
+const MAX_QUERY_BYTES = 64 * 1024 * 1024;
+
 export class ClickHouse {
   private readonly base: string;
   private readonly headers: Record<string, string>;
@@ -69,6 +72,10 @@ export class ClickHouse {
   ): Promise<string> {
     const params = new URLSearchParams();
     if (database !== null) params.set('database', database);
+    // Statements carry their values in their text (18.16 binds no parameters), so a load's IN list of 10,000
+    // messageIds is ~400 KB: past the default 256 KiB max_query_size, which failed every such load and left the
+    // loader retrying (bench/cluster.ts found it). An INSERT's data is not counted against it.
+    params.set('max_query_size', String(MAX_QUERY_BYTES));
     for (const [k, v] of Object.entries(settings)) params.set(k, String(v));
     let res: Response;
     for (let attempt = 0; ; attempt++) {

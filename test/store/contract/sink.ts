@@ -173,6 +173,15 @@ export function sinkContract({ test, withStore }: Part): void {
       assert.equal((await store.admin.counts()).tombstones, 4);
     }));
 
+  test('a batch of 10,000 events with long messageIds loads whole (a statement naming them all is ~500 KB)', () =>
+    withStore(async (store) => {
+      const long = (i: number) => `${'m'.repeat(40)}-${i}`;
+      const events = Array.from({ length: 10_000 }, (_, i) => event('w', long(i), { userId: `u${i % 50}` }));
+      await store.sink.load(logBatch(1, events));
+      assert.equal(await store.sink.checkpoint(), 1);
+      assert.equal((await store.admin.counts()).events, 10_000);
+    }));
+
   test('text with lone UTF-16 surrogates is stored with U+FFFD in their place', () =>
     withStore(async (store) => {
       const e = event('w', 's1', {

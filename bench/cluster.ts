@@ -1,0 +1,197 @@
+// `npm run bench -- --cluster [--seconds N] [--ingest-nodes 1,2,3]`: the cluster on this machine. A local cluster
+// (scripts/cluster.ts: 3 nats-server nodes, R3, and one clickhouse-server), then for each count of ingest nodes a
+// fresh stream and database with one API node, one loader and that many ingest nodes, each its own `intake
+// start`; one load generator per ingest node sends 100-event batches for the run's length. Measured: ingest
+// events/s (acknowledged), the loader's rows/s until everything acknowledged is queryable, the lag from an
+// acknowledgement to queryable on the API node (probes of one event during the load), and CPU-seconds per million
+// events of each role, of the NATS nodes and of ClickHouse (/proc, all threads). On 2 cores every process shares
+// the same cores, so events/s says little about what more machines would do; the CPU per role is the capacity
+// model's input (README "Cluster").
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCluster } from '../scripts/cluster.ts';
+import { startClickHouse } from '../test/cluster/clickhouse.ts';
+import { job, round, SCENARIOS } from './ingest.ts';
+import type { LoadResult } from './load.ts';
+import { basic, cpuMicros, KEYS, LoadGenerator, type Server, startIntake } from './procs.ts';
+
+export interface ClusterRow {
+  ingestNodes: number;
+  seconds: number;
+  acked: number;
+  /** Acknowledged events the API node counted when the run stopped waiting. */
+  loaded: number;
+  eventsPerSec: number;
+  non2xx: number;
+  /** From the load's start until the API node counted every acknowledged event, or gave up waiting. */
+  loadedAfterSec: number;
+  loaderRowsPerSec: number;
+  lagP50Ms: number;
+  lagP99Ms: number;
+  /** CPU-seconds per million acknowledged events, by role and engine. */
+  cpuPerMillion: { ingest: number; loader: number; api: number; nats: number; clickhouse: number };
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? Number.NaN;
+};
+
+async function total(api: Server, filter = ''): Promise<number> {
+  const r = await fetch(`${api.url}/events?limit=1${filter}`, {
+    headers: { authorization: `Bearer ${KEYS.read}` },
+  });
+  if (r.status !== 200) throw new Error(`GET /events: ${r.status} ${await r.text()}`);
+  return ((await r.json()) as { total: number }).total;
+}
+
+export async function runCluster(opts: {
+  seconds: number;
+  ingestNodes: number[];
+  log(line: string): void;
+}): Promise<ClusterRow[]> {
+  const root = mkdtempSync(join(tmpdir(), 'intake-bench-cluster-'));
+  // The engines' processes are unref'ed (they die with this one): keep the event loop alive until they stopped.
+  const alive = setInterval(() => {}, 1000);
+  let chPid = 0;
+  const cluster = await startCluster({
+    dir: join(root, 'engines'),
+    clickhouse: async (d) => {
+      const s = await startClickHouse({ dir: d });
+      chPid = s.pid;
+      return { env: { INTAKE_STORE: 'clickhouse', INTAKE_CLICKHOUSE_URL: s.url }, stop: () => s.stop() };
+    },
+  });
+  const rows: ClusterRow[] = [];
+  try {
+    for (const n of opts.ingestNodes) {
+      opts.log(`  cluster: ${n} ingest node(s), ${opts.seconds} s of 100-event batches`);
+      const env = {
+        INTAKE_NATS_SERVERS: cluster.servers,
+        ...cluster.clickhouse?.env,
+        INTAKE_NATS_STREAM: `BENCH${n}${Date.now().toString(36).toUpperCase()}`,
+        INTAKE_CLICKHOUSE_DATABASE: `bench_${n}_${Date.now().toString(36)}`,
+      };
+      const start = (name: string, role: string) =>
+        startIntake(join(root, `${n}-${name}`), { env: { ...env, INTAKE_ROLE: role } });
+      const api = await start('api', 'api'); // first: it makes the keys
+      const loader = await start('loader', 'loader');
+      const ingest: Server[] = [];
+      for (let i = 0; i < n; i++) ingest.push(await start(`ingest-${i}`, 'ingest'));
+      const procs = [api, loader, ...ingest];
+      try {
+        // The ingest nodes find the API node's keys by polling the store (every second).
+        for (const node of ingest) {
+          for (let i = 0; i < 100; i++) {
+            const r = await fetch(`${node.url}/v1/batch`, {
+              method: 'POST',
+              headers: { authorization: basic(KEYS.write), 'content-type': 'application/json' },
+              body: JSON.stringify({ batch: [] }),
+            });
+            if (r.status !== 401) break;
+            await new Promise((res) => setTimeout(res, 100));
+          }
+        }
+        const cpu = (pids: number[]) => pids.reduce((a, p) => a + cpuMicros(p), 0);
+        const natsPids = cluster.nodes.map((x) => x.process?.pid ?? 0);
+        const before = {
+          ingest: cpu(ingest.map((s) => s.proc.pid as number)),
+          loader: cpu([loader.proc.pid as number]),
+          api: cpu([api.proc.pid as number]),
+          nats: cpu(natsPids),
+          clickhouse: cpu([chPid]),
+        };
+        const gens = await Promise.all(ingest.map(() => LoadGenerator.start()));
+        const s1 = SCENARIOS[0] as (typeof SCENARIOS)[number];
+        const t0 = performance.now();
+        const running = Promise.all(
+          gens.map((g, i) =>
+            g.run(job(s1, (ingest[i] as Server).url, opts.seconds * 1000, `cluster${n}-${i}`)),
+          ),
+        );
+        // Lag probes: one event every 500 ms through the first ingest node, timed until the API node has it.
+        const lags: number[] = [];
+        const probes: Promise<void>[] = [];
+        let probesAcked = 0;
+        for (let p = 0; performance.now() - t0 < opts.seconds * 1000; p++) {
+          const id = `probe-${n}-${p}-${Date.now()}`;
+          const sent = await fetch(`${(ingest[0] as Server).url}/v1/track`, {
+            method: 'POST',
+            headers: { authorization: basic(KEYS.write), 'content-type': 'application/json' },
+            body: JSON.stringify({ userId: 'probe', event: 'Probe', messageId: id }),
+          });
+          if (sent.status === 200) {
+            probesAcked++;
+            const acked = performance.now();
+            probes.push(
+              (async () => {
+                const until = performance.now() + 60_000;
+                while (performance.now() < until) {
+                  if ((await total(api, `&messageId=${id}`).catch(() => 0)) > 0) {
+                    lags.push(performance.now() - acked);
+                    return;
+                  }
+                  await new Promise((res) => setTimeout(res, 50));
+                }
+              })(),
+            );
+          }
+          await new Promise((res) => setTimeout(res, 500));
+        }
+        const results: LoadResult[] = await running;
+        const elapsed = Math.max(...results.map((r) => r.elapsedMs)) / 1000;
+        const acked = results.reduce((a, r) => a + r.storedMin, 0) + probesAcked;
+        let stored = 0;
+        // At most 60 s after the load for the loader to catch up: what it loaded by then gives its rate.
+        const deadline = performance.now() + 60_000;
+        while (stored < acked && performance.now() < deadline) {
+          stored = await total(api);
+          if (stored < acked) await new Promise((res) => setTimeout(res, 250));
+        }
+        const loadedAfter = (performance.now() - t0) / 1000;
+        await Promise.all(probes);
+        for (const g of gens) g.close();
+        const perM = (d: number) => round(d / 1e6 / (acked / 1e6), 1);
+        rows.push({
+          ingestNodes: n,
+          seconds: round(elapsed, 1),
+          acked,
+          loaded: stored,
+          eventsPerSec: Math.round(results.reduce((a, r) => a + r.storedMin, 0) / elapsed),
+          non2xx: results.reduce((a, r) => a + r.failed + r.unanswered, 0),
+          loadedAfterSec: round(loadedAfter, 1),
+          loaderRowsPerSec: Math.round(stored / loadedAfter),
+          lagP50Ms: Math.round(pct(lags, 50)),
+          lagP99Ms: Math.round(pct(lags, 99)),
+          cpuPerMillion: {
+            ingest: perM(cpu(ingest.map((s) => s.proc.pid as number)) - before.ingest),
+            loader: perM(cpu([loader.proc.pid as number]) - before.loader),
+            api: perM(cpu([api.proc.pid as number]) - before.api),
+            nats: perM(cpu(natsPids) - before.nats),
+            clickhouse: perM(cpu([chPid]) - before.clickhouse),
+          },
+        });
+        if (stored !== acked)
+          opts.log(`  cluster: ${stored} of ${acked} acknowledged events queryable in time`);
+      } finally {
+        await Promise.all(procs.map((p) => p.stop()));
+      }
+    }
+  } finally {
+    await cluster.stop();
+    rmSync(root, { recursive: true, force: true });
+    clearInterval(alive);
+  }
+  return rows;
+}
+
+export function clusterTable(rows: ClusterRow[]): string {
+  const head =
+    '| ingest nodes | events/s acked | non-2xx | queryable / acked | after | loader rows/s | lag p50 / p99 ms | CPU-s per 1M events: ingest / loader / api / NATS (3) / ClickHouse |';
+  const lines = rows.map(
+    (r) =>
+      `| ${r.ingestNodes} | ${r.eventsPerSec.toLocaleString('en')} | ${r.non2xx} | ${r.loaded.toLocaleString('en')} / ${r.acked.toLocaleString('en')} | ${r.loadedAfterSec} s | ${r.loaderRowsPerSec.toLocaleString('en')} | ${r.lagP50Ms} / ${r.lagP99Ms} | ${r.cpuPerMillion.ingest} / ${r.cpuPerMillion.loader} / ${r.cpuPerMillion.api} / ${r.cpuPerMillion.nats} / ${r.cpuPerMillion.clickhouse} |`,
+  );
+  return [head, '|--:|--:|--:|--:|--:|--:|--:|:--|', ...lines].join('\n');
+}
