@@ -392,11 +392,11 @@ async function cluster(): Promise<void> {
   log('\n## Cluster: ingest, load and lag (100-event batches, one load generator per ingest node)\n');
   log(clusterTable(rows));
   log(
-    '\nevents/s acked = events the ingest nodes acknowledged per second of load; all queryable after = from the ' +
-      "load's start until the API node counts every acknowledged event; loader rows/s = those events over that " +
-      'time; lag = acknowledgement to queryable on the API node, one probe event every 500 ms during the load; ' +
+    '\nevents/s acked = events the ingest nodes acknowledged per second of load; after = from the ' +
+      "load's start until the API node counted every acknowledged event (60 s after the load at most); loader " +
+      'rows/s = those events over that time; lag = acknowledgement to queryable on the API node, one probe event every 500 ms during the load; ' +
       'CPU-s per 1M events = CPU-seconds (all threads, /proc) of each role, the 3 nats-servers and ClickHouse ' +
-      'per million acknowledged events. Every process shares the same 2 cores.',
+      "per million acknowledged events (ClickHouse's includes the probes' reads). Every process shares the same 2 cores.",
   );
   log(`\nresults: ${save({ mode, startedAt: started, cluster: rows })}`);
 }
