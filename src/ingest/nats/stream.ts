@@ -68,19 +68,37 @@ export async function ensureStreams(jsm: JetStreamManager, n: StreamNames): Prom
       );
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    await jsm.streams.add(want);
+    await placed(() => jsm.streams.add(want));
   }
   try {
     await jsm.streams.info(manifestStream(n));
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    await jsm.streams.add({
-      name: manifestStream(n),
-      subjects: [`${n.prefix}-loads.*`],
-      storage: StorageType.File,
-      num_replicas: n.replicas,
-      max_msgs_per_subject: 1,
-    });
+    await placed(() =>
+      jsm.streams.add({
+        name: manifestStream(n),
+        subjects: [`${n.prefix}-loads.*`],
+        storage: StorageType.File,
+        num_replicas: n.replicas,
+        max_msgs_per_subject: 1,
+      }),
+    );
+  }
+}
+
+/**
+ * Runs a stream creation, again while JetStream says it has "no suitable peers for placement": a cluster that
+ * just started may not know all its peers yet (seen in CI right after the nodes answered). At most 30 s.
+ */
+async function placed<T>(add: () => Promise<T>): Promise<T> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await add();
+    } catch (err) {
+      if (!/no suitable peers/i.test(String((err as Error).message)) || Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
 
