@@ -26,6 +26,15 @@ export const TEST_ENGINE: EngineName = (() => {
   return name as EngineName;
 })();
 
+/**
+ * A test's node:test options on the engine under test: skipped, with the reason printed, when `reasons` names
+ * TEST_ENGINE. For HTTP tests an engine cannot pass yet: `test('name', onEngine({ clickhouse: 'why' }), fn)`.
+ */
+export function onEngine(reasons: Partial<Record<EngineName, string>>): { skip?: string } {
+  const why = reasons[TEST_ENGINE];
+  return why ? { skip: `on ${TEST_ENGINE}: ${why}` } : {};
+}
+
 import type { DuckDBStoreOptions } from '../src/store/duckdb/index.ts';
 
 export const KEYS = { write: 'test-write-key', read: 'test-read-key', admin: 'test-admin-key' } as const;
