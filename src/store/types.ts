@@ -225,7 +225,8 @@ export interface LogBatch {
   readonly seq: number;
   /**
    * Its events with their profile fields only (properties and context dropped), in log order: what the
-   * profile step reads. `entries()` gives the whole events.
+   * profile step reads, and their workspaceId, userId, anonymousId and receivedAt as stored (an engine may
+   * index them). `entries()` gives the whole events.
    */
   readonly events: readonly CanonicalEvent[];
   /** How many of its entries are rejections. */

@@ -125,7 +125,7 @@ function profileView(e: CanonicalEvent): CanonicalEvent {
     timestamp: e.timestamp,
     originalTimestamp: null,
     sentAt: null,
-    receivedAt: e.timestamp,
+    receivedAt: e.receivedAt, // the user index reads it (store/duckdb/user-index.ts)
     properties: EMPTY,
     traits: e.traits,
     context: traits === undefined ? EMPTY : { traits },

@@ -11,7 +11,8 @@ import {
   type Page,
 } from '../types.ts';
 import { type Db, date, strOrNull, ts } from './db.ts';
-import { type Bind, orderOf, readPage } from './pages.ts';
+import { type Bind, orderOf, readPage, type Source } from './pages.ts';
+import { userSources } from './user-index.ts';
 import { userKeySql } from './user-key.ts';
 
 /** A JSON path with each segment quoted; segments are checked by the caller to hold no quote. */
@@ -74,10 +75,15 @@ export function where(workspaceId: string, q: EventFilter, bind: Bind): string {
 
 /**
  * A page of the events `q` filters, in its order (pages.ts reads it in two steps). userId adds the user key:
- * an integer compare that leaves few rows for the text compare of user_id (user-key.ts).
+ * an integer compare that leaves few rows for the text compare of user_id (user-key.ts), in the receive-time
+ * ranges the user index gives (user-index.ts).
  */
 export async function listEvents(db: Db, workspaceId: string, q: EventQuery): Promise<EventPage> {
-  return readPage(db, [(bind) => where(workspaceId, q, bind)], orderOf(q.orderBy, q.direction), q);
+  const filter: Source = (bind) => where(workspaceId, q, bind);
+  // By user: only where the user index says the user's events are.
+  const sources =
+    q.userId === undefined ? [filter] : await userSources(db, workspaceId, [q.userId], () => filter);
+  return readPage(db, sources, orderOf(q.orderBy, q.direction), q);
 }
 
 export async function listRejected(

@@ -31,7 +31,8 @@ import { DuckDBProfilePort } from './profile-port.ts';
 import { clearPurge, type PurgeHost, type Replay } from './purge.ts';
 import { MIGRATIONS } from './schema.ts';
 import { querySql, runSql } from './sql/run.ts';
-import { checkUserKeys } from './user-key.ts';
+import { UserIndex } from './user-index.ts';
+import { checkUserKeys, fillIdentityKeys } from './user-key.ts';
 import * as users from './users.ts';
 import * as ws from './workspaces.ts';
 
@@ -56,6 +57,8 @@ export interface DuckDBStoreOptions {
    * 122880, one DuckDB row group: each row is compressed and written once. 0 leaves it to the threshold.
    */
   checkpointRows?: number;
+  /** Unsorted user index rows below which it is never rebuilt (user-index.ts). Default 250,000; tests lower it. */
+  userIndexMinRows?: number;
   /** DuckDB memory_limit, e.g. 512MB. */
   memoryLimit?: string;
   /** DuckDB threads (for the whole instance: loads and queries). Default 2. */
@@ -116,6 +119,8 @@ export class DuckDBStore implements Store {
   private jobs: Promise<void> = Promise.resolve();
   /** While a purge copies the database: the batches loaded meanwhile, for the copy. */
   private replay: Replay | null = null;
+  /** When the user index (user-index.ts) is rebuilt sorted. */
+  private readonly userIndex: UserIndex;
   /** Rows loaded since the last CHECKPOINT (or since the store opened). */
   private uncheckpointed = 0;
   private readonly purges: PurgeSchedule;
@@ -129,6 +134,7 @@ export class DuckDBStore implements Store {
     private readonly path: string,
     private readonly opts: DuckDBStoreOptions,
   ) {
+    this.userIndex = new UserIndex(opts.userIndexMinRows);
     this.purges = new PurgeSchedule(
       {
         path,
@@ -195,9 +201,11 @@ export class DuckDBStore implements Store {
     });
     for (const sql of MIGRATIONS) await db.run(sql);
     await migrateDedupe(db);
-    await checkUserKeys(db);
+    const rekeyed = await checkUserKeys(db);
+    await fillIdentityKeys(db);
     await del.migrateErasure(db);
     const store = new DuckDBStore(instance, writer, db, path, opts);
+    await store.userIndex.open(db, rekeyed > 0);
     await store.caches.load(new DuckDBProfilePort(db));
     for (const id of await del.unfinishedDeletions(db)) store.schedule(id); // interrupted by a restart
     await store.purges.arm(); // deletions a previous run did not erase
@@ -207,11 +215,12 @@ export class DuckDBStore implements Store {
   readonly sink: EventSink = {
     load: (batch) =>
       this.writes.run(async () => {
-        await loadBatch(this.writer, batch, {
+        const indexed = await loadBatch(this.writer, batch, {
           maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
           caches: this.caches,
         });
         this.replay?.record(batch); // before the log deletes its file
+        await this.userIndex.loaded(this.writer, indexed);
         await this.checkpointWhenDue(batch.events.length + batch.rejected);
       }),
     checkpoint: () => checkpoint(this.db),
@@ -405,6 +414,7 @@ export class DuckDBStore implements Store {
             writer: this.writer,
             db: this.db,
           } = await DuckDBStore.connect(this.path, this.opts));
+          await this.userIndex.open(this.db);
         }
       },
       afterCopy: this.opts.afterPurgeCopy,

@@ -15,6 +15,7 @@ import { type Db, StoreError, ts } from './db.ts';
 import { mergeDictionary, observeFile } from './dictionary.ts';
 import { DuckDBProfilePort } from './profile-port.ts';
 import { EVENT_COLUMNS, insertEvents, LINE_COLUMNS } from './schema.ts';
+import { appendUserIndex } from './user-index.ts';
 
 export interface LoadOptions {
   /** Most ids one person may have (profiles/identity.ts). */
@@ -48,8 +49,10 @@ export async function checkpoint(db: Db): Promise<number> {
  */
 const committed = new WeakMap<Db, number>();
 
-export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Promise<void> {
+/** Loads `batch` unless it is at or below the checkpoint; returns the user index rows it added (user-index.ts). */
+export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Promise<number> {
   let changes: ProfileChanges | undefined;
+  let indexed = 0;
   // Read before the transaction: it may be file I/O, and the entries path holds them in memory only briefly.
   const entries = batch.file === undefined ? await batch.entries() : null;
   await db.run('BEGIN TRANSACTION');
@@ -58,7 +61,7 @@ export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Pro
     if (batch.seq <= loaded) {
       await db.run('ROLLBACK');
       committed.set(db, loaded);
-      return;
+      return 0;
     }
     if (entries) await insertEntries(db, entries.events, entries.rejected);
     else {
@@ -71,6 +74,8 @@ export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Pro
         );
       }
     }
+    // Where each event's user finds it (user-index.ts), from the profile fields the batch carries.
+    if (batch.events.length > 0) indexed = await appendUserIndex(db, batch.events);
     // The data dictionary too: what the log observed as it wrote the batch, else its rows walked now (from the
     // file when there is one: a purge's replay hands merged segment files, whose entries() it cannot give).
     if (batch.events.length > 0) {
@@ -98,6 +103,7 @@ export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Pro
     await db.run('COMMIT');
     committed.set(db, batch.seq);
     if (changes) opts.caches.apply(changes);
+    return indexed;
   } catch (err) {
     committed.delete(db); // read again at the next load
     await db.run('ROLLBACK').catch(() => {});

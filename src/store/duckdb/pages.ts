@@ -109,6 +109,11 @@ export function runsOf(points: Array<{ r: number; g: number }>, most = 16): Arra
     else runs.push([p.r, p.r]);
     prev = p;
   }
+  return mergeRuns(runs, most);
+}
+
+/** Merges the closest of `runs` (sorted, disjoint [first, last] ranges) until at most `most` remain. */
+export function mergeRuns(runs: Array<[number, number]>, most: number): Array<[number, number]> {
   while (runs.length > most) {
     let at = 1;
     for (let i = 2; i < runs.length; i++) {
@@ -129,7 +134,8 @@ const cursorOf = (r: Row): EventCursor => ({
 /** A WHERE condition over the events table, binding its own parameters. */
 export type Source = (bind: Bind) => string;
 
-const us = (v: number): DuckDBValue => new DuckDBTimestampValue(BigInt(v));
+/** A time in epoch microseconds, as a parameter. */
+export const us = (v: number): DuckDBValue => new DuckDBTimestampValue(BigInt(v));
 
 export interface PageArgs {
   limit: number;
@@ -146,6 +152,7 @@ export interface PageArgs {
  * again, unless `p.count` is false (total null).
  */
 export async function readPage(db: Db, sources: Source[], o: Order, p: PageArgs): Promise<EventPage> {
+  if (sources.length === 0) return { results: [], total: 0, next: null };
   const keys = new Sql();
   // Each position comes with its receive time (r), row group (g) and source (s), which the second step reads by.
   const branches = sources.map((where, s) => {

@@ -16,6 +16,7 @@ import type {
   Refusals,
 } from '../../profiles/port.ts';
 import type { Db, Row } from './db.ts';
+import { userKeySql } from './user-key.ts';
 
 const IN_LIST = 'IN (SELECT unnest(?::JSON::VARCHAR[]))';
 /**
@@ -74,7 +75,10 @@ export class DuckDBProfilePort implements ProfilePort {
 
   async insertIdentities(ws: string, rows: NewIdentities): Promise<void> {
     await this.db.run(
-      'INSERT INTO identities SELECT ?, unnest(?::JSON::VARCHAR[]), unnest(?::JSON::VARCHAR[]), unnest(?::JSON::BOOLEAN[])',
+      `INSERT INTO identities (workspace_id, id, person_id, is_user, id_key, person_key)
+       SELECT w, i, p, u, ${userKeySql('w', 'i')}, ${userKeySql('w', 'p')}
+       FROM (SELECT ?::VARCHAR AS w, unnest(?::JSON::VARCHAR[]) AS i, unnest(?::JSON::VARCHAR[]) AS p,
+               unnest(?::JSON::BOOLEAN[]) AS u)`,
       [ws, texts(rows.ids), texts(rows.persons), JSON.stringify(rows.isUser)],
     );
   }
@@ -88,7 +92,7 @@ export class DuckDBProfilePort implements ProfilePort {
 
   async remapPersons(ws: string, from: string[], to: string[]): Promise<IdentityRow[]> {
     const rows = await this.db.all(
-      `UPDATE identities SET person_id = m.to_p
+      `UPDATE identities SET person_id = m.to_p, person_key = ${userKeySql('identities.workspace_id', 'm.to_p')}
        FROM (SELECT unnest(?::JSON::VARCHAR[]) AS from_p, unnest(?::JSON::VARCHAR[]) AS to_p) m
        WHERE identities.workspace_id = ? AND identities.person_id = m.from_p
        RETURNING identities.id, identities.person_id, identities.is_user`,

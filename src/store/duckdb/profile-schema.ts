@@ -9,6 +9,11 @@ export const PROFILE_MIGRATIONS: string[] = [
   `CREATE TABLE IF NOT EXISTS identities (
      workspace_id VARCHAR NOT NULL, id VARCHAR NOT NULL, person_id VARCHAR NOT NULL, is_user BOOLEAN NOT NULL,
      PRIMARY KEY (workspace_id, id))`,
+  // Keys of id and person_id (user-key.ts), so lookups by id or person scan a 4-byte column: DuckDB uses no index
+  // for them (the primary key's is composite). NULL in rows written around the store (the bench's synthetic
+  // identities) until the next open fills them (user-key.ts fillIdentityKeys).
+  'ALTER TABLE identities ADD COLUMN IF NOT EXISTS id_key UINTEGER',
+  'ALTER TABLE identities ADD COLUMN IF NOT EXISTS person_key UINTEGER',
   // Trait merge state (profiles/traits.ts) and the traits it stands for, as JSON text written by the server
   // (VARCHAR: no re-validation on the ingest path), of persons that have traits.
   `CREATE TABLE IF NOT EXISTS persons (

@@ -21,6 +21,7 @@ import { markErased } from './deletions.ts';
 import type { Gate } from './gate.ts';
 import { checkpoint, type LoadOptions, loadBatch } from './load.ts';
 import { DuckDBProfilePort } from './profile-port.ts';
+import { rebuildUserIndex } from './user-index.ts';
 
 /** Catch-up rounds outside the swap; loads faster than the replay would otherwise keep the swap waiting. */
 const MAX_ROUNDS = 5;
@@ -178,6 +179,8 @@ export function purgeFile(host: PurgeHost): Promise<FilePurge> {
       for (let round = 0; round < MAX_ROUNDS && replay.waiting > 1; round++) {
         await replay.into(db, opts, replay.waiting);
       }
+      // The copy's user index without the deleted events' rows, sorted (the rows of the last catch-up follow).
+      await rebuildUserIndex(db);
       await checkpointCopy(db, copy);
       const done = copy;
       let erased = 0;

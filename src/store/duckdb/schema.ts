@@ -128,6 +128,8 @@ export const MIGRATIONS: string[] = [
   `CREATE TABLE IF NOT EXISTS events (${EVENT_COLUMNS.map((c) => `${c.name} ${c.sql}`).join(', ')}, user_key UINTEGER NOT NULL)`,
   // Reads by user filter on it (user-key.ts); databases made before it get it empty, filled by checkUserKeys.
   'ALTER TABLE events ADD COLUMN IF NOT EXISTS user_key UINTEGER',
+  // Where each user's events are in time, sorted by user key (user-index.ts).
+  'CREATE TABLE IF NOT EXISTS user_index (user_key UINTEGER NOT NULL, received_at TIMESTAMP NOT NULL)',
   // Facts about the database itself (name, value): the probes the user keys were computed with.
   'CREATE TABLE IF NOT EXISTS store_meta (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)',
   // Dedupe keys (128-bit md5 of workspace NUL messageId) that the events table cannot give back: tombstones of

@@ -56,6 +56,7 @@ export async function checkUserKeys(db: Db): Promise<number> {
     const n = await db.run(
       `UPDATE events SET user_key = ${ROW_USER_KEY} WHERE user_key IS DISTINCT FROM ${ROW_USER_KEY}`,
     );
+    await fillIdentityKeys(db, true);
     await db.run(`INSERT OR REPLACE INTO store_meta VALUES ('user_key_probes', ?)`, [probes]);
     await db.run('COMMIT');
     const col = await db.all(
@@ -68,3 +69,21 @@ export async function checkUserKeys(db: Db): Promise<number> {
     throw err;
   }
 }
+
+const ID_KEY = userKeySql('workspace_id', 'id');
+const PERSON_KEY = userKeySql('workspace_id', 'person_id');
+
+/**
+ * Computes the identities' id_key and person_key where they are missing (rows written around the store: the
+ * bench's synthetic identities), or, with `all`, wherever they differ from this DuckDB's (after hash() changed).
+ * Returns rows written.
+ */
+export async function fillIdentityKeys(db: Db, all = false): Promise<number> {
+  const stale = all
+    ? `id_key IS DISTINCT FROM ${ID_KEY} OR person_key IS DISTINCT FROM ${PERSON_KEY}`
+    : 'id_key IS NULL OR person_key IS NULL';
+  return db.run(`UPDATE identities SET id_key = ${ID_KEY}, person_key = ${PERSON_KEY} WHERE ${stale}`);
+}
+
+/** The filter keeping the identities row of `id` (bind the workspace, then the id): its key, then the id. */
+export const IDENTITY_OF = `id_key = ${userKeySql('$1::VARCHAR', '$2::VARCHAR')} AND workspace_id = $1 AND id = $2`;

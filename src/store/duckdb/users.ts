@@ -5,8 +5,9 @@ import type { CanonicalEvent } from '../../core/event.ts';
 import type { GroupProfile, Page, UserProfile, UserQuery, UserSummary } from '../types.ts';
 import { type Db, date, dateOrNull, type Row } from './db.ts';
 import { jsonEquals } from './events.ts';
-import { type Bind, orderOf, readPage } from './pages.ts';
-import { userKeySql } from './user-key.ts';
+import { orderOf, readPage } from './pages.ts';
+import { userSources } from './user-index.ts';
+import { IDENTITY_OF } from './user-key.ts';
 
 type PageArgs = { limit: number; offset: number };
 
@@ -47,13 +48,28 @@ async function summaries(db: Db, ws: string, persons: string[]): Promise<UserSum
   return persons.flatMap((p) => byId.get(p) ?? []);
 }
 
-async function personOf(db: Db, ws: string, id: string): Promise<string | null> {
-  const rows = await db.all('SELECT person_id FROM identities WHERE workspace_id = ? AND id = ?', [ws, id]);
-  return rows[0] ? String(rows[0].person_id) : null;
+/**
+ * The person of `id`, and its key, or null when id is unknown. Lookups scan the 4-byte key columns first
+ * (profile-schema.ts): the 10M-event bench set's 2M identities took ~18 ms by workspace and id.
+ */
+async function personOf(db: Db, ws: string, id: string): Promise<{ person: string; key: number } | null> {
+  const rows = await db.all(`SELECT person_id, person_key FROM identities WHERE ${IDENTITY_OF}`, [ws, id]);
+  return rows[0] ? { person: String(rows[0].person_id), key: Number(rows[0].person_key) } : null;
+}
+
+/** Every id of `id`'s person (none when id is unknown). */
+async function personIds(db: Db, ws: string, id: string): Promise<string[]> {
+  const of = await personOf(db, ws, id);
+  if (!of) return [];
+  const rows = await db.all(
+    `SELECT id FROM identities WHERE person_key = ${of.key} AND workspace_id = $1 AND person_id = $2`,
+    [ws, of.person],
+  );
+  return rows.map((r) => String(r.id));
 }
 
 export async function getUser(db: Db, ws: string, id: string): Promise<UserProfile | null> {
-  const person = await personOf(db, ws, id);
+  const person = (await personOf(db, ws, id))?.person ?? null;
   if (person === null) return null;
   const [summary] = await summaries(db, ws, [person]);
   if (!summary) return null;
@@ -104,9 +120,9 @@ export async function listUsers(db: Db, ws: string, q: UserQuery): Promise<Page<
 }
 
 /**
- * A person's events: those attributed to one of its ids (the userId, else the anonymousId), newest first. One
- * source per id, each narrowed by that id's user key (user-key.ts): a person has few ids, and an integer compare
- * per row and id reads far less than comparing coalesce(user_id, anonymous_id) to each of them on every row.
+ * A person's events: those attributed to one of its ids (the userId, else the anonymousId), newest first, read
+ * only in the receive-time ranges the user index gives for the ids' keys (user-index.ts), each range one
+ * source: the events there of one of the ids, by its key and the id itself.
  */
 export async function listUserEvents(
   db: Db,
@@ -114,19 +130,14 @@ export async function listUserEvents(
   id: string,
   page: PageArgs,
 ): Promise<Page<CanonicalEvent> | null> {
-  // The ids of id's person, in one statement (each identities lookup is a scan: DuckDB does not use the
-  // primary key's index for it); none when id is unknown.
-  const ids = await db.all(
-    `SELECT id FROM identities WHERE workspace_id = $1
-       AND person_id = (SELECT person_id FROM identities WHERE workspace_id = $1 AND id = $2)`,
-    [ws, id],
-  );
+  const ids = await personIds(db, ws, id);
   if (ids.length === 0) return null;
-  const sources = ids.map(
-    ({ id: who }) =>
-      (bind: Bind) =>
-        `workspace_id = ${bind(ws)} AND user_key = ${userKeySql(`${bind(ws)}::VARCHAR`, `${bind(String(who))}::VARCHAR`)}
-         AND coalesce(user_id, anonymous_id) = ${bind(String(who))}`,
+  const sources = await userSources(
+    db,
+    ws,
+    ids,
+    (who, key) => (bind) =>
+      `workspace_id = ${bind(ws)} AND user_key = ${key} AND coalesce(user_id, anonymous_id) = ${bind(who)}`,
   );
   const read = await readPage(db, sources, orderOf('timestamp', 'DESC'), page);
   return { results: read.results, total: read.total ?? 0 };
