@@ -6,7 +6,9 @@
 // (string compares, and every column's blocks pinned), at 4 B/event, with the rows left in arrival order so time
 // ranges, time-ordered pages and the export keep their zone maps. Keeping rows sorted by user instead (runs
 // rewritten in the background) cost ~14 µs of CPU per event and made time-ordered reads several times slower;
-// a side table sorted by user answered as fast but needed a second write per load and its own compaction.
+// a side table sorted by user answered as fast but needed a second write per load and its own compaction: that
+// is the user index (user-index.ts), kept small (the key and the receive time) so the reads by user scan the
+// key only in the receive-time ranges it names.
 //
 // The key narrows, it does not decide: every read filters on the ids themselves as well, so a collision (two ids
 // with one key: ~1 in 4 billion per pair) costs a few extra rows read, never a wrong answer. DuckDB's hash() is
