@@ -62,6 +62,8 @@ const ACK_TIMEOUT_MS = 5_000;
 /** Messages asked for in one pull; a pull also ends after FETCH_EXPIRES_MS, and a new one starts. */
 const FETCH_MAX = 1_000;
 const FETCH_EXPIRES_MS = 5_000;
+/** Loaded seqs remembered (publishedTo of an already loaded message comes within seconds, not this many loads). */
+const RECENT = 100_000;
 /** Pulls pause while this many entries are held: a load takes at most maxEntries of them. */
 const HOLD_FACTOR = 4;
 
@@ -76,8 +78,17 @@ export class NatsLoader {
   readonly loadedThrough: number[];
   /** Per partition, what a read must wait for: the last seq published here, or found in the stream at start. */
   private readonly target: number[];
-  /** Messages published here and not yet loaded: [partition, seq, entries]. */
-  private published: Array<[number, number, number]> = [];
+  /**
+   * Messages published here and not yet loaded, by stream seq (unique across partitions): [partition, entries].
+   * Reads wait for each by its exact seq, not by a partition's high-water mark: a failover can skip a delivery
+   * (it comes back later, below the mark), and a read waiting by the mark alone resolved with it unloaded.
+   */
+  private readonly published = new Map<number, [number, number]>();
+  /** Seqs loaded lately (RECENT of them), so a publish acknowledged after its message was loaded is not awaited. */
+  private readonly recent = new Set<number>();
+  private readonly recentOrder: number[] = [];
+  /** The largest seq dropped from `recent`: an older one reported as published counts as loaded. */
+  private forgottenThrough = 0;
   private readonly held = new Map<number, Held>();
   private heldEntries = 0;
   private waiters: Waiter[] = [];
@@ -154,15 +165,28 @@ export class NatsLoader {
   /** Entries published here and not yet loaded. */
   get pending(): number {
     let n = 0;
-    for (const [p, seq, entries] of this.published) if (seq > (this.loadedThrough[p] as number)) n += entries;
+    for (const [, entries] of this.published.values()) n += entries;
     return n;
   }
 
   /** Told by the ingest side after JetStream acknowledged a message of `entries` entries. */
   publishedTo(partition: number, seq: number, entries: number): void {
     if (seq > (this.target[partition] as number)) this.target[partition] = seq;
-    if (entries > 0 && seq > (this.loadedThrough[partition] as number))
-      this.published.push([partition, seq, entries]);
+    // A duplicate publish (entries 0) names the first one's seq: awaited too, unless it is loaded.
+    if (!this.recent.has(seq) && seq > this.forgottenThrough) this.published.set(seq, [partition, entries]);
+  }
+
+  /** Records `seq` as loaded (by this process or, found in the manifest, by the previous one). */
+  private loaded(seq: number): void {
+    this.published.delete(seq);
+    if (this.recent.has(seq)) return;
+    this.recent.add(seq);
+    this.recentOrder.push(seq);
+    if (this.recentOrder.length > RECENT) {
+      const old = this.recentOrder.shift() as number;
+      this.recent.delete(old);
+      if (old > this.forgottenThrough) this.forgottenThrough = old;
+    }
   }
 
   settled(): Promise<void> {
@@ -205,7 +229,9 @@ export class NatsLoader {
   }
 
   private reached(target: number[]): boolean {
-    return target.every((seq, p) => (this.loadedThrough[p] as number) >= seq);
+    if (!target.every((seq, p) => (this.loadedThrough[p] as number) >= seq)) return false;
+    for (const [seq, [p]] of this.published) if (seq <= (target[p] as number)) return false;
+    return true;
   }
 
   private poke(urgent: boolean): void {
@@ -262,6 +288,7 @@ export class NatsLoader {
     // skipped comes back later below the mark, unloaded.
     if (this.unconfirmed.has(seq) || this.alreadyLoaded.has(seq)) {
       if (seq > (this.loadedThrough[p] as number)) this.loadedThrough[p] = seq;
+      this.loaded(seq);
       m.ackAck({ timeout: ACK_TIMEOUT_MS })
         .then((ok) => ok && this.unconfirmed.delete(seq))
         .catch(() => {});
@@ -360,8 +387,8 @@ export class NatsLoader {
       this.held.delete(h.seq);
       this.heldEntries -= h.entries;
       if (h.seq > (this.loadedThrough[h.partition] as number)) this.loadedThrough[h.partition] = h.seq;
+      this.loaded(h.seq);
     }
-    this.published = this.published.filter(([p, s]) => s > (this.loadedThrough[p] as number));
     this.pullWake?.();
     this.opts.onLoaded?.(
       { seq, events: batch.events.length, rejected: batch.rejected },
