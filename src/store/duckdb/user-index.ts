@@ -36,18 +36,22 @@ export async function appendUserIndex(db: Db, events: readonly CanonicalEvent[])
   const ws: string[] = [];
   const ids: string[] = [];
   const at: number[] = [];
+  let one: string | null = events[0]?.workspaceId ?? null;
   for (const e of events) {
     const id = idOf(e);
     if (id === null) continue;
+    if (e.workspaceId !== one) one = null;
     ws.push(e.workspaceId);
     ids.push(id);
     at.push(e.receivedAt.getTime());
   }
   if (ids.length === 0) return 0;
+  // Usually a batch is one workspace's: its id is bound once (a third less to write and parse).
+  const w = one === null ? 'unnest(?::JSON::VARCHAR[])' : '?::VARCHAR';
   await db.run(
     `INSERT INTO user_index SELECT ${userKeySql('w', 'i')}, epoch_ms(r)
-     FROM (SELECT unnest(?::JSON::VARCHAR[]) AS w, unnest(?::JSON::VARCHAR[]) AS i, unnest(?::JSON::BIGINT[]) AS r)`,
-    [JSON.stringify(ws), JSON.stringify(ids), JSON.stringify(at)],
+     FROM (SELECT ${w} AS w, unnest(?::JSON::VARCHAR[]) AS i, unnest(?::JSON::BIGINT[]) AS r)`,
+    [one ?? JSON.stringify(ws), JSON.stringify(ids), JSON.stringify(at)],
   );
   return ids.length;
 }
