@@ -102,16 +102,14 @@ export function shapeFunnels(q: FunnelQuery, rows: FunnelRow[]): FunnelResult {
   return { order: q.order, windowMs: q.windowMs, range: isoRange(q.range), results };
 }
 
+/** Retention's cohorts: the periods of its range. */
+const cohortBuckets = (q: RetentionQuery): Bucket[] =>
+  bucketsOf(q.range.from.getTime(), q.range.to.getTime(), q.period, q.timezone, INSIGHT_LIMITS.maxBuckets) ??
+  [];
+
 /** The end of the return events that can count: the start of the period after the last cohort's last column. */
 export function returnsEnd(q: RetentionQuery): number {
-  const buckets =
-    bucketsOf(
-      q.range.from.getTime(),
-      q.range.to.getTime(),
-      q.period,
-      q.timezone,
-      INSIGHT_LIMITS.maxBuckets,
-    ) ?? [];
+  const buckets = cohortBuckets(q);
   const last = buckets[buckets.length - 1];
   return last ? fromLocal(q.timezone, addLocal(last.local, q.period, q.periods)) : q.range.to.getTime();
 }
@@ -120,14 +118,7 @@ export function returnsEnd(q: RetentionQuery): number {
 export type RetentionRow = [number, number, number];
 
 export function shapeRetention(q: RetentionQuery, rows: RetentionRow[]): RetentionResult {
-  const buckets =
-    bucketsOf(
-      q.range.from.getTime(),
-      q.range.to.getTime(),
-      q.period,
-      q.timezone,
-      INSIGHT_LIMITS.maxBuckets,
-    ) ?? [];
+  const buckets = cohortBuckets(q);
   const counts = new Map<string, number>();
   for (const [c, k, n] of rows) counts.set(`${c}:${k}`, n);
   const starts = labels(buckets, q.timezone);
