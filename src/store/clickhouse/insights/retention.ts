@@ -1,6 +1,6 @@
-// Retention in one statement: each person's cohort periods (the period of their first start event ever, or every
-// period they did it in), the periods in which they did the return event, and the distinct persons per cohort
-// and period offset. Periods are local calendar units (sql.ts truncSql); offsets are counted on them. Rows come
+// Retention in one statement and one scan: each person's cohort periods (the period of their first start event
+// ever, or every period they did it in) and the periods in which they did the return event, as arrays per person,
+// then the distinct persons per cohort and period offset. Periods are local calendar units (sql.ts truncSql); offsets are counted on them. Rows come
 // back in the format core/insight-shapes.ts shapes (RetentionRow).
 import { returnsEnd } from '../../../core/insight-shapes.ts';
 import type { CompiledSql, RetentionQuery } from '../../../core/insights.ts';
@@ -10,11 +10,11 @@ import { filterRefs, localSql, Props, trackEvents, truncSql, usesPerson } from '
 const DAY = 86_400_000;
 
 /** Periods from cohort start `c` to period start `b`, both local ms at a period's start. */
-const OFFSET: Record<RetentionQuery['period'], string> = {
-  day: `intDiv(b - c, ${DAY})`,
-  week: `intDiv(b - c, ${7 * DAY})`,
-  month:
-    "toRelativeMonthNum(toDateTime(intDiv(b, 1000), 'UTC')) - toRelativeMonthNum(toDateTime(intDiv(c, 1000), 'UTC'))",
+const OFFSET: Record<RetentionQuery['period'], (b: string, c: string) => string> = {
+  day: (b, c) => `intDiv(${b} - ${c}, ${DAY})`,
+  week: (b, c) => `intDiv(${b} - ${c}, ${7 * DAY})`,
+  month: (b, c) =>
+    `toRelativeMonthNum(toDateTime(intDiv(${b}, 1000), 'UTC')) - toRelativeMonthNum(toDateTime(intDiv(${c}, 1000), 'UTC'))`,
 };
 
 export function compileRetention(workspaceId: string, q: RetentionQuery): CompiledSql {
@@ -32,16 +32,19 @@ export function compileRetention(workspaceId: string, q: RetentionQuery): Compil
   const ev = `(SELECT person, t, ${isStart} AS is_start, ${isReturn} AS is_return
   FROM ${props.wrap(trackEvents(workspaceId, scope, traits))})`;
   const bucket = (t: string, until: number) => truncSql(localSql(q.timezone, from, until, t), q.period);
-  const coh =
+  // One scan: per person, their cohort periods and the periods they returned in, as arrays.
+  const cohorts =
     q.cohort === 'first'
-      ? `(SELECT person, ${bucket('mt', to)} AS c FROM (
-    SELECT person, min(t) AS mt FROM ${ev} WHERE is_start AND t < ${to} GROUP BY person HAVING mt >= ${from}))`
-      : `(SELECT DISTINCT person, ${bucket('t', to)} AS c FROM ${ev} WHERE is_start AND t >= ${from} AND t < ${to})`;
-  const ret = `(SELECT DISTINCT person, ${bucket('t', end)} AS b FROM ${ev} WHERE is_return AND t >= ${from} AND t < ${end})`;
-  const sql = `SELECT c, toInt64(0) AS k, uniqExact(person) AS n FROM ${coh} GROUP BY c
-UNION ALL
-SELECT c, k, uniqExact(person) AS n FROM (
-  SELECT c, toInt64(${OFFSET[q.period]}) AS k, person FROM ${coh} ALL INNER JOIN ${ret} USING person WHERE b > c
-) WHERE k < ${q.periods} GROUP BY c, k`;
+      ? `if(countIf(is_start AND t < ${to}) > 0 AND minIf(t, is_start AND t < ${to}) >= ${from},
+      [${bucket(`minIf(t, is_start AND t < ${to})`, to)}], emptyArrayInt64())`
+      : `arrayDistinct(arrayMap(_t -> ${bucket('_t', to)}, groupArrayIf(t, is_start AND t >= ${from} AND t < ${to})))`;
+  const returns = `arrayDistinct(arrayMap(_t -> ${bucket('_t', end)}, groupArrayIf(t, is_return AND t >= ${from} AND t < ${end})))`;
+  const persons = `(SELECT person, ${cohorts} AS cs, ${returns} AS rs FROM ${ev} GROUP BY person)`;
+  // Each cohort of a person with offset 0 and the offset of every later period they returned in.
+  const offsets = `arrayConcat([toInt64(0)], arrayFilter(_k -> _k < ${q.periods},
+    arrayMap(_b -> toInt64(${OFFSET[q.period]('_b', 'c')}), arrayFilter(_b -> _b > c, rs))))`;
+  const sql = `SELECT c, k, uniqExact(person) AS n FROM (
+  SELECT person, c, arrayJoin(${offsets}) AS k FROM (SELECT person, rs, c FROM ${persons} ARRAY JOIN cs AS c)
+) GROUP BY c, k`;
   return { sql, params: [] };
 }
