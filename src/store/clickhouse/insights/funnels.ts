@@ -1,8 +1,8 @@
-// Funnels in one statement, on arrays: 18.16 has no window functions, and windowFunnel counts neither strict
-// sequences of consecutive events, nor unordered steps, nor repeated steps, nor the reference's "latest start
-// that gets furthest" (each one checked against query/insights/reference/funnels.ts, none matched). So each
-// person's events (sorted by time, then id) become arrays, every start is one row (ARRAY JOIN), and each order
-// follows the reference's definition with array functions:
+// Funnels in one statement, on arrays: 18.16 has no window functions, and windowFunnel answers only how many
+// steps a person reached (the answer also needs each step's time, for the median and mean times, and the start
+// event, for the breakdown), and has no strict or unordered mode there. So each person's events (sorted by time,
+// then id) become arrays, every start is one row (ARRAY JOIN), and each order follows the reference's definition
+// (query/insights/reference/funnels.ts) with array functions:
 //   ordered:   step k is the first later event of step k within the window (arrayFirstIndex), one level per step
 //              (a step's index refers to the previous one: in one level 18.16 would expand it 2^n times);
 //   strict:    step k is the event k - 1 places after the start;
