@@ -6,13 +6,17 @@
 // acknowledgement to queryable on the API node (probes of one event during the load), and CPU-seconds per million
 // events of each role, of the NATS nodes and of ClickHouse (/proc, all threads). On 2 cores every process shares
 // the same cores, so events/s says little about what more machines would do; the CPU per role is the capacity
-// model's input (README "Cluster").
+// model's input (README "Cluster"). Then, on the events the run loaded, the insights of bench/insights.ts (trends
+// 30 days daily with a breakdown, a 4-step funnel with a 14-day window, weekly retention over 8 periods) through
+// the API node, alternated with the same statement (from ?explain=true) sent straight to ClickHouse: p50 of each,
+// and ClickHouse's CPU per answer.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster } from '../scripts/cluster.ts';
 import { startClickHouse } from '../test/cluster/clickhouse.ts';
 import { job, round, SCENARIOS } from './ingest.ts';
+import { INSIGHT_CASES, type InsightCase } from './insights.ts';
 import type { LoadResult } from './load.ts';
 import { basic, cpuMicros, KEYS, LoadGenerator, type Server, startIntake } from './procs.ts';
 
@@ -31,6 +35,70 @@ export interface ClusterRow {
   lagP99Ms: number;
   /** CPU-seconds per million acknowledged events, by role and engine. */
   cpuPerMillion: { ingest: number; loader: number; api: number; nats: number; clickhouse: number };
+  insights: InsightRow[];
+}
+
+export interface InsightRow {
+  name: string;
+  /** POST /insights/<kind> on the API node. */
+  apiP50Ms: number;
+  /** Its statement sent straight to ClickHouse's HTTP interface. */
+  directP50Ms: number;
+  /** ClickHouse's CPU (all threads) per API answer, median. */
+  clickhouseCpuP50Ms: number;
+}
+
+/** Rounds per insight, API and direct alternately (bounded: 3 rounds per side). */
+const INSIGHT_ROUNDS = 3;
+
+/** The insights through the API node and their statements straight on ClickHouse, alternately. */
+async function measureInsights(
+  api: Server,
+  chUrl: string,
+  database: string,
+  chPid: number,
+): Promise<InsightRow[]> {
+  const out: InsightRow[] = [];
+  const ask = async (c: InsightCase, explain: boolean) => {
+    const res = await fetch(`${api.url}/insights/${c.kind}${explain ? '?explain=true' : ''}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEYS.read}`, 'content-type': 'application/json' },
+      body: JSON.stringify(c.body),
+    });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`POST /insights/${c.kind}: ${res.status} ${text.slice(0, 500)}`);
+    return JSON.parse(text) as { sql: Array<{ sql: string }> };
+  };
+  for (const c of INSIGHT_CASES) {
+    const statements = (await ask(c, true)).sql.map((x) => x.sql);
+    const api: number[] = [];
+    const direct: number[] = [];
+    const cpu: number[] = [];
+    for (let i = 0; i < INSIGHT_ROUNDS; i++) {
+      const c0 = cpuMicros(chPid);
+      let t0 = performance.now();
+      await ask(c, false);
+      api.push(performance.now() - t0);
+      cpu.push((cpuMicros(chPid) - c0) / 1000);
+      t0 = performance.now();
+      for (const sql of statements) {
+        const res = await fetch(`${chUrl}/?database=${database}`, {
+          method: 'POST',
+          body: `${sql}\nFORMAT JSONCompact`,
+        });
+        const text = await res.text();
+        if (res.status !== 200) throw new Error(`clickhouse: ${text.slice(0, 500)}`);
+      }
+      direct.push(performance.now() - t0);
+    }
+    out.push({
+      name: c.name,
+      apiP50Ms: Math.round(pct(api, 50)),
+      directP50Ms: Math.round(pct(direct, 50)),
+      clickhouseCpuP50Ms: Math.round(pct(cpu, 50)),
+    });
+  }
+  return out;
 }
 
 const pct = (xs: number[], p: number) => {
@@ -55,11 +123,13 @@ export async function runCluster(opts: {
   // The engines' processes are unref'ed (they die with this one): keep the event loop alive until they stopped.
   const alive = setInterval(() => {}, 1000);
   let chPid = 0;
+  let chUrl = '';
   const cluster = await startCluster({
     dir: join(root, 'engines'),
     clickhouse: async (d) => {
       const s = await startClickHouse({ dir: d });
       chPid = s.pid;
+      chUrl = s.url;
       return { env: { INTAKE_STORE: 'clickhouse', INTAKE_CLICKHOUSE_URL: s.url }, stop: () => s.stop() };
     },
   });
@@ -95,13 +165,15 @@ export async function runCluster(opts: {
         }
         const cpu = (pids: number[]) => pids.reduce((a, p) => a + cpuMicros(p), 0);
         const natsPids = cluster.nodes.map((x) => x.process?.pid ?? 0);
-        const before = {
+        /** CPU so far (µs) of each role, of the NATS nodes and of ClickHouse. */
+        const roles = () => ({
           ingest: cpu(ingest.map((s) => s.proc.pid as number)),
           loader: cpu([loader.proc.pid as number]),
           api: cpu([api.proc.pid as number]),
           nats: cpu(natsPids),
           clickhouse: cpu([chPid]),
-        };
+        });
+        const before = roles();
         const gens = await Promise.all(ingest.map(() => LoadGenerator.start()));
         const s1 = SCENARIOS[0] as (typeof SCENARIOS)[number];
         const t0 = performance.now();
@@ -153,6 +225,9 @@ export async function runCluster(opts: {
         await Promise.all(probes);
         for (const g of gens) g.close();
         const perM = (d: number) => round(d / 1e6 / (acked / 1e6), 1);
+        const cpuAfter = roles(); // before the insights below
+        opts.log(`  cluster: insights on the ${stored.toLocaleString('en')} events loaded`);
+        const insights = await measureInsights(api, chUrl, env.INTAKE_CLICKHOUSE_DATABASE, chPid);
         rows.push({
           ingestNodes: n,
           seconds: round(elapsed, 1),
@@ -165,12 +240,13 @@ export async function runCluster(opts: {
           lagP50Ms: Math.round(pct(lags, 50)),
           lagP99Ms: Math.round(pct(lags, 99)),
           cpuPerMillion: {
-            ingest: perM(cpu(ingest.map((s) => s.proc.pid as number)) - before.ingest),
-            loader: perM(cpu([loader.proc.pid as number]) - before.loader),
-            api: perM(cpu([api.proc.pid as number]) - before.api),
-            nats: perM(cpu(natsPids) - before.nats),
-            clickhouse: perM(cpu([chPid]) - before.clickhouse),
+            ingest: perM(cpuAfter.ingest - before.ingest),
+            loader: perM(cpuAfter.loader - before.loader),
+            api: perM(cpuAfter.api - before.api),
+            nats: perM(cpuAfter.nats - before.nats),
+            clickhouse: perM(cpuAfter.clickhouse - before.clickhouse),
           },
+          insights,
         });
         if (stored < acked)
           opts.log(`  cluster: ${stored} of ${acked} acknowledged events queryable in time`);
@@ -194,4 +270,16 @@ export function clusterTable(rows: ClusterRow[]): string {
       `| ${r.ingestNodes} | ${r.eventsPerSec.toLocaleString('en')} | ${r.non2xx} | ${r.loaded.toLocaleString('en')} / ${r.acked.toLocaleString('en')} | ${r.loadedAfterSec} s | ${r.loaderRowsPerSec.toLocaleString('en')} | ${r.lagP50Ms} / ${r.lagP99Ms} | ${r.cpuPerMillion.ingest} / ${r.cpuPerMillion.loader} / ${r.cpuPerMillion.api} / ${r.cpuPerMillion.nats} / ${r.cpuPerMillion.clickhouse} |`,
   );
   return [head, '|--:|--:|--:|--:|--:|--:|--:|:--|', ...lines].join('\n');
+}
+
+export function clusterInsightTable(rows: ClusterRow[]): string {
+  const head =
+    '| ingest nodes | events | insight | API p50 ms | same statement on ClickHouse p50 ms | ClickHouse CPU per answer ms |';
+  const lines = rows.flatMap((r) =>
+    r.insights.map(
+      (i) =>
+        `| ${r.ingestNodes} | ${r.loaded.toLocaleString('en')} | ${i.name} | ${i.apiP50Ms} | ${i.directP50Ms} | ${i.clickhouseCpuP50Ms} |`,
+    ),
+  );
+  return [head, '|--:|--:|:--|--:|--:|--:|', ...lines].join('\n');
 }

@@ -16,7 +16,7 @@ import { availableParallelism, cpus, freemem, loadavg, tmpdir, totalmem } from '
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { storeCapacity } from './capacity.ts';
-import { clusterTable, runCluster } from './cluster.ts';
+import { clusterInsightTable, clusterTable, runCluster } from './cluster.ts';
 import { type CostResult, measureCost } from './cost.ts';
 import { type IngestResult, job, round, runIngest, SCENARIOS, storedTotal } from './ingest.ts';
 import { dirSize, intakeEnv, LoadGenerator, parseEnv, ROOT, startIntake } from './procs.ts';
@@ -397,6 +397,16 @@ async function cluster(): Promise<void> {
       'rows/s = those events over that time; lag = acknowledgement to queryable on the API node, one probe event every 500 ms during the load; ' +
       'CPU-s per 1M events = CPU-seconds (all threads, /proc) of each role, the 3 nats-servers and ClickHouse ' +
       "per million acknowledged events (ClickHouse's includes the probes' reads). Every process shares the same 2 cores.",
+  );
+  log(
+    '\n## Cluster: insights on the events each run loaded (API node vs the same statement on ClickHouse)\n',
+  );
+  log(clusterInsightTable(rows));
+  log(
+    `\n${
+      'p50 of 3 rounds per side, alternated; the API includes HTTP, parsing and shaping, the direct column only ClickHouse. ' +
+      "Events are the run's (timestamps within its last minutes, 100k users), so the 30-day ranges hold all of them."
+    }`,
   );
   log(`\nresults: ${save({ mode, startedAt: started, cluster: rows })}`);
 }

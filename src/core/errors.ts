@@ -144,7 +144,7 @@ export const ERRORS = {
   },
   INTAKE_ERR_NOT_IMPLEMENTED: {
     status: 501,
-    doc: 'The store this server runs on does not do this yet (the ClickHouse store: POST /query, insights, the data dictionary and tracking plans); the embedded store does.',
+    doc: 'The store this server runs on does not do this yet (the ClickHouse store: POST /query, the data dictionary and tracking plans); the embedded store does.',
   },
 } as const satisfies Record<string, ErrorDef>;
 

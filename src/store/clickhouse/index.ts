@@ -20,6 +20,7 @@ import { ClickHouseAdmin } from './admin.ts';
 import * as del from './erasure.ts';
 import { exportEvents, listEvents, listRejected } from './events.ts';
 import { ClickHouse, type ClickHouseOptions } from './http.ts';
+import { clickhouseInsights } from './insights/index.ts';
 import { checkpoint, cleanup, loadBatch } from './load.ts';
 import { TABLES, VISIBLE_EVENTS } from './schema.ts';
 import * as users from './users.ts';
@@ -68,6 +69,7 @@ export class ClickHouseStore implements Store {
     private readonly opts: ClickHouseStoreOptions,
   ) {
     this.admin = new ClickHouseAdmin(ch);
+    this.insights = clickhouseInsights(ch);
   }
 
   static async open(opts: ClickHouseStoreOptions): Promise<ClickHouseStore> {
@@ -137,11 +139,7 @@ export class ClickHouseStore implements Store {
   };
 
   readonly sql: SqlReads = { query: notYet('SQL'), stream: notYet('SQL') };
-  readonly insights: InsightReads = {
-    trends: notYet('insights'),
-    funnels: notYet('insights'),
-    retention: notYet('insights'),
-  };
+  readonly insights: InsightReads;
 
   readonly erasure: Erasure = {
     requestDeletion: async (ws, id) => {

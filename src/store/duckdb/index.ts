@@ -3,6 +3,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { makeDir } from '../../core/fs.ts';
+import {
+  type FunnelRow,
+  type RetentionRow,
+  shapeFunnels,
+  shapeRetention,
+  shapeTrends,
+  type TrendsRow,
+} from '../../core/insight-shapes.ts';
 import { ProfileCaches } from '../../profiles/cache.ts';
 import type {
   Admin,
@@ -256,17 +264,17 @@ export class DuckDBStore implements Store {
     trends: async (workspaceId, q, opts) => {
       const sql = insights.compileTrends(workspaceId, q);
       const rows = await insights.runInsight(this.instance, sql, opts.timeoutMs);
-      return { result: insights.shapeTrends(q, rows as insights.TrendsRow[]), sql: [sql] };
+      return { result: shapeTrends(q, rows as TrendsRow[]), sql: [sql] };
     },
     funnels: async (workspaceId, q, opts) => {
       const sql = insights.compileFunnels(workspaceId, q);
       const rows = await insights.runInsight(this.instance, sql, opts.timeoutMs);
-      return { result: insights.shapeFunnels(q, rows as insights.FunnelRow[]), sql: [sql] };
+      return { result: shapeFunnels(q, rows as FunnelRow[]), sql: [sql] };
     },
     retention: async (workspaceId, q, opts) => {
       const sql = insights.compileRetention(workspaceId, q);
       const rows = await insights.runInsight(this.instance, sql, opts.timeoutMs);
-      return { result: insights.shapeRetention(q, rows as insights.RetentionRow[]), sql: [sql] };
+      return { result: shapeRetention(q, rows as RetentionRow[]), sql: [sql] };
     },
   };
 

@@ -3,7 +3,7 @@
 // period, aggregates of a numeric property, and the workspace's time zone setting.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { bearer, KEYS, startTestApp, type TestApp } from '../../helpers.ts';
+import { bearer, KEYS, startTestApp, TEST_ENGINE, type TestApp } from '../../helpers.ts';
 import { identify, insight, NOW, send, stable, track } from './util.ts';
 
 let t: TestApp;
@@ -174,10 +174,16 @@ test('?explain=true shows the SQL and its bound values; relative ranges count ba
   assert.deepEqual(body.range, { from: '2026-01-12T00:00:00.000Z', to: '2026-01-15T12:00:00.000Z' });
   assert.equal(body.buckets.length, 4);
   assert.equal(body.sql.length, 1);
-  assert.match(body.sql[0].sql, /FROM events e/);
-  assert.ok(body.sql[0].params.includes('Signed Up'));
-  assert.ok(body.sql[0].params.includes('pro'), 'filter values are bound, not pasted');
-  assert.ok(!body.sql[0].sql.includes("'pro'"));
+  assert.match(body.sql[0].sql, /FROM events\b/);
+  if (TEST_ENGINE === 'clickhouse' || TEST_ENGINE === 'cluster') {
+    // ClickHouse 18.16 binds no parameters: values are quoted literals in the text (store/clickhouse/http.ts lit).
+    assert.deepEqual(body.sql[0].params, []);
+    assert.ok(body.sql[0].sql.includes("'Signed Up'") && body.sql[0].sql.includes("'pro'"));
+  } else {
+    assert.ok(body.sql[0].params.includes('Signed Up'));
+    assert.ok(body.sql[0].params.includes('pro'), 'filter values are bound, not pasted');
+    assert.ok(!body.sql[0].sql.includes("'pro'"));
+  }
 });
 
 test("the workspace's time zone setting is every insight's default", async () => {

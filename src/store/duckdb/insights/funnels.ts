@@ -1,7 +1,6 @@
 // Funnels in one statement: each person's best attempt (funnel-orders.ts: the furthest step reached; on a tie,
 // the latest start), then counts, conversion and times per step and breakdown value.
-import { funnelSteps, isoRange, type StepCount } from '../../../core/insight-answers.ts';
-import type { CompiledSql, FunnelQuery, FunnelResult } from '../../../core/insights.ts';
+import type { CompiledSql, FunnelQuery } from '../../../core/insights.ts';
 import { ordered, strict, ts, unordered } from './funnel-orders.ts';
 import { filterRefs, filterSql, Params, personJoin, textSql, traitsJoin, usesPerson } from './sql.ts';
 
@@ -95,35 +94,4 @@ GROUP BY rank, value ORDER BY rank = 0, rank`;
     select = `SELECT 0 AS rank, NULL::VARCHAR AS value, ${counts.join(', ')} FROM valued`;
   }
   return { sql: `WITH ${ctes.join(',\n')}\n${select}`, params: p.values };
-}
-
-/** A row of compileFunnels' answer: rank (0: other), value, then per step its count (and from step 2 median, mean). */
-export type FunnelRow = Array<number | string | null>;
-
-export function shapeFunnels(q: FunnelQuery, rows: FunnelRow[]): FunnelResult {
-  const n = q.steps.length;
-  const results = rows.map((row) => {
-    const rank = Number(row[0]);
-    const counts: StepCount[] = [];
-    let at = 2;
-    for (let k = 0; k < n; k++) {
-      const count = Number(row[at++] ?? 0);
-      if (k === 0) counts.push({ count, medianTimeMs: null, averageTimeMs: null });
-      else {
-        const median = row[at++] as number | null;
-        const mean = row[at++] as number | null;
-        counts.push({ count, medianTimeMs: median, averageTimeMs: mean });
-      }
-    }
-    return {
-      breakdown: q.breakdown
-        ? { value: rank === 0 ? null : (row[1] as string | null), other: rank === 0 }
-        : null,
-      steps: funnelSteps(q.steps, counts),
-    };
-  });
-  if (!q.breakdown && results.length === 0) {
-    results.push({ breakdown: null, steps: funnelSteps(q.steps, []) });
-  }
-  return { order: q.order, windowMs: q.windowMs, range: isoRange(q.range), results };
 }

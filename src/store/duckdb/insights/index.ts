@@ -1,4 +1,4 @@
-export { compileFunnels, type FunnelRow, shapeFunnels } from './funnels.ts';
-export { compileRetention, type RetentionRow, shapeRetention } from './retention.ts';
+export { compileFunnels } from './funnels.ts';
+export { compileRetention } from './retention.ts';
 export { runInsight } from './run.ts';
-export { compileTrends, shapeTrends, type TrendsRow } from './trends.ts';
+export { compileTrends } from './trends.ts';

@@ -1,15 +1,8 @@
 // Retention in one statement: each person's cohort periods (the period of their first start event ever, or every
 // period they did it in), the periods in which they did the return event, and the distinct persons per cohort
 // and period offset. Periods are local calendar units; offsets are counted on the truncated local times.
-import { addLocal, bucketsOf } from '../../../core/buckets.ts';
-import { isoRange, labels, retentionCohort } from '../../../core/insight-answers.ts';
-import {
-  type CompiledSql,
-  INSIGHT_LIMITS,
-  type RetentionQuery,
-  type RetentionResult,
-} from '../../../core/insights.ts';
-import { fromLocal } from '../../../core/time-zone.ts';
+import { returnsEnd } from '../../../core/insight-shapes.ts';
+import type { CompiledSql, RetentionQuery } from '../../../core/insights.ts';
 import {
   filterRefs,
   localSql,
@@ -26,20 +19,6 @@ const OFFSET: Record<RetentionQuery['period'], string> = {
   week: "datediff('day', c, b) // 7",
   month: "datediff('month', c, b)",
 };
-
-/** The end of the return events that can count: the start of the period after the last cohort's last column. */
-function returnsEnd(q: RetentionQuery): number {
-  const buckets =
-    bucketsOf(
-      q.range.from.getTime(),
-      q.range.to.getTime(),
-      q.period,
-      q.timezone,
-      INSIGHT_LIMITS.maxBuckets,
-    ) ?? [];
-  const last = buckets[buckets.length - 1];
-  return last ? fromLocal(q.timezone, addLocal(last.local, q.period, q.periods)) : q.range.to.getTime();
-}
 
 export function compileRetention(workspaceId: string, q: RetentionQuery): CompiledSql {
   const p = new Params();
@@ -78,35 +57,4 @@ SELECT epoch_ms(c), k, count(DISTINCT person) FROM (
   SELECT coh.person, c, ${OFFSET[q.period]} AS k FROM coh JOIN ret ON ret.person = coh.person AND ret.b > coh.c
 ) WHERE k < ${p.int(q.periods)} GROUP BY c, k`;
   return { sql, params: p.values };
-}
-
-/** A row of compileRetention's answer: cohort (local ms), period offset, persons. */
-export type RetentionRow = [number, number, number];
-
-export function shapeRetention(q: RetentionQuery, rows: RetentionRow[]): RetentionResult {
-  const buckets =
-    bucketsOf(
-      q.range.from.getTime(),
-      q.range.to.getTime(),
-      q.period,
-      q.timezone,
-      INSIGHT_LIMITS.maxBuckets,
-    ) ?? [];
-  const counts = new Map<string, number>();
-  for (const [c, k, n] of rows) counts.set(`${c}:${k}`, n);
-  const starts = labels(buckets, q.timezone);
-  return {
-    period: q.period,
-    cohort: q.cohort,
-    timezone: q.timezone,
-    range: isoRange(q.range),
-    cohorts: buckets.map((b, i) => {
-      const row: number[] = [];
-      for (let k = 0; k < q.periods; k++) {
-        if (fromLocal(q.timezone, addLocal(b.local, q.period, k)) > q.now.getTime()) break;
-        row.push(counts.get(`${b.local}:${k}`) ?? 0);
-      }
-      return retentionCohort(starts[i] as string, counts.get(`${b.local}:0`) ?? 0, row);
-    }),
-  };
 }

@@ -1,18 +1,7 @@
 // Trends in one statement: per series, one scan of its events over the range (and the previous one), the top
 // breakdown values, then every bucket's value and the whole range's with GROUPING SETS. Buckets with no events
 // are filled in here, from the calendar (core/buckets.ts).
-import { type Bucket, bucketsOf } from '../../../core/buckets.ts';
-import { emptySeries, isoRange, labels } from '../../../core/insight-answers.ts';
-import {
-  type CompiledSql,
-  INSIGHT_LIMITS,
-  type TimeRange,
-  type TrendMath,
-  type TrendSeriesResult,
-  type TrendsPeriod,
-  type TrendsQuery,
-  type TrendsResult,
-} from '../../../core/insights.ts';
+import type { CompiledSql, TrendMath, TrendsQuery } from '../../../core/insights.ts';
 import {
   filterRefs,
   localSql,
@@ -112,51 +101,4 @@ FROM s${i} GROUP BY GROUPING SETS ((cur, b), (cur))`);
   });
   const sql = `WITH ${ctes.join(',\n')}\n${selects.join('\nUNION ALL\n')}`;
   return { sql, params: p.values };
-}
-
-/** A row of compileTrends' answer: series, current period?, whole range?, bucket (local ms), rank (0: other), value text, value. */
-export type TrendsRow = [number, boolean, boolean, number | null, number, string | null, number | null];
-
-export function shapeTrends(q: TrendsQuery, rows: TrendsRow[]): TrendsResult {
-  const bucketsFor = (r: TimeRange): Bucket[] =>
-    bucketsOf(r.from.getTime(), r.to.getTime(), q.interval, q.timezone, INSIGHT_LIMITS.maxBuckets) ?? [];
-  // Per series, the breakdown entries it lists (by rank; other last) with their values.
-  const entries = q.series.map(() => new Map<number, string | null>());
-  for (const [series, , , , rank, value] of rows)
-    entries[series]?.set(rank === 0 ? Number.MAX_SAFE_INTEGER : rank, value);
-  const period = (range: TimeRange, current: boolean): TrendsPeriod => {
-    const buckets = bucketsFor(range);
-    const index = new Map(buckets.map((b, i) => [b.local, i]));
-    const out: TrendSeriesResult[] = [];
-    q.series.forEach((s, i) => {
-      const ranks = q.breakdown ? [...(entries[i]?.keys() ?? [])].sort((a, b) => a - b) : [0];
-      const byRank = new Map<number, TrendSeriesResult>();
-      for (const rank of ranks) {
-        const other = rank === Number.MAX_SAFE_INTEGER;
-        const breakdown = q.breakdown
-          ? { value: other ? null : (entries[i]?.get(rank) ?? null), other }
-          : null;
-        const r = emptySeries(i, s.event, s.math.kind, breakdown, buckets.length);
-        byRank.set(other ? 0 : rank, r);
-        out.push(r);
-      }
-      for (const [series, cur, whole, b, rank, , v] of rows) {
-        if (series !== i || cur !== current) continue;
-        const r = byRank.get(rank);
-        if (!r) continue;
-        if (whole) r.total = v;
-        else {
-          const at = index.get(b as number);
-          if (at !== undefined) r.data[at] = v;
-        }
-      }
-    });
-    return { range: isoRange(range), buckets: labels(buckets, q.timezone), series: out };
-  };
-  return {
-    ...period(q.range, true),
-    interval: q.interval,
-    timezone: q.timezone,
-    previous: q.previous ? period(q.previous, false) : null,
-  };
 }
