@@ -11,6 +11,7 @@ import {
   type Page,
 } from '../types.ts';
 import { type Db, date, strOrNull, ts } from './db.ts';
+import { isValueOrder, type OrderValues } from './order-values.ts';
 import { type Bind, orderOf, readPage } from './pages.ts';
 import { userKeySql } from './user-key.ts';
 
@@ -74,10 +75,22 @@ export function where(workspaceId: string, q: EventFilter, bind: Bind): string {
 
 /**
  * A page of the events `q` filters, in its order (pages.ts reads it in two steps). userId adds the user key:
- * an integer compare that leaves few rows for the text compare of user_id (user-key.ts).
+ * an integer compare that leaves few rows for the text compare of user_id (user-key.ts). Given the store's
+ * `values`, a page in the order of event or type is read value by value (pages.ts positionsByValue); an equality
+ * filter on the order's own field leaves that one value.
  */
-export async function listEvents(db: Db, workspaceId: string, q: EventQuery): Promise<EventPage> {
-  return readPage(db, [(bind) => where(workspaceId, q, bind)], orderOf(q.orderBy, q.direction), q);
+export async function listEvents(
+  db: Db,
+  workspaceId: string,
+  q: EventQuery,
+  values?: OrderValues,
+): Promise<EventPage> {
+  let list: Array<string | null> | null = null;
+  if (values && isValueOrder(q.orderBy) && q.offset === 0) {
+    const only = q[q.orderBy];
+    list = only === undefined ? await values.of(db, workspaceId, q.orderBy) : [only];
+  }
+  return readPage(db, [(bind) => where(workspaceId, q, bind)], orderOf(q.orderBy, q.direction), q, list);
 }
 
 export async function listRejected(

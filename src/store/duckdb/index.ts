@@ -26,6 +26,7 @@ import { exportEvents } from './export.ts';
 import { Gate, gateMethods, Serial } from './gate.ts';
 import * as insights from './insights/index.ts';
 import { checkpoint, dedupeKeys, loadBatch } from './load.ts';
+import { OrderValues } from './order-values.ts';
 import * as plans from './plans.ts';
 import { DuckDBProfilePort } from './profile-port.ts';
 import { clearPurge, type PurgeHost, type Replay } from './purge.ts';
@@ -116,6 +117,8 @@ export class DuckDBStore implements Store {
   private jobs: Promise<void> = Promise.resolve();
   /** While a purge copies the database: the batches loaded meanwhile, for the copy. */
   private replay: Replay | null = null;
+  /** The values of event and type per workspace, for pages in their order (order-values.ts). */
+  private readonly orderValues = new OrderValues();
   /** Rows loaded since the last CHECKPOINT (or since the store opened). */
   private uncheckpointed = 0;
   private readonly purges: PurgeSchedule;
@@ -207,6 +210,7 @@ export class DuckDBStore implements Store {
   readonly sink: EventSink = {
     load: (batch) =>
       this.writes.run(async () => {
+        this.orderValues.add(batch.events); // before its rows can be read
         await loadBatch(this.writer, batch, {
           maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
           caches: this.caches,
@@ -223,7 +227,7 @@ export class DuckDBStore implements Store {
   };
 
   readonly events: EventReads = {
-    listEvents: (workspaceId, q) => listEvents(this.db, workspaceId, q),
+    listEvents: (workspaceId, q) => listEvents(this.db, workspaceId, q, this.orderValues),
     listRejected: (workspaceId, page) => listRejected(this.db, workspaceId, page),
     exportEvents: (workspaceId, filter, onLines, timeoutMs, shape) =>
       exportEvents(this.instance, workspaceId, filter, onLines, timeoutMs, shape),
