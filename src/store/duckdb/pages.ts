@@ -90,6 +90,31 @@ function between(o: Order, first: EventCursor, last: EventCursor): Array<(bind: 
   ];
 }
 
+/** Most values a page of a text order is read back by, one range each (byValue); past it, by `between`. */
+const VALUE_RANGES = 8;
+
+/**
+ * The events of a text order's page spanning few values, as one range per value from its first to its last id
+ * there (a page holds a value's events in one run). Measured on the 10M bench set (busy machine), a page of 1,000
+ * across two names took 200-340 ms of CPU read by `between`, whose range of the values strictly between two
+ * neighbours finds nothing but scans the column to know it, and ~55 ms read by value.
+ */
+function byValue(o: Order, page: EventCursor[]): Array<(bind: Bind) => string> | null {
+  const ids = new Map<string | number | null, { lo: string; hi: string }>();
+  for (const c of page) {
+    const run = ids.get(c.value);
+    if (!run) {
+      if (ids.size === VALUE_RANGES) return null;
+      ids.set(c.value, { lo: c.id, hi: c.id });
+    } else if (compareText(c.id, run.lo) < 0) run.lo = c.id;
+    else if (compareText(c.id, run.hi) > 0) run.hi = c.id;
+  }
+  return [...ids].map(([v, { lo, hi }]) => (bind: Bind) => {
+    const is = v === null ? `${o.col} IS NULL` : `${o.col} = ${bind(o.value(v))}`;
+    return `${is} AND id >= ${bind(lo)} AND id <= ${bind(hi)}`;
+  });
+}
+
 /** DuckDB's rows per row group, the unit its zone maps skip (its default; a database made otherwise only reads more). */
 const ROW_GROUP = 122_880;
 
@@ -270,7 +295,8 @@ export async function readPage(
         }),
       );
     } else {
-      const ranges = between(o, cursorOf(page[0] as Row), cursorOf(lastRow as Row));
+      const ranges =
+        byValue(o, page.map(cursorOf)) ?? between(o, cursorOf(page[0] as Row), cursorOf(lastRow as Row));
       reads = sources.flatMap((where) =>
         ranges.map(
           (range) => `SELECT ${SELECT_EVENTS} FROM events WHERE ${where(rows.bind)} AND ${range(rows.bind)}`,
