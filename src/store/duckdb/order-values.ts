@@ -71,7 +71,8 @@ export class OrderValues {
 
   /**
    * Called before a batch is loaded, with its events (LogBatch.events holds each event's type and event name):
-   * a Set lookup an event and order, ~1 µs per event against the ~26 µs its load costs.
+   * two Set lookups an event, 0.03 µs of CPU per event (1,000-event batches of 50 names) against the ~26 µs its
+   * load costs.
    */
   add(events: ReadonlyArray<Pick<CanonicalEvent, 'workspaceId' | 'type' | 'event'>>): void {
     let ws = '';
