@@ -4,10 +4,13 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { DuckDBInstance, listValue } from '@duckdb/node-api';
 import type { CanonicalEvent } from '../../src/core/event.ts';
 import { KeySet } from '../../src/ingest/file/keyset.ts';
 import { SegmentLog } from '../../src/ingest/file/segments.ts';
+import { Db } from '../../src/store/duckdb/db.ts';
 import { DuckDBStore } from '../../src/store/duckdb/index.ts';
+import { compareText, MAX_VALUES, OrderValues } from '../../src/store/duckdb/order-values.ts';
 import { runsOf } from '../../src/store/duckdb/pages.ts';
 import type { EventCursor } from '../../src/store/types.ts';
 import { event, toRecord } from '../fixtures.ts';
@@ -96,5 +99,34 @@ test('names a file-log segment brings (its file loaded by read_json) join the va
     log.closeFiles();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the value list: code point order as DuckDB sorts, null last, and no list past MAX_VALUES', async () => {
+  const instance = await DuckDBInstance.create(':memory:');
+  const db = new Db(await instance.connect());
+  try {
+    const texts = ['b', 'B', 'a', 'ab', '', 'É', 'ｆ', '😀', '\ufffd', 'z', '\ud7ff', '\ue000'];
+    const sorted = await db.all('SELECT unnest(?::VARCHAR[]) AS v ORDER BY v', [listValue(texts)]);
+    assert.deepEqual(
+      [...texts].sort(compareText),
+      sorted.map((r) => r.v),
+    );
+    await db.run('CREATE TABLE events (workspace_id VARCHAR, type VARCHAR, event VARCHAR)');
+    await db.run(
+      "INSERT INTO events VALUES ('w', 'track', 'b'), ('w', 'identify', NULL), ('x', 'track', 'x')",
+    );
+    const values = new OrderValues();
+    values.add([{ workspaceId: 'w', type: 'page', event: 'a \ud800' }]);
+    assert.deepEqual(await values.of(db, 'w', 'event'), ['a \ufffd', 'b', null]);
+    assert.deepEqual(await values.of(db, 'w', 'type'), ['identify', 'page', 'track']);
+    values.add(
+      Array.from({ length: MAX_VALUES }, (_, i) => ({ workspaceId: 'w', type: 'track', event: `e${i}` })),
+    );
+    assert.equal(await values.of(db, 'w', 'event'), null, 'too many names: the order is read by one top-N');
+    assert.deepEqual(await values.of(db, 'x', 'event'), ['x']);
+  } finally {
+    db.conn.closeSync();
+    instance.closeSync();
   }
 });
