@@ -13,6 +13,7 @@ import { EVENT_NAMES } from '../src/store/duckdb/bulk.ts';
 import { Db, type Row, ts } from '../src/store/duckdb/db.ts';
 import { listEvents } from '../src/store/duckdb/events.ts';
 import { exportEvents } from '../src/store/duckdb/export.ts';
+import { OrderValues } from '../src/store/duckdb/order-values.ts';
 import { SELECT_EVENTS } from '../src/store/duckdb/pages.ts';
 import { listUserEvents } from '../src/store/duckdb/users.ts';
 import type { EventQuery } from '../src/store/types.ts';
@@ -169,6 +170,7 @@ export function cases(d: Dataset, samples: number): Case[] {
     encodeToken(ws, query, { after: { value, id: '' }, total: null });
   const depthUs = () => Math.round(endUs - span * (0.05 + 0.9 * r()));
   const byEvent = parseEventQuery({ orderByField: 'event' });
+  const eventValues = new OrderValues();
 
   const users = n(samples).map(user);
   const weeks = n(samples).map(() => {
@@ -257,8 +259,14 @@ export function cases(d: Dataset, samples: number): Case[] {
       query: '7d. GET /events?orderByField=event&after=…, a page of 1,000 (text order)',
       inputs: names.slice(0, 3),
       api: (e: string) => `/events?limit=1000&orderByField=event&after=${token(byEvent, e)}`,
+      // With the store's list of names, as the server has it (read once, in the warm-up).
       store: (db, e: string) =>
-        listEvents(db, ws, { ...byEvent, limit: 1000, after: { value: e, id: '' }, count: false }),
+        listEvents(
+          db,
+          ws,
+          { ...byEvent, limit: 1000, after: { value: e, id: '' }, count: false },
+          eventValues,
+        ),
       sql: (e: string) => [[PAGE('workspace_id = ? AND event < ?', 'event DESC, id DESC', 1000), [ws, e]]],
     },
     {

@@ -224,9 +224,10 @@ export interface LogBatch {
   /** Its position: batches are loaded in increasing seq, and the sink records the last one it loaded. */
   readonly seq: number;
   /**
-   * Its events with their profile fields only (properties and context dropped), in log order: what the
-   * profile step reads, and their workspaceId, userId, anonymousId and receivedAt as stored (an engine may
-   * index them). `entries()` gives the whole events.
+   * Its events with their profile fields, type and event name only (properties and context dropped), in log
+   * order: what the profile step reads, the names a store may keep before loading them (the DuckDB store's
+   * pages in the order of event), and their workspaceId, userId, anonymousId and receivedAt as stored (the
+   * DuckDB store's user index). `entries()` gives the whole events.
    */
   readonly events: readonly CanonicalEvent[];
   /** How many of its entries are rejections. */

@@ -39,7 +39,7 @@ export class Segment implements LogBatch {
     readonly seq: number,
     /** The segment file: one line per event or rejection (lines.ts). */
     readonly path: string,
-    /** Its events, for their profile effects: the profile fields only (properties and context dropped). */
+    /** Its events, for their profile effects: the profile fields, type and event only (properties and context dropped). */
     readonly events: CanonicalEvent[] = [],
     /** How many of its lines are rejections. */
     public rejected = 0,
@@ -104,8 +104,9 @@ const segmentName = (seq: number) => `${String(seq).padStart(12, '0')}.ndjson`;
 const EMPTY: JsonObject = Object.freeze({}) as JsonObject;
 
 /**
- * What the profile step (profiles/effects.ts) reads of an event; the rest is dropped so segments waiting to
- * load hold little memory.
+ * What the profile step (profiles/effects.ts) reads of an event, and its type and event name (the store keeps
+ * each workspace's, store/duckdb/order-values.ts); the rest is dropped so segments waiting to load hold little
+ * memory.
  */
 function profileView(e: CanonicalEvent): CanonicalEvent {
   const traits = e.context.traits;
@@ -114,7 +115,7 @@ function profileView(e: CanonicalEvent): CanonicalEvent {
     workspaceId: e.workspaceId,
     messageId: e.messageId,
     type: e.type,
-    event: null,
+    event: e.event,
     name: null,
     category: null,
     userId: e.userId,

@@ -11,6 +11,7 @@ import {
   type Page,
 } from '../types.ts';
 import { type Db, date, strOrNull, ts } from './db.ts';
+import { isValueOrder, type OrderValues } from './order-values.ts';
 import { type Bind, orderOf, readPage, type Source } from './pages.ts';
 import { userSources } from './user-index.ts';
 import { userKeySql } from './user-key.ts';
@@ -76,14 +77,26 @@ export function where(workspaceId: string, q: EventFilter, bind: Bind): string {
 /**
  * A page of the events `q` filters, in its order (pages.ts reads it in two steps). userId adds the user key:
  * an integer compare that leaves few rows for the text compare of user_id (user-key.ts), in the receive-time
- * ranges the user index gives (user-index.ts).
+ * ranges the user index gives (user-index.ts). Given the store's `values`, a page in the order of event or type
+ * is read value by value (pages.ts positionsByValue); an equality filter on the order's own field leaves that
+ * one value.
  */
-export async function listEvents(db: Db, workspaceId: string, q: EventQuery): Promise<EventPage> {
+export async function listEvents(
+  db: Db,
+  workspaceId: string,
+  q: EventQuery,
+  values?: OrderValues,
+): Promise<EventPage> {
+  let list: Array<string | null> | null = null;
+  if (values && isValueOrder(q.orderBy) && q.offset === 0) {
+    const only = q[q.orderBy];
+    list = only === undefined ? await values.of(db, workspaceId, q.orderBy) : [only];
+  }
   const filter: Source = (bind) => where(workspaceId, q, bind);
   // By user: only where the user index says the user's events are.
   const sources =
     q.userId === undefined ? [filter] : await userSources(db, workspaceId, [q.userId], () => filter);
-  return readPage(db, sources, orderOf(q.orderBy, q.direction), q);
+  return readPage(db, sources, orderOf(q.orderBy, q.direction), q, list);
 }
 
 export async function listRejected(

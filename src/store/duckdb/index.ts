@@ -34,6 +34,7 @@ import { exportEvents } from './export.ts';
 import { Gate, gateMethods, Serial } from './gate.ts';
 import * as insights from './insights/index.ts';
 import { checkpoint, dedupeKeys, loadBatch } from './load.ts';
+import { OrderValues } from './order-values.ts';
 import * as plans from './plans.ts';
 import { DuckDBProfilePort } from './profile-port.ts';
 import { clearPurge, type PurgeHost, type Replay } from './purge.ts';
@@ -129,6 +130,8 @@ export class DuckDBStore implements Store {
   private replay: Replay | null = null;
   /** When the user index (user-index.ts) is rebuilt sorted. */
   private readonly userIndex: UserIndex;
+  /** The values of event and type per workspace, for pages in their order (order-values.ts). */
+  private readonly orderValues = new OrderValues();
   /** Rows loaded since the last CHECKPOINT (or since the store opened). */
   private uncheckpointed = 0;
   private readonly purges: PurgeSchedule;
@@ -223,6 +226,7 @@ export class DuckDBStore implements Store {
   readonly sink: EventSink = {
     load: (batch) =>
       this.writes.run(async () => {
+        this.orderValues.add(batch.events); // before its rows can be read
         const indexed = await loadBatch(this.writer, batch, {
           maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
           caches: this.caches,
@@ -240,7 +244,7 @@ export class DuckDBStore implements Store {
   };
 
   readonly events: EventReads = {
-    listEvents: (workspaceId, q) => listEvents(this.db, workspaceId, q),
+    listEvents: (workspaceId, q) => listEvents(this.db, workspaceId, q, this.orderValues),
     listRejected: (workspaceId, page) => listRejected(this.db, workspaceId, page),
     exportEvents: (workspaceId, filter, onLines, timeoutMs, shape) =>
       exportEvents(this.instance, workspaceId, filter, onLines, timeoutMs, shape),
