@@ -17,10 +17,12 @@ import type {
   Store,
 } from '../types.ts';
 import { ClickHouseAdmin } from './admin.ts';
+import * as dict from './dictionary-reads.ts';
 import * as del from './erasure.ts';
 import { exportEvents, listEvents, listRejected } from './events.ts';
 import { ClickHouse, type ClickHouseOptions } from './http.ts';
 import { checkpoint, cleanup, loadBatch } from './load.ts';
+import * as plans from './plans.ts';
 import { TABLES, VISIBLE_EVENTS } from './schema.ts';
 import * as users from './users.ts';
 
@@ -179,20 +181,21 @@ export class ClickHouseStore implements Store {
   readonly admin: Admin;
 
   readonly schema: SchemaReads = {
-    listNames: notYet('the data dictionary'),
-    getName: notYet('the data dictionary'),
-    listTraits: notYet('the data dictionary'),
-    seenSince: notYet('the data dictionary'),
-    violations: notYet('the data dictionary'),
+    listNames: (ws, q) => dict.listNames(this.ch, ws, q),
+    getName: (ws, kind, name, from) => dict.getName(this.ch, ws, kind, name, from),
+    listTraits: (ws, q) => dict.listTraits(this.ch, ws, q),
+    seenSince: (ws, since) => dict.seenSince(this.ch, ws, since),
+    violations: (ws, q) => dict.violations(this.ch, ws, q),
   };
 
+  /** Saves one at a time in this process (plans.ts settles saves on two nodes). */
+  private readonly saves = new Serial();
   readonly plans: PlanStore = {
-    savePlan: notYet('tracking plans'),
-    getPlan: notYet('tracking plans'),
-    listPlans: notYet('tracking plans'),
-    currentPlans: async () => [],
-    // No plan is ever stored here yet: the set of versions is always the empty one.
-    plansVersion: async () => '0:0',
+    savePlan: (ws, plan, at) => this.saves.run(() => plans.savePlan(this.ch, ws, plan, at)),
+    getPlan: (ws, version) => plans.getPlan(this.ch, ws, version),
+    listPlans: (ws) => plans.listPlans(this.ch, ws),
+    currentPlans: () => plans.currentPlans(this.ch),
+    plansVersion: () => plans.plansVersion(this.ch),
   };
 
   onTombstones(listener: (keys: string[]) => void): void {
