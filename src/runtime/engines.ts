@@ -138,6 +138,8 @@ const openClickHouse = (config: EngineConfig) => {
     user: config.clickhouseUser,
     password: config.clickhousePassword,
     maxIdsPerPerson: config.maxIdsPerPerson,
+    // A read answers within --read-wait-ms, also when ClickHouse is stopped and never answers (http.ts).
+    timeoutMs: config.readWaitMs,
   });
 };
 

@@ -3,9 +3,10 @@
 // restart and the re-load of the same batch, stores every row once and loses none; and while cut off, readers
 // see nothing of it.
 import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { ClickHouse, ClickHouseStore } from '../../src/store/clickhouse/index.ts';
-import { clickhouseMissing } from '../cluster/clickhouse.ts';
+import { ClickHouse, ClickHouseStore, ClickHouseUnavailable } from '../../src/store/clickhouse/index.ts';
+import { clickhouseMissing, freePort } from '../cluster/clickhouse.ts';
 import { testClickHouseUrl } from '../engines.ts';
 import { at, event, logBatch, rejection } from '../fixtures.ts';
 import { ids, query } from './contract/common.ts';
@@ -249,4 +250,33 @@ test('a deletion cut off after any of its writes finishes after a restart with t
     await new ClickHouse({ url, database }).exec(`DROP DATABASE ${database}`, {}, null);
   }
   assert.ok(uncut > 4, `the deletion has several writes (${uncut})`);
+});
+
+test('ClickHouse unreachable: a refused connection and a server that never answers a SELECT are a coded 503', async () => {
+  const isUnavailable = (why: RegExp) => (err: unknown) => {
+    assert.ok(err instanceof ClickHouseUnavailable, String(err));
+    assert.deepEqual(
+      [err.statusCode, err.code, err.headers],
+      [503, 'INTAKE_ERR_STORE_UNAVAILABLE', { 'retry-after': '1' }],
+    );
+    assert.match(err.message, why);
+    assert.doesNotMatch(err.message, /127\.0\.0\.1|SELECT/, 'neither the address nor the SQL for clients');
+    assert.equal(err.sql, 'SELECT 1\nFORMAT JSONEachRow');
+    return true;
+  };
+  // Nothing listens: refused.
+  const closed = new ClickHouse({ url: `http://127.0.0.1:${await freePort()}`, database: 'd' });
+  await assert.rejects(closed.rows('SELECT 1'), isUnavailable(/cannot be reached: .*ECONNREFUSED/));
+  // Accepts and never answers, as a SIGSTOPped server does: the SELECT gives up after timeoutMs.
+  const sockets: Socket[] = [];
+  const silent = createServer((s) => sockets.push(s));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as { port: number }).port;
+  try {
+    const hung = new ClickHouse({ url: `http://127.0.0.1:${port}`, database: 'd', timeoutMs: 200 });
+    await assert.rejects(hung.rows('SELECT 1'), isUnavailable(/no answer within 200 ms/));
+  } finally {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  }
 });

@@ -26,7 +26,7 @@ import * as plans from './plans.ts';
 import { TABLES, VISIBLE_EVENTS } from './schema.ts';
 import * as users from './users.ts';
 
-export { ClickHouse, ClickHouseError } from './http.ts';
+export { ClickHouse, ClickHouseError, ClickHouseUnavailable } from './http.ts';
 
 export interface ClickHouseStoreOptions extends ClickHouseOptions {
   /** Most ids (userIds, anonymousIds) one person may have; a link beyond it is refused. Default 100. */
