@@ -1,17 +1,18 @@
 // Reading the data dictionary on ClickHouse (dictionary.ts writes it): the committed rows of each key added up,
 // and the tracking plan's violations summed from the events' context.violationErrors and the refused items.
 // Answers are those of the embedded store (store/duckdb/dictionary-reads.ts); the contract checks both.
-import { type DictionaryKind, dayOf, dayStart, typeCounts } from '../../pipeline/dictionary/observe.ts';
-import type {
-  DayCount,
-  NameDetail,
-  NameQuery,
-  NameSummary,
-  PathSummary,
-  TraitPage,
-  TraitQuery,
-  ViolationQuery,
-  ViolationSummary,
+import { type DictionaryKind, dayOf, dayStart } from '../../pipeline/dictionary/observe.ts';
+import {
+  type DayCount,
+  type NameDetail,
+  type NameQuery,
+  type NameSummary,
+  type PathSummary,
+  pathSummary,
+  type TraitPage,
+  type TraitQuery,
+  type ViolationQuery,
+  type ViolationSummary,
 } from '../governance.ts';
 import { foldExamples, NAME_SQL } from './dictionary.ts';
 import { type ChRow, type ClickHouse, lit } from './http.ts';
@@ -37,31 +38,22 @@ const ORDER: Record<NameQuery['orderBy'], string> = {
 };
 
 const dayText = (day: number): string => dayStart(day).toISOString().slice(0, 10);
-const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
 const key = (kind: unknown, name: unknown) => `${String(kind)}\u0000${String(name)}`;
 const search = (col: string, s: string | undefined) =>
   s ? ` AND position(lowerUTF8(${col}), lowerUTF8(${lit(s)})) > 0` : '';
 
-function example(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-function toPath(r: ChRow, total: number): PathSummary {
-  const count = Number(r.c);
-  return {
-    path: String(r.p),
-    count,
-    share: total > 0 ? round4(count / total) : 0,
-    types: typeCounts((r.t as unknown[]).map(Number)),
-    examples: foldExamples(r.ex as Array<[unknown, unknown, unknown]>).map(example),
-    firstSeen: new Date(Number(r.f)),
-    lastSeen: new Date(Number(r.l)),
-  };
-}
+const toPath = (r: ChRow, total: number): PathSummary =>
+  pathSummary(
+    {
+      path: String(r.p),
+      count: Number(r.c),
+      types: (r.t as unknown[]).map(Number),
+      examples: foldExamples(r.ex as Array<[unknown, unknown, unknown]>),
+      firstSeen: new Date(Number(r.f)),
+      lastSeen: new Date(Number(r.l)),
+    },
+    total,
+  );
 
 async function volume(
   ch: ClickHouse,

@@ -150,15 +150,21 @@ export class ClickHouse {
     await this.post(sql, sql, settings, database);
   }
 
-  /** Runs a SELECT; rows as objects, 64-bit integers as numbers. */
-  async rows(sql: string, settings: Record<string, string | number> = {}): Promise<ChRow[]> {
-    const text = await this.post(
-      `${sql}\nFORMAT JSONEachRow`,
-      `${sql}\nFORMAT JSONEachRow`,
+  /** Runs a SELECT in `format`, 64-bit integers as numbers, bounded by timeoutMs. */
+  private select(sql: string, format: string, settings: Record<string, string | number>): Promise<string> {
+    const text = `${sql}\nFORMAT ${format}`;
+    return this.post(
+      text,
+      text,
       { output_format_json_quote_64bit_integers: 0, ...settings },
       this.opts.database,
       this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     );
+  }
+
+  /** Runs a SELECT; rows as objects, 64-bit integers as numbers. */
+  async rows(sql: string, settings: Record<string, string | number> = {}): Promise<ChRow[]> {
+    const text = await this.select(sql, 'JSONEachRow', settings);
     const out: ChRow[] = [];
     for (const line of text.split('\n')) if (line !== '') out.push(JSON.parse(line) as ChRow);
     return out;
@@ -169,13 +175,7 @@ export class ClickHouse {
     sql: string,
     settings: Record<string, string | number> = {},
   ): Promise<{ meta: Array<{ name: string; type: string }>; data: unknown[][] }> {
-    const text = await this.post(
-      `${sql}\nFORMAT JSONCompact`,
-      `${sql}\nFORMAT JSONCompact`,
-      { output_format_json_quote_64bit_integers: 0, ...settings },
-      this.opts.database,
-      this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    );
+    const text = await this.select(sql, 'JSONCompact', settings);
     return JSON.parse(text) as { meta: Array<{ name: string; type: string }>; data: unknown[][] };
   }
 
