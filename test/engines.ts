@@ -63,6 +63,7 @@ function engineConfig(dir: string, opts: StoreOptions & LogOptions): EngineConfi
     clickhouseDatabase: d.clickhouseDatabase,
     clickhouseUser: d.clickhouseUser,
     clickhousePassword: d.clickhousePassword,
+    clickhouseTimeoutMs: d.clickhouseTimeoutMs,
     natsServers: d.natsServers,
     natsStream: d.natsStream,
     natsPartitions: d.natsPartitions,

@@ -26,6 +26,7 @@ export type EngineConfig = Pick<
   | 'clickhouseDatabase'
   | 'clickhouseUser'
   | 'clickhousePassword'
+  | 'clickhouseTimeoutMs'
   | 'roles'
   | 'natsServers'
   | 'natsStream'
@@ -138,8 +139,7 @@ const openClickHouse = (config: EngineConfig) => {
     user: config.clickhouseUser,
     password: config.clickhousePassword,
     maxIdsPerPerson: config.maxIdsPerPerson,
-    // A read answers within --read-wait-ms, also when ClickHouse is stopped and never answers (http.ts).
-    timeoutMs: config.readWaitMs,
+    timeoutMs: config.clickhouseTimeoutMs,
   });
 };
 

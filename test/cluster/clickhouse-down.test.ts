@@ -2,7 +2,7 @@
 // (`intake start --role ...`) on a real 3-node NATS cluster, and a clickhouse-server of this test's own that it
 // SIGKILLs, SIGSTOPs and stops cleanly, each for several seconds, while a client keeps sending. What must hold:
 // the ingest node keeps acknowledging (into JetStream); the API node answers reads during the outage with a coded
-// 503 (not a 500, not a hang: within --read-wait-ms); the loader retries, and once ClickHouse is back every
+// 503 (not a 500, not a hang: within --clickhouse-timeout-ms); the loader retries, and once ClickHouse is back every
 // acknowledged event is read back from the API node exactly once. The outage's figures are printed.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -37,8 +37,8 @@ after(() => {
 const missing = natsMissing() ?? clickhouseMissing();
 /** How long each outage lasts. */
 const OUTAGE_MS = 6_000;
-/** The API node's --read-wait-ms: a read's bound, ClickHouse's answer to a SELECT included. */
-const READ_WAIT_MS = 3_000;
+/** --clickhouse-timeout-ms: how long a read's statement waits for ClickHouse's answer. */
+const CLICKHOUSE_TIMEOUT_MS = 3_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** CPU seconds (user + system) a process has used, from /proc/<pid>/stat (clock ticks of 10 ms). */
 function cpuSeconds(pid: number | undefined): number {
@@ -69,7 +69,7 @@ test('ClickHouse killed, stopped and shut down under load: ingest acknowledges, 
     INTAKE_CLICKHOUSE_DATABASE: 'intake',
     INTAKE_GEOIP_DIR: 'off',
     INTAKE_LOAD_DELAY_MS: '200',
-    INTAKE_READ_WAIT_MS: String(READ_WAIT_MS),
+    INTAKE_CLICKHOUSE_TIMEOUT_MS: String(CLICKHOUSE_TIMEOUT_MS),
   };
   const start = async (name: string, role: string) => {
     const p = await startServerProcess(join(root, name), { ...env, INTAKE_ROLE: role });
