@@ -280,3 +280,30 @@ test('ClickHouse unreachable: a refused connection and a server that never answe
     silent.close();
   }
 });
+
+test('tracking plans saved at once on two nodes take distinct versions, each read back as saved', {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const url = await testClickHouseUrl();
+  const database = `intake_plans_${process.pid}`;
+  const a = await ClickHouseStore.open({ url, database });
+  const b = await ClickHouseStore.open({ url, database });
+  try {
+    // Two nodes (two stores: each serializes only its own saves), five saves each, all at once.
+    const saved = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).plans.savePlan('w', { n: i }, at(i))),
+    );
+    assert.deepEqual(
+      saved.map((p) => p.version).sort((x, y) => x - y),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
+    for (const p of saved) assert.deepEqual((await a.plans.getPlan('w', p.version))?.plan, p.plan);
+    assert.equal((await b.plans.listPlans('w')).length, 10);
+    assert.equal((await a.admin.counts()).planVersions, 10);
+  } finally {
+    await a.close();
+    await b.close();
+    await new ClickHouse({ url, database }).exec(`DROP DATABASE ${database}`, {}, null);
+  }
+});

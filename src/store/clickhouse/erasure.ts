@@ -8,6 +8,7 @@ import { forgetEvents } from './dictionary.ts';
 import { readDocs, writeDoc } from './docs.ts';
 import { type ClickHouse, lit, litList } from './http.ts';
 import { checkpoint, mutationsDone } from './load.ts';
+import { dropClaims } from './plans.ts';
 import { VISIBLE_EVENTS } from './schema.ts';
 import { IDENTITIES } from './users.ts';
 
@@ -189,6 +190,7 @@ const WORKSPACE_TABLES = [
 export async function deleteWorkspace(ch: ClickHouse, id: string): Promise<boolean> {
   const found = (await readDocs(ch, 'workspace', { id })).length > 0;
   for (const table of WORKSPACE_TABLES) await deleteWhere(ch, table, `workspace_id = ${lit(id)}`);
+  await dropClaims(ch, id);
   for (const kind of ['key', 'deletion'] as const) {
     for (const d of await readDocs(ch, kind, { workspaceId: id }))
       await writeDoc(ch, kind, d.id, id, d.value, true);

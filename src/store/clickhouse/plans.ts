@@ -1,13 +1,14 @@
 // Tracking plans on ClickHouse: one row per version of a workspace's plan, never changed once written. Without
-// transactions the next version number is taken, then checked: each save's row has an id (UUIDv7), and when
-// two saves (on two nodes) took the same number, the smaller id keeps it and the other deletes its row and
-// takes the next. Reads see the smaller id's row of a version, so a loser's row is never read.
+// transactions, a save claims its version number first with the one step ClickHouse does atomically: creating a
+// table (an empty Null table per workspace and version, `plan_claim_<md5(ws)>_<version>`; a second CREATE fails
+// with "already exists"), so two nodes saving at once take two versions. A save that dies between its claim and
+// its row leaves that version number unused (the next save takes the next one).
+import { createHash } from 'node:crypto';
 import { uuidv7 } from '../../core/ids.ts';
 import type { StoredPlan } from '../governance.ts';
-import { type ChRow, type ClickHouse, lit } from './http.ts';
-import { mutationsDone } from './load.ts';
+import { type ChRow, type ClickHouse, ClickHouseError, lit } from './http.ts';
 
-/** Every version once: the row with the smallest id of each (workspace, version). */
+/** Every version once (an insert retried on a new connection may have landed twice: the same row). */
 const VERSIONS = `(SELECT workspace_id AS w, version AS v, argMin(created_ms, id) AS c, argMin(plan, id) AS p
   FROM plans GROUP BY workspace_id, version)`;
 
@@ -17,25 +18,41 @@ const toPlan = (r: ChRow): StoredPlan => ({
   plan: JSON.parse(String(r.p)) as Record<string, unknown>,
 });
 
+const claimPrefix = (ws: string) => `plan_claim_${createHash('md5').update(ws).digest('hex').slice(0, 16)}_`;
+
+/** True when this call made the claim of (ws, version), false when another save holds it. */
+async function claim(ch: ClickHouse, ws: string, version: number): Promise<boolean> {
+  try {
+    await ch.exec(`CREATE TABLE ${claimPrefix(ws)}${version} (x UInt8) ENGINE = Null`);
+    return true;
+  } catch (err) {
+    if (err instanceof ClickHouseError && err.chCode === 57) return false; // TABLE_ALREADY_EXISTS
+    throw err;
+  }
+}
+
 export async function savePlan(
   ch: ClickHouse,
   ws: string,
   plan: Record<string, unknown>,
   at: Date,
 ): Promise<StoredPlan> {
-  const id = uuidv7();
-  const text = JSON.stringify(plan);
-  for (;;) {
-    const last = await ch.rows(`SELECT max(version) AS v FROM plans WHERE workspace_id = ${lit(ws)}`);
-    const version = Number(last[0]?.v ?? 0) + 1;
-    await ch.insert('plans', [{ workspace_id: ws, version, created_ms: at.getTime(), plan: text, id }]);
-    const owners = await ch.rows(
-      `SELECT min(id) AS id FROM plans WHERE workspace_id = ${lit(ws)} AND version = ${version}`,
-    );
-    if (owners[0]?.id === id) return { version, createdAt: at, plan };
-    await ch.exec(`ALTER TABLE plans DELETE WHERE id = ${lit(id)}`);
-    await mutationsDone(ch, 'plans');
-  }
+  const last = await ch.rows(`SELECT max(version) AS v FROM plans WHERE workspace_id = ${lit(ws)}`);
+  let version = Number(last[0]?.v ?? 0) + 1;
+  // Claimed ones are taken by saves that have not written their row yet (or died before it).
+  while (!(await claim(ch, ws, version))) version++;
+  await ch.insert('plans', [
+    { workspace_id: ws, version, created_ms: at.getTime(), plan: JSON.stringify(plan), id: uuidv7() },
+  ]);
+  return { version, createdAt: at, plan };
+}
+
+/** Drops a deleted workspace's claims, so that its id may save a version 1 again. */
+export async function dropClaims(ch: ClickHouse, ws: string): Promise<void> {
+  const rows = await ch.rows(
+    `SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, ${lit(claimPrefix(ws))})`,
+  );
+  for (const r of rows) await ch.exec(`DROP TABLE IF EXISTS ${String(r.name).replace(/[^A-Za-z0-9_]/g, '')}`);
 }
 
 export async function getPlan(ch: ClickHouse, ws: string, version?: number): Promise<StoredPlan | null> {
