@@ -170,12 +170,11 @@ export async function forgetEvents(
         properties: JSON.parse(String(r.p)) as Record<string, unknown>,
         traits: JSON.parse(String(r.t)) as Record<string, unknown>,
       });
-    if (batch.names.size === 0) return;
-    if (paths === null) {
+    if (batch.names.size > 0 && paths === null) {
       await ch.insert('dictionary_paths', await pathsLeft(ch, ws, batch, job, cp));
       paths = await jobRows(ch, 'dictionary_paths', '(kind, name, path)', job);
     }
-    if (days === null) {
+    if (batch.names.size > 0 && days === null) {
       await ch.insert('dictionary_days', await daysLeft(ch, ws, where, events, batch, job, cp));
       days = await jobRows(ch, 'dictionary_days', '(kind, name, day)', job);
     }
