@@ -62,6 +62,8 @@ export class ClickHouseStore implements Store {
   private readonly loads = new Serial();
   /** True when a load may have left rows above the checkpoint (at open, and after a load failed). */
   private dirty = true;
+  /** The dictionary's bounds of paths per name (dictionary.ts PathBounds), across this store's loads. */
+  private readonly pathBounds = new Map<string, number>();
   private tombstoneListeners: Array<(keys: string[]) => void> = [];
   private closed = false;
 
@@ -97,7 +99,7 @@ export class ClickHouseStore implements Store {
       this.loads.run(async () => {
         await this.clean();
         try {
-          await loadBatch(this.ch, batch, this.opts.maxIdsPerPerson ?? 100);
+          await loadBatch(this.ch, batch, this.opts.maxIdsPerPerson ?? 100, this.pathBounds);
         } catch (err) {
           this.dirty = true;
           // Leave nothing of it behind for the next load or a reader (readers skip it anyway: load.ts).

@@ -15,7 +15,7 @@ import { DictionaryBatch } from '../../pipeline/dictionary/observe.ts';
 import { applyProfiles } from '../../profiles/apply.ts';
 import { ProfileCaches } from '../../profiles/cache.ts';
 import type { LogBatch } from '../types.ts';
-import { addSummary } from './dictionary.ts';
+import { addSummary, type PathBounds } from './dictionary.ts';
 import { type ClickHouse, lit, litList } from './http.ts';
 import { ClickHouseProfilePort } from './profile-port.ts';
 import { eventRow, rejectionRow } from './rows.ts';
@@ -71,7 +71,12 @@ async function stored(ch: ClickHouse, events: readonly CanonicalEvent[], cp: num
   return out;
 }
 
-export async function loadBatch(ch: ClickHouse, batch: LogBatch, maxIdsPerPerson: number): Promise<void> {
+export async function loadBatch(
+  ch: ClickHouse,
+  batch: LogBatch,
+  maxIdsPerPerson: number,
+  bounds: PathBounds = new Map(),
+): Promise<void> {
   const cp = await checkpoint(ch);
   if (batch.seq <= cp) return;
   const { events, rejected } = await batch.entries();
@@ -92,7 +97,7 @@ export async function loadBatch(ch: ClickHouse, batch: LogBatch, maxIdsPerPerson
   // The log's summary when every event is stored; else the summary of those that are (a redelivery's are not).
   const summary =
     batch.dictionary && kept.length === events.length ? batch.dictionary : DictionaryBatch.of(kept);
-  await addSummary(ch, summary, batch.seq, cp);
+  await addSummary(ch, summary, batch.seq, cp, bounds);
   const profileEvents = batch.events.filter((e) =>
     fresh.has(`${e.workspaceId}\0${e.messageId.toWellFormed()}`),
   );
