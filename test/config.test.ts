@@ -13,6 +13,8 @@ test('defaults', () => {
   assert.equal(c.eventLimit, 32 * 1024);
   assert.equal(c.dedupeWindowHours, 48);
   assert.equal(c.readWaitMs, 30_000);
+  assert.equal(c.clickhouseTimeoutMs, 30_000);
+  assert.equal(loadConfig([], { INTAKE_CLICKHOUSE_TIMEOUT_MS: '2500' }).clickhouseTimeoutMs, 2_500);
   assert.equal(c.purgeIntervalHours, 24);
   assert.equal(loadConfig(['--purge-interval-hours', '0'], {}).purgeIntervalHours, 0);
   assert.deepEqual(c.trustProxy, []);
@@ -46,6 +48,7 @@ test('each bad value is refused with a message naming it', () => {
     [[], { INTAKE_PURGE_INTERVAL_HOURS: '1000' }, /purge-interval-hours .* between 0 and 720/],
     [[], { INTAKE_TRUST_PROXY: 'everyone' }, /trust-proxy .* IPs or CIDRs/],
     [['--colour', 'blue'], {}, /colour/],
+    [['--clickhouse-timeout-ms', '5'], {}, /clickhouse-timeout-ms .* between 100/],
   ];
   for (const [argv, env, message] of cases) {
     assert.throws(

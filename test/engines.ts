@@ -63,6 +63,7 @@ function engineConfig(dir: string, opts: StoreOptions & LogOptions): EngineConfi
     clickhouseDatabase: d.clickhouseDatabase,
     clickhouseUser: d.clickhouseUser,
     clickhousePassword: d.clickhousePassword,
+    clickhouseTimeoutMs: d.clickhouseTimeoutMs,
     natsServers: d.natsServers,
     natsStream: d.natsStream,
     natsPartitions: d.natsPartitions,
@@ -117,8 +118,6 @@ async function clickhouseConfig(dir: string, opts: StoreOptions & LogOptions): P
   };
 }
 
-const DICTIONARY = 'the data dictionary (schema reads) is not kept on ClickHouse yet';
-const PLANS = 'tracking plans are not stored on ClickHouse yet';
 /** What the log's window does not decide on ClickHouse: the store keeps one row per (workspace, messageId). */
 const ONCE_FOREVER =
   'ClickHouse stores a (workspace, messageId) once, ever (the load drops a stored one; the ReplacingMergeTree ' +
@@ -132,18 +131,6 @@ const clickhouseEngine: TestEngine = {
   openLog: async (store, dir, opts = {}) =>
     ENGINES.clickhouse.openLog(store, await clickhouseConfig(dir, opts), opts),
   skips: {
-    store: {
-      'dictionary: names per day, paths with their types, shares and examples, loaded once (from entries())':
-        DICTIONARY,
-      'dictionary: names per day, paths with their types, shares and examples, loaded once (from the dictionary hint)':
-        DICTIONARY,
-      'dictionary: a deletion recomputes its days and takes its paths, counts and examples out': DICTIONARY,
-      'violations: summed from stored events and refused items, per type, name and kind': DICTIONARY,
-      'plans: versions from 1 per workspace, the latest current, each workspace its own': PLANS,
-      'plansVersion moves with every saved version and a deleted workspace, and names the set of versions':
-        PLANS,
-      'deleteWorkspace removes its dictionary and its plans': `${DICTIONARY}; ${PLANS}`,
-    },
     log: {
       'forbidden keys are refused, even after a purge of everything': ONCE_FOREVER,
       'purge forgets only the keys first seen before its date, and says how many': ONCE_FOREVER,

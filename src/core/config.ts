@@ -60,6 +60,11 @@ export interface Config {
   clickhouseUser: string;
   clickhousePassword: string;
   /**
+   * Longest a read's statement waits for ClickHouse's answer, in ms; then it answers 503
+   * INTAKE_ERR_STORE_UNAVAILABLE (a frozen server accepts connections and never answers). Default 30000.
+   */
+  clickhouseTimeoutMs: number;
+  /**
    * WAL size at which a DuckDB commit checkpoints. Default 128MB: a safety net for large events; the store checkpoints every
    * duckdbCheckpointRows rows itself.
    */
@@ -136,6 +141,7 @@ const OPTIONS = {
   'clickhouse-database': { type: 'string', env: 'INTAKE_CLICKHOUSE_DATABASE' },
   'clickhouse-user': { type: 'string', env: 'INTAKE_CLICKHOUSE_USER' },
   'clickhouse-password': { type: 'string', env: 'INTAKE_CLICKHOUSE_PASSWORD' },
+  'clickhouse-timeout-ms': { type: 'string', env: 'INTAKE_CLICKHOUSE_TIMEOUT_MS' },
   'duckdb-checkpoint-rows': { type: 'string', env: 'INTAKE_DUCKDB_CHECKPOINT_ROWS' },
   'duckdb-threads': { type: 'string', env: 'INTAKE_DUCKDB_THREADS' },
   'geoip-dir': { type: 'string', env: 'INTAKE_GEOIP_DIR' },
@@ -325,6 +331,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     }),
     clickhouseUser: get('clickhouse-user') ?? 'default',
     clickhousePassword: get('clickhouse-password') ?? '',
+    clickhouseTimeoutMs: opt('clickhouse-timeout-ms', 30_000, (l, r) => int(l, r, 100, 3_600_000)),
     duckdbCheckpointRows: opt('duckdb-checkpoint-rows', 122_880, (l, r) => int(l, r, 0, 1_000_000_000)),
     duckdbThreads: opt('duckdb-threads', 2, (l, r) => int(l, r, 1, 256)),
     geoipDir: opt('geoip-dir', undefined as string | null | undefined, (_l, raw) =>

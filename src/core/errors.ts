@@ -112,7 +112,7 @@ export const ERRORS = {
   },
   INTAKE_ERR_STORE_UNAVAILABLE: {
     status: 503,
-    doc: 'Ingest: the log write failed, nothing was acknowledged (the file log refuses writes until the server restarts; on NATS JetStream, retry after `Retry-After` seconds). Reads: accepted events cannot be loaded yet; retry after `Retry-After` seconds.',
+    doc: 'Ingest: the log write failed, nothing was acknowledged (the file log refuses writes until the server restarts; on NATS JetStream, retry after `Retry-After` seconds). Reads: accepted events cannot be loaded yet, or the store (ClickHouse) cannot be reached or did not answer within `--clickhouse-timeout-ms`; retry after `Retry-After` seconds.',
   },
   INTAKE_ERR_SHUTTING_DOWN: {
     status: 503,
@@ -144,7 +144,7 @@ export const ERRORS = {
   },
   INTAKE_ERR_NOT_IMPLEMENTED: {
     status: 501,
-    doc: 'The store this server runs on does not do this yet (the ClickHouse store: POST /query, the data dictionary and tracking plans); the embedded store does.',
+    doc: 'The store this server runs on does not do this yet (the ClickHouse store: POST /query and insights); the embedded store does.',
   },
 } as const satisfies Record<string, ErrorDef>;
 

@@ -26,6 +26,7 @@ export type EngineConfig = Pick<
   | 'clickhouseDatabase'
   | 'clickhouseUser'
   | 'clickhousePassword'
+  | 'clickhouseTimeoutMs'
   | 'roles'
   | 'natsServers'
   | 'natsStream'
@@ -138,6 +139,7 @@ const openClickHouse = (config: EngineConfig) => {
     user: config.clickhouseUser,
     password: config.clickhousePassword,
     maxIdsPerPerson: config.maxIdsPerPerson,
+    timeoutMs: config.clickhouseTimeoutMs,
   });
 };
 

@@ -1,7 +1,8 @@
 // The store contract's parts for data governance: the data dictionary (what was seen, discovered as events are
 // loaded, read here) with the violations of the tracking plan, and the tracking plans' versions. store/types.ts
-// adds them to Store; each engine implements them (DuckDB: duckdb/dictionary.ts, duckdb/plans.ts).
-import type { DictionaryKind, JsonType } from '../pipeline/dictionary/observe.ts';
+// adds them to Store; each engine implements them (DuckDB: duckdb/dictionary.ts, duckdb/plans.ts; ClickHouse:
+// clickhouse/dictionary.ts, clickhouse/plans.ts).
+import { type DictionaryKind, type JsonType, typeCounts } from '../pipeline/dictionary/observe.ts';
 
 export type { DictionaryKind, JsonType } from '../pipeline/dictionary/observe.ts';
 
@@ -36,6 +37,39 @@ export interface PathSummary {
   examples: unknown[];
   firstSeen: Date;
   lastSeen: Date;
+}
+
+/** A stored example back as a value: examples are kept as JSON text (a string cut short may not parse). */
+function example(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A path's summary as every engine answers it, from its stored counts (types in JSON_TYPES order). */
+export function pathSummary(
+  p: {
+    path: string;
+    count: number;
+    types: readonly number[];
+    examples: readonly string[];
+    firstSeen: Date;
+    lastSeen: Date;
+  },
+  /** The name's events (or identify, group calls): what `share` divides by. */
+  total: number,
+): PathSummary {
+  return {
+    path: p.path,
+    count: p.count,
+    share: total > 0 ? Math.round((p.count / total) * 10_000) / 10_000 : 0,
+    types: typeCounts(p.types),
+    examples: p.examples.map(example),
+    firstSeen: p.firstSeen,
+    lastSeen: p.lastSeen,
+  };
 }
 
 export interface NameDetail extends NameSummary {

@@ -13,6 +13,8 @@ export interface ClickHouseServer {
   url: string;
   dir: string;
   pid: number;
+  /** Resolves when the server process has exited (however it ended). */
+  exited: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -75,7 +77,13 @@ const USERS = `<?xml version="1.0"?>
  * alive, and dies with the caller: when the caller exits, and, whatever way the caller ends (SIGKILL
  * included), within a second by a watchdog shell that also removes a temporary directory.
  */
-export async function startClickHouse(opts: { dir?: string } = {}): Promise<ClickHouseServer> {
+export async function startClickHouse(
+  opts: {
+    dir?: string;
+    /** Ports to listen on (a restart on the same ones, for clients that know the URL); default free ones. */
+    ports?: { http: number; tcp: number };
+  } = {},
+): Promise<ClickHouseServer> {
   const missing = clickhouseMissing();
   if (missing) throw new Error(missing);
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'intake-clickhouse-'));
@@ -83,8 +91,8 @@ export async function startClickHouse(opts: { dir?: string } = {}): Promise<Clic
   for (const d of ['log', 'data', 'tmp', 'user_files', 'format_schemas'])
     mkdirSync(join(dir, d), { recursive: true });
   for (let attempt = 0; ; attempt++) {
-    const httpPort = await freePort();
-    const tcpPort = await freePort();
+    const httpPort = opts.ports?.http ?? (await freePort());
+    const tcpPort = opts.ports?.tcp ?? (await freePort());
     writeFileSync(join(dir, 'config.xml'), config(dir, httpPort, tcpPort));
     writeFileSync(join(dir, 'users.xml'), USERS);
     const child: ChildProcess = spawn(CLICKHOUSE_SERVER, [`--config-file=${join(dir, 'config.xml')}`], {
@@ -116,9 +124,12 @@ export async function startClickHouse(opts: { dir?: string } = {}): Promise<Clic
       { stdio: 'ignore', detached: true },
     ).unref();
     let exited = false;
-    child.once('exit', () => {
-      exited = true;
-    });
+    const exitedP = new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        exited = true;
+        resolve();
+      }),
+    );
     const url = `http://127.0.0.1:${httpPort}`;
     const deadline = Date.now() + 30_000;
     while (!exited && Date.now() < deadline) {
@@ -136,7 +147,7 @@ export async function startClickHouse(opts: { dir?: string } = {}): Promise<Clic
           }).then(() => {
             if (owned) rmSync(dir, { recursive: true, force: true });
           });
-        return { url, dir, pid, stop };
+        return { url, dir, pid, exited: exitedP, stop };
       }
       await new Promise((r) => setTimeout(r, 100));
     }

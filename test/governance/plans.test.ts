@@ -3,7 +3,7 @@
 // and a plan change applying to the very next request.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { basic, bearer, KEYS, startTestApp, type TestApp } from '../helpers.ts';
+import { basic, bearer, KEYS, onEngine, startTestApp, type TestApp } from '../helpers.ts';
 
 const NOW = new Date('2026-04-10T08:00:00.000Z');
 let t: TestApp;
@@ -310,7 +310,24 @@ test('a client cannot set violationErrors itself', async () => {
   assert.equal((await contextOf('fake')).violationErrors, undefined);
 });
 
-test('violations are queryable: GET /events?violations, SQL, and GET /violations per name and kind', async () => {
+test(
+  'violations are queryable by SQL: the flagged events are those whose context holds violationErrors',
+  onEngine({
+    clickhouse: 'POST /query is not built on the ClickHouse store yet (it answers 501)',
+    cluster: 'POST /query is not built on the ClickHouse store yet (it answers 501)',
+  }),
+  async () => {
+    const flagged = await call('GET', '/events?violations=true&limit=1000', KEYS.read);
+    const sql = await call('POST', '/query', KEYS.read, {
+      sql: "SELECT count(*) AS n FROM events WHERE json_exists(context, '$.violationErrors')",
+      params: [],
+    });
+    assert.equal(sql.status, 200, JSON.stringify(sql.body));
+    assert.deepEqual(sql.body.rows, [[flagged.body.total]]);
+  },
+);
+
+test('violations are queryable: GET /events?violations and GET /violations per name and kind', async () => {
   const flagged = await call('GET', '/events?violations=true&limit=1000', KEYS.read);
   const clean = await call('GET', '/events?violations=false&limit=1000', KEYS.read);
   const all = await call('GET', '/events?limit=1000', KEYS.read);
@@ -318,13 +335,6 @@ test('violations are queryable: GET /events?violations, SQL, and GET /violations
   assert.equal((flagged.body.total as number) + (clean.body.total as number), all.body.total);
   for (const e of flagged.body.results as Json[]) assert.ok((e.context as Json).violationErrors);
   assert.equal((await call('GET', '/events?violations=maybe', KEYS.read)).status, 400);
-
-  const sql = await call('POST', '/query', KEYS.read, {
-    sql: "SELECT count(*) AS n FROM events WHERE json_exists(context, '$.violationErrors')",
-    params: [],
-  });
-  assert.equal(sql.status, 200, JSON.stringify(sql.body));
-  assert.deepEqual(sql.body.rows, [[flagged.body.total]]);
 
   const v = await call('GET', '/violations?type=track&event=Order%20Completed&kind=wrongType', KEYS.read);
   assert.equal(v.status, 200, JSON.stringify(v.body));

@@ -4,6 +4,7 @@ import type { Admin, ApiKey, StoreCounts, Workspace } from '../types.ts';
 import { maxVersion, readDocs, writeDoc } from './docs.ts';
 import { TOMBSTONE_SECONDS } from './erasure.ts';
 import type { ClickHouse } from './http.ts';
+import { countPlans } from './plans.ts';
 import { CHECKPOINT_SQL, VISIBLE_EVENTS } from './schema.ts';
 
 type WorkspaceDoc = Omit<Workspace, 'createdAt'> & { createdAt: string };
@@ -40,7 +41,7 @@ export class ClickHouseAdmin implements Admin {
         `(SELECT workspace_id, group_id, member_id FROM group_members WHERE seq <= ${cp}
           GROUP BY workspace_id, group_id, member_id)`,
       ),
-      planVersions: 0, // plans are not stored on ClickHouse yet
+      planVersions: await countPlans(this.ch),
       tombstones: await one(`dedupe_keys FINAL WHERE seen_s = ${TOMBSTONE_SECONDS}`),
     };
   }

@@ -4,9 +4,11 @@
 import { dedupeKey } from '../../core/dedupe.ts';
 import { uuidv7 } from '../../core/ids.ts';
 import type { DeletionJob } from '../types.ts';
+import { forgetEvents } from './dictionary.ts';
 import { readDocs, writeDoc } from './docs.ts';
 import { type ClickHouse, lit, litList } from './http.ts';
-import { mutationsDone } from './load.ts';
+import { checkpoint, mutationsDone } from './load.ts';
+import { dropClaims } from './plans.ts';
 import { VISIBLE_EVENTS } from './schema.ts';
 import { IDENTITIES } from './users.ts';
 
@@ -137,7 +139,9 @@ export async function runDeletion(
       (await ch.rows(`SELECT count() AS n FROM ${VISIBLE_EVENTS} WHERE ${mine}`))[0]?.n ?? 0,
     );
     const keys = messages.map((m) => dedupeKey(ws, m));
-    // Tombstones first: a crash after them re-runs the job, which finds them there (ReplacingMergeTree by key).
+    // The data dictionary first, while the events are there to walk (dictionary.ts: a re-run finishes it).
+    await forgetEvents(ch, ws, mine, jobId, await checkpoint(ch));
+    // Tombstones then: a crash after them re-runs the job, which finds them there (ReplacingMergeTree by key).
     await ch.insert(
       'dedupe_keys',
       keys.map((key) => ({ key, seen_s: TOMBSTONE_SECONDS })),
@@ -178,11 +182,15 @@ const WORKSPACE_TABLES = [
   'group_profiles',
   'group_members',
   'identity_refusals',
+  'dictionary_days',
+  'dictionary_paths',
+  'plans',
 ];
 
 export async function deleteWorkspace(ch: ClickHouse, id: string): Promise<boolean> {
   const found = (await readDocs(ch, 'workspace', { id })).length > 0;
   for (const table of WORKSPACE_TABLES) await deleteWhere(ch, table, `workspace_id = ${lit(id)}`);
+  await dropClaims(ch, id);
   for (const kind of ['key', 'deletion'] as const) {
     for (const d of await readDocs(ch, kind, { workspaceId: id }))
       await writeDoc(ch, kind, d.id, id, d.value, true);

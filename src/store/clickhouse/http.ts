@@ -3,6 +3,8 @@
 // `param_name`) fail there ("Unknown setting param_a"), so every value must be quoted here anyway (`lit`), and
 // what is left (a POST and a JSON parse) needs no dependency.
 
+import { IntakeError } from '../../core/errors.ts';
+
 export class ClickHouseError extends Error {
   constructor(
     message: string,
@@ -16,12 +18,41 @@ export class ClickHouseError extends Error {
   }
 }
 
+/**
+ * ClickHouse cannot be reached (refused, reset, or no answer to a SELECT in time): a coded 503 that a client
+ * retries (reads) and the loader retries with the same batch. The statement and the cause are kept for the log;
+ * the message a client sees names neither the server's address nor the SQL.
+ */
+export class ClickHouseUnavailable extends IntakeError {
+  constructor(
+    readonly why: string,
+    readonly sql: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      'INTAKE_ERR_STORE_UNAVAILABLE',
+      `the store (ClickHouse) cannot be reached: ${why}; retry`,
+      undefined,
+      {
+        'retry-after': '1',
+      },
+    );
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
 export interface ClickHouseOptions {
   /** Base URL of the HTTP interface, e.g. http://127.0.0.1:8123. */
   url: string;
   database: string;
   user?: string;
   password?: string;
+  /**
+   * Longest a SELECT waits for its answer, in ms; past it the read fails with ClickHouseUnavailable (503). A server
+   * that is stopped (SIGSTOP, a frozen VM) still accepts connections and never answers: without it a read hangs.
+   * Writes have none: a write given up on could still land after the load's cleanup (load.ts). Default 30000.
+   */
+  timeoutMs?: number;
 }
 
 export type ChRow = Record<string, unknown>;
@@ -49,6 +80,8 @@ function isClosedConnection(err: unknown): boolean {
   return ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED'].includes(cause?.code ?? '');
 }
 
+const DEFAULT_TIMEOUT_MS = 30_000;
+
 /** The largest statement text sent: 64 MiB. */
 const MAX_QUERY_BYTES = 64 * 1024 * 1024;
 
@@ -69,6 +102,7 @@ export class ClickHouse {
     body: string,
     settings: Record<string, string | number> = {},
     database: string | null = this.opts.database,
+    timeoutMs?: number,
   ): Promise<string> {
     const params = new URLSearchParams();
     if (database !== null) params.set('database', database);
@@ -77,21 +111,25 @@ export class ClickHouse {
     // loader retrying (bench/cluster.ts found it). An INSERT's data is not counted against it.
     params.set('max_query_size', String(MAX_QUERY_BYTES));
     for (const [k, v] of Object.entries(settings)) params.set(k, String(v));
+    const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
     let res: Response;
+    let text: string;
     for (let attempt = 0; ; attempt++) {
       try {
-        res = await fetch(`${this.base}/?${params}`, { method: 'POST', headers: this.headers, body });
+        res = await fetch(`${this.base}/?${params}`, { method: 'POST', headers: this.headers, body, signal });
+        text = await res.text();
         break;
       } catch (cause) {
         // A kept-alive connection the server closed meanwhile (its keep_alive_timeout is 3 s by default) fails
         // the next request on it: tried again once, on a new connection. Safe for every statement here: a
         // load's rows are idempotent (load.ts), a document version written twice is the same version.
         if (attempt === 0 && isClosedConnection(cause)) continue;
+        if ((cause as Error).name === 'TimeoutError')
+          throw new ClickHouseUnavailable(`no answer within ${timeoutMs} ms`, sql, { cause });
         const why = (cause as Error & { cause?: Error }).cause?.message ?? (cause as Error).message;
-        throw new ClickHouseError(`clickhouse unreachable at ${this.base}: ${why}`, sql, null, { cause });
+        throw new ClickHouseUnavailable(why.replaceAll(/\d+\.\d+\.\d+\.\d+:\d+/g, '').trim(), sql, { cause });
       }
     }
-    const text = await res.text();
     if (!res.ok) {
       const code = /Code: (\d+)/.exec(text);
       throw new ClickHouseError(
@@ -112,12 +150,21 @@ export class ClickHouse {
     await this.post(sql, sql, settings, database);
   }
 
+  /** Runs a SELECT in `format`, 64-bit integers as numbers, bounded by timeoutMs. */
+  private select(sql: string, format: string, settings: Record<string, string | number>): Promise<string> {
+    const text = `${sql}\nFORMAT ${format}`;
+    return this.post(
+      text,
+      text,
+      { output_format_json_quote_64bit_integers: 0, ...settings },
+      this.opts.database,
+      this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    );
+  }
+
   /** Runs a SELECT; rows as objects, 64-bit integers as numbers. */
   async rows(sql: string, settings: Record<string, string | number> = {}): Promise<ChRow[]> {
-    const text = await this.post(`${sql}\nFORMAT JSONEachRow`, `${sql}\nFORMAT JSONEachRow`, {
-      output_format_json_quote_64bit_integers: 0,
-      ...settings,
-    });
+    const text = await this.select(sql, 'JSONEachRow', settings);
     const out: ChRow[] = [];
     for (const line of text.split('\n')) if (line !== '') out.push(JSON.parse(line) as ChRow);
     return out;
@@ -128,10 +175,7 @@ export class ClickHouse {
     sql: string,
     settings: Record<string, string | number> = {},
   ): Promise<{ meta: Array<{ name: string; type: string }>; data: unknown[][] }> {
-    const text = await this.post(`${sql}\nFORMAT JSONCompact`, `${sql}\nFORMAT JSONCompact`, {
-      output_format_json_quote_64bit_integers: 0,
-      ...settings,
-    });
+    const text = await this.select(sql, 'JSONCompact', settings);
     return JSON.parse(text) as { meta: Array<{ name: string; type: string }>; data: unknown[][] };
   }
 

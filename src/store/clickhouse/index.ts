@@ -17,15 +17,17 @@ import type {
   Store,
 } from '../types.ts';
 import { ClickHouseAdmin } from './admin.ts';
+import * as dict from './dictionary-reads.ts';
 import * as del from './erasure.ts';
 import { exportEvents, listEvents, listRejected } from './events.ts';
 import { ClickHouse, type ClickHouseOptions } from './http.ts';
 import { clickhouseInsights } from './insights/index.ts';
 import { checkpoint, cleanup, loadBatch } from './load.ts';
+import * as plans from './plans.ts';
 import { TABLES, VISIBLE_EVENTS } from './schema.ts';
 import * as users from './users.ts';
 
-export { ClickHouse, ClickHouseError } from './http.ts';
+export { ClickHouse, ClickHouseError, ClickHouseUnavailable } from './http.ts';
 
 export interface ClickHouseStoreOptions extends ClickHouseOptions {
   /** Most ids (userIds, anonymousIds) one person may have; a link beyond it is refused. Default 100. */
@@ -61,6 +63,8 @@ export class ClickHouseStore implements Store {
   private readonly loads = new Serial();
   /** True when a load may have left rows above the checkpoint (at open, and after a load failed). */
   private dirty = true;
+  /** The dictionary's bounds of paths per name (dictionary.ts PathBounds), across this store's loads. */
+  private readonly pathBounds = new Map<string, number>();
   private tombstoneListeners: Array<(keys: string[]) => void> = [];
   private closed = false;
 
@@ -97,7 +101,7 @@ export class ClickHouseStore implements Store {
       this.loads.run(async () => {
         await this.clean();
         try {
-          await loadBatch(this.ch, batch, this.opts.maxIdsPerPerson ?? 100);
+          await loadBatch(this.ch, batch, this.opts.maxIdsPerPerson ?? 100, this.pathBounds);
         } catch (err) {
           this.dirty = true;
           // Leave nothing of it behind for the next load or a reader (readers skip it anyway: load.ts).
@@ -177,20 +181,21 @@ export class ClickHouseStore implements Store {
   readonly admin: Admin;
 
   readonly schema: SchemaReads = {
-    listNames: notYet('the data dictionary'),
-    getName: notYet('the data dictionary'),
-    listTraits: notYet('the data dictionary'),
-    seenSince: notYet('the data dictionary'),
-    violations: notYet('the data dictionary'),
+    listNames: (ws, q) => dict.listNames(this.ch, ws, q),
+    getName: (ws, kind, name, from) => dict.getName(this.ch, ws, kind, name, from),
+    listTraits: (ws, q) => dict.listTraits(this.ch, ws, q),
+    seenSince: (ws, since) => dict.seenSince(this.ch, ws, since),
+    violations: (ws, q) => dict.violations(this.ch, ws, q),
   };
 
+  /** Saves one at a time in this process (plans.ts settles saves on two nodes). */
+  private readonly saves = new Serial();
   readonly plans: PlanStore = {
-    savePlan: notYet('tracking plans'),
-    getPlan: notYet('tracking plans'),
-    listPlans: notYet('tracking plans'),
-    currentPlans: async () => [],
-    // No plan is ever stored here yet: the set of versions is always the empty one.
-    plansVersion: async () => '0:0',
+    savePlan: (ws, plan, at) => this.saves.run(() => plans.savePlan(this.ch, ws, plan, at)),
+    getPlan: (ws, version) => plans.getPlan(this.ch, ws, version),
+    listPlans: (ws) => plans.listPlans(this.ch, ws),
+    currentPlans: () => plans.currentPlans(this.ch),
+    plansVersion: () => plans.plansVersion(this.ch),
   };
 
   onTombstones(listener: (keys: string[]) => void): void {

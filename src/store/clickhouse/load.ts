@@ -1,7 +1,8 @@
 // Loading a batch of the ingest log into ClickHouse, exactly once without transactions.
 //
-// The order of writes: (1) the events not stored yet, (2) the rejections, (3) the profile changes as new
-// versions (profile-port.ts), every row carrying the batch's seq, then (4) one row of ingest_log with the seq:
+// The order of writes: (1) the events not stored yet, (2) the rejections, (3) the data dictionary's rows of the
+// events stored (dictionary.ts), the profile changes as new versions (profile-port.ts), every row carrying the
+// batch's seq, then (4) one row of ingest_log with the seq:
 // the commit point. Reads see only rows with seq at or below the checkpoint (max seq of ingest_log), so a load
 // that fails or is killed anywhere before (4) shows nothing. Before the next load, cleanup() deletes every row
 // above the checkpoint and waits for the deletion, so the re-load of the same batch starts from the committed
@@ -10,9 +11,11 @@
 // profile effects; the events table's ReplacingMergeTree on (workspace_id, message_id) and FINAL reads are the
 // last line of defence.
 import type { CanonicalEvent } from '../../core/event.ts';
+import { DictionaryBatch } from '../../pipeline/dictionary/observe.ts';
 import { applyProfiles } from '../../profiles/apply.ts';
 import { ProfileCaches } from '../../profiles/cache.ts';
 import type { LogBatch } from '../types.ts';
+import { addSummary, type PathBounds } from './dictionary.ts';
 import { type ClickHouse, lit, litList } from './http.ts';
 import { ClickHouseProfilePort } from './profile-port.ts';
 import { eventRow, rejectionRow } from './rows.ts';
@@ -68,7 +71,12 @@ async function stored(ch: ClickHouse, events: readonly CanonicalEvent[], cp: num
   return out;
 }
 
-export async function loadBatch(ch: ClickHouse, batch: LogBatch, maxIdsPerPerson: number): Promise<void> {
+export async function loadBatch(
+  ch: ClickHouse,
+  batch: LogBatch,
+  maxIdsPerPerson: number,
+  bounds: PathBounds = new Map(),
+): Promise<void> {
   const cp = await checkpoint(ch);
   if (batch.seq <= cp) return;
   const { events, rejected } = await batch.entries();
@@ -76,14 +84,20 @@ export async function loadBatch(ch: ClickHouse, batch: LogBatch, maxIdsPerPerson
   const known = events.length > 0 ? await stored(ch, events, cp) : new Set<string>();
   const fresh = new Set<string>();
   const rows = [];
+  const kept: CanonicalEvent[] = [];
   for (const e of events) {
     const k = `${e.workspaceId}\0${e.messageId.toWellFormed()}`;
     if (known.has(k) || fresh.has(k)) continue;
     fresh.add(k);
+    kept.push(e);
     rows.push(eventRow(e, batch.seq));
   }
   await ch.insert('events', rows);
   await ch.insert('rejected', rejectedRows);
+  // The log's summary when every event is stored; else the summary of those that are (a redelivery's are not).
+  const summary =
+    batch.dictionary && kept.length === events.length ? batch.dictionary : DictionaryBatch.of(kept);
+  await addSummary(ch, summary, batch.seq, cp, bounds);
   const profileEvents = batch.events.filter((e) =>
     fresh.has(`${e.workspaceId}\0${e.messageId.toWellFormed()}`),
   );

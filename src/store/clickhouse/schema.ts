@@ -55,6 +55,20 @@ export const TABLES: string[] = [
   `CREATE TABLE IF NOT EXISTS docs (
      kind String, id String, workspace_id String, doc String, deleted UInt8, version UInt64
    ) ENGINE = ReplacingMergeTree(version) ORDER BY (kind, id)`,
+  // The data dictionary (dictionary.ts): rows added up by key, each load's with its seq; a deletion's with its
+  // job.
+  `CREATE TABLE IF NOT EXISTS dictionary_days (
+     workspace_id String, kind String, name String, day Int32, count Int64, first_ms Int64, last_ms Int64,
+     seq UInt64, job String
+   ) ENGINE = MergeTree ORDER BY (workspace_id, kind, name, day)`,
+  `CREATE TABLE IF NOT EXISTS dictionary_paths (
+     workspace_id String, kind String, name String, path String, count Int64, types Array(Int64),
+     first_ms Int64, last_ms Int64, examples Array(String), seq UInt64, job String
+   ) ENGINE = MergeTree ORDER BY (workspace_id, kind, name, path)`,
+  // Tracking plans (plans.ts): a row per version, never changed.
+  `CREATE TABLE IF NOT EXISTS plans (
+     workspace_id String, version UInt32, created_ms Int64, plan String, id String
+   ) ENGINE = MergeTree ORDER BY (workspace_id, version)`,
 ];
 
 /** Tables a load writes with its seq, whose rows above the checkpoint a cleanup deletes. */
@@ -66,6 +80,8 @@ export const SEQ_TABLES = [
   'group_profiles',
   'group_members',
   'identity_refusals',
+  'dictionary_days',
+  'dictionary_paths',
 ] as const;
 
 /** The checkpoint as a scalar subquery, for reads. */

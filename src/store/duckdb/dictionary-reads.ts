@@ -3,17 +3,18 @@
 // time range: a deletion takes them away with the rows, and nothing is kept twice. Filtering on received_at
 // lets DuckDB skip whole row groups (rows are appended in the order they are received).
 import { type DuckDBValue, listValue } from '@duckdb/node-api';
-import { type DictionaryKind, dayOf, dayStart, typeCounts } from '../../pipeline/dictionary/observe.ts';
-import type {
-  DayCount,
-  NameDetail,
-  NameQuery,
-  NameSummary,
-  PathSummary,
-  TraitPage,
-  TraitQuery,
-  ViolationQuery,
-  ViolationSummary,
+import { type DictionaryKind, dayOf, dayStart } from '../../pipeline/dictionary/observe.ts';
+import {
+  type DayCount,
+  type NameDetail,
+  type NameQuery,
+  type NameSummary,
+  type PathSummary,
+  pathSummary,
+  type TraitPage,
+  type TraitQuery,
+  type ViolationQuery,
+  type ViolationSummary,
 } from '../governance.ts';
 import { type Db, date, type Row, strOrNull, ts } from './db.ts';
 import { NAME_SQL } from './dictionary.ts';
@@ -25,28 +26,18 @@ const ORDER: Record<NameQuery['orderBy'], string> = {
 };
 
 const dayText = (v: unknown): string => date(v).toISOString().slice(0, 10);
-const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
-
-function example(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-function toPath(r: Row, total: number): PathSummary {
-  const count = Number(r.count);
-  return {
-    path: String(r.path),
-    count,
-    share: total > 0 ? round4(count / total) : 0,
-    types: typeCounts((r.types as unknown[]).map(Number)),
-    examples: (r.examples as string[]).map(example),
-    firstSeen: date(r.first_seen),
-    lastSeen: date(r.last_seen),
-  };
-}
+const toPath = (r: Row, total: number): PathSummary =>
+  pathSummary(
+    {
+      path: String(r.path),
+      count: Number(r.count),
+      types: (r.types as unknown[]).map(Number),
+      examples: r.examples as string[],
+      firstSeen: date(r.first_seen),
+      lastSeen: date(r.last_seen),
+    },
+    total,
+  );
 
 async function volume(
   db: Db,

@@ -80,6 +80,37 @@ export function governanceContract({ test, withStore }: Part): void {
       }));
   }
 
+  test('dictionary: a name keeps about 1,000 paths: past them a load adds no new path, its known ones still count', () =>
+    withStore(async (store) => {
+      // 500 new paths a load (a summary holds 500 a name), in events of 200 at most (an event's bound).
+      const load = (seq: number, keys: string[]) =>
+        store.sink.load(
+          logBatch(
+            seq,
+            Array.from({ length: Math.ceil(keys.length / 200) }, (_, i) =>
+              event('w', `m${seq}-${i}`, {
+                userId: 'a',
+                event: 'Wide',
+                properties: Object.fromEntries(keys.slice(i * 200, i * 200 + 200).map((k) => [k, 1])),
+                timestamp: at(seq),
+              }),
+            ),
+          ),
+        );
+      const keys = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+      await load(1, keys('a', 500));
+      await load(2, keys('b', 10));
+      await load(3, keys('c', 500)); // 510 known: under the cap, all taken (1,010)
+      await load(4, [...keys('d', 5), 'a0']); // past the cap: the new ones are not taken, a0 counts
+      const wide = await store.schema.getName('w', 'track', 'Wide', at(0));
+      assert.equal(wide?.properties.length, 1010);
+      assert.equal(wide?.properties.find((p) => p.path === 'a0')?.count, 2);
+      assert.equal(
+        wide?.properties.some((p) => p.path.startsWith('d')),
+        false,
+      );
+    }));
+
   test('dictionary: a deletion recomputes its days and takes its paths, counts and examples out', () =>
     withStore(async (store) => {
       await store.sink.load(logBatch(1, EVENTS('w')));
