@@ -64,6 +64,8 @@ export function tempDir(prefix = 'intake-test-'): string {
 
 export interface TestAppOptions {
   dataDir?: string;
+  /** The engine, where a test needs one whatever INTAKE_TEST_ENGINE says (default TEST_ENGINE). */
+  engine?: EngineName;
   /** --role (default every role). */
   roles?: Role[];
   bodyLimit?: number;
@@ -93,11 +95,12 @@ export function testGeoReader(): Promise<GeoReader> {
 
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = opts.dataDir ?? tempDir();
+  const engine = opts.engine ?? TEST_ENGINE;
   // The defaults of `intake start`, with the test's options over them.
   const config = {
     ...loadConfig([], {}),
     // INTAKE_TEST_ENGINE=nats: the test process's NATS cluster, a stream of the data directory's own.
-    ...(TEST_ENGINE === 'nats' || TEST_ENGINE === 'cluster'
+    ...(engine === 'nats' || engine === 'cluster'
       ? { natsServers: (await testCluster()).split(','), natsStream: streamFor(dataDir) }
       : {}),
     dataDir,
@@ -112,7 +115,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     queryTimeoutMs: opts.queryTimeoutMs ?? 10_000,
     ...(opts.roles ? { roles: opts.roles } : {}),
   };
-  if (TEST_ENGINE === 'clickhouse' || TEST_ENGINE === 'cluster') {
+  if (engine === 'clickhouse' || engine === 'cluster') {
     // The test process's clickhouse-server (test/engines.ts), a database per data directory.
     Object.assign(config, {
       clickhouseUrl: await testClickHouseUrl(),
@@ -120,7 +123,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     });
   }
   const rt = await openRuntime(config, {
-    engine: TEST_ENGINE,
+    engine,
     storeHooks: opts.store,
     bootstrapKeys: KEYS,
     now: opts.now,

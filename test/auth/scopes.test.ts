@@ -6,7 +6,15 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { hashSecret } from '../../src/auth/keys.ts';
-import { basic, bearer, KEYS, startTestApp, type TestApp, tempDir } from '../helpers.ts';
+import { basic, bearer, KEYS, onEngine, startTestApp, type TestApp, tempDir } from '../helpers.ts';
+
+/** What the scopes.test.ts tests below check that only the embedded engine has. */
+const DUCKDB_ONLY = onEngine({
+  clickhouse:
+    "it writes keys the way versions before scopes did, straight into the embedded engine's DuckDB file",
+  cluster:
+    "it writes keys the way versions before scopes did, straight into the embedded engine's DuckDB file",
+});
 
 let t: TestApp;
 let ws = '';
@@ -203,63 +211,67 @@ test("the workspace's rate limit applies to keys that ingest and cannot change i
   }
 });
 
-test('keys stored before scopes keep their kind as its preset; a private key is bootstrapped only when given', async () => {
-  const dataDir = tempDir();
-  // The tables as the release before scopes made them: api_keys with `access` but no `scopes`.
-  const db = await DuckDBInstance.create(join(dataDir, 'intake.duckdb'));
-  const conn = await db.connect();
-  await conn.run(`CREATE TABLE workspaces (
+test(
+  'keys stored before scopes keep their kind as its preset; a private key is bootstrapped only when given',
+  DUCKDB_ONLY,
+  async () => {
+    const dataDir = tempDir();
+    // The tables as the release before scopes made them: api_keys with `access` but no `scopes`.
+    const db = await DuckDBInstance.create(join(dataDir, 'intake.duckdb'));
+    const conn = await db.connect();
+    await conn.run(`CREATE TABLE workspaces (
      id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, settings JSON)`);
-  await conn.run(`CREATE TABLE api_keys (
+    await conn.run(`CREATE TABLE api_keys (
      id VARCHAR PRIMARY KEY, workspace_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
      prefix VARCHAR NOT NULL, hash VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP,
      access JSON)`);
-  await conn.run(`INSERT INTO workspaces VALUES ('ws-old', 'default', TIMESTAMP '2025-01-01', NULL)`);
-  for (const kind of ['write', 'read', 'admin'] as const) {
-    await conn.run(
-      `INSERT INTO api_keys VALUES ('key-${kind}', 'ws-old', '${kind}', 'old', 'test', '${hashSecret(KEYS[kind])}', TIMESTAMP '2025-01-01', NULL, NULL)`,
-    );
-  }
-  conn.closeSync();
-  db.closeSync();
+    await conn.run(`INSERT INTO workspaces VALUES ('ws-old', 'default', TIMESTAMP '2025-01-01', NULL)`);
+    for (const kind of ['write', 'read', 'admin'] as const) {
+      await conn.run(
+        `INSERT INTO api_keys VALUES ('key-${kind}', 'ws-old', '${kind}', 'old', 'test', '${hashSecret(KEYS[kind])}', TIMESTAMP '2025-01-01', NULL, NULL)`,
+      );
+    }
+    conn.closeSync();
+    db.closeSync();
 
-  const old = await startTestApp({ dataDir });
-  try {
-    const keys = await old.keys.listKeys('ws-old');
-    const scopes = Object.fromEntries(keys.map((k) => [k.id, [k.kind, k.scopes]]));
-    assert.deepEqual(scopes, {
-      'key-write': ['write', ['ingest']],
-      'key-read': ['read', ['read', 'query']],
-      'key-admin': ['admin', ['ingest', 'read', 'query', 'manage', 'admin']],
-    });
-    assert.deepEqual(old.keys.getWorkspace('ws-old')?.properties, {});
-    const track = await old.app.inject({
-      method: 'POST',
-      url: '/v1/track',
-      headers: { authorization: basic(KEYS.write) },
-      payload: { userId: 'u', event: 'E' },
-    });
-    assert.equal(track.statusCode, 200);
-    const read = await old.app.inject({
-      method: 'GET',
-      url: '/events',
-      headers: { authorization: bearer(KEYS.read) },
-    });
-    assert.equal(read.json().total, 1);
-    assert.ok(!keys.some((k) => k.kind === 'private'), 'no private key unless one is given');
-  } finally {
-    await old.close();
-  }
+    const old = await startTestApp({ dataDir });
+    try {
+      const keys = await old.keys.listKeys('ws-old');
+      const scopes = Object.fromEntries(keys.map((k) => [k.id, [k.kind, k.scopes]]));
+      assert.deepEqual(scopes, {
+        'key-write': ['write', ['ingest']],
+        'key-read': ['read', ['read', 'query']],
+        'key-admin': ['admin', ['ingest', 'read', 'query', 'manage', 'admin']],
+      });
+      assert.deepEqual(old.keys.getWorkspace('ws-old')?.properties, {});
+      const track = await old.app.inject({
+        method: 'POST',
+        url: '/v1/track',
+        headers: { authorization: basic(KEYS.write) },
+        payload: { userId: 'u', event: 'E' },
+      });
+      assert.equal(track.statusCode, 200);
+      const read = await old.app.inject({
+        method: 'GET',
+        url: '/events',
+        headers: { authorization: bearer(KEYS.read) },
+      });
+      assert.equal(read.json().total, 1);
+      assert.ok(!keys.some((k) => k.kind === 'private'), 'no private key unless one is given');
+    } finally {
+      await old.close();
+    }
 
-  // INTAKE_PRIVATE_KEY given: the default workspace gets it.
-  const { bootstrap } = await import('../../src/auth/keys.ts');
-  const again = await startTestApp({ dataDir });
-  try {
-    await bootstrap(again.keys, { private: 'trench-private-key' });
-    const priv = again.keys.resolve('trench-private-key');
-    assert.deepEqual([priv?.kind, priv?.workspaceId], ['private', 'ws-old']);
-  } finally {
-    await again.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-});
+    // INTAKE_PRIVATE_KEY given: the default workspace gets it.
+    const { bootstrap } = await import('../../src/auth/keys.ts');
+    const again = await startTestApp({ dataDir });
+    try {
+      await bootstrap(again.keys, { private: 'trench-private-key' });
+      const priv = again.keys.resolve('trench-private-key');
+      assert.deepEqual([priv?.kind, priv?.workspaceId], ['private', 'ws-old']);
+    } finally {
+      await again.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+);

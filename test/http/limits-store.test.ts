@@ -7,7 +7,13 @@ import { test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Analytics } from '@segment/analytics-node';
 import { hashSecret } from '../../src/auth/keys.ts';
-import { allEvents, basic, bearer, KEYS, startTestApp, type TestApp, tempDir } from '../helpers.ts';
+import { allEvents, basic, bearer, KEYS, onEngine, startTestApp, type TestApp, tempDir } from '../helpers.ts';
+
+/** What the limits-store.test.ts tests below check that only the embedded engine has. */
+const DUCKDB_ONLY = onEngine({
+  clickhouse: "it makes a data directory of an older version, straight in the embedded engine's DuckDB file",
+  cluster: "it makes a data directory of an older version, straight in the embedded engine's DuckDB file",
+});
 
 const admin = { authorization: bearer(KEYS.admin) };
 const track = (t: TestApp, key: string, headers: Record<string, string> = {}) =>
@@ -79,45 +85,53 @@ test('workspace limits and key lists survive a restart and are enforced after it
   }
 });
 
-test('a data directory made before keys had lists opens; its keys have none until set', async () => {
-  const dataDir = tempDir();
-  // The tables as the previous release created them, with the default workspace and its write key.
-  const db = await DuckDBInstance.create(join(dataDir, 'intake.duckdb'));
-  const conn = await db.connect();
-  await conn.run(`CREATE TABLE workspaces (
+test(
+  'a data directory made before keys had lists opens; its keys have none until set',
+  DUCKDB_ONLY,
+  async () => {
+    const dataDir = tempDir();
+    // The tables as the previous release created them, with the default workspace and its write key.
+    const db = await DuckDBInstance.create(join(dataDir, 'intake.duckdb'));
+    const conn = await db.connect();
+    await conn.run(`CREATE TABLE workspaces (
      id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, settings JSON)`);
-  await conn.run(`CREATE TABLE api_keys (
+    await conn.run(`CREATE TABLE api_keys (
      id VARCHAR PRIMARY KEY, workspace_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, name VARCHAR NOT NULL,
      prefix VARCHAR NOT NULL, hash VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)`);
-  await conn.run(
-    `INSERT INTO workspaces VALUES ('ws-old', 'default', TIMESTAMP '2025-01-01', '{"geo":true,"anonymizeIp":false}')`,
-  );
-  await conn.run(
-    `INSERT INTO api_keys VALUES ('key-old', 'ws-old', 'write', 'old', 'test', '${hashSecret(KEYS.write)}', TIMESTAMP '2025-01-01', NULL)`,
-  );
-  conn.closeSync();
-  db.closeSync();
+    await conn.run(
+      `INSERT INTO workspaces VALUES ('ws-old', 'default', TIMESTAMP '2025-01-01', '{"geo":true,"anonymizeIp":false}')`,
+    );
+    await conn.run(
+      `INSERT INTO api_keys VALUES ('key-old', 'ws-old', 'write', 'old', 'test', '${hashSecret(KEYS.write)}', TIMESTAMP '2025-01-01', NULL)`,
+    );
+    conn.closeSync();
+    db.closeSync();
 
-  const t = await startTestApp({ dataDir });
-  try {
-    assert.equal(wsOf(t), 'ws-old');
-    assert.equal((await track(t, KEYS.write, { origin: 'https://any.example' })).statusCode, 200);
-    const keys = await t.app.inject({ method: 'GET', url: '/admin/workspaces/ws-old/keys', headers: admin });
-    const old = (keys.json().results as Array<Record<string, unknown>>).find((k) => k.id === 'key-old');
-    assert.deepEqual([old?.allowedOrigins, old?.allowedIps, old?.rateLimit], [[], [], null]);
-    const p = await t.app.inject({
-      method: 'PATCH',
-      url: '/admin/workspaces/ws-old/keys/key-old',
-      headers: admin,
-      payload: { allowedOrigins: ['https://shop.example.com'] },
-    });
-    assert.equal(p.statusCode, 200, p.body);
-    assert.equal((await track(t, KEYS.write, { origin: 'https://any.example' })).statusCode, 403);
-  } finally {
-    await t.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-});
+    const t = await startTestApp({ dataDir });
+    try {
+      assert.equal(wsOf(t), 'ws-old');
+      assert.equal((await track(t, KEYS.write, { origin: 'https://any.example' })).statusCode, 200);
+      const keys = await t.app.inject({
+        method: 'GET',
+        url: '/admin/workspaces/ws-old/keys',
+        headers: admin,
+      });
+      const old = (keys.json().results as Array<Record<string, unknown>>).find((k) => k.id === 'key-old');
+      assert.deepEqual([old?.allowedOrigins, old?.allowedIps, old?.rateLimit], [[], [], null]);
+      const p = await t.app.inject({
+        method: 'PATCH',
+        url: '/admin/workspaces/ws-old/keys/key-old',
+        headers: admin,
+        payload: { allowedOrigins: ['https://shop.example.com'] },
+      });
+      assert.equal(p.statusCode, 200, p.body);
+      assert.equal((await track(t, KEYS.write, { origin: 'https://any.example' })).statusCode, 403);
+    } finally {
+      await t.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+);
 
 test('analytics-node over a real socket waits out Retry-After and resends: every event stored once', async () => {
   const t = await startTestApp();

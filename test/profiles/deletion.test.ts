@@ -5,8 +5,15 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { allEvents, basic, bearer, KEYS, startTestApp, type TestApp, tempDir } from '../helpers.ts';
+import { allEvents, basic, bearer, KEYS, onEngine, startTestApp, type TestApp, tempDir } from '../helpers.ts';
 import { at, get, type Item, send } from './util.ts';
+
+/** What the deletion.test.ts tests below check that only the embedded engine has. */
+const FILE_ONLY = onEngine({
+  clickhouse:
+    "it reads the embedded engine's DuckDB file (the deleted bytes, the file's inode across a purge)",
+  cluster: "it reads the embedded engine's DuckDB file (the deleted bytes, the file's inode across a purge)",
+});
 
 const dataDir = tempDir('intake-deletion-');
 after(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -107,121 +114,129 @@ async function deleteUser(t: TestApp, id: string): Promise<Record<string, unknow
   throw new Error('deletion did not finish');
 }
 
-test('a deleted user is gone from every API, from the file, and stays gone when old batches are replayed', async () => {
-  let t = await startTestApp({ dataDir });
-  try {
-    await send(t.app, victimBatch);
-    await send(t.app, keeperBatch);
-    // An invalid item of the victim's, kept at GET /rejected with its payload.
-    const bad = await t.app.inject({
-      method: 'POST',
-      url: '/v1/batch',
-      headers: { authorization: basic(KEYS.write) },
-      payload: {
-        batch: [{ type: 'track', userId: 'user-v', properties: { x: marker }, messageId: 'v-bad' }],
-      },
-    });
-    assert.equal(bad.json().rejected.length, 1);
+test(
+  'a deleted user is gone from every API, from the file, and stays gone when old batches are replayed',
+  FILE_ONLY,
+  async () => {
+    let t = await startTestApp({ dataDir });
+    try {
+      await send(t.app, victimBatch);
+      await send(t.app, keeperBatch);
+      // An invalid item of the victim's, kept at GET /rejected with its payload.
+      const bad = await t.app.inject({
+        method: 'POST',
+        url: '/v1/batch',
+        headers: { authorization: basic(KEYS.write) },
+        payload: {
+          batch: [{ type: 'track', userId: 'user-v', properties: { x: marker }, messageId: 'v-bad' }],
+        },
+      });
+      assert.equal(bad.json().rejected.length, 1);
 
-    assert.match(await everything(t), new RegExp(marker), 'the victim is visible before');
-    assert.equal((await get(t.app, '/users/anon-v')).body.id, 'user-v');
-    await t.close(); // checkpoint: the rows are in the file now
-    assert.ok(
-      fileBytes().includes(marker),
-      'the file holds the victim before deletion (so the check below can fail)',
-    );
-    t = await startTestApp({ dataDir });
+      assert.match(await everything(t), new RegExp(marker), 'the victim is visible before');
+      assert.equal((await get(t.app, '/users/anon-v')).body.id, 'user-v');
+      await t.close(); // checkpoint: the rows are in the file now
+      assert.ok(
+        fileBytes().includes(marker),
+        'the file holds the victim before deletion (so the check below can fail)',
+      );
+      t = await startTestApp({ dataDir });
 
-    const job = await deleteUser(t, 'anon-v'); // any linked id
-    assert.equal(job.status, 'done', JSON.stringify(job));
-    assert.equal(job.eventsDeleted, 4);
-    assert.equal(job.idsDeleted, 2);
-    assert.equal(job.erasedAt, null, 'the bytes wait for the purge');
+      const job = await deleteUser(t, 'anon-v'); // any linked id
+      assert.equal(job.status, 'done', JSON.stringify(job));
+      assert.equal(job.eventsDeleted, 4);
+      assert.equal(job.idsDeleted, 2);
+      assert.equal(job.erasedAt, null, 'the bytes wait for the purge');
 
-    const after = await everything(t);
-    assert.doesNotMatch(after, new RegExp(marker));
-    assert.doesNotMatch(after, /user-v|anon-v/);
-    assert.match(after, new RegExp(keeper), 'other users are untouched');
-    for (const url of ['/users/user-v', '/users/anon-v', '/users/user-v/events', '/profile/user-v']) {
-      assert.equal((await get(t.app, url)).status, 404, url);
+      const after = await everything(t);
+      assert.doesNotMatch(after, new RegExp(marker));
+      assert.doesNotMatch(after, /user-v|anon-v/);
+      assert.match(after, new RegExp(keeper), 'other users are untouched');
+      for (const url of ['/users/user-v', '/users/anon-v', '/users/user-v/events', '/profile/user-v']) {
+        assert.equal((await get(t.app, url)).status, 404, url);
+      }
+      assert.deepEqual((await get(t.app, '/groups/acme')).body.memberCount, 1);
+
+      // A retry of the old batch is acknowledged as duplicates and stores nothing, even after the window purge.
+      await t.log.purge(new Date(Date.UTC(9000, 0, 1)));
+      const replay = await t.app.inject({
+        method: 'POST',
+        url: '/v1/batch',
+        headers: { authorization: basic(KEYS.write) },
+        payload: { batch: victimBatch },
+      });
+      assert.equal(replay.statusCode, 200);
+      assert.equal(replay.json().duplicates, victimBatch.length);
+      assert.equal(replay.json().accepted, 0);
+      assert.doesNotMatch(await everything(t), new RegExp(marker));
+      assert.equal((await get(t.app, '/users/user-v')).status, 404);
+      // The keeper's messageIds were purged with the window (no tombstone): a retry of theirs is stored again.
+      await send(t.app, keeperBatch.slice(0, 1));
+      assert.equal((await allEvents(t.app, KEYS.read, 'messageId=k-1')).length, 2);
+
+      // The purge, on demand: one rewrite, for this deletion.
+      const purged = await purge(t);
+      assert.equal(purged.rewritten, true, JSON.stringify(purged));
+      assert.equal(purged.deletions, 1);
+      const erased = (await get(t.app, `/deletions/${job.id}`)).body;
+      assert.ok(typeof erased.erasedAt === 'string' && erased.erasedAt >= String(job.finishedAt));
+      assert.equal((await purge(t)).rewritten, false, 'nothing left to purge');
+    } finally {
+      await t.close();
     }
-    assert.deepEqual((await get(t.app, '/groups/acme')).body.memberCount, 1);
 
-    // A retry of the old batch is acknowledged as duplicates and stores nothing, even after the window purge.
-    await t.log.purge(new Date(Date.UTC(9000, 0, 1)));
-    const replay = await t.app.inject({
-      method: 'POST',
-      url: '/v1/batch',
-      headers: { authorization: basic(KEYS.write) },
-      payload: { batch: victimBatch },
-    });
-    assert.equal(replay.statusCode, 200);
-    assert.equal(replay.json().duplicates, victimBatch.length);
-    assert.equal(replay.json().accepted, 0);
-    assert.doesNotMatch(await everything(t), new RegExp(marker));
-    assert.equal((await get(t.app, '/users/user-v')).status, 404);
-    // The keeper's messageIds were purged with the window (no tombstone): a retry of theirs is stored again.
-    await send(t.app, keeperBatch.slice(0, 1));
-    assert.equal((await allEvents(t.app, KEYS.read, 'messageId=k-1')).length, 2);
+    const bytes = fileBytes();
+    assert.ok(bytes.includes(keeper), 'the file is readable by this check: the keeper is still in it');
+    assert.ok(!bytes.includes(marker), 'no byte of the victim left in the database file');
 
-    // The purge, on demand: one rewrite, for this deletion.
-    const purged = await purge(t);
-    assert.equal(purged.rewritten, true, JSON.stringify(purged));
-    assert.equal(purged.deletions, 1);
-    const erased = (await get(t.app, `/deletions/${job.id}`)).body;
-    assert.ok(typeof erased.erasedAt === 'string' && erased.erasedAt >= String(job.finishedAt));
-    assert.equal((await purge(t)).rewritten, false, 'nothing left to purge');
-  } finally {
-    await t.close();
-  }
+    // The rewritten file opens and holds the rest.
+    const reopened = await startTestApp({ dataDir });
+    try {
+      assert.equal((await get(reopened.app, '/users/user-k')).status, 200);
+      assert.equal((await get(reopened.app, '/users/user-v')).status, 404);
+      // The tombstones are read back at start: after a restart the old batch is still refused.
+      const replay = await reopened.app.inject({
+        method: 'POST',
+        url: '/v1/batch',
+        headers: { authorization: basic(KEYS.write) },
+        payload: { batch: victimBatch },
+      });
+      assert.equal(replay.json().duplicates, victimBatch.length);
+    } finally {
+      await reopened.close();
+    }
+  },
+);
 
-  const bytes = fileBytes();
-  assert.ok(bytes.includes(keeper), 'the file is readable by this check: the keeper is still in it');
-  assert.ok(!bytes.includes(marker), 'no byte of the victim left in the database file');
-
-  // The rewritten file opens and holds the rest.
-  const reopened = await startTestApp({ dataDir });
-  try {
-    assert.equal((await get(reopened.app, '/users/user-k')).status, 200);
-    assert.equal((await get(reopened.app, '/users/user-v')).status, 404);
-    // The tombstones are read back at start: after a restart the old batch is still refused.
-    const replay = await reopened.app.inject({
-      method: 'POST',
-      url: '/v1/batch',
-      headers: { authorization: basic(KEYS.write) },
-      payload: { batch: victimBatch },
-    });
-    assert.equal(replay.json().duplicates, victimBatch.length);
-  } finally {
-    await reopened.close();
-  }
-});
-
-test('deletion needs an admin key; deleting an unknown id completes with nothing deleted and no rewrite', async () => {
-  const t = await startTestApp();
-  const file = join(t.dataDir, 'intake.duckdb');
-  try {
-    const res = await t.app.inject({
-      method: 'DELETE',
-      url: '/users/x',
-      headers: { authorization: bearer(KEYS.read) },
-    });
-    assert.equal(res.statusCode, 403);
-    assert.equal(res.json().code, 'INTAKE_ERR_WRONG_KEY_KIND');
-    assert.equal((await get(t.app, '/deletions/nope')).status, 404);
-    await send(t.app, keeperBatch);
-    const inode = statSync(file).ino;
-    // An id with no profile and no events: the job still completes, with nothing to delete, nothing to erase.
-    const job = await deleteUser(t, 'nobody-at-all');
-    assert.deepEqual([job.status, job.eventsDeleted, job.idsDeleted], ['done', 0, 0]);
-    assert.equal(statSync(file).ino, inode, 'the database file was not rewritten');
-    assert.equal(job.erasedAt, job.finishedAt, 'erased at once: the file holds nothing of it');
-    const status = (await get(t.app, '/admin/purge', KEYS.admin)).body;
-    assert.deepEqual([status.waiting, status.dueBy], [0, null]);
-    const purged = await purge(t);
-    assert.deepEqual([purged.rewritten, purged.deletions], [false, 0]);
-    assert.equal(statSync(file).ino, inode, 'nor by the purge');
-  } finally {
-    await t.close();
-  }
-});
+test(
+  'deletion needs an admin key; deleting an unknown id completes with nothing deleted and no rewrite',
+  FILE_ONLY,
+  async () => {
+    const t = await startTestApp();
+    const file = join(t.dataDir, 'intake.duckdb');
+    try {
+      const res = await t.app.inject({
+        method: 'DELETE',
+        url: '/users/x',
+        headers: { authorization: bearer(KEYS.read) },
+      });
+      assert.equal(res.statusCode, 403);
+      assert.equal(res.json().code, 'INTAKE_ERR_WRONG_KEY_KIND');
+      assert.equal((await get(t.app, '/deletions/nope')).status, 404);
+      await send(t.app, keeperBatch);
+      const inode = statSync(file).ino;
+      // An id with no profile and no events: the job still completes, with nothing to delete, nothing to erase.
+      const job = await deleteUser(t, 'nobody-at-all');
+      assert.deepEqual([job.status, job.eventsDeleted, job.idsDeleted], ['done', 0, 0]);
+      assert.equal(statSync(file).ino, inode, 'the database file was not rewritten');
+      assert.equal(job.erasedAt, job.finishedAt, 'erased at once: the file holds nothing of it');
+      const status = (await get(t.app, '/admin/purge', KEYS.admin)).body;
+      assert.deepEqual([status.waiting, status.dueBy], [0, null]);
+      const purged = await purge(t);
+      assert.deepEqual([purged.rewritten, purged.deletions], [false, 0]);
+      assert.equal(statSync(file).ino, inode, 'nor by the purge');
+    } finally {
+      await t.close();
+    }
+  },
+);

@@ -31,7 +31,7 @@ let otherWs = '';
 
 before(async () => {
   sourceDir = newDir();
-  const t = await startTestApp({ dataDir: sourceDir });
+  const t = await startTestApp({ dataDir: sourceDir, engine: 'embedded' }); // what `intake migrate` moves
   try {
     const inject = async (method: 'POST' | 'PUT' | 'DELETE', url: string, key: string, payload?: object) => {
       const res = await t.app.inject({ method, url, headers: { authorization: bearer(key) }, payload });
