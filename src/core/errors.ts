@@ -76,6 +76,10 @@ export const ERRORS = {
     status: 400,
     doc: 'The engine refused the query while running it (unknown column, bad cast, ...); the message says why.',
   },
+  INTAKE_ERR_QUERY_UNSUPPORTED: {
+    status: 400,
+    doc: 'The SQL uses a function or construct that the cluster engine (ClickHouse) cannot run with the same meaning (window functions, JSON paths, more than one JOIN in one SELECT, ...); the message names it. The embedded engine runs it.',
+  },
   INTAKE_ERR_QUERY_TIMEOUT: { status: 400, doc: 'The query ran past its time limit and was stopped.' },
   INTAKE_ERR_QUERY_TOO_LARGE: {
     status: 400,

@@ -13,7 +13,9 @@ import type {
   ProfileReads,
   PurgeStatus,
   SchemaReads,
+  SqlColumn,
   SqlReads,
+  SqlValue,
   Store,
 } from '../types.ts';
 import { ClickHouseAdmin } from './admin.ts';
@@ -22,6 +24,7 @@ import { exportEvents, listEvents, listRejected } from './events.ts';
 import { ClickHouse, type ClickHouseOptions } from './http.ts';
 import { checkpoint, cleanup, loadBatch } from './load.ts';
 import { TABLES, VISIBLE_EVENTS } from './schema.ts';
+import { runSql } from './sql/run.ts';
 import * as users from './users.ts';
 
 export { ClickHouse, ClickHouseError } from './http.ts';
@@ -136,7 +139,23 @@ export class ClickHouseStore implements Store {
     getDeletion: (ws, id) => del.getDeletion(this.ch, ws, id),
   };
 
-  readonly sql: SqlReads = { query: notYet('SQL'), stream: notYet('SQL') };
+  readonly sql: SqlReads = {
+    query: async (ws, q) => {
+      let columns: SqlColumn[] = [];
+      const rows: SqlValue[][] = [];
+      const { truncated } = await runSql(this.ch, ws, q, {
+        onColumns: (c) => {
+          columns = c;
+        },
+        onRows: (r) => {
+          for (const row of r) rows.push(row);
+          return true;
+        },
+      });
+      return { columns, rows, truncated };
+    },
+    stream: (ws, q, out) => runSql(this.ch, ws, q, out),
+  };
   readonly insights: InsightReads = {
     trends: notYet('insights'),
     funnels: notYet('insights'),
