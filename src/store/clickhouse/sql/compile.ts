@@ -11,10 +11,21 @@
 // WHERE event = 'x'` reads the column on DuckDB), under an outer SELECT renaming them to the item's names.
 import { IntakeError } from '../../../core/errors.ts';
 import { lit } from '../http.ts';
+import { FUNCTIONS as TRENCH_JSON, kindOfType } from '../../duckdb/sql/clickhouse.ts';
 import { FUNCTIONS, stringConstant, Unsupported } from './functions.ts';
+import { JsonPaths, type Step, trenchKind, withValue } from './json.ts';
 import { VIEW_COLUMNS, viewOf } from './views.ts';
 
 type Json = Record<string, unknown>;
+
+/**
+ * Where a rewritten Trench call (duckdb/sql/clickhouse.ts turns JSONExtractString(...) into DuckDB's expression,
+ * which the binder types) keeps the call as written: its name and arguments, which this compiler renders.
+ */
+export const ORIGINAL = '__intake_original_call';
+
+/** Intake's JSON operators and functions that read one path. */
+const INTAKE_JSON = new Set(['->', '->>', 'json_extract', 'json_extract_string', 'json_extract_path', 'json_extract_path_text']);
 
 /** A coded 400 for what the cluster engine cannot run faithfully. */
 export const unsupported = (what: string) =>
@@ -105,6 +116,8 @@ function timeText(s: string): string | undefined {
 class Compiler {
   private n = 0;
   private readonly ctes = new Map<string, Query>();
+  private readonly fresh = () => `__intake_j${this.n++}`;
+  private readonly json = new JsonPaths(this.fresh);
 
   constructor(private readonly workspaceId: string) {}
 
@@ -354,6 +367,8 @@ class Compiler {
   }
 
   expr(e: Json, ctx: Context): string {
+    const original = e[ORIGINAL] as { name: string; args: Json[] } | undefined;
+    if (original) return this.trenchJson(original.name, original.args, ctx);
     const cls = String(e.class);
     switch (cls) {
       case 'CONSTANT':
@@ -418,6 +433,7 @@ class Compiler {
       if (name !== 'count' || args.length !== 1) throw unsupported(`${name}(DISTINCT ...)`);
       return `count(DISTINCT ${args[0]})`;
     }
+    if (INTAKE_JSON.has(name)) return this.intakeJson(name, nodes, args);
     const f = FUNCTIONS.get(name);
     if (f === undefined) throw unsupported(`the function ${name}()`);
     if (!f.arity.includes(args.length)) throw unsupported(`${name}() of ${args.length} arguments`);
@@ -427,6 +443,43 @@ class Compiler {
       if (err instanceof Unsupported) throw unsupported(err.message);
       throw err;
     }
+  }
+
+  /** j->'key', j->>'key', json_extract(j, '$.a[0]'), ...: DuckDB's results (NULL when missing). */
+  private intakeJson(name: string, nodes: Json[], args: string[]): string {
+    if (nodes.length !== 2) throw unsupported(`${name}() of ${nodes.length} arguments`);
+    const path = intakePath(name, nodes[1] as Json);
+    const raw = this.json.raw(args[0] as string, path);
+    if (name === '->' || name === 'json_extract' || name === 'json_extract_path')
+      return withValue(this.fresh, raw, (r) => `if(${r} = '', NULL, ${r})`);
+    return withValue(this.fresh, raw, (r) => `if(${r} = '' OR ${r} = 'null', NULL, ${JsonPaths.unescaped(r, r)})`);
+  }
+
+  /** Trench's JSONExtract*(json, key or index, ...[, 'Type']): ClickHouse's results, defaults included. */
+  private trenchJson(name: string, nodes: Json[], ctx: Context): string {
+    const what = TRENCH_JSON[name];
+    let keys = nodes.slice(1);
+    let kind: string | undefined = what;
+    let nullable = false;
+    if (what === 'typed') {
+      const type = stringConstant(nodes.at(-1)) ?? '';
+      const inner = /^Nullable\((.*)\)$/.exec(type)?.[1];
+      kind = kindOfType(inner ?? type);
+      nullable = inner !== undefined;
+      keys = nodes.slice(1, -1);
+    }
+    if (kind === undefined || nodes[0] === undefined) throw unsupported(`${name}() of these arguments`);
+    const path: Step[] = keys.map((k) => {
+      const key = stringConstant(k);
+      if (key !== undefined) return { key };
+      const v = k.value as { value?: unknown } | undefined;
+      const i = Number(v?.value);
+      if (k.class !== 'CONSTANT' || !Number.isSafeInteger(i) || i === 0)
+        throw unsupported(`${name}() with a key that is not a constant`);
+      return { index: i };
+    });
+    const raw = this.json.raw(this.expr(nodes[0], ctx), path);
+    return withValue(this.fresh, raw, (r) => trenchKind(kind, r, this.json, nullable));
   }
 
   private comparison(e: Json, ctx: Context): string {
@@ -510,6 +563,35 @@ class Compiler {
         throw unsupported(`a ${describe(String(e.subquery_type))} subquery`);
     }
   }
+}
+
+/** DuckDB's JSON path argument: a key, '$.a.b[0]' or '$."a b"', or a 0-based index. */
+function intakePath(name: string, node: Json): Step[] {
+  const text = stringConstant(node);
+  const v = node.value as { type?: { id?: string }; value?: unknown } | undefined;
+  if (text === undefined) {
+    const i = Number(v?.value);
+    if (node.class === 'CONSTANT' && INTEGERS.has(String(v?.type?.id)) && Number.isSafeInteger(i) && i >= 0)
+      return [{ index: i + 1 }];
+    throw unsupported(`${name}() with a path that is not a constant key, path or index`);
+  }
+  if (!text.startsWith('$')) {
+    if (text.startsWith('/')) throw unsupported(`${name}() with a JSON pointer path`);
+    return [{ key: text }];
+  }
+  const steps: Step[] = [];
+  const re = /\.(?:([^.[\]"]+)|"((?:[^"\\]|\\.)*)")|\[(\d+)\]/y;
+  let at = 1;
+  while (at < text.length) {
+    re.lastIndex = at;
+    const m = re.exec(text);
+    if (!m) throw unsupported(`${name}() with the path ${text} (write $.key.key[0])`);
+    if (m[1] !== undefined) steps.push({ key: m[1] });
+    else if (m[2] !== undefined) steps.push({ key: JSON.parse(`"${m[2]}"`) as string });
+    else steps.push({ index: Number(m[3]) + 1 });
+    at = re.lastIndex;
+  }
+  return steps;
 }
 
 /** The name DuckDB gives a select item that has none, where an outer query may read it by name. */

@@ -13,7 +13,8 @@ import { checkAndScope, type Surface } from '../../duckdb/sql/check.ts';
 import { serialize, surfaceOf, toJson } from '../../duckdb/sql/run.ts';
 import type { SqlColumn, SqlQuery, SqlValue } from '../../types.ts';
 import { type ClickHouse, ClickHouseError } from '../http.ts';
-import { compile, unsupported } from './compile.ts';
+import { FUNCTIONS as TRENCH_JSON } from '../../duckdb/sql/clickhouse.ts';
+import { compile, ORIGINAL } from './compile.ts';
 import { inlineParameters } from './params.ts';
 
 type Json = Record<string, unknown>;
@@ -51,36 +52,31 @@ function parserInstance(): Promise<DuckDBInstance> {
   return parser;
 }
 
-/** Trench's ClickHouse JSON functions: 18.16 has none of them, and its visitParam* read a key at any depth. */
-const TRENCH_JSON = new Set([
-  'jsonextract',
-  'jsonextractstring',
-  'jsonextractint',
-  'jsonextractuint',
-  'jsonextractfloat',
-  'jsonextractbool',
-  'jsonextractraw',
-  'jsonhas',
-  'jsonlength',
-]);
-
-/** The embedded engine's surface, with what this engine refuses refused before a rewrite hides its name. */
+/**
+ * The embedded engine's surface, with Trench's JSON functions kept as written beside their rewrite (the rewrite is
+ * what the binder types; the call is what compile.ts renders).
+ */
 function clusterSurface(base: Surface): Surface {
   const rewrite = base.rewrite;
   if (!rewrite) return base;
   return {
     ...base,
     rewrite: (fn) => {
+      const replaced = rewrite(fn);
       const name = String(fn.function_name ?? '').toLowerCase();
-      if (TRENCH_JSON.has(name) && (fn.schema ?? '') === '') throw unsupported(`the function ${name}()`);
-      return rewrite(fn);
+      if (replaced === undefined || TRENCH_JSON[name] === undefined) return replaced;
+      return { ...replaced, [ORIGINAL]: { name, args: structuredClone(fn.children) } };
     },
   };
 }
 
+/** The tree without the kept calls, as DuckDB reads it back. */
+const withoutOriginals = (tree: Json): string =>
+  JSON.stringify(tree, (k, v) => (k === ORIGINAL ? undefined : v));
+
 /** The columns of the checked statement, named and typed by binding it (never running it) on the parser. */
 async function bindColumns(conn: DuckDBConnection, tree: Json): Promise<SqlColumn[]> {
-  const back = await conn.runAndReadAll('SELECT json_deserialize_sql(?::JSON)', [JSON.stringify(tree)]);
+  const back = await conn.runAndReadAll('SELECT json_deserialize_sql(?::JSON)', [withoutOriginals(tree)]);
   const prepared = await conn.prepare(String(back.getRows()[0]?.[0]));
   try {
     const columns: SqlColumn[] = [];
