@@ -10,8 +10,8 @@
 // in the whole SELECT, so a user's alias must never shadow a column there: `SELECT lower(event) AS event ...
 // WHERE event = 'x'` reads the column on DuckDB), under an outer SELECT renaming them to the item's names.
 import { IntakeError } from '../../../core/errors.ts';
+import { kindOfType, FUNCTIONS as TRENCH_JSON } from '../../duckdb/sql/clickhouse.ts';
 import { lit } from '../http.ts';
-import { FUNCTIONS as TRENCH_JSON, kindOfType } from '../../duckdb/sql/clickhouse.ts';
 import { FUNCTIONS, stringConstant, Unsupported } from './functions.ts';
 import { JsonPaths, type Step, trenchKind, withValue } from './json.ts';
 import { VIEW_COLUMNS, viewOf } from './views.ts';
@@ -25,7 +25,14 @@ type Json = Record<string, unknown>;
 export const ORIGINAL = '__intake_original_call';
 
 /** Intake's JSON operators and functions that read one path. */
-const INTAKE_JSON = new Set(['->', '->>', 'json_extract', 'json_extract_string', 'json_extract_path', 'json_extract_path_text']);
+const INTAKE_JSON = new Set([
+  '->',
+  '->>',
+  'json_extract',
+  'json_extract_string',
+  'json_extract_path',
+  'json_extract_path_text',
+]);
 
 /** A coded 400 for what the cluster engine cannot run faithfully. */
 export const unsupported = (what: string) =>
@@ -386,8 +393,14 @@ class Compiler {
       case 'OPERATOR':
         return this.operator(e, ctx);
       case 'BETWEEN': {
-        const x = this.expr(e.input as Json, ctx);
-        return `(${x} >= ${this.expr(e.lower as Json, ctx)} AND ${x} <= ${this.expr(e.upper as Json, ctx)})`;
+        const input = e.input as Json;
+        const x = this.expr(input, ctx);
+        const [lower, upper] = [e.lower as Json, e.upper as Json];
+        const lo = this.expr(lower, ctx);
+        const hi = this.expr(upper, ctx);
+        const ge = this.timeComparison(input, '>=', lower, x, lo) ?? `${x} >= ${lo}`;
+        const le = this.timeComparison(input, '<=', upper, x, hi) ?? `${x} <= ${hi}`;
+        return `(${ge} AND ${le})`;
       }
       case 'CASE': {
         const checks = (e.case_checks as Array<{ when_expr: Json; then_expr: Json }>).map(
@@ -452,7 +465,11 @@ class Compiler {
     const raw = this.json.raw(args[0] as string, path);
     if (name === '->' || name === 'json_extract' || name === 'json_extract_path')
       return withValue(this.fresh, raw, (r) => `if(${r} = '', NULL, ${r})`);
-    return withValue(this.fresh, raw, (r) => `if(${r} = '' OR ${r} = 'null', NULL, ${JsonPaths.unescaped(r, r)})`);
+    return withValue(
+      this.fresh,
+      raw,
+      (r) => `if(${r} = '' OR ${r} = 'null', NULL, ${JsonPaths.unescaped(r, r)})`,
+    );
   }
 
   /** Trench's JSONExtract*(json, key or index, ...[, 'Type']): ClickHouse's results, defaults included. */
@@ -486,12 +503,33 @@ class Compiler {
     const l = this.expr(e.left as Json, ctx);
     const r = this.expr(e.right as Json, ctx);
     const op = COMPARISONS[String(e.type)];
-    if (op !== undefined) return `(${l} ${op} ${r})`;
+    if (op !== undefined) {
+      const time = this.timeComparison(e.left as Json, op, e.right as Json, l, r);
+      return time ?? `(${l} ${op} ${r})`;
+    }
     // IS [NOT] DISTINCT FROM: NULL equals NULL.
     const same = `if(isNull(${l}) OR isNull(${r}), isNull(${l}) AND isNull(${r}), assumeNotNull(${l}) = assumeNotNull(${r}))`;
     if (e.type === 'COMPARE_NOT_DISTINCT_FROM') return `(${same})`;
     if (e.type === 'COMPARE_DISTINCT_FROM') return `(NOT ${same})`;
     throw unsupported(describe(String(e.type)));
+  }
+
+  /**
+   * `x < '2026-01-03'`: DuckDB reads the text as a time when x is one; ClickHouse cannot parse a date alone as a
+   * DateTime. Which x is shows only here (toTypeName, folded per block), so both readings are written and both are
+   * comparisons of text: a DateTime's text ('YYYY-MM-DD hh:mm:ss') orders as the time does.
+   */
+  private timeComparison(le: Json, op: string, re: Json, l: string, r: string): string | undefined {
+    const flip: Record<string, string> = { '<': '>', '>': '<', '<=': '>=', '>=': '<=', '=': '=', '!=': '!=' };
+    const [x, text, o] =
+      stringConstant(re) !== undefined && le.class !== 'CONSTANT'
+        ? [l, stringConstant(re) as string, op]
+        : stringConstant(le) !== undefined && re.class !== 'CONSTANT'
+          ? [r, stringConstant(le) as string, flip[op] as string]
+          : [undefined, undefined, op];
+    const time = text === undefined ? undefined : timeText(text);
+    if (x === undefined || text === undefined || time === undefined) return undefined;
+    return `multiIf(toTypeName(${x}) IN ('DateTime', 'Nullable(DateTime)'), toString(${x}) ${o} ${lit(time)}, toTypeName(${x}) IN ('Date', 'Nullable(Date)'), toString(${x}) ${o} ${lit(time.slice(0, 10))}, toString(${x}) ${o} ${lit(text)})`;
   }
 
   private operator(e: Json, ctx: Context): string {
@@ -522,8 +560,10 @@ class Compiler {
   }
 
   private cast(e: Json, ctx: Context): string {
-    const type = e.cast_type as { id?: string; alias?: string; type_info?: { alias?: string } | null };
-    const id = String(type.id);
+    const type = e.cast_type as { id?: string; type_info?: { name?: string } | null };
+    // JSON is an unbound name in the parse tree; its values are text here.
+    const id =
+      type.id === 'UNBOUND' && type.type_info?.name?.toUpperCase() === 'JSON' ? 'VARCHAR' : String(type.id);
     const child = e.child as Json;
     const text = stringConstant(child);
     if (id === 'BOOLEAN') {
@@ -542,11 +582,14 @@ class Compiler {
       return to === 'Date' ? `toDate(${lit(t.slice(0, 10))})` : `toDateTime(${lit(t)})`;
     }
     const x = this.expr(child, ctx);
-    if (e.try_cast === true) {
-      if (to === 'String' || to === 'Date' || to === 'DateTime') throw unsupported(`TRY_CAST to ${id}`);
-      return `to${to}OrNull(toString(${x}))`;
-    }
-    return `to${to}(${x})`;
+    if (to === 'String') return `toString(${x})`;
+    // Through text, with the OrNull conversions: 18.16 converts the values under a Nullable column's NULLs too (''
+    // for text), where to<T> would fail the whole query. A whole number's text converts exactly; any other number
+    // rounds half away from zero, as DuckDB's cast does. Text that is no number gives NULL where DuckDB fails.
+    const asText = `toString(${x})`;
+    if (to.startsWith('Int') || to.startsWith('UInt'))
+      return `ifNull(to${to}OrNull(${asText}), to${to}OrNull(toString(round(toFloat64OrNull(${asText})))))`;
+    return `to${to}OrNull(${asText})`;
   }
 
   private subquery(e: Json, ctx: Context): string {

@@ -27,7 +27,14 @@ export class JsonPaths {
 
   /** `body(names)` over the tokens of the JSON text `v`: t, depth d, next n, previous p, previous depth pd, index e. */
   private tokens(v: string, body: (x: Record<'t' | 'd' | 'n' | 'p' | 'pd' | 'e', string>) => string): string {
-    const x = { t: this.fresh(), d: this.fresh(), n: this.fresh(), p: this.fresh(), pd: this.fresh(), e: this.fresh() };
+    const x = {
+      t: this.fresh(),
+      d: this.fresh(),
+      n: this.fresh(),
+      p: this.fresh(),
+      pd: this.fresh(),
+      e: this.fresh(),
+    };
     const delta = `arrayMap(c -> multiIf(c = '{' OR c = '[', 1, c = '}' OR c = ']', -1, 0), ${x.t})`;
     return bind(
       x.t,
@@ -41,7 +48,11 @@ export class JsonPaths {
           bind(
             x.p,
             `arrayPushFront(arrayPopBack(${x.t}), '')`,
-            bind(x.pd, `arrayPushFront(arrayPopBack(${x.d}), 0)`, bind(x.e, `arrayEnumerate(${x.t})`, body(x))),
+            bind(
+              x.pd,
+              `arrayPushFront(arrayPopBack(${x.d}), 0)`,
+              bind(x.e, `arrayEnumerate(${x.t})`, body(x)),
+            ),
           ),
         ),
       ),
@@ -52,7 +63,8 @@ export class JsonPaths {
   raw(json: string, path: Step[]): string {
     return this.tokens(json, ({ t, d, n, p, pd, e }) => {
       // The first token index from s on whose depth is `level`: the end of the value at level `level` starting at s.
-      const end = (s: string, level: number) => `arrayFirstIndex((dd, idx) -> idx >= ${s} AND dd = ${level}, ${d}, ${e})`;
+      const end = (s: string, level: number) =>
+        `arrayFirstIndex((dd, idx) -> idx >= ${s} AND dd = ${level}, ${d}, ${e})`;
       const names = path.map(() => this.fresh());
       const last = names.at(-1);
       let body =
@@ -103,7 +115,8 @@ const NUMBER = `'^-?[0-9]'`;
 
 /** What Trench's ClickHouse functions read from a value's text `r` ('' when missing): ClickHouse's results. */
 export function trenchKind(kind: string, r: string, paths: JsonPaths, nullable: boolean): string {
-  const orNull = (test: string, value: string, zero: string) => (nullable ? `if(${test}, ${value}, NULL)` : `if(${test}, ${value}, ${zero})`);
+  const orNull = (test: string, value: string, zero: string) =>
+    nullable ? `if(${test}, ${value}, NULL)` : `if(${test}, ${value}, ${zero})`;
   const isNumber = `match(${r}, ${NUMBER})`;
   const isBool = `(${r} = 'true' OR ${r} = 'false')`;
   switch (kind) {

@@ -8,6 +8,44 @@ type Param = string | number | boolean | null;
 
 const invalid = (message: string) => new IntakeError('INTAKE_ERR_QUERY_INVALID', message);
 
+const WHOLE = new Set([
+  'TINYINT',
+  'SMALLINT',
+  'INTEGER',
+  'BIGINT',
+  'UTINYINT',
+  'USMALLINT',
+  'UINTEGER',
+  'UBIGINT',
+]);
+const FRACTIONAL = new Set(['FLOAT', 'DOUBLE']);
+
+/**
+ * A parameter's value as the type DuckDB inferred for it (`type`, from binding the statement), as DuckDB converts a
+ * value bound to a parameter: '1' for an INTEGER parameter is 1. A value that does not convert is a coded 400.
+ */
+export function converted(n: number, v: Param, type: string | undefined): Param {
+  if (type === undefined || v === null) return v;
+  const refuse = () =>
+    invalid(`the parameters do not fit the query: $${n} (${JSON.stringify(v)}) is not a ${type}`);
+  if (WHOLE.has(type) || FRACTIONAL.has(type) || type.startsWith('DECIMAL')) {
+    if (typeof v === 'number') return v;
+    const x = typeof v === 'boolean' ? Number(v) : Number(String(v).trim());
+    if (String(v).trim() === '' || !Number.isFinite(x) || (WHOLE.has(type) && !Number.isInteger(x)))
+      throw refuse();
+    return x;
+  }
+  if (type === 'BOOLEAN') {
+    if (typeof v === 'boolean') return v;
+    const t = String(v).trim().toLowerCase();
+    if (t === 'true' || t === 't' || t === '1') return true;
+    if (t === 'false' || t === 'f' || t === '0') return false;
+    throw refuse();
+  }
+  if (type === 'VARCHAR' && typeof v !== 'string') return String(v);
+  return v;
+}
+
 /** The constant node for a parameter's value. */
 function constantOf(v: Param): Json {
   const typed = (id: string, value: unknown) => ({ type: { id, type_info: null }, is_null: false, value });
@@ -23,7 +61,11 @@ function constantOf(v: Param): Json {
 }
 
 /** Replaces every PARAMETER node of `tree` by its value; throws a coded 400 when they do not fit. */
-export function inlineParameters(tree: Json, params: readonly Param[]): void {
+export function inlineParameters(
+  tree: Json,
+  params: readonly Param[],
+  types: ReadonlyMap<string, string> = new Map(),
+): void {
   const used = new Set<number>();
   const visit = (v: unknown): void => {
     if (v === null || typeof v !== 'object') return;
@@ -42,7 +84,9 @@ export function inlineParameters(tree: Json, params: readonly Param[]): void {
       used.add(n);
       const alias = o.alias;
       for (const k of Object.keys(o)) delete o[k];
-      Object.assign(o, constantOf(params[n - 1] as Param), { alias: alias ?? '' });
+      Object.assign(o, constantOf(converted(n, params[n - 1] as Param, types.get(id))), {
+        alias: alias ?? '',
+      });
       return;
     }
     Object.values(o).forEach(visit);

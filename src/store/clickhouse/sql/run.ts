@@ -10,10 +10,10 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { IntakeError } from '../../../core/errors.ts';
 import { MIGRATIONS } from '../../duckdb/schema.ts';
 import { checkAndScope, type Surface } from '../../duckdb/sql/check.ts';
+import { FUNCTIONS as TRENCH_JSON } from '../../duckdb/sql/clickhouse.ts';
 import { serialize, surfaceOf, toJson } from '../../duckdb/sql/run.ts';
 import type { SqlColumn, SqlQuery, SqlValue } from '../../types.ts';
 import { type ClickHouse, ClickHouseError } from '../http.ts';
-import { FUNCTIONS as TRENCH_JSON } from '../../duckdb/sql/clickhouse.ts';
 import { compile, ORIGINAL } from './compile.ts';
 import { inlineParameters } from './params.ts';
 
@@ -74,10 +74,33 @@ function clusterSurface(base: Surface): Surface {
 const withoutOriginals = (tree: Json): string =>
   JSON.stringify(tree, (k, v) => (k === ORIGINAL ? undefined : v));
 
+/** The checked statement bound (never run) on the parser. */
+async function bound(conn: DuckDBConnection, tree: Json) {
+  const back = await conn.runAndReadAll('SELECT json_deserialize_sql(?::JSON)', [withoutOriginals(tree)]);
+  return conn.prepare(String(back.getRows()[0]?.[0]));
+}
+
+/** The types DuckDB infers for the statement's parameters, by name ('1', '2', ...). */
+async function parameterTypes(conn: DuckDBConnection, tree: Json): Promise<Map<string, string>> {
+  const prepared = await bound(conn, tree);
+  try {
+    const types = new Map<string, string>();
+    for (let i = 1; i <= prepared.parameterCount; i++) {
+      try {
+        types.set(prepared.parameterName(i), prepared.parameterType(i).toString());
+      } catch {
+        // Not inferred (SELECT $1): the value keeps its own type, as DuckDB binds it.
+      }
+    }
+    return types;
+  } finally {
+    prepared.destroySync();
+  }
+}
+
 /** The columns of the checked statement, named and typed by binding it (never running it) on the parser. */
 async function bindColumns(conn: DuckDBConnection, tree: Json): Promise<SqlColumn[]> {
-  const back = await conn.runAndReadAll('SELECT json_deserialize_sql(?::JSON)', [withoutOriginals(tree)]);
-  const prepared = await conn.prepare(String(back.getRows()[0]?.[0]));
+  const prepared = await bound(conn, tree);
   try {
     const columns: SqlColumn[] = [];
     for (let i = 0; i < prepared.columnCount; i++) {
@@ -150,7 +173,8 @@ export async function prepareSql(
     const surface = clusterSurface(await surfaceOf(conn, q.dialect ?? 'intake'));
     const tree = checkAndScope(await serialize(conn, q.sql), workspaceId, surface);
     const statement = (tree.statements as Json[])[0] as Json;
-    inlineParameters(statement, q.params);
+    const types = q.params.length > 0 ? await parameterTypes(conn, tree) : new Map<string, string>();
+    inlineParameters(statement, q.params, types);
     const columns = await bindColumns(conn, tree);
     return { sql: compile(statement.node as Json, workspaceId), columns };
   } finally {
