@@ -149,7 +149,7 @@ class Compiler {
     const star = items.some((i) => i.class === 'STAR');
     const inner = items.map(() => `__intake_e${this.n++}`);
     // A reference to item k from the clauses of this SELECT.
-    const refs = items.map((item, k) => (star ? undefined : (inner[k] as string)));
+    const refs = items.map((_, k) => (star ? undefined : (inner[k] as string)));
     const aliases = new Map<string, string>();
     const compiled: string[] = [];
     items.forEach((item, k) => {
@@ -412,6 +412,9 @@ class Compiler {
         return this.cast(e, ctx);
       case 'SUBQUERY':
         return this.subquery(e, ctx);
+      case 'LAMBDA':
+        // properties->'key' parses as a lambda; outside a list function (none here) DuckDB binds it as JSON's ->.
+        return this.intakeJson('->', [e.lhs as Json, e.expr as Json], [this.expr(e.lhs as Json, ctx), '']);
       case 'WINDOW':
         throw unsupported(
           `the window function ${String(e.function_name ?? '').toLowerCase()}() (... OVER ...)`,
@@ -549,8 +552,9 @@ class Compiler {
         const [x, ...list] = args();
         const not = e.type === 'COMPARE_NOT_IN';
         // ClickHouse's IN takes constants; other lists are a chain of comparisons.
+        // NULL IN (...) is NULL in SQL, 0 in ClickHouse.
         if (kids.slice(1).every((k) => k.class === 'CONSTANT'))
-          return `(${x} ${not ? 'NOT IN' : 'IN'} (${list.join(', ')}))`;
+          return `if(isNull(${x}), NULL, ${x} ${not ? 'NOT IN' : 'IN'} (${list.join(', ')}))`;
         const any = `(${list.map((v) => `${x} = ${v}`).join(' OR ')})`;
         return not ? `(NOT ${any})` : any;
       }
@@ -601,7 +605,11 @@ class Compiler {
         return `((SELECT count() FROM (SELECT 1 FROM (${q.sql}) LIMIT 1)) > 0)`;
       case 'ANY':
         if (e.comparison_type !== 'COMPARE_EQUAL') throw unsupported('a comparison with ANY or ALL');
-        return `(${this.expr(e.child as Json, ctx)} IN (${q.sql}))`;
+        return withValue(
+          this.fresh,
+          this.expr(e.child as Json, ctx),
+          (x) => `if(isNull(${x}), NULL, ${x} IN (${q.sql}))`,
+        );
       default:
         throw unsupported(`a ${describe(String(e.subquery_type))} subquery`);
     }

@@ -191,6 +191,16 @@ export const FUNCTIONS: ReadonlyMap<string, Fn> = new Map<string, Fn>([
           : `substringUTF8(${a[0]}, ${a[1]}, 4294967295)`,
     },
   ],
+  [
+    'substr',
+    {
+      arity: [2, 3],
+      render: (a) =>
+        a.length === 3
+          ? `substringUTF8(${a[0]}, ${a[1]}, ${a[2]})`
+          : `substringUTF8(${a[0]}, ${a[1]}, 4294967295)`,
+    },
+  ],
   ['replace', call('replaceAll', 3)],
   ['starts_with', call('startsWith', 2)],
   ['prefix', call('startsWith', 2)],

@@ -25,7 +25,10 @@ const bind = (name: string, value: string, body: string) => `arrayMap(${name} ->
 export class JsonPaths {
   constructor(private readonly fresh: () => string) {}
 
-  /** `body(names)` over the tokens of the JSON text `v`: t, depth d, next n, previous p, previous depth pd, index e. */
+  /**
+   * `body(names)` over the tokens of the JSON text `v`: t, depth d, next n, previous p, previous depth pd, index e,
+   * all of t's length (the lambdas over them need equal lengths, an empty text's included).
+   */
   private tokens(v: string, body: (x: Record<'t' | 'd' | 'n' | 'p' | 'pd' | 'e', string>) => string): string {
     const x = {
       t: this.fresh(),
@@ -44,13 +47,13 @@ export class JsonPaths {
         `arrayCumSum(${delta})`,
         bind(
           x.n,
-          `arrayPushBack(arrayPopFront(${x.t}), '')`,
+          `arraySlice(arrayPushBack(${x.t}, ''), 2, length(${x.t}))`,
           bind(
             x.p,
-            `arrayPushFront(arrayPopBack(${x.t}), '')`,
+            `arraySlice(arrayPushFront(${x.t}, ''), 1, length(${x.t}))`,
             bind(
               x.pd,
-              `arrayPushFront(arrayPopBack(${x.d}), 0)`,
+              `arraySlice(arrayPushFront(${x.d}, 0), 1, length(${x.d}))`,
               bind(x.e, `arrayEnumerate(${x.t})`, body(x)),
             ),
           ),
