@@ -218,3 +218,31 @@ test('what ClickHouse 18.16 cannot run faithfully is refused there, naming it, a
     assert.match(r.click.err, names, sql);
   }
 });
+
+test('a text parameter reaches ClickHouse as the same text, whatever it holds (one quoting function, lit)', async (t) => {
+  if (missing !== null) {
+    t.skip(`clickhouse is not available: ${missing}`);
+    return;
+  }
+  const texts = [
+    "'",
+    "''",
+    '\\',
+    "\\'",
+    "\\\\'); DROP TABLE events; --",
+    'a\nb\tc\r',
+    '\\n is not a newline',
+    '/* not a comment */ -- nor this',
+    'é € 😀',
+    '%_ [x] {y}',
+    '`backquoted` "quoted"',
+  ];
+  for (const text of texts) {
+    for (const store of [duck, click as Store]) {
+      const r = await run(store, 'SELECT $1 AS v, $1 = $2 AS same, length($1) AS n', [text, text]);
+      assert.deepEqual(r.rows, [[text, true, [...text].length]], JSON.stringify(text));
+    }
+    const count = await run(click as Store, 'SELECT count(*) FROM events WHERE user_id = $1', [text]);
+    assert.deepEqual(count.rows, [[0]], `${JSON.stringify(text)} is a value, never SQL`);
+  }
+});
