@@ -78,7 +78,7 @@ export const ERRORS = {
   },
   INTAKE_ERR_QUERY_UNSUPPORTED: {
     status: 400,
-    doc: 'The SQL uses a function or construct that the cluster engine (ClickHouse) cannot run with the same meaning (window functions, JSON paths, more than one JOIN in one SELECT, ...); the message names it. The embedded engine runs it.',
+    doc: 'The SQL uses a function or construct that the cluster engine (ClickHouse) cannot run with the same meaning (window functions, more than one JOIN in one SELECT, WITH RECURSIVE, ...); the message names it. The embedded engine runs it.',
   },
   INTAKE_ERR_QUERY_TIMEOUT: { status: 400, doc: 'The query ran past its time limit and was stopped.' },
   INTAKE_ERR_QUERY_TOO_LARGE: {
