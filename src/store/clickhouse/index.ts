@@ -3,6 +3,7 @@
 // exactly once without transactions: load.ts.
 import { DEDUPE_KEY_SQL } from '../../core/dedupe.ts';
 import { IntakeError } from '../../core/errors.ts';
+import { collect } from '../duckdb/sql/run.ts';
 import type {
   Admin,
   Erasure,
@@ -13,9 +14,7 @@ import type {
   ProfileReads,
   PurgeStatus,
   SchemaReads,
-  SqlColumn,
   SqlReads,
-  SqlValue,
   Store,
 } from '../types.ts';
 import { ClickHouseAdmin } from './admin.ts';
@@ -140,20 +139,7 @@ export class ClickHouseStore implements Store {
   };
 
   readonly sql: SqlReads = {
-    query: async (ws, q) => {
-      let columns: SqlColumn[] = [];
-      const rows: SqlValue[][] = [];
-      const { truncated } = await runSql(this.ch, ws, q, {
-        onColumns: (c) => {
-          columns = c;
-        },
-        onRows: (r) => {
-          for (const row of r) rows.push(row);
-          return true;
-        },
-      });
-      return { columns, rows, truncated };
-    },
+    query: (ws, q) => collect((out) => runSql(this.ch, ws, q, out)),
     stream: (ws, q, out) => runSql(this.ch, ws, q, out),
   };
   readonly insights: InsightReads = {

@@ -12,7 +12,7 @@
 import { IntakeError } from '../../../core/errors.ts';
 import { kindOfType, FUNCTIONS as TRENCH_JSON } from '../../duckdb/sql/clickhouse.ts';
 import { lit } from '../http.ts';
-import { FUNCTIONS, stringConstant, Unsupported } from './functions.ts';
+import { FUNCTIONS, INTEGERS, stringConstant, Unsupported } from './functions.ts';
 import { JsonPaths, type Step, trenchKind, withValue } from './json.ts';
 import { VIEW_COLUMNS, viewOf } from './views.ts';
 
@@ -95,18 +95,6 @@ const CASTS: Readonly<Record<string, string>> = {
   TIMESTAMP: 'DateTime',
   TIMESTAMP_TZ: 'DateTime',
 };
-
-const INTEGERS = new Set([
-  'TINYINT',
-  'SMALLINT',
-  'INTEGER',
-  'BIGINT',
-  'UTINYINT',
-  'USMALLINT',
-  'UINTEGER',
-  'UBIGINT',
-  'HUGEINT',
-]);
 
 const describe = (kind: string) => kind.toLowerCase().replaceAll('_', ' ');
 

@@ -3,6 +3,10 @@
 // function of the allow-list that is not here has no faithful equivalent on ClickHouse 18.16 and is refused with a
 // coded 400 naming it (compile.ts), never sent with another meaning.
 
+import { INTEGER_TYPES, stringConstant } from '../../duckdb/sql/clickhouse.ts';
+
+export { INTEGER_TYPES as INTEGERS, stringConstant };
+
 type Json = Record<string, unknown>;
 
 export interface Fn {
@@ -17,13 +21,6 @@ const call = (name: string, ...arity: number[]): Fn => ({
   arity,
   render: (a) => `${name}(${a.join(', ')})`,
 });
-
-/** A string constant's value (date_trunc's part), or undefined. */
-export function stringConstant(node: Json | undefined): string | undefined {
-  const value = node?.value as { type?: { id?: string }; is_null?: boolean; value?: unknown } | undefined;
-  if (node?.class !== 'CONSTANT' || value?.is_null || value?.type?.id !== 'VARCHAR') return undefined;
-  return String(value.value);
-}
 
 /** Thrown for an argument this engine cannot render faithfully; compile.ts makes it a coded 400. */
 export class Unsupported extends Error {}
@@ -77,6 +74,12 @@ const interval = (unit: string) => one((x) => `toInterval${unit}(${x})`);
 const concat: Fn = {
   arity: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
   render: (a) => `concat(${a.map((x) => `ifNull(toString(${x}), '')`).join(', ')}, '')`,
+};
+
+/** substring(s, start[, length]): 1-based characters on both engines. */
+const substring: Fn = {
+  arity: [2, 3],
+  render: (a) => `substringUTF8(${a[0]}, ${a[1]}, ${a[2] ?? '4294967295'})`,
 };
 
 export const FUNCTIONS: ReadonlyMap<string, Fn> = new Map<string, Fn>([
@@ -181,26 +184,8 @@ export const FUNCTIONS: ReadonlyMap<string, Fn> = new Map<string, Fn>([
   ['strlen', call('length', 1)],
   ['octet_length', call('length', 1)],
   ['concat', concat],
-  [
-    'substring',
-    {
-      arity: [2, 3],
-      render: (a) =>
-        a.length === 3
-          ? `substringUTF8(${a[0]}, ${a[1]}, ${a[2]})`
-          : `substringUTF8(${a[0]}, ${a[1]}, 4294967295)`,
-    },
-  ],
-  [
-    'substr',
-    {
-      arity: [2, 3],
-      render: (a) =>
-        a.length === 3
-          ? `substringUTF8(${a[0]}, ${a[1]}, ${a[2]})`
-          : `substringUTF8(${a[0]}, ${a[1]}, 4294967295)`,
-    },
-  ],
+  ['substring', substring],
+  ['substr', substring],
   ['replace', call('replaceAll', 3)],
   ['starts_with', call('startsWith', 2)],
   ['prefix', call('startsWith', 2)],

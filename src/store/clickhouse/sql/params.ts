@@ -2,22 +2,13 @@
 // the compiler see values, never text: a string is a VARCHAR constant, rendered by the compiler's one quoting
 // function (http.ts lit), whatever it holds.
 import { IntakeError } from '../../../core/errors.ts';
+import { INTEGERS } from './functions.ts';
 
 type Json = Record<string, unknown>;
 type Param = string | number | boolean | null;
 
 const invalid = (message: string) => new IntakeError('INTAKE_ERR_QUERY_INVALID', message);
 
-const WHOLE = new Set([
-  'TINYINT',
-  'SMALLINT',
-  'INTEGER',
-  'BIGINT',
-  'UTINYINT',
-  'USMALLINT',
-  'UINTEGER',
-  'UBIGINT',
-]);
 const FRACTIONAL = new Set(['FLOAT', 'DOUBLE']);
 
 /**
@@ -28,10 +19,10 @@ export function converted(n: number, v: Param, type: string | undefined): Param 
   if (type === undefined || v === null) return v;
   const refuse = () =>
     invalid(`the parameters do not fit the query: $${n} (${JSON.stringify(v)}) is not a ${type}`);
-  if (WHOLE.has(type) || FRACTIONAL.has(type) || type.startsWith('DECIMAL')) {
+  if (INTEGERS.has(type) || FRACTIONAL.has(type) || type.startsWith('DECIMAL')) {
     if (typeof v === 'number') return v;
     const x = typeof v === 'boolean' ? Number(v) : Number(String(v).trim());
-    if (String(v).trim() === '' || !Number.isFinite(x) || (WHOLE.has(type) && !Number.isInteger(x)))
+    if (String(v).trim() === '' || !Number.isFinite(x) || (INTEGERS.has(type) && !Number.isInteger(x)))
       throw refuse();
     return x;
   }

@@ -109,13 +109,14 @@ export interface ParsedExpressions {
 const invalid = (message: string) => new IntakeError('INTAKE_ERR_QUERY_INVALID', message);
 
 /** A string constant's value, or undefined. */
-function stringConstant(node: Json | undefined): string | undefined {
+export function stringConstant(node: Json | undefined): string | undefined {
   const value = node?.value as { type?: { id?: string }; is_null?: boolean; value?: unknown } | undefined;
   if (node?.class !== 'CONSTANT' || value?.is_null || value?.type?.id !== 'VARCHAR') return undefined;
   return String(value.value);
 }
 
-const INTEGER_TYPES = new Set([
+/** DuckDB's whole-number types, as the parse tree names them. */
+export const INTEGER_TYPES: ReadonlySet<string> = new Set([
   'TINYINT',
   'SMALLINT',
   'INTEGER',
@@ -123,8 +124,9 @@ const INTEGER_TYPES = new Set([
   'HUGEINT',
   'UTINYINT',
   'USMALLINT',
+  'UINTEGER',
+  'UBIGINT',
 ]);
-
 /** ClickHouse's keys and 1-based indices (negative: from the end) as one DuckDB JSON path. */
 export function pathOf(fn: string, args: Json[]): string {
   let path = '$';

@@ -184,15 +184,11 @@ export async function runSql(
   }
 }
 
-/** runSql collecting the rows: the JSON answer of POST /query. */
-export async function querySql(
-  instance: DuckDBInstance,
-  workspaceId: string,
-  q: SqlQuery,
-): Promise<SqlResult> {
+/** The rows a run hands on, collected: the JSON answer of POST /query, on either engine. */
+export async function collect(run: (out: RunOptions) => Promise<{ truncated: boolean }>): Promise<SqlResult> {
   let columns: SqlColumn[] = [];
   const rows: SqlValue[][] = [];
-  const { truncated } = await runSql(instance, workspaceId, q, {
+  const { truncated } = await run({
     onColumns: (c) => {
       columns = c;
     },
@@ -203,3 +199,7 @@ export async function querySql(
   });
   return { columns, rows, truncated };
 }
+
+/** runSql collecting the rows: the JSON answer of POST /query. */
+export const querySql = (instance: DuckDBInstance, workspaceId: string, q: SqlQuery): Promise<SqlResult> =>
+  collect((out) => runSql(instance, workspaceId, q, out));
