@@ -111,6 +111,8 @@ function timeText(s: string): string | undefined {
 class Compiler {
   private n = 0;
   private readonly ctes = new Map<string, Query>();
+  /** Whether a JSON path was compiled (each holds arrays of tokens per row: run.ts reads smaller blocks then). */
+  jsonPaths = false;
   private readonly fresh = () => `__intake_j${this.n++}`;
   private readonly json = new JsonPaths(this.fresh);
 
@@ -453,6 +455,7 @@ class Compiler {
   private intakeJson(name: string, nodes: Json[], args: string[]): string {
     if (nodes.length !== 2) throw unsupported(`${name}() of ${nodes.length} arguments`);
     const path = intakePath(name, nodes[1] as Json);
+    this.jsonPaths = true;
     const raw = this.json.raw(args[0] as string, path);
     if (name === '->' || name === 'json_extract' || name === 'json_extract_path')
       return withValue(this.fresh, raw, (r) => `if(${r} = '', NULL, ${r})`);
@@ -486,6 +489,7 @@ class Compiler {
         throw unsupported(`${name}() with a key that is not a constant`);
       return { index: i };
     });
+    this.jsonPaths = true;
     const raw = this.json.raw(this.expr(nodes[0], ctx), path);
     return withValue(this.fresh, raw, (r) => trenchKind(kind, r, this.json, nullable));
   }
@@ -673,9 +677,11 @@ function constant(e: Json): string {
 }
 
 /**
- * The ClickHouse SQL of a checked statement's query node for `workspaceId`; its columns are positional (their
- * names come from the binder). Throws INTAKE_ERR_QUERY_UNSUPPORTED naming what it cannot render.
+ * The ClickHouse SQL of a checked statement's query node for `workspaceId` (its columns are positional: their
+ * names come from the binder), and whether it reads JSON paths. Throws INTAKE_ERR_QUERY_UNSUPPORTED naming what it cannot render.
  */
-export function compile(node: Json, workspaceId: string): string {
-  return new Compiler(workspaceId).query(node, true).sql;
+export function compile(node: Json, workspaceId: string): { sql: string; jsonPaths: boolean } {
+  const compiler = new Compiler(workspaceId);
+  const sql = compiler.query(node, true).sql;
+  return { sql, jsonPaths: compiler.jsonPaths };
 }

@@ -30,36 +30,20 @@ export class JsonPaths {
    * all of t's length (the lambdas over them need equal lengths, an empty text's included).
    */
   private tokens(v: string, body: (x: Record<'t' | 'd' | 'n' | 'p' | 'pd' | 'e', string>) => string): string {
+    // Only the tokens and their depths are bound: a bound value is copied into every lambda nested under it, so
+    // the arrays derived from them are written where they are used instead (each a cheap pass over t or d).
+    const t = this.fresh();
+    const d = this.fresh();
     const x = {
-      t: this.fresh(),
-      d: this.fresh(),
-      n: this.fresh(),
-      p: this.fresh(),
-      pd: this.fresh(),
-      e: this.fresh(),
+      t,
+      d,
+      n: `arraySlice(arrayPushBack(${t}, ''), 2, length(${t}))`,
+      p: `arraySlice(arrayPushFront(${t}, ''), 1, length(${t}))`,
+      pd: `arraySlice(arrayPushFront(${d}, 0), 1, length(${d}))`,
+      e: `arrayEnumerate(${t})`,
     };
-    const delta = `arrayMap(c -> multiIf(c = '{' OR c = '[', 1, c = '}' OR c = ']', -1, 0), ${x.t})`;
-    return bind(
-      x.t,
-      `extractAll(ifNull(${v}, ''), ${lit(TOKENS)})`,
-      bind(
-        x.d,
-        `arrayCumSum(${delta})`,
-        bind(
-          x.n,
-          `arraySlice(arrayPushBack(${x.t}, ''), 2, length(${x.t}))`,
-          bind(
-            x.p,
-            `arraySlice(arrayPushFront(${x.t}, ''), 1, length(${x.t}))`,
-            bind(
-              x.pd,
-              `arraySlice(arrayPushFront(${x.d}, 0), 1, length(${x.d}))`,
-              bind(x.e, `arrayEnumerate(${x.t})`, body(x)),
-            ),
-          ),
-        ),
-      ),
-    );
+    const delta = `arrayMap(c -> multiIf(c = '{' OR c = '[', 1, c = '}' OR c = ']', -1, 0), ${t})`;
+    return bind(t, `extractAll(ifNull(${v}, ''), ${lit(TOKENS)})`, bind(d, `arrayCumSum(${delta})`, body(x)));
   }
 
   /** The text of the value at `path` of the JSON text `json` ('' when missing). */

@@ -23,6 +23,8 @@ type Json = Record<string, unknown>;
 const MAX_MEMORY_BYTES = 512 * 1024 * 1024;
 /** Most rows one query may read from ClickHouse's tables: 1e9. */
 const MAX_ROWS_TO_READ = 1_000_000_000;
+/** Rows ClickHouse reads at once for a statement with JSON paths. */
+const JSON_BLOCK_ROWS = 1024;
 /** Rows handed on at once. */
 const CHUNK_ROWS = 2048;
 
@@ -166,7 +168,7 @@ export interface RunOptions {
 export async function prepareSql(
   workspaceId: string,
   q: SqlQuery,
-): Promise<{ sql: string; columns: SqlColumn[] }> {
+): Promise<{ sql: string; jsonPaths: boolean; columns: SqlColumn[] }> {
   const conn = await (await parserInstance()).connect();
   try {
     await conn.run('PRAGMA disable_optimizer');
@@ -176,7 +178,7 @@ export async function prepareSql(
     const types = q.params.length > 0 ? await parameterTypes(conn, tree) : new Map<string, string>();
     inlineParameters(statement, q.params, types);
     const columns = await bindColumns(conn, tree);
-    return { sql: compile(statement.node as Json, workspaceId), columns };
+    return { ...compile(statement.node as Json, workspaceId), columns };
   } finally {
     conn.closeSync();
   }
@@ -202,7 +204,7 @@ export async function runSql(
     ch.exec(`KILL QUERY WHERE query_id = '${queryId}' ASYNC`).catch(() => {});
   }, q.timeoutMs + 2000);
   try {
-    const { sql, columns } = await prepareSql(workspaceId, q);
+    const { sql, jsonPaths, columns } = await prepareSql(workspaceId, q);
     out.onColumns(columns);
     const convert = columns.map((c) => converter(c.type));
     const limit = q.limit ?? Number.POSITIVE_INFINITY;
@@ -213,6 +215,11 @@ export async function runSql(
       max_memory_usage: MAX_MEMORY_BYTES,
       max_rows_to_read: MAX_ROWS_TO_READ,
       join_use_nulls: 1,
+      // A JSON path holds each row's tokens in arrays, copied into its lambdas: a count over 50,000 events of ~250
+      // bytes by properties->>'plan' needed 256-512 MiB in ClickHouse's blocks of 65,536 rows, 64-128 MiB in blocks
+      // of 8,192, 16-32 MiB in blocks of 1,024, and ran faster so (615, 433, 320 ms; by lowering max_memory_usage
+      // until it failed, one run each on a shared machine).
+      ...(jsonPaths ? { max_block_size: JSON_BLOCK_ROWS } : {}),
       output_format_json_quote_64bit_integers: 0,
       ...(q.limit === undefined ? {} : { max_result_rows: q.limit + 1, result_overflow_mode: 'break' }),
       // Last: nothing after it could change a setting, and the statement can change none.
