@@ -14,8 +14,9 @@ import { FUNCTIONS as TRENCH_JSON } from '../../duckdb/sql/clickhouse.ts';
 import { serialize, surfaceOf, toJson } from '../../duckdb/sql/run.ts';
 import type { SqlColumn, SqlQuery, SqlValue } from '../../types.ts';
 import { type ClickHouse, ClickHouseError } from '../http.ts';
-import { compile, ORIGINAL } from './compile.ts';
+import { compile } from './compile.ts';
 import { inlineParameters } from './params.ts';
+import { ORIGINAL } from './parts.ts';
 
 type Json = Record<string, unknown>;
 
