@@ -122,6 +122,13 @@ const SAME: Array<string | [string, Array<string | number | boolean | null>]> = 
   "SELECT event = 'Paid' AS paid, user_id IS NULL AS anon FROM events ORDER BY message_id",
   'SELECT timestamp, received_at, original_timestamp FROM events ORDER BY message_id LIMIT 2',
   "SELECT message_id FROM events WHERE regexp_matches(event, '^S.*p$') ORDER BY 1",
+  'SELECT * FROM events ORDER BY message_id',
+  'SELECT * FROM users ORDER BY id',
+  'SELECT * FROM identities ORDER BY id',
+  'SELECT * FROM groups',
+  'SELECT * FROM group_members',
+  'SELECT * FROM rejected',
+  "SELECT e.*, u.traits FROM events e JOIN users u ON e.user_id = u.id WHERE e.type = 'identify'",
 ];
 
 /** Each runs on DuckDB and is refused on ClickHouse with INTAKE_ERR_QUERY_UNSUPPORTED naming what. */
@@ -245,4 +252,53 @@ test('a text parameter reaches ClickHouse as the same text, whatever it holds (o
     const count = await run(click as Store, 'SELECT count(*) FROM events WHERE user_id = $1', [text]);
     assert.deepEqual(count.rows, [[0]], `${JSON.stringify(text)} is a value, never SQL`);
   }
+});
+
+test('names with quotes and backquotes are names on ClickHouse, never SQL', async (t) => {
+  if (missing !== null) {
+    t.skip(`clickhouse is not available: ${missing}`);
+    return;
+  }
+  const sql =
+    'SELECT "we`ird\\name" FROM (SELECT user_id AS "we`ird\\name", event AS "a""b" FROM events AS "t`1") AS "x y" ' +
+    'WHERE "a""b" = \'Paid\' ORDER BY 1';
+  const r = await both(sql);
+  assert.ok('ok' in r.duck, JSON.stringify(r.duck));
+  assert.deepEqual(r.click, r.duck);
+  assert.deepEqual('ok' in r.duck && r.duck.ok.rows, [['a'], ['b']]);
+});
+
+test('ClickHouse hands a long answer on in chunks, and stops when told', async (t) => {
+  if (missing !== null || !click) {
+    t.skip(`clickhouse is not available: ${missing}`);
+    return;
+  }
+  const sizes: number[] = [];
+  const all = await click.sql.stream(
+    W,
+    { sql: 'SELECT i FROM range(10000) t(i) ORDER BY i', params: [], timeoutMs: 10_000 },
+    { onColumns: () => {}, onRows: (rows) => (sizes.push(rows.length), true) },
+  );
+  assert.equal(all.truncated, false);
+  assert.equal(
+    sizes.reduce((a, b) => a + b, 0),
+    10000,
+  );
+  assert.ok(sizes.length > 1, `more than one chunk (${sizes.join(', ')})`);
+  let calls = 0;
+  await click.sql.stream(
+    W,
+    { sql: 'SELECT i FROM range(1000000) t(i)', params: [], timeoutMs: 10_000 },
+    { onColumns: () => {}, onRows: () => (calls++, false) },
+  );
+  assert.equal(calls, 1, 'no rows after onRows said stop');
+  const cut = await click.sql.query(W, {
+    sql: 'SELECT i FROM range(1000000) t(i)',
+    params: [],
+    limit: 7,
+    timeoutMs: 10_000,
+  });
+  assert.deepEqual([cut.rows.length, cut.truncated], [7, true]);
+  const after = await run(click, 'SELECT count(*) FROM events');
+  assert.deepEqual(after.rows, [[7]]);
 });
