@@ -51,7 +51,8 @@ const makeEvent = (i: number): CanonicalEvent => {
       plan: i % 3 === 0 ? 'pro' : 'free',
       total: i % 100,
       path: `/p/${i % 50}`,
-      cart: { items: [{ sku: `s${i % 7}`, plan: 'nested' }], coupon: i % 2 === 0 ? 'X' : null },
+      // Every other event's properties are flat: the JSON path's short cut reads them (json.ts).
+      ...(i % 2 === 0 ? {} : { cart: { items: [{ sku: `s${i % 7}`, plan: 'nested' }], coupon: null } }),
     },
     traits: {},
     context: { ip: '10.0.0.1', library: { name: 'bench', version: '1' }, userAgent: 'Mozilla/5.0 bench' },
@@ -100,15 +101,19 @@ try {
       () => run("SELECT count(*) FROM events WHERE event = 'Event 3'"),
     ],
     [
-      "path: count(*) WHERE properties->>'plan' = 'pro'",
+      "path, half the rows flat: count(*) WHERE properties->>'plan' = 'pro'",
       () => run("SELECT count(*) FROM events WHERE properties->>'plan' = 'pro'"),
+    ],
+    [
+      "path, a key no row has: count(*) WHERE properties->>'nope' = 'x'",
+      () => run("SELECT count(*) FROM events WHERE properties->>'nope' = 'x'"),
     ],
     [
       "path of 4 steps: properties->'cart'->'items'->0->>'sku'",
       () => run("SELECT count(*) FROM events WHERE properties->'cart'->'items'->0->>'sku' = 's3'"),
     ],
     [
-      "visitParam (not exact), same filter as 'path'",
+      'visitParam (not exact), same filter as the first path',
       () => raw(`SELECT count() FROM ${view} WHERE visitParamExtractString(properties, 'plan') = 'pro'`),
     ],
   ];

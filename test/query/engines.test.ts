@@ -123,6 +123,10 @@ const SAME: Array<string | [string, Array<string | number | boolean | null>]> = 
   'SELECT timestamp, received_at, original_timestamp FROM events ORDER BY message_id LIMIT 2',
   "SELECT message_id FROM events WHERE regexp_matches(event, '^S.*p$') ORDER BY 1",
   'SELECT * FROM events ORDER BY message_id',
+  // The JSON path's short cuts (flat objects, absent keys) and what keeps a text off them.
+  `SELECT j->>'a' AS a, j->>'b' AS b, j->>'c' AS c, j->'k' AS k FROM (SELECT CAST(s AS JSON) AS j FROM (
+     SELECT '{"a":1,"b":"x\\"y"}' AS s UNION ALL SELECT '{"a" : 2, "b": [1, 2]}' UNION ALL
+     SELECT '{"k":{"a":3,"c":"deep"},"a":4}' UNION ALL SELECT '{"xa":5,"c":null}' UNION ALL SELECT '[{"a":6}]')) ORDER BY a`,
   'SELECT * FROM users ORDER BY id',
   'SELECT * FROM identities ORDER BY id',
   'SELECT * FROM groups',
