@@ -123,6 +123,8 @@ const SAME: Array<string | [string, Array<string | number | boolean | null>]> = 
   'SELECT timestamp, received_at, original_timestamp FROM events ORDER BY message_id LIMIT 2',
   "SELECT message_id FROM events WHERE regexp_matches(event, '^S.*p$') ORDER BY 1",
   'SELECT * FROM events ORDER BY message_id',
+  "SELECT properties->>'plan' AS plan, count(*) AS n FROM events GROUP BY properties->>'plan' ORDER BY n DESC, properties->>'plan' NULLS FIRST",
+  "SELECT properties->>'plan', count(*) FROM events WHERE properties->>'plan' IS NOT NULL GROUP BY properties->>'plan' HAVING properties->>'plan' <> 'x' AND count(*) > 0 ORDER BY 1",
   // The JSON path's short cuts (flat objects, absent keys) and what keeps a text off them.
   `SELECT j->>'a' AS a, j->>'b' AS b, j->>'c' AS c, j->'k' AS k FROM (SELECT CAST(s AS JSON) AS j FROM (
      SELECT '{"a":1,"b":"x\\"y"}' AS s UNION ALL SELECT '{"a" : 2, "b": [1, 2]}' UNION ALL

@@ -11,7 +11,17 @@
 // WHERE event = 'x'` reads the column on DuckDB), under an outer SELECT renaming them to the item's names.
 import { Expressions } from './expressions.ts';
 import { INTEGERS } from './functions.ts';
-import { type Context, describe, ident, type Json, NONE, nameOf, type Query, unsupported } from './parts.ts';
+import {
+  type Context,
+  describe,
+  ident,
+  type Json,
+  NONE,
+  nameOf,
+  type Query,
+  shape,
+  unsupported,
+} from './parts.ts';
 import { VIEW_COLUMNS, viewOf } from './views.ts';
 
 /** A FROM clause and the columns it brings (null: not known). */
@@ -60,7 +70,15 @@ class Compiler {
       const alias = String(item.alias ?? '').toLowerCase();
       if (alias !== '' && !aliases.has(alias)) aliases.set(alias, refs[k] ?? `(${e})`);
     });
-    const ctx: Context = { columns: from.columns, aliases };
+    // GROUP BY properties->>'plan' with the same expression selected: ClickHouse matches them by their text, which
+    // differs (each JSON path names its lambda parameters afresh), so the clauses (WHERE, GROUP BY,
+    // HAVING, ORDER BY, at any depth) read the select item instead.
+    const shapes = new Map<string, string>();
+    items.forEach((item, k) => {
+      const ref = refs[k];
+      if (ref !== undefined && !shapes.has(shape(item))) shapes.set(shape(item), ref);
+    });
+    const ctx: Context = { columns: from.columns, aliases, same: shapes };
     const list = items
       .map((item, k) => {
         if (item.class === 'STAR') return compiled[k];

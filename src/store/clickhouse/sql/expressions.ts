@@ -12,6 +12,7 @@ import {
   type Json,
   ORIGINAL,
   type Query,
+  shape,
   timeText,
   unsupported,
 } from './parts.ts';
@@ -68,6 +69,8 @@ export class Expressions {
     const original = e[ORIGINAL] as { name: string; args: Json[] } | undefined;
     if (original) return this.trenchJson(original.name, original.args, ctx);
     const cls = String(e.class);
+    const same = cls === 'CONSTANT' || cls === 'COLUMN_REF' ? undefined : ctx.same?.get(shape(e));
+    if (same !== undefined) return same;
     switch (cls) {
       case 'CONSTANT':
         return constant(e);

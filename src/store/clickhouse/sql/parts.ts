@@ -29,6 +29,10 @@ export interface Query {
   names: string[] | null;
 }
 
+/** An expression's tree without its alias and place in the text: equal for the same expression. */
+export const shape = (e: Json): string =>
+  JSON.stringify(e, (k, v) => (k === 'alias' || k === 'query_location' ? undefined : v));
+
 /** How a name in an expression resolves: a column of the FROM, else a select item's alias (as DuckDB binds). */
 export interface Context {
   columns: Set<string> | null;
@@ -36,6 +40,8 @@ export interface Context {
   aliases: Map<string, string>;
   /** ORDER BY: aliases before columns. */
   aliasFirst?: boolean;
+  /** Select items by shape: an expression equal to one reads it (see compile.ts). */
+  same?: ReadonlyMap<string, string>;
 }
 
 export const NONE: Context = { columns: null, aliases: new Map() };
