@@ -5,48 +5,32 @@
 // statement run --runs times, alternated; wall time and the server's CPU (/proc/<pid>/stat). Bounded: it stops the
 // server at the end.
 //   npx tsx bench/clickhouse-sql.ts [--events 50000] [--runs 5]
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CanonicalEvent } from '../src/core/event.ts';
 import { ClickHouse, ClickHouseStore } from '../src/store/clickhouse/index.ts';
 import { prepareSql } from '../src/store/clickhouse/sql/run.ts';
 import { startClickHouse } from '../test/cluster/clickhouse.ts';
-import { logBatch } from '../test/fixtures.ts';
+import { at, event, logBatch } from '../test/fixtures.ts';
+import { cpuMicros } from './procs.ts';
 
 const { values } = parseArgs({ options: { events: { type: 'string' }, runs: { type: 'string' } } });
 const EVENTS = Number(values.events ?? 50_000);
 const RUNS = Number(values.runs ?? 5);
 const WS = 'bench';
 
-function procCpu(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
+/** CPU seconds of a process so far. */
+const procCpu = (pid: number) => cpuMicros(pid) / 1e6;
 const selfCpu = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
 
-const T0 = Date.UTC(2026, 0, 1);
-const makeEvent = (i: number): CanonicalEvent => {
-  const t = new Date(T0 + i * 1000);
-  return {
-    id: `01900000-0000-7000-8000-${i.toString(16).padStart(12, '0')}`,
-    workspaceId: WS,
-    messageId: `m-${i}`,
-    type: 'track',
+/** The i-th event: a track event of one of 2,000 users, its properties flat for every other one. */
+const makeEvent = (i: number): CanonicalEvent =>
+  event(WS, `m-${i}`, {
     event: `Event ${i % 25}`,
-    name: null,
-    category: null,
     userId: `u${i % 2000}`,
-    anonymousId: null,
-    groupId: null,
-    previousId: null,
-    instanceId: null,
-    timestamp: t,
-    originalTimestamp: t,
-    sentAt: t,
-    receivedAt: t,
+    timestamp: at(i),
     properties: {
       plan: i % 3 === 0 ? 'pro' : 'free',
       total: i % 100,
@@ -54,12 +38,9 @@ const makeEvent = (i: number): CanonicalEvent => {
       // Every other event's properties are flat: the JSON path's short cut reads them (json.ts).
       ...(i % 2 === 0 ? {} : { cart: { items: [{ sku: `s${i % 7}`, plan: 'nested' }], coupon: null } }),
     },
-    traits: {},
     context: { ip: '10.0.0.1', library: { name: 'bench', version: '1' }, userAgent: 'Mozilla/5.0 bench' },
-    integrations: {},
     source: 'segment',
-  };
-};
+  });
 
 const server = await startClickHouse();
 try {
