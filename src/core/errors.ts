@@ -76,6 +76,10 @@ export const ERRORS = {
     status: 400,
     doc: 'The engine refused the query while running it (unknown column, bad cast, ...); the message says why.',
   },
+  INTAKE_ERR_QUERY_UNSUPPORTED: {
+    status: 400,
+    doc: 'The SQL uses a function or construct that the cluster engine (ClickHouse) cannot run with the same meaning (window functions, more than one JOIN in one SELECT, WITH RECURSIVE, ...); the message names it. The embedded engine runs it.',
+  },
   INTAKE_ERR_QUERY_TIMEOUT: { status: 400, doc: 'The query ran past its time limit and was stopped.' },
   INTAKE_ERR_QUERY_TOO_LARGE: {
     status: 400,
@@ -144,7 +148,7 @@ export const ERRORS = {
   },
   INTAKE_ERR_NOT_IMPLEMENTED: {
     status: 501,
-    doc: 'The store this server runs on does not do this yet (the ClickHouse store: POST /query and insights); the embedded store does.',
+    doc: 'The store this server runs on does not do this yet: a part of the store contract its engine does not implement (the embedded and ClickHouse stores implement every part).',
   },
 } as const satisfies Record<string, ErrorDef>;
 

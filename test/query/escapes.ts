@@ -1,11 +1,27 @@
 // The escape battery of the read-only SQL sandbox: run on POST /query (sql.test.ts) and on Trench's POST /queries
-// (test/dialects/trench.test.ts), so every route over the sandbox meets the same attempts.
+// (test/dialects/trench.test.ts), so every route over the sandbox meets the same attempts, on the engine
+// INTAKE_TEST_ENGINE names.
+import { TEST_ENGINE } from '../helpers.ts';
+
+/**
+ * What the cluster engine answers instead, where it differs: ClickHouse 18.16 runs no statement with more than one
+ * JOIN nor WITH RECURSIVE (refused before it runs), and its cross join holds its right side in memory, so a huge one
+ * meets the memory limit before the time limit.
+ */
+const ON_CLICKHOUSE: Readonly<Record<string, string>> = {
+  'SELECT count(*) FROM events, events e2, events e3, events e4, range(100000000) r(i)':
+    'INTAKE_ERR_QUERY_UNSUPPORTED',
+  'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r':
+    'INTAKE_ERR_QUERY_UNSUPPORTED',
+  'SELECT count(*) FROM range(1000000) a, range(1000000) b':
+    'INTAKE_ERR_QUERY_TIMEOUT|INTAKE_ERR_QUERY_TOO_LARGE',
+};
 
 /**
  * Each must be refused with a coded 400 (or stopped by a limit: a|b lists the codes a limit may answer with,
  * which depends on which limit a runaway query meets first), and the server must answer normally after.
  */
-export const ESCAPES: ReadonlyArray<readonly [string, string]> = [
+const BATTERY: ReadonlyArray<readonly [string, string]> = [
   ['SELECT * FROM api_keys', 'INTAKE_ERR_QUERY_FORBIDDEN'],
   ['SELECT * FROM workspaces', 'INTAKE_ERR_QUERY_FORBIDDEN'],
   ['SELECT * FROM main.events', 'INTAKE_ERR_QUERY_FORBIDDEN'],
@@ -80,6 +96,10 @@ export const ESCAPES: ReadonlyArray<readonly [string, string]> = [
   ],
   ['SELECT count(*) FROM range(1000000) a, range(1000000) b', 'INTAKE_ERR_QUERY_TIMEOUT'],
   [
+    "SELECT count(*) FROM range(1000000000) t(i) WHERE md5(CAST(i AS VARCHAR)) = 'x'",
+    'INTAKE_ERR_QUERY_TIMEOUT',
+  ],
+  [
     "SELECT length(repeat('x', 2000000000))",
     'INTAKE_ERR_QUERY_TIMEOUT|INTAKE_ERR_QUERY_TOO_LARGE|INTAKE_ERR_QUERY_FAILED',
   ],
@@ -87,3 +107,6 @@ export const ESCAPES: ReadonlyArray<readonly [string, string]> = [
   ['SELECT * FROM events WHERE', 'INTAKE_ERR_QUERY_INVALID'],
   ['SELECT $1', 'INTAKE_ERR_QUERY_INVALID'],
 ];
+
+export const ESCAPES: ReadonlyArray<readonly [string, string]> =
+  TEST_ENGINE === 'clickhouse' ? BATTERY.map(([sql, code]) => [sql, ON_CLICKHOUSE[sql] ?? code]) : BATTERY;

@@ -179,6 +179,64 @@ export class ClickHouse {
     return JSON.parse(text) as { meta: Array<{ name: string; type: string }>; data: unknown[][] };
   }
 
+  /**
+   * Runs a SELECT and hands its answer to `onLine` line by line as it arrives (the body of a long answer is never
+   * held whole); onLine returning false stops reading and closes the connection. `signal` aborts it.
+   */
+  async lines(
+    sql: string,
+    settings: Record<string, string | number>,
+    onLine: (line: string) => boolean | Promise<boolean>,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const params = new URLSearchParams({ database: this.opts.database });
+    for (const [k, v] of Object.entries(settings)) params.set(k, String(v));
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}/?${params}`, {
+        method: 'POST',
+        headers: this.headers,
+        body: sql,
+        signal,
+      });
+    } catch (cause) {
+      if (signal?.aborted) throw cause;
+      const why = (cause as Error & { cause?: Error }).cause?.message ?? (cause as Error).message;
+      throw new ClickHouseError(`clickhouse unreachable at ${this.base}: ${why}`, sql, null, { cause });
+    }
+    if (!res.ok || res.body === null) {
+      const text = await res.text();
+      const code = /Code: (\d+)/.exec(text);
+      throw new ClickHouseError(
+        `clickhouse: ${text.trim().slice(0, 2000)}`,
+        sql,
+        code ? Number(code[1]) : null,
+      );
+    }
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let rest = '';
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        rest += done ? decoder.decode() : decoder.decode(value, { stream: true });
+        let nl = rest.indexOf('\n');
+        while (nl >= 0) {
+          const line = rest.slice(0, nl);
+          rest = rest.slice(nl + 1);
+          if (!(await onLine(line))) return;
+          nl = rest.indexOf('\n');
+        }
+        if (done) {
+          if (rest !== '') await onLine(rest);
+          return;
+        }
+      }
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+  }
+
   /** Inserts rows (objects keyed by column) in one block: one INSERT, atomic per partition it touches. */
   async insert(table: string, rows: readonly object[]): Promise<void> {
     if (rows.length === 0) return;

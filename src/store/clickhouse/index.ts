@@ -2,7 +2,7 @@
 // keeps to what 18.16 (Debian's clickhouse-server) and current releases share (schema.ts). How a batch is loaded
 // exactly once without transactions: load.ts.
 import { DEDUPE_KEY_SQL } from '../../core/dedupe.ts';
-import { IntakeError } from '../../core/errors.ts';
+import { collect } from '../duckdb/sql/run.ts';
 import type {
   Admin,
   Erasure,
@@ -25,6 +25,7 @@ import { clickhouseInsights } from './insights/index.ts';
 import { checkpoint, cleanup, loadBatch } from './load.ts';
 import * as plans from './plans.ts';
 import { TABLES, VISIBLE_EVENTS } from './schema.ts';
+import { runSql } from './sql/run.ts';
 import * as users from './users.ts';
 
 export { ClickHouse, ClickHouseError, ClickHouseUnavailable } from './http.ts';
@@ -38,12 +39,6 @@ export interface ClickHouseStoreOptions extends ClickHouseOptions {
    */
   cleanAtOpen?: boolean;
 }
-
-/** A part of the store not built on ClickHouse yet: its calls answer a coded 501 (skips in test/engines.ts). */
-const notYet = (what: string) => () =>
-  Promise.reject(
-    new IntakeError('INTAKE_ERR_NOT_IMPLEMENTED', `${what} is not implemented on the ClickHouse store yet`),
-  );
 
 /** Runs one task at a time, in call order. */
 class Serial {
@@ -142,7 +137,10 @@ export class ClickHouseStore implements Store {
     getDeletion: (ws, id) => del.getDeletion(this.ch, ws, id),
   };
 
-  readonly sql: SqlReads = { query: notYet('SQL'), stream: notYet('SQL') };
+  readonly sql: SqlReads = {
+    query: (ws, q) => collect((out) => runSql(this.ch, ws, q, out)),
+    stream: (ws, q, out) => runSql(this.ch, ws, q, out),
+  };
   readonly insights: InsightReads;
 
   readonly erasure: Erasure = {

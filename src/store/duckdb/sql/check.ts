@@ -32,6 +32,9 @@ const ALLOWED_TYPES = new Set([
   'ASCENDING',
   'DESCENDING',
   'ORDER_DEFAULT',
+  // Type descriptors of constants and casts (2.5 is a DECIMAL(2,1); ::JSON names a type bound later): no expressions.
+  'DECIMAL_TYPE_INFO',
+  'UNBOUND_TYPE_INFO',
 ]);
 
 /** Expression classes. */

@@ -18,7 +18,7 @@ const TYPE = `json_type(${J}, ${P})`;
 const VALUE = `json_extract(${J}, ${P})`;
 const NUMBER = `${TYPE} IN ('BIGINT', 'UBIGINT', 'DOUBLE')`;
 
-type Kind = 'string' | 'int' | 'float' | 'bool' | 'raw' | 'has' | 'length';
+export type Kind = 'string' | 'int' | 'float' | 'bool' | 'raw' | 'has' | 'length';
 
 /**
  * Each kind's DuckDB expression: NULL where ClickHouse gives its default (coalesced to DEFAULTS, except for a
@@ -78,7 +78,7 @@ const AGGREGATES: Readonly<Record<string, { name: string; distinct?: true }>> = 
 };
 
 /** ClickHouse's names (as DuckDB's parser folds them, to lower case) and what each reads. */
-const FUNCTIONS: Readonly<Record<string, Kind | 'typed'>> = {
+export const FUNCTIONS: Readonly<Record<string, Kind | 'typed'>> = {
   jsonextractstring: 'string',
   jsonextractint: 'int',
   jsonextractuint: 'int',
@@ -91,7 +91,7 @@ const FUNCTIONS: Readonly<Record<string, Kind | 'typed'>> = {
 };
 
 /** The kind JSONExtract(json, ..., 'Type') reads for its ClickHouse type name. */
-function kindOfType(name: string): Kind | undefined {
+export function kindOfType(name: string): Kind | undefined {
   if (name === 'String') return 'string';
   if (/^U?Int(8|16|32|64|128|256)$/.test(name)) return 'int';
   if (/^Float(32|64)$/.test(name)) return 'float';
@@ -109,13 +109,14 @@ export interface ParsedExpressions {
 const invalid = (message: string) => new IntakeError('INTAKE_ERR_QUERY_INVALID', message);
 
 /** A string constant's value, or undefined. */
-function stringConstant(node: Json | undefined): string | undefined {
+export function stringConstant(node: Json | undefined): string | undefined {
   const value = node?.value as { type?: { id?: string }; is_null?: boolean; value?: unknown } | undefined;
   if (node?.class !== 'CONSTANT' || value?.is_null || value?.type?.id !== 'VARCHAR') return undefined;
   return String(value.value);
 }
 
-const INTEGER_TYPES = new Set([
+/** DuckDB's whole-number types, as the parse tree names them. */
+export const INTEGER_TYPES: ReadonlySet<string> = new Set([
   'TINYINT',
   'SMALLINT',
   'INTEGER',
@@ -123,10 +124,11 @@ const INTEGER_TYPES = new Set([
   'HUGEINT',
   'UTINYINT',
   'USMALLINT',
+  'UINTEGER',
+  'UBIGINT',
 ]);
-
 /** ClickHouse's keys and 1-based indices (negative: from the end) as one DuckDB JSON path. */
-function pathOf(fn: string, args: Json[]): string {
+export function pathOf(fn: string, args: Json[]): string {
   let path = '$';
   for (const arg of args) {
     const key = stringConstant(arg);

@@ -22,7 +22,8 @@ import { EXPOSED_TABLES, TRENCH_TABLES } from './tables.ts';
 
 const NO_LOCATION = /"query_location":18446744073709551615\b/g;
 
-async function serialize(conn: DuckDBConnection, sql: string): Promise<string> {
+/** DuckDB's parse tree of `sql` as json_serialize_sql gives it (text). */
+export async function serialize(conn: DuckDBConnection, sql: string): Promise<string> {
   const r = await conn.runAndReadAll('SELECT json_serialize_sql(?::VARCHAR)', [sql]);
   return String(r.getRows()[0]?.[0]);
 }
@@ -64,7 +65,7 @@ const TRENCH_COLUMNS = new Map([
 
 const surfaces = new Map<SqlDialectName, Promise<Surface>>();
 /** Each dialect's tables and rewrites, parsed once per process with the engine's own parser. */
-function surfaceOf(conn: DuckDBConnection, dialect: SqlDialectName): Promise<Surface> {
+export function surfaceOf(conn: DuckDBConnection, dialect: SqlDialectName): Promise<Surface> {
   let s = surfaces.get(dialect);
   if (!s) {
     s = (async (): Promise<Surface> => {
@@ -88,7 +89,7 @@ function surfaceOf(conn: DuckDBConnection, dialect: SqlDialectName): Promise<Sur
 }
 
 /** A value as JSON carries it: bigints as numbers when exact, else text; times as ISO text; JSON parsed. */
-function toJson(v: unknown, isJson: boolean): SqlValue {
+export function toJson(v: unknown, isJson: boolean): SqlValue {
   if (v === null || v === undefined) return null;
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
   if (typeof v === 'number' || typeof v === 'boolean') return v;
@@ -183,15 +184,11 @@ export async function runSql(
   }
 }
 
-/** runSql collecting the rows: the JSON answer of POST /query. */
-export async function querySql(
-  instance: DuckDBInstance,
-  workspaceId: string,
-  q: SqlQuery,
-): Promise<SqlResult> {
+/** The rows a run hands on, collected: the JSON answer of POST /query, on either engine. */
+export async function collect(run: (out: RunOptions) => Promise<{ truncated: boolean }>): Promise<SqlResult> {
   let columns: SqlColumn[] = [];
   const rows: SqlValue[][] = [];
-  const { truncated } = await runSql(instance, workspaceId, q, {
+  const { truncated } = await run({
     onColumns: (c) => {
       columns = c;
     },
@@ -202,3 +199,7 @@ export async function querySql(
   });
   return { columns, rows, truncated };
 }
+
+/** runSql collecting the rows: the JSON answer of POST /query. */
+export const querySql = (instance: DuckDBInstance, workspaceId: string, q: SqlQuery): Promise<SqlResult> =>
+  collect((out) => runSql(instance, workspaceId, q, out));
