@@ -1,5 +1,6 @@
 // The embedded store's user index (src/store/duckdb/user-index.ts): reads by user find every event of the
-// user whatever state the index is in: rows still unsorted after loads, rebuilt sorted, a store reopened, a
+// user whatever state the index is in: rows still unsorted after loads, rebuilt sorted beside the loads (reads
+// run while a rebuild may be in flight), a store reopened, a
 // database whose index is missing or behind its events (rebuilt at open), a user's deletion and a purge.
 // Answers are compared with the events the test loaded, computed in TypeScript.
 import assert from 'node:assert/strict';
@@ -84,6 +85,18 @@ async function check(store: DuckDBStore, all: CanonicalEvent[], label: string): 
   }
 }
 
+async function meta(dir: string, name: string): Promise<string | undefined> {
+  const instance = await DuckDBInstance.create(join(dir, 'intake.duckdb'), { access_mode: 'READ_ONLY' });
+  const conn = await instance.connect();
+  try {
+    const r = await conn.runAndReadAll('SELECT value FROM store_meta WHERE name = $1', [name]);
+    return r.getRowObjectsJS()[0]?.value as string | undefined;
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
 async function indexRows(dir: string): Promise<number> {
   const instance = await DuckDBInstance.create(join(dir, 'intake.duckdb'), { access_mode: 'READ_ONLY' });
   const conn = await instance.connect();
@@ -112,6 +125,8 @@ test('reads by user find every event: unsorted rows, rebuilds, reopen, an index 
   assert.equal(await store.admin.counts().then((c) => c.events), all.length);
   await store.close();
   assert.equal(await indexRows(dir), all.length, 'one index row per event with an id');
+  const sorted = Number(await meta(dir, 'user_index_sorted'));
+  assert.ok(sorted >= 40 && sorted <= all.length, `rebuilt beside the loads (${sorted} rows sorted)`);
 
   store = await DuckDBStore.open({ dataDir: dir, userIndexMinRows: 40 });
   await check(store, all, 'reopened');
@@ -135,6 +150,56 @@ test('reads by user find every event: unsorted rows, rebuilds, reopen, an index 
   store = await DuckDBStore.open({ dataDir: dir });
   await check(store, all, 'index rebuilt at open (behind its events)');
   await store.close();
+});
+
+test('loads go on while a rebuild sorts; the rows they add join the rebuilt index', async () => {
+  const dir = tempDir('intake-user-index-beside-');
+  const r = rng(5);
+  const all: CanonicalEvent[] = [];
+  let release: () => void = () => {};
+  const held = new Promise<void>((ok) => {
+    release = ok;
+  });
+  let sorted: () => void = () => {};
+  const sortDone = new Promise<void>((ok) => {
+    sorted = ok;
+  });
+  const store = await DuckDBStore.open({
+    dataDir: dir,
+    userIndexMinRows: 40,
+    afterUserIndexSort: async () => {
+      sorted();
+      await held;
+    },
+  });
+  try {
+    let seq = 0;
+    const load = async (n: number) => {
+      const events = batch(seq, n, r);
+      all.push(...events);
+      await store.sink.load(logBatch(++seq, events));
+    };
+    await load(50); // past 40 unsorted rows: a rebuild starts beside the loads
+    await sortDone;
+    // The rebuild holds between its sort and its swap: loads still go on, and reads see their events.
+    for (let i = 0; i < 3; i++) await load(20);
+    await check(store, all, 'loads during a rebuild');
+    release();
+  } finally {
+    await store.close(); // waits for the rebuild
+  }
+  assert.equal(await indexRows(dir), all.length, 'the rebuilt index holds the rows loaded during its sort');
+  assert.equal(
+    await meta(dir, 'user_index_sorted'),
+    '50',
+    'the sorted part is the snapshot the rebuild sorted',
+  );
+  const again = await DuckDBStore.open({ dataDir: dir });
+  try {
+    await check(again, all, 'reopened after the rebuild');
+  } finally {
+    await again.close();
+  }
 });
 
 test("a user's deletion and a purge: reads leave the user out, and the purged index holds no row of theirs", async () => {

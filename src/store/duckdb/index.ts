@@ -81,6 +81,8 @@ export interface DuckDBStoreOptions {
   purgeIntervalHours?: number;
   /** Arms the purge timer: calls `fire` after `ms`, returns a cancel function. Tests fire it themselves. */
   timer?: Timer;
+  /** For tests: runs once a user index rebuild has written its sorted copy, before it replaces the index. */
+  afterUserIndexSort?: () => Promise<void>;
   /** For tests: runs once a purge's copy is written, before the purge catches up with the loads since. */
   afterPurgeCopy?: () => Promise<void>;
 }
@@ -145,7 +147,18 @@ export class DuckDBStore implements Store {
     private readonly path: string,
     private readonly opts: DuckDBStoreOptions,
   ) {
-    this.userIndex = new UserIndex(opts.userIndexMinRows);
+    this.userIndex = new UserIndex(
+      {
+        connect: async () => new Db(await this.instance.connect()),
+        betweenLoads: (fn) => this.writes.run(() => fn(this.writer)),
+        asWrite: (fn) => this.gate.mutating(fn),
+        onError: () => {
+          // Tried again after the next load: the index stays exact meanwhile, only less sorted.
+        },
+        ...(opts.afterUserIndexSort ? { afterSort: opts.afterUserIndexSort } : {}),
+      },
+      opts.userIndexMinRows,
+    );
     this.purges = new PurgeSchedule(
       {
         path,
@@ -232,7 +245,7 @@ export class DuckDBStore implements Store {
           caches: this.caches,
         });
         this.replay?.record(batch); // before the log deletes its file
-        await this.userIndex.loaded(this.writer, indexed);
+        this.userIndex.loaded(indexed);
         await this.checkpointWhenDue(batch.events.length + batch.rejected);
       }),
     checkpoint: () => checkpoint(this.db),
