@@ -9,7 +9,7 @@ import { readDocs, writeDoc } from './docs.ts';
 import { type ClickHouse, lit, litList } from './http.ts';
 import { checkpoint, mutationsDone } from './load.ts';
 import { dropClaims } from './plans.ts';
-import { VISIBLE_EVENTS } from './schema.ts';
+import { SEQ_TABLES, VISIBLE_EVENTS } from './schema.ts';
 import { IDENTITIES } from './users.ts';
 
 /** Stores keys as tombstones, those not stored yet; returns how many were new. */
@@ -174,18 +174,8 @@ export async function runDeletion(
   });
 }
 
-const WORKSPACE_TABLES = [
-  'events',
-  'rejected',
-  'identities',
-  'persons',
-  'group_profiles',
-  'group_members',
-  'identity_refusals',
-  'dictionary_days',
-  'dictionary_paths',
-  'plans',
-];
+/** A workspace's rows: every table a load writes, and its plans. */
+const WORKSPACE_TABLES = [...SEQ_TABLES, 'plans'];
 
 export async function deleteWorkspace(ch: ClickHouse, id: string): Promise<boolean> {
   const found = (await readDocs(ch, 'workspace', { id })).length > 0;
