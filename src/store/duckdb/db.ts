@@ -1,10 +1,14 @@
 // A thin wrapper over a DuckDB connection: bound parameters only, and driver errors wrapped once with the query.
 import {
   type DuckDBConnection,
+  type DuckDBPendingResult,
+  type DuckDBPreparedStatement,
+  type DuckDBResult,
   DuckDBTimestampValue,
   type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
+import bindings from '@duckdb/node-bindings';
 
 export class StoreError extends Error {
   constructor(
@@ -20,8 +24,58 @@ export type Row = Record<string, unknown>;
 
 export const ts = (d: Date): DuckDBTimestampValue => new DuckDBTimestampValue(BigInt(d.getTime()) * 1000n);
 
+/**
+ * Why a connection may leave its statements to DuckDB's threads. The driver runs a statement on one of libuv's
+ * threads, which DuckDB makes execute tasks until the statement is done; when the only task (a load's INSERT
+ * from read_json, its COMMIT, a CHECKPOINT) was taken by DuckDB's own worker thread, that thread does not wait:
+ * it asks again in a loop (PendingQueryResult::ExecuteInternal busy-waits on NO_TASKS_AVAILABLE) for as long as
+ * the task runs. Measured on 10,000-event segments in process (bench/capacity.ts, threads=2): the load's CPU
+ * 18.0 µs/event, 10.2 with threads=1, 11.3-11.5 with the statements started and then watched from the event
+ * loop every millisecond (a check costs microseconds and executes nothing). threads=1 would also take the second
+ * thread from every query.
+ */
+const READY = bindings.PendingState.RESULT_READY;
+const RUNNING = new Set([bindings.PendingState.RESULT_NOT_READY, bindings.PendingState.NO_TASKS_AVAILABLE]);
+const tick = () => new Promise<void>((r) => setTimeout(r, 1));
+
+/** The driver's handle of a pending result (a private field of the node API's wrapper). */
+const handleOf = (p: DuckDBPendingResult): bindings.PendingResult =>
+  (p as unknown as { pending_result: bindings.PendingResult }).pending_result;
+
+/**
+ * The result of a started statement once DuckDB's threads have run it, checked every millisecond. A state other
+ * than running (ready, an error, a statement with nothing to schedule such as SET) hands over to the driver's
+ * own execution, which then finishes at once or reports the error.
+ */
+async function watched(p: DuckDBPendingResult): Promise<DuckDBResult> {
+  const h = handleOf(p);
+  for (;;) {
+    const s = bindings.pending_execute_check_state(h);
+    if (s === READY || !RUNNING.has(s)) break;
+    await tick();
+  }
+  return p.getResult();
+}
+
+export interface DbOptions {
+  /**
+   * Statements run on DuckDB's own threads and this connection only watches them (see `watched`): for the
+   * connection that loads, whose statements are mostly one task each. Needs threads >= 2 (with one thread,
+   * only the caller executes tasks). Default false: the caller works on the statement's tasks too, as queries
+   * want.
+   */
+  background?: boolean;
+}
+
 export class Db {
-  constructor(readonly conn: DuckDBConnection) {}
+  private readonly background: boolean;
+
+  constructor(
+    readonly conn: DuckDBConnection,
+    opts: DbOptions = {},
+  ) {
+    this.background = opts.background === true;
+  }
 
   /**
    * `types` gives the parameters' types where their values cannot: the driver types a list by its first item,
@@ -29,7 +83,9 @@ export class Db {
    */
   async run(sql: string, params: DuckDBValue[] = [], types?: DuckDBType[]): Promise<number> {
     try {
-      const r = await this.conn.run(sql, params, types);
+      const r = this.background
+        ? await watched(await this.conn.start(sql, params, types))
+        : await this.conn.run(sql, params, types);
       return r.rowsChanged;
     } catch (cause) {
       throw new StoreError(`duckdb: ${(cause as Error).message}`, sql, { cause });
@@ -38,11 +94,21 @@ export class Db {
 
   async all(sql: string, params: DuckDBValue[] = []): Promise<Row[]> {
     try {
+      if (this.background) {
+        const result = await watched(await this.conn.start(sql, params));
+        return (await result.getRowObjectsJS()) as Row[];
+      }
       const reader = await this.conn.runAndReadAll(sql, params);
       return reader.getRowObjectsJS() as Row[];
     } catch (cause) {
       throw new StoreError(`duckdb: ${(cause as Error).message}`, sql, { cause });
     }
+  }
+
+  /** Runs a statement prepared on this connection (the caller wraps its errors). */
+  async execute(p: DuckDBPreparedStatement): Promise<void> {
+    if (this.background) await watched(p.start());
+    else await p.run();
   }
 }
 

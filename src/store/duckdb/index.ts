@@ -195,7 +195,9 @@ export class DuckDBStore implements Store {
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
     });
-    const writer = new Db(await instance.connect());
+    // Loads leave their statements to DuckDB's threads (db.ts `watched`): the caller's busy wait cost more CPU
+    // than the load itself. Queries keep working on their own tasks.
+    const writer = new Db(await instance.connect(), { background: (opts.threads ?? 2) >= 2 });
     const db = new Db(await instance.connect());
     // The engine itself refuses files outside the data directory (the log segments the loader reads and the
     // compaction copy live there), the network, and any later configuration change: the sandbox of POST /query
