@@ -2,7 +2,6 @@
 import {
   type DuckDBConnection,
   type DuckDBPendingResult,
-  type DuckDBPreparedStatement,
   type DuckDBResult,
   DuckDBTimestampValue,
   type DuckDBType,
@@ -29,10 +28,15 @@ export const ts = (d: Date): DuckDBTimestampValue => new DuckDBTimestampValue(Bi
  * threads, which DuckDB makes execute tasks until the statement is done; when the only task (a load's INSERT
  * from read_json, its COMMIT, a CHECKPOINT) was taken by DuckDB's own worker thread, that thread does not wait:
  * it asks again in a loop (PendingQueryResult::ExecuteInternal busy-waits on NO_TASKS_AVAILABLE) for as long as
- * the task runs. Measured on 10,000-event segments in process (bench/capacity.ts, threads=2): the load's CPU
- * 18.0 µs/event, 10.2 with threads=1, 11.3-11.5 with the statements started and then watched from the event
- * loop every millisecond (a check costs microseconds and executes nothing). threads=1 would also take the second
- * thread from every query.
+ * the task runs. Started instead (the pending result made on the event loop) and checked every millisecond (a
+ * check executes nothing), the statement costs its own work only. But making the pending result plans a
+ * statement with bound parameters again with their values, and initializes its operators, on the event loop:
+ * so only statements without parameters go this way. Measured on 10,000-event segments in process
+ * (bench/capacity.ts, threads=2, the three variants alternated load by load, machine busy): the load's CPU
+ * 25.2 us/event all on the driver's path, 14.8 with parameterless statements watched (0.5 us/event of event
+ * loop, at most 14 ms for one statement), 12.3 with the dictionary's prepared MERGEs watched too (but 3.3
+ * us/event of event loop, up to 78 ms at once: not kept). On a quiet machine, 18.0 -> 11.0 us/event (threads=1:
+ * 10.0); threads=1 would also take the second thread from every query.
  */
 const READY = bindings.PendingState.RESULT_READY;
 const RUNNING = new Set([bindings.PendingState.RESULT_NOT_READY, bindings.PendingState.NO_TASKS_AVAILABLE]);
@@ -59,10 +63,10 @@ async function watched(p: DuckDBPendingResult): Promise<DuckDBResult> {
 
 export interface DbOptions {
   /**
-   * Statements run on DuckDB's own threads and this connection only watches them (see `watched`): for the
-   * connection that loads, whose statements are mostly one task each. Needs threads >= 2 (with one thread,
-   * only the caller executes tasks). Default false: the caller works on the statement's tasks too, as queries
-   * want.
+   * Parameterless statements run on DuckDB's own threads and this connection only watches them (see
+   * `watched`): for the connection that loads, whose statements are mostly one task each. Needs threads >= 2
+   * (with one thread, only the caller executes tasks). Default false: the caller works on the statement's
+   * tasks too, as queries want.
    */
   background?: boolean;
 }
@@ -83,9 +87,10 @@ export class Db {
    */
   async run(sql: string, params: DuckDBValue[] = [], types?: DuckDBType[]): Promise<number> {
     try {
-      const r = this.background
-        ? await watched(await this.conn.start(sql, params, types))
-        : await this.conn.run(sql, params, types);
+      const r =
+        this.background && params.length === 0
+          ? await watched(await this.conn.start(sql))
+          : await this.conn.run(sql, params, types);
       return r.rowsChanged;
     } catch (cause) {
       throw new StoreError(`duckdb: ${(cause as Error).message}`, sql, { cause });
@@ -94,21 +99,11 @@ export class Db {
 
   async all(sql: string, params: DuckDBValue[] = []): Promise<Row[]> {
     try {
-      if (this.background) {
-        const result = await watched(await this.conn.start(sql, params));
-        return (await result.getRowObjectsJS()) as Row[];
-      }
       const reader = await this.conn.runAndReadAll(sql, params);
       return reader.getRowObjectsJS() as Row[];
     } catch (cause) {
       throw new StoreError(`duckdb: ${(cause as Error).message}`, sql, { cause });
     }
-  }
-
-  /** Runs a statement prepared on this connection (the caller wraps its errors). */
-  async execute(p: DuckDBPreparedStatement): Promise<void> {
-    if (this.background) await watched(p.start());
-    else await p.run();
   }
 }
 

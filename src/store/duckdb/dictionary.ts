@@ -66,7 +66,7 @@ async function run(db: Db, sql: string): Promise<void> {
       p = await db.conn.prepare(sql);
       mine.set(sql, p);
     }
-    await db.execute(p);
+    await p.run();
   } catch (cause) {
     throw new StoreError(`duckdb: ${(cause as Error).message}`, sql, { cause });
   }
