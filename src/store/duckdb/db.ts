@@ -47,14 +47,20 @@ const handleOf = (p: DuckDBPendingResult): bindings.PendingResult =>
   (p as unknown as { pending_result: bindings.PendingResult }).pending_result;
 
 /**
- * The result of a started statement once DuckDB's threads have run it, checked every millisecond. A state other
- * than running (ready, an error, a statement with nothing to schedule such as SET) hands over to the driver's
- * own execution, which then finishes at once or reports the error.
+ * The result of a started statement once DuckDB's threads have run it, checked every millisecond. An error
+ * found while it ran is thrown as the driver would report it; any other state but running (ready, a statement
+ * with nothing to schedule) hands over to the driver's own execution, which then finishes at once.
  */
 async function watched(p: DuckDBPendingResult): Promise<DuckDBResult> {
   const h = handleOf(p);
   for (;;) {
     const s = bindings.pending_execute_check_state(h);
+    if (s === bindings.PendingState.ERROR) {
+      // A statement with nothing to schedule (SET, DDL) reports ERROR without a message: the driver runs it.
+      const message = bindings.pending_error(h);
+      if (message) throw new Error(message);
+      break;
+    }
     if (s === READY || !RUNNING.has(s)) break;
     await tick();
   }

@@ -1,0 +1,52 @@
+// The embedded store's connection wrapper (src/store/duckdb/db.ts): a connection in background mode hands its
+// parameterless statements to DuckDB's threads and watches them. It must answer exactly what the driver's own
+// execution answers: rows changed, the statement's effects, and a failing statement's error, never a hang.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { Db, StoreError } from '../../src/store/duckdb/db.ts';
+
+async function connections(threads: string) {
+  const instance = await DuckDBInstance.create(':memory:', { threads });
+  return {
+    plain: new Db(await instance.connect()),
+    watched: new Db(await instance.connect(), { background: true }),
+    close: () => instance.closeSync(),
+  };
+}
+
+test('a watched connection answers as the driver does: rows changed, effects, transactions, errors', async () => {
+  const { plain, watched, close } = await connections('2');
+  try {
+    await watched.run('CREATE TABLE t (n INTEGER PRIMARY KEY, s VARCHAR)');
+    // Large enough to be executed by a worker thread while the event loop checks it.
+    assert.equal(await watched.run('INSERT INTO t SELECT i, i::VARCHAR FROM range(200000) r(i)'), 200_000);
+    assert.equal(await plain.run('INSERT INTO t SELECT i, i::VARCHAR FROM range(200000, 200010) r(i)'), 10);
+    assert.equal(await watched.run("UPDATE t SET s = s || '!' WHERE n % 2 = 0"), 100_005);
+    // A statement with parameters takes the driver's path on the same connection.
+    assert.equal(await watched.run('DELETE FROM t WHERE n >= ?', [200_000]), 10);
+    await watched.run('BEGIN TRANSACTION');
+    await watched.run('DELETE FROM t');
+    await watched.run('ROLLBACK');
+    const rows = await plain.all(
+      "SELECT count(*)::INTEGER AS n, count(*) FILTER (s LIKE '%!')::INTEGER AS bang FROM t",
+    );
+    assert.deepEqual(rows, [{ n: 200_000, bang: 100_000 }]);
+    // Errors: one found while planning, one while executing (a duplicate key), each as the driver reports it.
+    for (const sql of ['INSERT INTO nowhere VALUES (1)', 'INSERT INTO t SELECT i, NULL FROM range(5) r(i)']) {
+      const expected = await plain.run(sql).then(
+        () => assert.fail(`${sql} should fail`),
+        (err: StoreError) => err.message,
+      );
+      await assert.rejects(watched.run(sql), (err: unknown) => {
+        assert.ok(err instanceof StoreError);
+        assert.equal(err.message, expected);
+        assert.equal(err.sql, sql);
+        return true;
+      });
+    }
+    assert.deepEqual(await plain.all('SELECT count(*)::INTEGER AS n FROM t'), [{ n: 200_000 }]);
+  } finally {
+    close();
+  }
+});
