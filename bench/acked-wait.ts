@@ -6,7 +6,8 @@
 // - together: `--together` reads at once (a busy API node): requests per read (they share them);
 // - busy: a publisher puts a message on a random partition every 5 ms and an emulated loader acks each
 //   partition's messages `--hold` ms after it got them (its load delay); a read every 20 ms. Reports how long
-//   reads waited and how much of it was polling: resolved minus the moment the read's last message was acked.
+//   reads waited and how much of it was polling: resolved minus the moment the read's last message was acked;
+//   with the loader announcing its acks (as NatsLoader does) and without (polling alone), alternated.
 //   npx tsx bench/acked-wait.ts [--reads 2000] [--together 20] [--hold 200] [--seconds 5] [--rounds 2]
 import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -14,6 +15,7 @@ import { connect } from '@nats-io/transport-node';
 import { startCluster } from '../scripts/cluster.ts';
 import { AckedWait } from '../src/ingest/nats/acked-wait.ts';
 import {
+  ackedSubject,
   consumerName,
   ensureConsumer,
   ensureStreams,
@@ -57,6 +59,7 @@ try {
   await ensureStreams(jsm, names);
   for (let p = 0; p < names.partitions; p++) await ensureConsumer(jsm, names, p);
   const wait = new AckedWait(jsm, names.stream, { readWaitMs: 30_000 });
+  wait.listen(nc, ackedSubject(names));
 
   const idle = async () => {
     const r0 = wait.stats.requests;
@@ -96,7 +99,7 @@ try {
     );
   };
 
-  const busy = async () => {
+  const busy = async (announce: boolean) => {
     // Per partition, the messages fetched and not yet acked, and the time each seq was acked.
     const ackedAt = new Map<number, number>();
     let published = 0;
@@ -124,6 +127,7 @@ try {
                 await Promise.all(take.map((x) => x.ackAck()));
                 const now = performance.now();
                 for (const x of take) ackedAt.set(x.seq, now);
+                if (announce) nc.publish(ackedSubject(names));
               }, HOLD);
             held.push(m);
           }
@@ -156,7 +160,7 @@ try {
     for (const s of subs) s.msgs.stop();
     await Promise.all(subs.map((s) => s.done));
     console.log(
-      `busy (hold ${HOLD} ms, ${published} messages in ${SECONDS} s): ${reads} reads waited p50 ${f1(pct(waited, 50))} ms, ` +
+      `busy, ${announce ? 'acks announced' : 'polling alone'} (hold ${HOLD} ms, ${published} messages in ${SECONDS} s): ${reads} reads waited p50 ${f1(pct(waited, 50))} ms, ` +
         `p99 ${f1(pct(waited, 99))} ms; after the last ack p50 ${f1(pct(polling, 50))} ms, p99 ${f1(pct(polling, 99))} ms ` +
         `(${polling.length} reads); ${f1(req / reads)} requests/read; CPU this process ${f1(selfCpu() - c0)} s ` +
         `(publisher and loader included), nats-servers ${f1(natsCpu() - n0)} s`,
@@ -167,7 +171,8 @@ try {
     console.log(`-- round ${round + 1}`);
     await idle();
     await together();
-    await busy();
+    await busy(round % 2 === 0);
+    await busy(round % 2 !== 0);
   }
   wait.close();
   await nc.close();

@@ -13,6 +13,7 @@ import type { IngestBatch, IngestLog, IngestResult } from '../types.ts';
 import { AckedWait } from './acked-wait.ts';
 import { type Manifest, NatsLoader, type NatsLoaderOptions } from './loader.ts';
 import {
+  ackedSubject,
   ensureConsumer,
   ensureStreams,
   isNotFound,
@@ -155,7 +156,17 @@ export class NatsLog implements IngestLog {
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
-      const loader = new NatsLoader(js, names, consumers, sink, stored, opts, {
+      const announce = {
+        ...opts,
+        onAcked: () => {
+          try {
+            nc.publish(ackedSubject(names));
+          } catch {
+            // closing: nobody waits on this node's loads any more
+          }
+        },
+      };
+      const loader = new NatsLoader(js, names, consumers, sink, stored, announce, {
         checkpoint: await sink.checkpoint(),
         manifest,
         inStream,
@@ -165,6 +176,7 @@ export class NatsLog implements IngestLog {
       const chunkChars = Math.max(1024, Math.floor((nc.info?.max_payload ?? 1_048_576) / 3) - 1024);
       const acked =
         opts.consume === false ? new AckedWait(jsm, names.stream, { readWaitMs: opts.readWaitMs }) : null;
+      acked?.listen(nc, ackedSubject(names));
       return new NatsLog(nc, js, names, loader, seen, stored, sink, opts, chunkChars, acked);
     } catch (err) {
       await nc.close().catch(() => {});
