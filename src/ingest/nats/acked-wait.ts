@@ -27,6 +27,12 @@ export interface AckedWaitOptions {
   readWaitMs?: number;
   /** Longest pause between two requests while reads wait, in ms (the first pauses are shorter). Default 50. */
   maxPollMs?: number;
+  /**
+   * A cheap read of the store (its checkpoint), run while reads wait, at most once a second while it succeeds:
+   * when it fails (the store is down, so loads fail and the stream does not drain), the waiting reads fail with
+   * its error at once, as on a node that loads, instead of READ_TIMEOUT after the whole wait.
+   */
+  storeCheck?: () => Promise<unknown>;
 }
 
 interface Waiter {
@@ -45,6 +51,8 @@ interface StreamState {
 
 /** Pauses between requests while reads wait: 1, 2, 4, ... ms up to maxPollMs. */
 const FIRST_POLL_MS = 1;
+/** Least time between two store checks (storeCheck). */
+const STORE_CHECK_MS = 1_000;
 
 export class AckedWait {
   private waiters: Waiter[] = [];
@@ -153,6 +161,7 @@ export class AckedWait {
           this.waiters = still;
         }
         if (this.waiters.length === 0) break;
+        this.checkStore();
         // A read that has no target yet gets a request at once; otherwise wait a little longer each round.
         if (this.waiters.some((w) => w.target === null) && state !== null) continue;
         const pause = this.pause;
@@ -162,6 +171,46 @@ export class AckedWait {
     } finally {
       this.running = false;
     }
+  }
+
+  private checking = false;
+  private lastCheck = 0;
+  private storeOk = true;
+
+  /** Runs storeCheck (one at a time, at most once a second); its failure fails the reads waiting. */
+  private checkStore(): void {
+    const check = this.opts.storeCheck;
+    // After a failure, every round checks again (a store that is down answers at once; one that is back, too).
+    if (!check || this.checking || (this.storeOk && Date.now() - this.lastCheck < STORE_CHECK_MS)) return;
+    this.checking = true;
+    this.lastCheck = Date.now();
+    check()
+      .then(
+        () => {
+          this.storeOk = true;
+        },
+        (err: unknown) => {
+          this.storeOk = false;
+          const fail =
+            err instanceof IntakeError
+              ? err
+              : new IntakeError(
+                  'INTAKE_ERR_STORE_UNAVAILABLE',
+                  `the store cannot be read, so accepted events cannot be loaded yet (${(err as Error)?.message ?? String(err)}); retry`,
+                  undefined,
+                  { 'retry-after': '1' },
+                );
+          const waiting = this.waiters;
+          this.waiters = [];
+          for (const w of waiting) {
+            clearTimeout(w.timer);
+            w.reject(fail);
+          }
+        },
+      )
+      .finally(() => {
+        this.checking = false;
+      });
   }
 
   private sleep(ms: number): Promise<void> {

@@ -175,7 +175,12 @@ export class NatsLog implements IngestLog {
       if (opts.consume !== false) loader.start();
       const chunkChars = Math.max(1024, Math.floor((nc.info?.max_payload ?? 1_048_576) / 3) - 1024);
       const acked =
-        opts.consume === false ? new AckedWait(jsm, names.stream, { readWaitMs: opts.readWaitMs }) : null;
+        opts.consume === false
+          ? new AckedWait(jsm, names.stream, {
+              readWaitMs: opts.readWaitMs,
+              storeCheck: () => sink.checkpoint(),
+            })
+          : null;
       acked?.listen(nc, ackedSubject(names));
       return new NatsLog(nc, js, names, loader, seen, stored, sink, opts, chunkChars, acked);
     } catch (err) {
