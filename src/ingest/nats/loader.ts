@@ -31,6 +31,8 @@ export interface NatsLoaderOptions {
   maintenance?: { everyMs: number; run(): Promise<void> };
   onError?(err: unknown): void;
   onLoaded?(batch: { seq: number; events: number; rejected: number }, ms: number): void;
+  /** Called once a load's messages are acknowledged (API nodes' waiting reads are told: acked-wait.ts). */
+  onAcked?(): void;
 }
 
 /** The last load's manifest: its sink seq and the stream seqs of its messages. */
@@ -396,6 +398,7 @@ export class NatsLoader {
     );
     this.settle(null);
     await this.acknowledge(take);
+    this.opts.onAcked?.();
     return true;
   }
 

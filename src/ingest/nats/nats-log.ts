@@ -10,8 +10,10 @@ import type { EventSink } from '../../store/types.ts';
 import { FOREVER, KeySet } from '../file/keyset.ts';
 import { eventLine, rejectionLine } from '../file/lines.ts';
 import type { IngestBatch, IngestLog, IngestResult } from '../types.ts';
+import { AckedWait } from './acked-wait.ts';
 import { type Manifest, NatsLoader, type NatsLoaderOptions } from './loader.ts';
 import {
+  ackedSubject,
   ensureConsumer,
   ensureStreams,
   isNotFound,
@@ -47,8 +49,8 @@ export interface NatsLogOptions extends NatsLoaderOptions {
   dedupeWindowHours?: number;
   /**
    * Whether this node consumes the stream into the store (the loader role). Default true. A node that does not
-   * only publishes: nothing it acknowledges counts as waiting here, and its reads (an API node's) do not wait
-   * for the loaders of other nodes: they see what those have loaded.
+   * only publishes, and its reads (an API node's) wait until the loaders of other nodes have acknowledged every
+   * message in the stream when the read began (acked-wait.ts).
    */
   consume?: boolean;
 }
@@ -88,6 +90,8 @@ export class NatsLog implements IngestLog {
     private readonly opts: NatsLogOptions,
     /** Largest message payload, in characters (a UTF-8 character is at most 3 bytes). */
     private readonly chunkChars: number,
+    /** What a read waits for on a node that does not load: the loaders' acks of the stream's messages. */
+    private readonly acked: AckedWait | null,
   ) {
     // A node that does not load has no loads to run the window's purge between: a timer runs it.
     const m = opts.maintenance;
@@ -152,7 +156,17 @@ export class NatsLog implements IngestLog {
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
-      const loader = new NatsLoader(js, names, consumers, sink, stored, opts, {
+      const announce = {
+        ...opts,
+        onAcked: () => {
+          try {
+            nc.publish(ackedSubject(names));
+          } catch {
+            // closing: nobody waits on this node's loads any more
+          }
+        },
+      };
+      const loader = new NatsLoader(js, names, consumers, sink, stored, announce, {
         checkpoint: await sink.checkpoint(),
         manifest,
         inStream,
@@ -160,7 +174,15 @@ export class NatsLog implements IngestLog {
       });
       if (opts.consume !== false) loader.start();
       const chunkChars = Math.max(1024, Math.floor((nc.info?.max_payload ?? 1_048_576) / 3) - 1024);
-      return new NatsLog(nc, js, names, loader, seen, stored, sink, opts, chunkChars);
+      const acked =
+        opts.consume === false
+          ? new AckedWait(jsm, names.stream, {
+              readWaitMs: opts.readWaitMs,
+              storeCheck: () => sink.checkpoint(),
+            })
+          : null;
+      acked?.listen(nc, ackedSubject(names));
+      return new NatsLog(nc, js, names, loader, seen, stored, sink, opts, chunkChars, acked);
     } catch (err) {
       await nc.close().catch(() => {});
       throw err;
@@ -274,8 +296,12 @@ export class NatsLog implements IngestLog {
     return this.opts.consume === false ? 0 : this.loader.pending;
   }
 
+  /**
+   * Read-your-writes. A node that loads waits for each message it published, by its exact seq (loader.ts); one
+   * that does not waits until the loaders acknowledged every message in the stream when the read began.
+   */
   settled(): Promise<void> {
-    if (this.opts.consume === false) return Promise.resolve();
+    if (this.acked !== null) return this.acked.settled();
     return this.loader.settled();
   }
 
@@ -306,6 +332,7 @@ export class NatsLog implements IngestLog {
     this.closed = true;
     await Promise.allSettled([...this.inflight]);
     if (this.maintenance) clearInterval(this.maintenance);
+    this.acked?.close();
     if (this.opts.consume !== false) await this.loader.close();
     await this.nc.close();
   }

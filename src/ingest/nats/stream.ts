@@ -32,6 +32,8 @@ export const subject = (n: StreamNames, p: number) => `${n.prefix}.${p}`;
 export const consumerName = (n: StreamNames, p: number) => `${n.stream}_p${p}`;
 export const manifestStream = (n: StreamNames) => `${n.stream}_LOADS`;
 export const manifestSubject = (n: StreamNames, loader: string) => `${n.prefix}-loads.${loader}`;
+/** Core NATS (no stream): a loader says here that it acknowledged a load's messages; waiting reads look again. */
+export const ackedSubject = (n: StreamNames) => `${n.prefix}-acked`;
 
 /** Nats-Msg-Id of a message: md5 of what identifies its entries (sorted keys), so a resend is the same id. */
 export function messageId(parts: string[]): string {

@@ -10,6 +10,9 @@
 // the state that remains, tagged with its job and the checkpoint as seq, then deletes the older rows of those
 // keys (a mutation). A crash anywhere in it is repaired by the job's re-run: its rows, when found, are not
 // written again, and the mutation is repeated.
+// Rows tagged with a job are *state rows*: a key's value is its latest state row (by (seq, job)) plus the load
+// rows (job '') above its seq; the rows it outranks no longer count (liveRows), whether or not a mutation has
+// deleted them yet. Compaction (dictionary-compact.ts) writes state rows too, tagged `!compact <seq>`.
 import { DictionaryBatch } from '../../pipeline/dictionary/observe.ts';
 import { type ClickHouse, lit } from './http.ts';
 import { mutationsDone } from './load.ts';
@@ -21,6 +24,32 @@ export const MAX_PATHS_PER_NAME = 1000;
 export const NAME_SQL = `multiIf(type = 'track', ifNull(event, ''), type IN ('page', 'screen'), ifNull(name, ''), '')`;
 
 const wf = (s: string) => s.toWellFormed();
+
+/** A dictionary table's key, without workspace_id. */
+export const DICTIONARY_KEYS = {
+  dictionary_days: 'kind, name, day',
+  dictionary_paths: 'kind, name, path',
+} as const;
+export type DictionaryTable = keyof typeof DICTIONARY_KEYS;
+
+const COLUMNS: Record<DictionaryTable, string> = {
+  dictionary_days: 'workspace_id, kind, name, day, count, first_ms, last_ms, seq, job',
+  dictionary_paths: 'workspace_id, kind, name, path, count, types, first_ms, last_ms, examples, seq, job',
+};
+
+/**
+ * The rows of `table` matching `where` that count: per key, its latest state row (the largest (seq, job) among
+ * rows with a job: a deletion's, or a compaction's, whose job sorts before any deletion's at the same seq) and
+ * the load rows (job '') above that seq; without state rows, every load row. The checkpoint is applied by the
+ * caller (state rows are written at or below it).
+ */
+export function liveRows(table: DictionaryTable, where: string): string {
+  const key = `workspace_id, ${DICTIONARY_KEYS[table]}`;
+  return `(SELECT ${COLUMNS[table]} FROM ${table}
+     ANY LEFT JOIN (SELECT ${key}, maxIf((seq, job), job != '') AS st FROM ${table} WHERE ${where} GROUP BY ${key})
+     USING (${key})
+     WHERE ${where} AND ((job = '' AND seq > tupleElement(st, 1)) OR (job != '' AND (seq, job) = st)))`;
+}
 const tuple = (...xs: Array<string | number>) => `(${xs.map(lit).join(', ')})`;
 const tuples = (xs: string[]) => (xs.length === 0 ? '((NULL))' : `(${xs.join(', ')})`);
 
@@ -55,8 +84,8 @@ async function capped(
   const rows = await ch.rows(
     `SELECT workspace_id AS w, kind AS k, name AS n, count() AS c,
             if(c >= ${MAX_PATHS_PER_NAME}, groupArray(path), emptyArrayString()) AS ps FROM (
-       SELECT workspace_id, kind, name, path FROM dictionary_paths
-        WHERE seq <= ${cp} AND (workspace_id, kind, name) IN ${tuples(keys)}
+       SELECT workspace_id, kind, name, path FROM ${liveRows('dictionary_paths', `(workspace_id, kind, name) IN ${tuples(keys)}`)}
+        WHERE seq <= ${cp}
         GROUP BY workspace_id, kind, name, path HAVING sum(count) > 0)
      GROUP BY workspace_id, kind, name`,
   );
@@ -229,8 +258,8 @@ async function pathsLeft(ch: ClickHouse, ws: string, batch: DictionaryBatch, job
   const rows = await ch.rows(
     `SELECT kind AS k, name AS n, path AS p, sum(count) AS c, sumForEach(types) AS t,
             minIf(first_ms, count > 0) AS f, maxIf(last_ms, count > 0) AS l, groupArray((seq, job, examples)) AS ex
-       FROM dictionary_paths
-      WHERE workspace_id = ${lit(ws)} AND seq <= ${cp} AND (kind, name, path) IN ${tuples(keys)}
+       FROM ${liveRows('dictionary_paths', `workspace_id = ${lit(ws)} AND (kind, name, path) IN ${tuples(keys)}`)}
+      WHERE seq <= ${cp}
       GROUP BY kind, name, path`,
   );
   return rows.map((r) => {

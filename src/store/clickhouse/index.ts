@@ -17,6 +17,7 @@ import type {
   Store,
 } from '../types.ts';
 import { ClickHouseAdmin } from './admin.ts';
+import { type CompactionResult, compactDictionary } from './dictionary-compact.ts';
 import * as dict from './dictionary-reads.ts';
 import * as del from './erasure.ts';
 import { exportEvents, listEvents, listRejected } from './events.ts';
@@ -195,6 +196,14 @@ export class ClickHouseStore implements Store {
     currentPlans: () => plans.currentPlans(this.ch),
     plansVersion: () => plans.plansVersion(this.ch),
   };
+
+  /**
+   * Folds the data dictionary's rows (dictionary-compact.ts), between this process's loads and deletions: the
+   * loader runs it as maintenance. Null when it did not run (nothing to fold yet, or a deletion is running).
+   */
+  compactDictionary(): Promise<CompactionResult | null> {
+    return this.loads.run(() => compactDictionary(this.ch));
+  }
 
   onTombstones(listener: (keys: string[]) => void): void {
     this.tombstoneListeners.push(listener);
