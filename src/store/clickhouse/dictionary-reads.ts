@@ -16,19 +16,19 @@ import {
 } from '../governance.ts';
 import { foldExamples, NAME_SQL } from './dictionary.ts';
 import { type ChRow, type ClickHouse, lit } from './http.ts';
-import { CHECKPOINT_SQL } from './schema.ts';
+import { committed } from './schema.ts';
 
 /** Each committed day of a workspace, added up (a day whose events were all deleted is left out). */
 const DAYS = (ws: string) =>
   `(SELECT kind, name, day, sum(count) AS c, minIf(first_ms, count > 0) AS f, maxIf(last_ms, count > 0) AS l
-      FROM dictionary_days WHERE workspace_id = ${lit(ws)} AND seq <= ${CHECKPOINT_SQL}
+      FROM dictionary_days WHERE workspace_id = ${lit(ws)} AND ${committed()}
      GROUP BY kind, name, day HAVING c > 0)`;
 
 /** Each committed path of a workspace, added up, its examples' rows for foldExamples. */
 const PATHS = (ws: string, where: string, having = '') =>
   `SELECT kind AS k, name AS n, path AS p, sum(count) AS c, sumForEach(types) AS t, minIf(first_ms, count > 0) AS f,
           maxIf(last_ms, count > 0) AS l, groupArray((seq, job, examples)) AS ex
-     FROM dictionary_paths WHERE workspace_id = ${lit(ws)} AND seq <= ${CHECKPOINT_SQL} AND ${where}
+     FROM dictionary_paths WHERE workspace_id = ${lit(ws)} AND ${committed()} AND ${where}
     GROUP BY kind, name, path HAVING c > 0 ${having}`;
 
 const ORDER: Record<NameQuery['orderBy'], string> = {
@@ -216,12 +216,12 @@ export async function violations(
     `${col} >= ${q.startDate.getTime()}${q.endDate ? ` AND ${col} <= ${q.endDate.getTime()}` : ''}`;
   const flagged = await ch.rows(
     `SELECT id, type, ${NAME_SQL} AS nm, received_at_ms AS at, context FROM events FINAL
-      WHERE workspace_id = ${lit(ws)} AND seq <= ${CHECKPOINT_SQL} AND ${range('received_at_ms')}
+      WHERE workspace_id = ${lit(ws)} AND ${committed()} AND ${range('received_at_ms')}
         AND position(context, '"violationErrors"') > 0`,
   );
   const refused = await ch.rows(
     `SELECT id, payload, received_at_ms AS at, violations FROM rejected FINAL
-      WHERE workspace_id = ${lit(ws)} AND seq <= ${CHECKPOINT_SQL} AND ${range('received_at_ms')}
+      WHERE workspace_id = ${lit(ws)} AND ${committed()} AND ${range('received_at_ms')}
         AND violations IS NOT NULL`,
   );
   const groups = new Map<string, Group>();
