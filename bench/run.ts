@@ -1,5 +1,6 @@
 // npm run bench [-- --quick | --soak [--minutes N] | --profile [--scenario s1] [--seconds N]] [--rate-limit] [--plan]
-//   [--cluster [--seconds N] [--ingest-nodes 1,2,3] (bench/cluster.ts: a local NATS + ClickHouse cluster)]
+//   [--cluster [--seconds N] [--ingest-nodes 1,2,3] [--loaders 1,2] [--skip-insights] (bench/cluster.ts: a
+//   local NATS + ClickHouse cluster)]
 //   [--only ingest|queries|cost] [--query-events N] [--query-data DIR (keep the query data set there, reused)]
 //   [--query-cycles N (direct and API runs alternate N times; default 2)] [--query-skip 7c,7d (cases left out)]
 //   [--compare K=V,... (a second Intake per scenario started with this environment, alternating)]
@@ -56,6 +57,8 @@ const { values: args } = parseArgs({
     'intake-env': { type: 'string' },
     cluster: { type: 'boolean', default: false },
     'ingest-nodes': { type: 'string' },
+    loaders: { type: 'string' },
+    'skip-insights': { type: 'boolean', default: false },
   },
 });
 
@@ -388,7 +391,8 @@ async function cluster(): Promise<void> {
   const seconds = Number(args.seconds ?? 20);
   const ingestNodes = (args['ingest-nodes'] ?? '1,2,3').split(',').map(Number);
   log(`# Intake cluster benchmark (${started.toISOString()}): 3 NATS nodes (R3) + 1 ClickHouse, local`);
-  const rows = await runCluster({ seconds, ingestNodes, log });
+  const loaders = (args.loaders ?? '1').split(',').map(Number);
+  const rows = await runCluster({ seconds, ingestNodes, loaders, skipInsights: args['skip-insights'], log });
   log('\n## Cluster: ingest, load and lag (100-event batches, one load generator per ingest node)\n');
   log(clusterTable(rows));
   log(

@@ -34,6 +34,7 @@ export type EngineConfig = Pick<
   | 'natsReplicas'
   | 'natsTimeoutMs'
   | 'nats'
+  | 'loaderPartitions'
 >;
 
 /** Test hooks of the embedded store (a purge timer fired by hand, a pause after a purge's copy). */
@@ -91,6 +92,7 @@ async function openNatsLog(store: Store, config: EngineConfig, hooks: EngineHook
     timeoutMs: config.natsTimeoutMs,
     ...config.nats,
     consume: config.roles.includes('loader'),
+    loaderPartitions: config.loaderPartitions ?? undefined,
     queueLimit: config.queueLimit,
     dedupeWindowHours: config.dedupeWindowHours,
     maxEntries: config.loadMaxEvents,
@@ -130,7 +132,7 @@ const openDuckDB = (config: EngineConfig, hooks?: StoreHooks) =>
     ...hooks,
   });
 
-const openClickHouse = (config: EngineConfig) => {
+const openClickHouseWith = (config: EngineConfig, cleanAtOpen: boolean) => {
   if (!config.clickhouseUrl)
     return Promise.reject(new Error('the ClickHouse store needs --clickhouse-url (INTAKE_CLICKHOUSE_URL)'));
   return ClickHouseStore.open({
@@ -140,8 +142,10 @@ const openClickHouse = (config: EngineConfig) => {
     password: config.clickhousePassword,
     maxIdsPerPerson: config.maxIdsPerPerson,
     timeoutMs: config.clickhouseTimeoutMs,
+    cleanAtOpen,
   });
 };
+const openClickHouse = (config: EngineConfig) => openClickHouseWith(config, true);
 
 export const ENGINES = {
   /** DuckDB with the file log: one process, the default. */
@@ -151,7 +155,12 @@ export const ENGINES = {
   /** The JetStream log over DuckDB: ingest, loader and API in one process. */
   nats: { shared: false, openStore: openDuckDB, openLog: openNatsLog },
   /** The cluster: the JetStream log and the ClickHouse store, each node doing the roles it is given. */
-  cluster: { shared: true, openStore: openClickHouse, openLog: openNatsLog },
+  // Lane 0 holds the profile versions other loaders may be writing: each loader cleans its own lane (load.ts).
+  cluster: {
+    shared: true,
+    openStore: (c: EngineConfig) => openClickHouseWith(c, false),
+    openLog: openNatsLog,
+  },
 } satisfies Record<string, Engine>;
 
 export type EngineName = keyof typeof ENGINES;
