@@ -37,6 +37,13 @@ export interface ClusterRow {
   lagP99Ms: number;
   /** CPU-seconds per million acknowledged events, by role and engine. */
   cpuPerMillion: { ingest: number; loader: number; api: number; nats: number; clickhouse: number };
+  /** --drain: the loaders started after the load, on the backlog it left in the stream. */
+  drain?: {
+    seconds: number;
+    rowsPerSec: number;
+    loaderCpuPerMillion: number;
+    clickhouseCpuPerMillion: number;
+  };
   insights: InsightRow[];
 }
 
@@ -134,6 +141,11 @@ export async function runCluster(opts: {
   loaders?: number[];
   /** Skip the insights measured after each run. */
   skipInsights?: boolean;
+  /**
+   * Start the loaders only once the load is over, and time how fast they load the backlog it left in the stream
+   * (no lag probes): the loaders' rate on their own, not bounded by what ingest sends.
+   */
+  drain?: boolean;
   log(line: string): void;
 }): Promise<ClusterRow[]> {
   const root = mkdtempSync(join(tmpdir(), 'intake-bench-cluster-'));
@@ -166,11 +178,17 @@ export async function runCluster(opts: {
         startIntake(join(root, `${tag}-${name}`), { env: { ...env, INTAKE_ROLE: role, ...extra } });
       const api = await start('api', 'api'); // first: it makes the keys
       const loaders: Server[] = [];
-      for (const [i, share] of partitionShares(l).entries())
-        loaders.push(await start(`loader-${i}`, 'loader', l > 1 ? { INTAKE_LOADER_PARTITIONS: share } : {}));
+      const startLoaders = async () => {
+        for (const [i, share] of partitionShares(l).entries()) {
+          const s = await start(`loader-${i}`, 'loader', l > 1 ? { INTAKE_LOADER_PARTITIONS: share } : {});
+          loaders.push(s);
+          procs.push(s);
+        }
+      };
       const ingest: Server[] = [];
       for (let i = 0; i < n; i++) ingest.push(await start(`ingest-${i}`, 'ingest'));
-      const procs = [api, ...loaders, ...ingest];
+      const procs = [api, ...ingest];
+      if (!opts.drain) await startLoaders();
       try {
         // The ingest nodes find the API node's keys by polling the store (every second).
         for (const node of ingest) {
@@ -207,7 +225,7 @@ export async function runCluster(opts: {
         const lags: number[] = [];
         const probes: Promise<void>[] = [];
         let probesAcked = 0;
-        for (let p = 0; performance.now() - t0 < opts.seconds * 1000; p++) {
+        for (let p = 0; !opts.drain && performance.now() - t0 < opts.seconds * 1000; p++) {
           const id = `probe-${n}-${p}-${Date.now()}`;
           const sent = await fetch(`${(ingest[0] as Server).url}/v1/track`, {
             method: 'POST',
@@ -236,13 +254,28 @@ export async function runCluster(opts: {
         const elapsed = Math.max(...results.map((r) => r.elapsedMs)) / 1000;
         const acked = results.reduce((a, r) => a + r.storedMin, 0) + probesAcked;
         let stored = 0;
-        // At most 60 s after the load for the loader to catch up: what it loaded by then gives its rate.
-        const deadline = performance.now() + 60_000;
+        let d0 = { at: 0, loader: 0, clickhouse: 0 };
+        if (opts.drain) {
+          await startLoaders();
+          d0 = { at: performance.now(), loader: roles().loader, clickhouse: cpuMicros(chPid) };
+        }
+        // At most 60 s after the load (120 s of draining) for the loaders to catch up: what they loaded by then
+        // gives their rate.
+        const deadline = performance.now() + (opts.drain ? 120_000 : 60_000);
         while (stored < acked && performance.now() < deadline) {
           stored = await total(api);
           if (stored < acked) await new Promise((res) => setTimeout(res, 250));
         }
         const loadedAfter = (performance.now() - t0) / 1000;
+        const drainSec = (performance.now() - d0.at) / 1000;
+        const drained = opts.drain
+          ? {
+              seconds: round(drainSec, 1),
+              rowsPerSec: Math.round(stored / drainSec),
+              loaderCpuPerMillion: round((roles().loader - d0.loader) / 1e6 / (stored / 1e6), 1),
+              clickhouseCpuPerMillion: round((cpuMicros(chPid) - d0.clickhouse) / 1e6 / (stored / 1e6), 1),
+            }
+          : undefined;
         await Promise.all(probes);
         for (const g of gens) g.close();
         const perM = (d: number) => round(d / 1e6 / (acked / 1e6), 1);
@@ -271,6 +304,7 @@ export async function runCluster(opts: {
             clickhouse: perM(cpuAfter.clickhouse - before.clickhouse),
           },
           insights,
+          drain: drained,
         });
         if (stored < acked)
           opts.log(`  cluster: ${stored} of ${acked} acknowledged events queryable in time`);
@@ -294,6 +328,19 @@ export function clusterTable(rows: ClusterRow[]): string {
       `| ${r.ingestNodes} | ${r.loaders ?? 1} | ${r.eventsPerSec.toLocaleString('en')} | ${r.non2xx} | ${r.loaded.toLocaleString('en')} / ${r.acked.toLocaleString('en')} | ${r.loadedAfterSec} s | ${r.loaderRowsPerSec.toLocaleString('en')} | ${r.lagP50Ms} / ${r.lagP99Ms} | ${r.cpuPerMillion.ingest} / ${r.cpuPerMillion.loader} / ${r.cpuPerMillion.api} / ${r.cpuPerMillion.nats} / ${r.cpuPerMillion.clickhouse} |`,
   );
   return [head, '|--:|--:|--:|--:|--:|--:|--:|--:|:--|', ...lines].join('\n');
+}
+
+export function drainTable(rows: ClusterRow[]): string {
+  const head =
+    '| ingest nodes | loaders | backlog (events) | loaded in | loader rows/s | CPU-s per 1M events: loaders / ClickHouse |';
+  const lines = rows.flatMap((r) =>
+    r.drain
+      ? [
+          `| ${r.ingestNodes} | ${r.loaders} | ${r.acked.toLocaleString('en')} | ${r.drain.seconds} s | ${r.drain.rowsPerSec.toLocaleString('en')} | ${r.drain.loaderCpuPerMillion} / ${r.drain.clickhouseCpuPerMillion} |`,
+        ]
+      : [],
+  );
+  return [head, '|--:|--:|--:|--:|--:|:--|', ...lines].join('\n');
 }
 
 export function clusterInsightTable(rows: ClusterRow[]): string {

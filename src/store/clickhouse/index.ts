@@ -23,7 +23,7 @@ import * as del from './erasure.ts';
 import { exportEvents, listEvents, listRejected } from './events.ts';
 import { ClickHouse, type ClickHouseOptions } from './http.ts';
 import { clickhouseInsights } from './insights/index.ts';
-import { checkpoint, cleanup, loadBatch, type ProfileStep } from './load.ts';
+import { checkpoint, cleanup, loadBatch, type ProfileStep, seedLanes } from './load.ts';
 import * as plans from './plans.ts';
 import { TABLES, VISIBLE_EVENTS } from './schema.ts';
 import { runSql } from './sql/run.ts';
@@ -92,6 +92,7 @@ export class ClickHouseStore implements Store {
   private async clean(lane: number): Promise<void> {
     if (this.cleanLanes.has(lane)) return;
     await cleanup(this.ch, lane);
+    await seedLanes(this.ch, lane);
     this.cleanLanes.add(lane);
   }
 

@@ -23,7 +23,7 @@ import type { CanonicalEvent } from '../../core/event.ts';
 import { DictionaryBatch } from '../../pipeline/dictionary/observe.ts';
 import { applyProfiles } from '../../profiles/apply.ts';
 import { ProfileCaches } from '../../profiles/cache.ts';
-import { laneBase, laneOf } from '../lanes.ts';
+import { LANE_SPAN, laneBase, laneOf } from '../lanes.ts';
 import type { LogBatch } from '../types.ts';
 import { addSummary, type PathBounds } from './dictionary.ts';
 import { type ClickHouse, lit, litList } from './http.ts';
@@ -74,6 +74,20 @@ export async function cleanup(ch: ClickHouse, lane = 0): Promise<number> {
     await mutationsDone(ch, table);
   }
   return n;
+}
+
+/**
+ * Writes the base row (seq laneBase(l): commits nothing) of `lane` and of every lane below that has none, so that
+ * CHECKPOINTS_SQL (schema.ts) is dense. Run before a lane's first load.
+ */
+export async function seedLanes(ch: ClickHouse, lane: number): Promise<void> {
+  const rows = await ch.rows(
+    `SELECT DISTINCT intDiv(seq, ${LANE_SPAN}) AS l FROM ingest_log WHERE seq < ${laneBase(lane + 1)}`,
+  );
+  const have = new Set(rows.map((r) => Number(r.l)));
+  const missing = [];
+  for (let l = 0; l <= lane; l++) if (!have.has(l)) missing.push({ seq: laneBase(l), at_ms: Date.now() });
+  await ch.insert('ingest_log', missing);
 }
 
 /** The messageIds among `events` already stored in their workspace (committed). */
