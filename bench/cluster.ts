@@ -306,8 +306,10 @@ export async function runCluster(opts: {
           insights,
           drain: drained,
         });
-        if (stored < acked)
+        if (stored < acked) {
           opts.log(`  cluster: ${stored} of ${acked} acknowledged events queryable in time`);
+          for (const x of loaders) opts.log(`  loader output (its end): ${x.output().slice(-1000)}`);
+        }
       } finally {
         await Promise.all(procs.map((p) => p.stop()));
       }

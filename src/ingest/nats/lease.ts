@@ -69,6 +69,19 @@ export class Leases {
     }
   }
 
+  /**
+   * Renews a lease held at `seq`; its new seq, or null when another holder has it. A compare-and-set that fails
+   * because the last message is our own (a renewal whose answer was lost, or one that overtook this one) is not
+   * a loss: it renews from that message.
+   */
+  async renew(name: string, seq: number): Promise<number | null> {
+    const next = await this.cas(name, seq, this.held());
+    if (next !== null) return next;
+    const last = await this.read(name);
+    if (last.value?.holder !== this.holder || last.value.state !== 'held') return null;
+    return this.cas(name, last.seq, this.held());
+  }
+
   /** Whether `v` is held by someone else and not run out. */
   heldByOther(v: LeaseValue | null): boolean {
     return v !== null && v.state === 'held' && v.holder !== this.holder && v.until > Date.now();
@@ -89,6 +102,8 @@ export class Claims {
   /** When each claim was last taken or renewed (performance.now()). */
   private readonly renewed = new Map<number, number>();
   private timer: NodeJS.Timeout | null = null;
+  /** Claims being renewed: a renewal slower than the interval is not overtaken by the next. */
+  private readonly renewing = new Set<number>();
 
   constructor(private readonly leases: Leases) {}
 
@@ -120,18 +135,23 @@ export class Claims {
   keep(onLost: (partition: number, err: Error) => void): void {
     this.timer = setInterval(() => {
       for (const [p, seq] of this.seqs) {
-        this.leases.cas(`p${p}`, seq, this.leases.held()).then(
-          (next) => {
-            if (next !== null) {
-              this.seqs.set(p, next);
-              this.renewed.set(p, performance.now());
-            } else if (this.seqs.has(p)) {
-              this.seqs.delete(p);
-              onLost(p, new Error(`the claim on partition ${p} was taken by another loader`));
-            }
-          },
-          () => {}, // NATS unreachable for a moment: the next renewal tries again
-        );
+        if (this.renewing.has(p)) continue;
+        this.renewing.add(p);
+        this.leases
+          .renew(`p${p}`, seq)
+          .then(
+            (next) => {
+              if (next !== null) {
+                this.seqs.set(p, next);
+                this.renewed.set(p, performance.now());
+              } else if (this.seqs.has(p)) {
+                this.seqs.delete(p);
+                onLost(p, new Error(`the claim on partition ${p} was taken by another loader`));
+              }
+            },
+            () => {}, // NATS unreachable for a moment: the next renewal tries again
+          )
+          .finally(() => this.renewing.delete(p));
       }
     }, this.leases.ttlMs / 3);
     this.timer.unref();
@@ -147,6 +167,7 @@ export class Claims {
 
   async release(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    for (let i = 0; i < 100 && this.renewing.size > 0; i++) await new Promise((r) => setTimeout(r, 50));
     await Promise.all(
       [...this.seqs].map(([p, seq]) =>
         this.leases
@@ -193,7 +214,7 @@ export class LeaseLock implements StoreLock {
       const renew = () => {
         renewing = renewing.then(async () => {
           if (lost) return;
-          const next = await this.leases.cas(this.name, mine, this.leases.held()).catch(() => mine);
+          const next = await this.leases.renew(this.name, mine).catch(() => mine);
           if (next === null) lost = new Error('the profile lock ran out and was taken by another loader');
           else if (next !== mine) {
             mine = next;
