@@ -1,7 +1,8 @@
 // Leases in JetStream, for loaders that share a store: a subject per lease in `<stream>_LOCKS` (the last message
 // kept, replicated like the stream), taken, renewed and given back by publishing with the last message's seq
 // expected (JetStream's compare-and-set, as its KV buckets do), so two processes never both think they hold one.
-// A lease runs out `ttlMs` after its last renewal by the holder's clock: clocks must agree within ttlMs / 2.
+// A lease runs out `ttlMs` after its last renewal was sent, by the holder's clock; the holder counts on it for
+// `ttlMs - CLOCK_SKEW_MS` only, so clocks must agree within CLOCK_SKEW_MS.
 // Two uses: a loader's claim on each partition it loads, held while it runs (Claims), and the profile lock, held
 // for one load's profile step (LeaseLock, the store's StoreLock).
 import { hostname } from 'node:os';
@@ -29,6 +30,8 @@ interface Last {
 
 /** How long a lease lasts without renewal, in ms; renewed every third of it. */
 export const LEASE_TTL_MS = 15_000;
+/** How far the nodes' clocks may disagree, in ms. */
+export const CLOCK_SKEW_MS = 5_000;
 
 export const holderId = (): string =>
   `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
@@ -82,6 +85,11 @@ export class Leases {
     return this.cas(name, last.seq, this.held());
   }
 
+  /** How long after sending a renewal the holder counts on the lease (no other holder can see it run out). */
+  get safeMs(): number {
+    return Math.max(this.ttlMs / 2, this.ttlMs - CLOCK_SKEW_MS);
+  }
+
   /** Whether `v` is held by someone else and not run out. */
   heldByOther(v: LeaseValue | null): boolean {
     return v !== null && v.state === 'held' && v.holder !== this.holder && v.until > Date.now();
@@ -121,10 +129,11 @@ export class Claims {
           await new Promise((r) => setTimeout(r, 500));
           continue;
         }
+        const sent = performance.now();
         const seq = await this.leases.cas(`p${p}`, last.seq, this.leases.held());
         if (seq !== null) {
           this.seqs.set(p, seq);
-          this.renewed.set(p, performance.now());
+          this.renewed.set(p, sent);
           break;
         }
       }
@@ -137,13 +146,14 @@ export class Claims {
       for (const [p, seq] of this.seqs) {
         if (this.renewing.has(p)) continue;
         this.renewing.add(p);
+        const sent = performance.now();
         this.leases
           .renew(`p${p}`, seq)
           .then(
             (next) => {
               if (next !== null) {
                 this.seqs.set(p, next);
-                this.renewed.set(p, performance.now());
+                this.renewed.set(p, sent);
               } else if (this.seqs.has(p)) {
                 this.seqs.delete(p);
                 onLost(p, new Error(`the claim on partition ${p} was taken by another loader`));
@@ -157,11 +167,10 @@ export class Claims {
     this.timer.unref();
   }
 
-  /** Every claim renewed within half a lease: no other loader can have taken one (clocks agree within that). */
+  /** Every claim renewed lately enough that no other loader can have taken one (Leases.safeMs). */
   fresh(): boolean {
     const now = performance.now();
-    for (const p of this.seqs.keys())
-      if (now - (this.renewed.get(p) ?? 0) > this.leases.ttlMs / 2) return false;
+    for (const p of this.seqs.keys()) if (now - (this.renewed.get(p) ?? 0) > this.leases.safeMs) return false;
     return this.seqs.size > 0;
   }
 
@@ -206,19 +215,20 @@ export class LeaseLock implements StoreLock {
 
   hold<T>(fn: (held: { dirty: boolean; check(): Promise<void> }) => Promise<T>): Promise<T> {
     return this.local.run(async () => {
-      const { dirty, seq } = await this.acquire();
+      const { dirty, seq, sent } = await this.acquire();
       let mine = seq;
-      let renewedAt = performance.now();
+      let renewedAt = sent;
       let lost: Error | null = null;
       let renewing: Promise<void> = Promise.resolve();
       const renew = () => {
         renewing = renewing.then(async () => {
           if (lost) return;
+          const at = performance.now();
           const next = await this.leases.renew(this.name, mine).catch(() => mine);
           if (next === null) lost = new Error('the profile lock ran out and was taken by another loader');
           else if (next !== mine) {
             mine = next;
-            renewedAt = performance.now();
+            renewedAt = at;
           }
         });
         return renewing;
@@ -226,9 +236,10 @@ export class LeaseLock implements StoreLock {
       const timer = setInterval(() => void renew(), this.leases.ttlMs / 3);
       timer.unref();
       const check = async () => {
-        // Ours while no one else can see it run out: renewed within half a lease (clocks agree within that).
-        if (!lost && performance.now() - renewedAt > this.leases.ttlMs / 2) await renew();
-        if (!lost && performance.now() - renewedAt > this.leases.ttlMs / 2)
+        // Ours while no one else can see it run out (Leases.safeMs after the renewal was sent).
+        const safe = this.leases.safeMs;
+        if (!lost && performance.now() - renewedAt > safe / 2) await renew();
+        if (!lost && performance.now() - renewedAt > safe)
           lost = new Error('the profile lock could not be renewed in time');
         if (lost) throw lost;
       };
@@ -248,7 +259,7 @@ export class LeaseLock implements StoreLock {
     });
   }
 
-  private async acquire(): Promise<{ dirty: boolean; seq: number }> {
+  private async acquire(): Promise<{ dirty: boolean; seq: number; sent: number }> {
     for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
       const last = this.known ?? (await this.leases.read(this.name));
       this.known = null;
@@ -257,10 +268,11 @@ export class LeaseLock implements StoreLock {
         await new Promise((r) => setTimeout(r, wait));
         continue;
       }
+      const sent = performance.now();
       const seq = await this.leases.cas(this.name, last.seq, this.leases.held());
       if (seq === null) continue; // another loader took it first: read again
       // Given back dirty, or held by a holder that ran out (died or stalled): its writes are not committed.
-      return { dirty: v !== null && v.state !== 'free', seq };
+      return { dirty: v !== null && v.state !== 'free', seq, sent };
     }
   }
 
