@@ -306,6 +306,16 @@ export async function runCluster(opts: {
           insights,
           drain: drained,
         });
+        for (const x of loaders) {
+          const errors = x.output().match(/"msg":"[^"]*"/g) ?? [];
+          const by = new Map<string, number>();
+          for (const e of errors) by.set(e, (by.get(e) ?? 0) + 1);
+          const reasons = (x.output().match(/"message":"[^"]{0,80}/g) ?? []).slice(0, 3);
+          if (by.size > 0)
+            opts.log(
+              `  ${x.name}: ${[...by].map(([m, c]) => `${c} x ${m}`).join(', ')} ${reasons.join(' | ')}`,
+            );
+        }
         if (stored < acked) {
           opts.log(`  cluster: ${stored} of ${acked} acknowledged events queryable in time`);
           for (const x of loaders) opts.log(`  loader output (its end): ${x.output().slice(-1000)}`);
