@@ -31,7 +31,7 @@ const tuples = (xs: string[]) => (xs.length === 0 ? '((NULL))' : `(${xs.join(', 
  * under MAX_PATHS_PER_NAME cannot reach it. Counting them every load cost 13 ms a load (400 loads of 500 events,
  * 5 names of 11 paths, busy machine: 5.3 s of statements; 0.06 s with the bounds). Deletions only lower the real
  * counts, so the bound stays a bound; another process adding paths to the same names could take a name a little
- * past the cap (one loader per store today).
+ * past the cap (several loaders of one store each keep their own bounds).
  */
 export type PathBounds = Map<string, number>;
 
