@@ -1,7 +1,8 @@
-// `npm run bench -- --cluster [--seconds N] [--ingest-nodes 1,2,3]`: the cluster on this machine. A local cluster
-// (scripts/cluster.ts: 3 nats-server nodes, R3, and one clickhouse-server), then for each count of ingest nodes a
-// fresh stream and database with one API node, one loader and that many ingest nodes, each its own `intake
-// start`; one load generator per ingest node sends 100-event batches for the run's length. Measured: ingest
+// `npm run bench -- --cluster [--seconds N] [--ingest-nodes 1,2,3] [--loaders 1,2] [--skip-insights]`: the
+// cluster on this machine. A local cluster (scripts/cluster.ts: 3 nats-server nodes, R3, and one
+// clickhouse-server), then for each count of ingest nodes and of loaders a fresh stream and database with one API
+// node, that many loaders (the stream's 4 partitions split between them, --loader-partitions) and that many
+// ingest nodes, each its own `intake start`; one load generator per ingest node sends 100-event batches for the run's length. Measured: ingest
 // events/s (acknowledged), the loader's rows/s until everything acknowledged is queryable, the lag from an
 // acknowledgement to queryable on the API node (probes of one event during the load), and CPU-seconds per million
 // events of each role, of the NATS nodes and of ClickHouse (/proc, all threads). On 2 cores every process shares
@@ -22,6 +23,7 @@ import { basic, cpuMicros, KEYS, LoadGenerator, type Server, startIntake } from 
 
 export interface ClusterRow {
   ingestNodes: number;
+  loaders: number;
   seconds: number;
   acked: number;
   /** Acknowledged events the API node counted when the run stopped waiting. */
@@ -35,6 +37,13 @@ export interface ClusterRow {
   lagP99Ms: number;
   /** CPU-seconds per million acknowledged events, by role and engine. */
   cpuPerMillion: { ingest: number; loader: number; api: number; nats: number; clickhouse: number };
+  /** --drain: the loaders started after the load, on the backlog it left in the stream. */
+  drain?: {
+    seconds: number;
+    rowsPerSec: number;
+    loaderCpuPerMillion: number;
+    clickhouseCpuPerMillion: number;
+  };
   insights: InsightRow[];
 }
 
@@ -114,9 +123,29 @@ async function total(api: Server, filter = ''): Promise<number> {
   return ((await r.json()) as { total: number }).total;
 }
 
+/** The 4 partitions split into `n` ranges as even as can be (`0-1`, `2-3`). */
+export function partitionShares(n: number, partitions = 4): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const lo = Math.floor((i * partitions) / n);
+    const hi = Math.floor(((i + 1) * partitions) / n) - 1;
+    out.push(lo === hi ? String(lo) : `${lo}-${hi}`);
+  }
+  return out;
+}
+
 export async function runCluster(opts: {
   seconds: number;
   ingestNodes: number[];
+  /** Loader processes per run, each with its share of the partitions. Default [1]. */
+  loaders?: number[];
+  /** Skip the insights measured after each run. */
+  skipInsights?: boolean;
+  /**
+   * Start the loaders only once the load is over, and time how fast they load the backlog it left in the stream
+   * (no lag probes): the loaders' rate on their own, not bounded by what ingest sends.
+   */
+  drain?: boolean;
   log(line: string): void;
 }): Promise<ClusterRow[]> {
   const root = mkdtempSync(join(tmpdir(), 'intake-bench-cluster-'));
@@ -135,21 +164,31 @@ export async function runCluster(opts: {
   });
   const rows: ClusterRow[] = [];
   try {
-    for (const n of opts.ingestNodes) {
-      opts.log(`  cluster: ${n} ingest node(s), ${opts.seconds} s of 100-event batches`);
+    const runs = opts.ingestNodes.flatMap((n) => (opts.loaders ?? [1]).map((l) => [n, l] as const));
+    for (const [n, l] of runs) {
+      opts.log(`  cluster: ${n} ingest node(s), ${l} loader(s), ${opts.seconds} s of 100-event batches`);
+      const tag = `${n}_${l}_${Date.now().toString(36)}`;
       const env = {
         INTAKE_NATS_SERVERS: cluster.servers,
         ...cluster.clickhouse?.env,
-        INTAKE_NATS_STREAM: `BENCH${n}${Date.now().toString(36).toUpperCase()}`,
-        INTAKE_CLICKHOUSE_DATABASE: `bench_${n}_${Date.now().toString(36)}`,
+        INTAKE_NATS_STREAM: `BENCH${tag.toUpperCase()}`,
+        INTAKE_CLICKHOUSE_DATABASE: `bench_${tag}`,
       };
-      const start = (name: string, role: string) =>
-        startIntake(join(root, `${n}-${name}`), { env: { ...env, INTAKE_ROLE: role } });
+      const start = (name: string, role: string, extra: Record<string, string> = {}) =>
+        startIntake(join(root, `${tag}-${name}`), { env: { ...env, INTAKE_ROLE: role, ...extra } });
       const api = await start('api', 'api'); // first: it makes the keys
-      const loader = await start('loader', 'loader');
+      const loaders: Server[] = [];
+      const startLoaders = async () => {
+        for (const [i, share] of partitionShares(l).entries()) {
+          const s = await start(`loader-${i}`, 'loader', l > 1 ? { INTAKE_LOADER_PARTITIONS: share } : {});
+          loaders.push(s);
+          procs.push(s);
+        }
+      };
       const ingest: Server[] = [];
       for (let i = 0; i < n; i++) ingest.push(await start(`ingest-${i}`, 'ingest'));
-      const procs = [api, loader, ...ingest];
+      const procs = [api, ...ingest];
+      if (!opts.drain) await startLoaders();
       try {
         // The ingest nodes find the API node's keys by polling the store (every second).
         for (const node of ingest) {
@@ -168,7 +207,7 @@ export async function runCluster(opts: {
         /** CPU so far (µs) of each role, of the NATS nodes and of ClickHouse. */
         const roles = () => ({
           ingest: cpu(ingest.map((s) => s.proc.pid as number)),
-          loader: cpu([loader.proc.pid as number]),
+          loader: cpu(loaders.map((s) => s.proc.pid as number)),
           api: cpu([api.proc.pid as number]),
           nats: cpu(natsPids),
           clickhouse: cpu([chPid]),
@@ -186,7 +225,7 @@ export async function runCluster(opts: {
         const lags: number[] = [];
         const probes: Promise<void>[] = [];
         let probesAcked = 0;
-        for (let p = 0; performance.now() - t0 < opts.seconds * 1000; p++) {
+        for (let p = 0; !opts.drain && performance.now() - t0 < opts.seconds * 1000; p++) {
           const id = `probe-${n}-${p}-${Date.now()}`;
           const sent = await fetch(`${(ingest[0] as Server).url}/v1/track`, {
             method: 'POST',
@@ -215,21 +254,39 @@ export async function runCluster(opts: {
         const elapsed = Math.max(...results.map((r) => r.elapsedMs)) / 1000;
         const acked = results.reduce((a, r) => a + r.storedMin, 0) + probesAcked;
         let stored = 0;
-        // At most 60 s after the load for the loader to catch up: what it loaded by then gives its rate.
-        const deadline = performance.now() + 60_000;
+        let d0 = { at: 0, loader: 0, clickhouse: 0 };
+        if (opts.drain) {
+          await startLoaders();
+          d0 = { at: performance.now(), loader: roles().loader, clickhouse: cpuMicros(chPid) };
+        }
+        // At most 60 s after the load (120 s of draining) for the loaders to catch up: what they loaded by then
+        // gives their rate.
+        const deadline = performance.now() + (opts.drain ? 120_000 : 60_000);
         while (stored < acked && performance.now() < deadline) {
           stored = await total(api);
           if (stored < acked) await new Promise((res) => setTimeout(res, 250));
         }
         const loadedAfter = (performance.now() - t0) / 1000;
+        const drainSec = (performance.now() - d0.at) / 1000;
+        const drained = opts.drain
+          ? {
+              seconds: round(drainSec, 1),
+              rowsPerSec: Math.round(stored / drainSec),
+              loaderCpuPerMillion: round((roles().loader - d0.loader) / 1e6 / (stored / 1e6), 1),
+              clickhouseCpuPerMillion: round((cpuMicros(chPid) - d0.clickhouse) / 1e6 / (stored / 1e6), 1),
+            }
+          : undefined;
         await Promise.all(probes);
         for (const g of gens) g.close();
         const perM = (d: number) => round(d / 1e6 / (acked / 1e6), 1);
         const cpuAfter = roles(); // before the insights below
         opts.log(`  cluster: insights on the ${stored.toLocaleString('en')} events loaded`);
-        const insights = await measureInsights(api, chUrl, env.INTAKE_CLICKHOUSE_DATABASE, chPid);
+        const insights = opts.skipInsights
+          ? []
+          : await measureInsights(api, chUrl, env.INTAKE_CLICKHOUSE_DATABASE, chPid);
         rows.push({
           ingestNodes: n,
+          loaders: l,
           seconds: round(elapsed, 1),
           acked,
           loaded: stored,
@@ -247,9 +304,22 @@ export async function runCluster(opts: {
             clickhouse: perM(cpuAfter.clickhouse - before.clickhouse),
           },
           insights,
+          drain: drained,
         });
-        if (stored < acked)
+        for (const x of loaders) {
+          const errors = x.output().match(/"msg":"[^"]*"/g) ?? [];
+          const by = new Map<string, number>();
+          for (const e of errors) by.set(e, (by.get(e) ?? 0) + 1);
+          const reasons = (x.output().match(/"message":"[^"]{0,80}/g) ?? []).slice(0, 3);
+          if (by.size > 0)
+            opts.log(
+              `  ${x.name}: ${[...by].map(([m, c]) => `${c} x ${m}`).join(', ')} ${reasons.join(' | ')}`,
+            );
+        }
+        if (stored < acked) {
           opts.log(`  cluster: ${stored} of ${acked} acknowledged events queryable in time`);
+          for (const x of loaders) opts.log(`  loader output (its end): ${x.output().slice(-1000)}`);
+        }
       } finally {
         await Promise.all(procs.map((p) => p.stop()));
       }
@@ -264,12 +334,25 @@ export async function runCluster(opts: {
 
 export function clusterTable(rows: ClusterRow[]): string {
   const head =
-    '| ingest nodes | events/s acked | not 2xx (or in flight at the stop) | queryable / acked | after | loader rows/s | lag p50 / p99 ms | CPU-s per 1M events: ingest / loader / api / NATS (3) / ClickHouse |';
+    '| ingest nodes | loaders | events/s acked | not 2xx (or in flight at the stop) | queryable / acked | after | loader rows/s | lag p50 / p99 ms | CPU-s per 1M events: ingest / loader / api / NATS (3) / ClickHouse |';
   const lines = rows.map(
     (r) =>
-      `| ${r.ingestNodes} | ${r.eventsPerSec.toLocaleString('en')} | ${r.non2xx} | ${r.loaded.toLocaleString('en')} / ${r.acked.toLocaleString('en')} | ${r.loadedAfterSec} s | ${r.loaderRowsPerSec.toLocaleString('en')} | ${r.lagP50Ms} / ${r.lagP99Ms} | ${r.cpuPerMillion.ingest} / ${r.cpuPerMillion.loader} / ${r.cpuPerMillion.api} / ${r.cpuPerMillion.nats} / ${r.cpuPerMillion.clickhouse} |`,
+      `| ${r.ingestNodes} | ${r.loaders ?? 1} | ${r.eventsPerSec.toLocaleString('en')} | ${r.non2xx} | ${r.loaded.toLocaleString('en')} / ${r.acked.toLocaleString('en')} | ${r.loadedAfterSec} s | ${r.loaderRowsPerSec.toLocaleString('en')} | ${r.lagP50Ms} / ${r.lagP99Ms} | ${r.cpuPerMillion.ingest} / ${r.cpuPerMillion.loader} / ${r.cpuPerMillion.api} / ${r.cpuPerMillion.nats} / ${r.cpuPerMillion.clickhouse} |`,
   );
-  return [head, '|--:|--:|--:|--:|--:|--:|--:|:--|', ...lines].join('\n');
+  return [head, '|--:|--:|--:|--:|--:|--:|--:|--:|:--|', ...lines].join('\n');
+}
+
+export function drainTable(rows: ClusterRow[]): string {
+  const head =
+    '| ingest nodes | loaders | backlog (events) | loaded in | loader rows/s | CPU-s per 1M events: loaders / ClickHouse |';
+  const lines = rows.flatMap((r) =>
+    r.drain
+      ? [
+          `| ${r.ingestNodes} | ${r.loaders} | ${r.acked.toLocaleString('en')} | ${r.drain.seconds} s | ${r.drain.rowsPerSec.toLocaleString('en')} | ${r.drain.loaderCpuPerMillion} / ${r.drain.clickhouseCpuPerMillion} |`,
+        ]
+      : [],
+  );
+  return [head, '|--:|--:|--:|--:|--:|:--|', ...lines].join('\n');
 }
 
 export function clusterInsightTable(rows: ClusterRow[]): string {

@@ -1,5 +1,6 @@
 // npm run bench [-- --quick | --soak [--minutes N] | --profile [--scenario s1] [--seconds N]] [--rate-limit] [--plan]
-//   [--cluster [--seconds N] [--ingest-nodes 1,2,3] (bench/cluster.ts: a local NATS + ClickHouse cluster)]
+//   [--cluster [--seconds N] [--ingest-nodes 1,2,3] [--loaders 1,2] [--drain] [--skip-insights] (bench/cluster.ts:
+//   a local NATS + ClickHouse cluster)]
 //   [--only ingest|queries|cost] [--query-events N] [--query-data DIR (keep the query data set there, reused)]
 //   [--query-cycles N (direct and API runs alternate N times; default 2)] [--query-skip 7c,7d (cases left out)]
 //   [--compare K=V,... (a second Intake per scenario started with this environment, alternating)]
@@ -16,7 +17,7 @@ import { availableParallelism, cpus, freemem, loadavg, tmpdir, totalmem } from '
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { storeCapacity } from './capacity.ts';
-import { clusterInsightTable, clusterTable, runCluster } from './cluster.ts';
+import { clusterInsightTable, clusterTable, drainTable, runCluster } from './cluster.ts';
 import { type CostResult, measureCost } from './cost.ts';
 import { type IngestResult, job, round, runIngest, SCENARIOS, storedTotal } from './ingest.ts';
 import { dirSize, intakeEnv, LoadGenerator, parseEnv, ROOT, startIntake } from './procs.ts';
@@ -56,6 +57,9 @@ const { values: args } = parseArgs({
     'intake-env': { type: 'string' },
     cluster: { type: 'boolean', default: false },
     'ingest-nodes': { type: 'string' },
+    loaders: { type: 'string' },
+    'skip-insights': { type: 'boolean', default: false },
+    drain: { type: 'boolean', default: false },
   },
 });
 
@@ -388,7 +392,23 @@ async function cluster(): Promise<void> {
   const seconds = Number(args.seconds ?? 20);
   const ingestNodes = (args['ingest-nodes'] ?? '1,2,3').split(',').map(Number);
   log(`# Intake cluster benchmark (${started.toISOString()}): 3 NATS nodes (R3) + 1 ClickHouse, local`);
-  const rows = await runCluster({ seconds, ingestNodes, log });
+  const loaders = (args.loaders ?? '1').split(',').map(Number);
+  const rows = await runCluster({
+    seconds,
+    ingestNodes,
+    loaders,
+    skipInsights: args['skip-insights'],
+    drain: args.drain,
+    log,
+  });
+  if (args.drain) {
+    log('\n## Cluster: the loaders on a backlog (started once the load was over)\n');
+    log(drainTable(rows));
+    log(
+      "\nloaded in = from the loaders' start (after /health) until the API node counted every acknowledged event; " +
+        'CPU-s per 1M events = CPU-seconds of the loader processes and of ClickHouse over that time, per million events loaded.',
+    );
+  }
   log('\n## Cluster: ingest, load and lag (100-event batches, one load generator per ingest node)\n');
   log(clusterTable(rows));
   log(

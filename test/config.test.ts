@@ -104,3 +104,32 @@ test('the NATS log options: servers, stream, partitions, replicas, timeout and c
       (e) => e instanceof ConfigError && message.test(e.message),
     );
 });
+
+test('--loader-partitions: all, lists and ranges below --nats-partitions, only with the ClickHouse store', () => {
+  const ch = ['--store', 'clickhouse', '--clickhouse-url', 'http://127.0.0.1:8123'];
+  assert.equal(loadConfig([], {}).loaderPartitions, null);
+  assert.equal(loadConfig([...ch, '--loader-partitions', 'all'], {}).loaderPartitions, null);
+  assert.deepEqual(loadConfig([...ch, '--loader-partitions', '2-3'], {}).loaderPartitions, [2, 3]);
+  assert.deepEqual(
+    loadConfig(ch, { INTAKE_LOADER_PARTITIONS: '5, 0-1,1', INTAKE_NATS_PARTITIONS: '8' }).loaderPartitions,
+    [0, 1, 5],
+  );
+  const bad: Array<[string[], RegExp]> = [
+    [
+      [...ch, '--loader-partitions', 'x'],
+      /--loader-partitions \(INTAKE_LOADER_PARTITIONS\) must list partitions such as 0-1/,
+    ],
+    [[...ch, '--loader-partitions', '3-1'], /the range 3-1 runs backwards/],
+    [
+      [...ch, '--loader-partitions', '2-4'],
+      /partition 4 does not exist, the stream has 4 \(0-3; --nats-partitions\)/,
+    ],
+    [['--loader-partitions', '0-1'], /several loaders load one store only on ClickHouse/],
+  ];
+  for (const [argv, message] of bad)
+    assert.throws(
+      () => loadConfig(argv, {}),
+      (e) => e instanceof ConfigError && message.test(e.message),
+      message.source,
+    );
+});

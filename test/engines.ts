@@ -71,6 +71,7 @@ function engineConfig(dir: string, opts: StoreOptions & LogOptions): EngineConfi
     natsTimeoutMs: d.natsTimeoutMs,
     nats: d.nats,
     roles: d.roles,
+    loaderPartitions: d.loaderPartitions,
   };
 }
 

@@ -104,9 +104,34 @@ export interface Config {
   natsTimeoutMs: number;
   /** NATS credentials: user and password (INTAKE_NATS_USER, INTAKE_NATS_PASSWORD) or a token (INTAKE_NATS_TOKEN). */
   nats: { user?: string; password?: string; token?: string };
+  /**
+   * The partitions a loader loads (`0-1`, `2,3`, `all`), claimed while it runs so that no other loader takes
+   * them: several loaders, each with its own, load one ClickHouse store at once. Default all (null).
+   */
+  loaderPartitions: number[] | null;
 }
 
 export class ConfigError extends Error {}
+
+/** `all`, or partitions and ranges (`0-1,3`), each below `partitions`; null for all. */
+function partitionList(label: string, raw: string, partitions: number): number[] | null {
+  const text = raw.trim().toLowerCase();
+  if (text === 'all') return null;
+  const out = new Set<number>();
+  for (const part of text.split(',').map((x) => x.trim())) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw new ConfigError(`${label} must list partitions such as 0-1 or 0,2 (or all), got "${raw}"`);
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (hi < lo) throw new ConfigError(`${label}: the range ${part} runs backwards`);
+    if (hi >= partitions)
+      throw new ConfigError(
+        `${label}: partition ${hi} does not exist, the stream has ${partitions} (0-${partitions - 1}; --nats-partitions)`,
+      );
+    for (let p = lo; p <= hi; p++) out.add(p);
+  }
+  return [...out].sort((a, b) => a - b);
+}
 
 /**
  * How long a read waits for loads by default (--read-wait-ms), in ms. Under the 60 s after which common
@@ -153,6 +178,7 @@ const OPTIONS = {
   'nats-partitions': { type: 'string', env: 'INTAKE_NATS_PARTITIONS' },
   'nats-replicas': { type: 'string', env: 'INTAKE_NATS_REPLICAS' },
   'nats-timeout-ms': { type: 'string', env: 'INTAKE_NATS_TIMEOUT_MS' },
+  'loader-partitions': { type: 'string', env: 'INTAKE_LOADER_PARTITIONS' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -296,8 +322,18 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     return ROLES.filter((r) => list.includes(r));
   });
 
+  const natsPartitions = opt('nats-partitions', 4, (l, r) => int(l, r, 1, 1024));
+  const loaderPartitions = opt('loader-partitions', null as number[] | null, (label, raw) =>
+    partitionList(label, raw, natsPartitions),
+  );
+  if (loaderPartitions !== null && store !== 'clickhouse')
+    throw new ConfigError(
+      '--loader-partitions: several loaders load one store only on ClickHouse (--store clickhouse); the embedded store has one loader, which loads every partition',
+    );
+
   return {
     roles,
+    loaderPartitions,
     port: opt('port', 8080, (l, r) => int(l, r, 0, 65535)),
     host,
     dataDir: get('data-dir') ?? './data',
@@ -342,7 +378,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     queryStreamTimeoutMs: opt('query-stream-timeout-ms', 300_000, (l, r) => int(l, r, 100, 86_400_000)),
     natsServers,
     natsStream,
-    natsPartitions: opt('nats-partitions', 4, (l, r) => int(l, r, 1, 1024)),
+    natsPartitions,
     natsReplicas: opt('nats-replicas', 3, (l, r) => int(l, r, 1, 5)),
     natsTimeoutMs: opt('nats-timeout-ms', 5_000, (l, r) => int(l, r, 100, 600_000)),
     nats: {

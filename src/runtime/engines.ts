@@ -34,6 +34,7 @@ export type EngineConfig = Pick<
   | 'natsReplicas'
   | 'natsTimeoutMs'
   | 'nats'
+  | 'loaderPartitions'
 >;
 
 /** Test hooks of the embedded store (a purge timer fired by hand, a pause after a purge's copy). */
@@ -66,10 +67,7 @@ function openFileLog(store: Store, config: EngineConfig, hooks: EngineHooks): Pr
     delayMs: config.loadDelayMs,
     readWaitMs: config.readWaitMs,
     dedupeWindowHours: config.dedupeWindowHours,
-    maintenance: withCompaction(
-      store,
-      purgeEveryHour(config, hooks, (before) => log?.purge(before)),
-    ),
+    maintenance: purgeEveryHour(config, hooks, (before) => log?.purge(before)),
     onError: hooks.onLoadError,
     onLoaded: (seg, ms) =>
       hooks.onLoaded?.({ seq: seg.seq, events: seg.events.length, rejected: seg.rejected }, ms),
@@ -94,18 +92,13 @@ async function openNatsLog(store: Store, config: EngineConfig, hooks: EngineHook
     timeoutMs: config.natsTimeoutMs,
     ...config.nats,
     consume: config.roles.includes('loader'),
+    loaderPartitions: config.loaderPartitions ?? undefined,
     queueLimit: config.queueLimit,
     dedupeWindowHours: config.dedupeWindowHours,
     maxEntries: config.loadMaxEvents,
     delayMs: config.loadDelayMs,
     readWaitMs: config.readWaitMs,
-    // Only a loader compacts (a node that does not load runs its maintenance on a timer, beside the loads).
-    maintenance: config.roles.includes('loader')
-      ? withCompaction(
-          store,
-          purgeEveryHour(config, hooks, (before) => log?.purgeNow(before)),
-        )
-      : purgeEveryHour(config, hooks, (before) => log?.purgeNow(before)),
+    maintenance: purgeEveryHour(config, hooks, (before) => log?.purgeNow(before)),
     onError: hooks.onLoadError,
     onLoaded: hooks.onLoaded,
   });
@@ -127,32 +120,6 @@ function purgeEveryHour(
   };
 }
 
-/** How often a loader on the ClickHouse store folds the data dictionary's rows (dictionary-compact.ts). */
-const COMPACT_EVERY_MS = 60_000;
-
-/**
- * The loader's maintenance on the ClickHouse store: the dictionary's compaction every COMPACT_EVERY_MS, between
- * loads, and `hourly` when its hour is up. Other stores: `hourly` alone.
- */
-function withCompaction(store: Store, hourly: { everyMs: number; run(): Promise<void> }) {
-  if (!(store instanceof ClickHouseStore)) return hourly;
-  let next = Date.now() + hourly.everyMs;
-  return {
-    everyMs: COMPACT_EVERY_MS,
-    run: async () => {
-      let failed: unknown = null;
-      await store.compactDictionary().catch((err: unknown) => {
-        failed = err;
-      });
-      if (Date.now() >= next) {
-        next = Date.now() + hourly.everyMs;
-        await hourly.run();
-      }
-      if (failed !== null) throw failed;
-    },
-  };
-}
-
 const openDuckDB = (config: EngineConfig, hooks?: StoreHooks) =>
   DuckDBStore.open({
     dataDir: config.dataDir,
@@ -165,7 +132,7 @@ const openDuckDB = (config: EngineConfig, hooks?: StoreHooks) =>
     ...hooks,
   });
 
-const openClickHouse = (config: EngineConfig) => {
+const openClickHouseWith = (config: EngineConfig, cleanAtOpen: boolean) => {
   if (!config.clickhouseUrl)
     return Promise.reject(new Error('the ClickHouse store needs --clickhouse-url (INTAKE_CLICKHOUSE_URL)'));
   return ClickHouseStore.open({
@@ -175,8 +142,10 @@ const openClickHouse = (config: EngineConfig) => {
     password: config.clickhousePassword,
     maxIdsPerPerson: config.maxIdsPerPerson,
     timeoutMs: config.clickhouseTimeoutMs,
+    cleanAtOpen,
   });
 };
+const openClickHouse = (config: EngineConfig) => openClickHouseWith(config, true);
 
 export const ENGINES = {
   /** DuckDB with the file log: one process, the default. */
@@ -186,7 +155,12 @@ export const ENGINES = {
   /** The JetStream log over DuckDB: ingest, loader and API in one process. */
   nats: { shared: false, openStore: openDuckDB, openLog: openNatsLog },
   /** The cluster: the JetStream log and the ClickHouse store, each node doing the roles it is given. */
-  cluster: { shared: true, openStore: openClickHouse, openLog: openNatsLog },
+  // Lane 0 holds the profile versions other loaders may be writing: each loader cleans its own lane (load.ts).
+  cluster: {
+    shared: true,
+    openStore: (c: EngineConfig) => openClickHouseWith(c, false),
+    openLog: openNatsLog,
+  },
 } satisfies Record<string, Engine>;
 
 export type EngineName = keyof typeof ENGINES;

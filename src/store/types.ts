@@ -14,6 +14,7 @@ import type {
 import type { ApiKey, KeyAccess, Workspace, WorkspaceSettings } from '../core/model.ts';
 import type { DictionaryBatch } from '../pipeline/dictionary/observe.ts';
 import type { PlanStore, SchemaReads } from './governance.ts';
+import type { SinkLanes } from './lanes.ts';
 
 export type {
   ApiKey,
@@ -269,6 +270,8 @@ export interface EventSink {
    * were new.
    */
   addTombstones(keys: readonly string[]): Promise<number>;
+  /** Present on a store that several loaders may load at once, each in its own lane (store/lanes.ts). */
+  lanes?: SinkLanes;
 }
 
 /** An export line's fields in order: its name and the CanonicalEvent key it holds. */

@@ -7,11 +7,13 @@
 //   workspace + messageId), so with partitions split between loaders each key still meets one memory.
 // - Whole messages (rejections included): before each load the loader writes a manifest, the stream seqs of
 //   the batch's messages and the batch's sink seq, to `<stream>_LOADS` (replicated like the stream, one message
-//   per loader). The sink stores the batch with that seq as its checkpoint, atomically; then the messages are
-//   acknowledged and the next manifest is written only once every ack is confirmed. At start the last manifest
-//   is read: if the store's checkpoint reached its seq, its messages are in the store, and when JetStream hands
-//   them back (their acks never arrived) they are acknowledged without loading; otherwise they load as new.
-// The store keeps one checkpoint, so one loader process loads a store's partitions (all of them today).
+//   per lane). The sink stores the batch with that seq as its lane's checkpoint, atomically; then the messages
+//   are acknowledged and the next manifest is written only once every ack is confirmed. At start every lane's
+//   last manifest is read: if the store's checkpoint of its lane reached its seq, its messages are in the store,
+//   and when JetStream hands them back (their acks never arrived) they are acknowledged without loading;
+//   otherwise they load as new.
+// Several loaders: each loads the partitions it claimed (lease.ts), in its own lane of the store (store/lanes.ts:
+// lane 1 + its lowest partition, so two loaders never share one), with its own seqs, checkpoint and cleanup.
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { DEFAULT_READ_WAIT_MS } from '../../core/config.ts';
 import { IntakeError } from '../../core/errors.ts';
@@ -115,20 +117,25 @@ export class NatsLoader {
   constructor(
     private readonly js: JetStreamClient,
     private readonly names: StreamNames,
-    private readonly consumers: Consumer[],
+    /** Per partition, its consumer when this loader loads it, else null. */
+    private readonly consumers: Array<Consumer | null>,
     private readonly sink: EventSink,
     /** Keys stored (the loader's memory): an event whose key is here is dropped. */
     private readonly stored: KeySet,
     private readonly opts: NatsLoaderOptions,
     private readonly state: {
-      /** The sink's checkpoint: the next load is seq + 1. */
+      /** The lane this loader loads in (store/lanes.ts); its manifest's. */
+      lane: number;
+      /** The sink's checkpoint of the lane: the next load is seq + 1. */
       checkpoint: number;
-      /** The last manifest written, if any. */
-      manifest: Manifest | null;
+      /** Stream seqs the store has from earlier runs (any lane's last manifest) whose acks may not have arrived. */
+      loadedBefore: number[];
       /** Per partition, the last stream seq in the stream at start (reads wait for it). */
       inStream: number[];
       /** Each key loaded, told to the ingest side's memory (one process: its duplicates answer knows them). */
       onStored(key: string, receivedAt: Date): void;
+      /** False while this loader may not load (its claims on its partitions are not known to be held). */
+      mayLoad(): boolean;
     },
   ) {
     const n = names.partitions;
@@ -136,11 +143,7 @@ export class NatsLoader {
     this.target = [...state.inStream];
     this.pulls = new Array<ConsumerMessages | null>(n).fill(null);
     this.nextMaintenance = Date.now() + (opts.maintenance?.everyMs ?? 0);
-    const m = state.manifest;
-    this.alreadyLoaded = new Set([
-      ...(m !== null && m.seq <= state.checkpoint ? m.msgs : []),
-      ...(m?.loaded ?? []),
-    ]);
+    this.alreadyLoaded = new Set(state.loadedBefore);
     // Carried into the next manifests until JetStream confirms their acks.
     this.unconfirmed = new Set(this.alreadyLoaded);
   }
@@ -153,7 +156,7 @@ export class NatsLoader {
       for (const h of this.held.values()) h.msg.working();
     }, ACK_WAIT_MS / 3);
     this.progress.unref();
-    this.pulling = this.consumers.map((c, p) => this.pull(c, p));
+    this.pulling = this.consumers.flatMap((c, p) => (c ? [this.pull(c, p)] : []));
     this.done = this.loop();
   }
 
@@ -173,6 +176,8 @@ export class NatsLoader {
 
   /** Told by the ingest side after JetStream acknowledged a message of `entries` entries. */
   publishedTo(partition: number, seq: number, entries: number): void {
+    // Another loader's partition: reads here see it when that loader has loaded it, and do not wait for it.
+    if (!this.consumers[partition]) return;
     if (seq > (this.target[partition] as number)) this.target[partition] = seq;
     // A duplicate publish (entries 0) names the first one's seq: awaited too, unless it is loaded.
     if (!this.recent.has(seq) && seq > this.forgottenThrough) this.published.set(seq, [partition, entries]);
@@ -228,6 +233,23 @@ export class NatsLoader {
     for (const p of this.pulls) p?.stop();
     this.pullWake?.();
     await Promise.all(this.pulling);
+  }
+
+  /**
+   * Stops for good without loading what it holds (its claims were taken by another loader, which loads those
+   * messages once JetStream hands them out again, ACK_WAIT_MS after our last progress report).
+   */
+  abandon(): void {
+    this.stopped = true;
+    this.stopping = true;
+    this.stopBy = 0;
+    this.retry = null;
+    this.held.clear();
+    this.heldEntries = 0;
+    if (this.progress) clearInterval(this.progress);
+    for (const p of this.pulls) p?.stop();
+    this.pullWake?.();
+    this.poke(true);
   }
 
   private reached(target: number[]): boolean {
@@ -366,8 +388,10 @@ export class NatsLoader {
         take.map((h) => h.msg.string()),
         (k) => this.stored.has(k),
       );
+      if (!this.state.mayLoad())
+        throw new Error("the claims on this loader's partitions are not renewed: not loading until they are");
       const manifest: Manifest = { seq, msgs: take.map((h) => h.seq), loaded: [...this.unconfirmed] };
-      await this.js.publish(manifestSubject(this.names, 'all'), JSON.stringify(manifest));
+      await this.js.publish(manifestSubject(this.names, this.state.lane), JSON.stringify(manifest));
       await this.sink.load(batch);
     } catch (err) {
       this.failures++;

@@ -2,15 +2,17 @@
 // hash of (workspace, messageId), and a request is answered only once JetStream acknowledged its messages. The
 // loader (loader.ts) consumes the partitions into the store. One process may run both (ingest + loader + api);
 // see docs/ENGINES.md for what holds when they run apart.
-import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type Consumer, type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { dedupeKey } from '../../core/dedupe.ts';
 import { IntakeError } from '../../core/errors.ts';
+import { laneOf } from '../../store/lanes.ts';
 import type { EventSink } from '../../store/types.ts';
 import { FOREVER, KeySet } from '../file/keyset.ts';
 import { eventLine, rejectionLine } from '../file/lines.ts';
 import type { IngestBatch, IngestLog, IngestResult } from '../types.ts';
 import { AckedWait } from './acked-wait.ts';
+import { Claims, holderId, LeaseLock, Leases } from './lease.ts';
 import { type Manifest, NatsLoader, type NatsLoaderOptions } from './loader.ts';
 import {
   ackedSubject,
@@ -53,6 +55,12 @@ export interface NatsLogOptions extends NatsLoaderOptions {
    * message in the stream when the read began (acked-wait.ts).
    */
   consume?: boolean;
+  /**
+   * The partitions this node loads (the loader role), each claimed in JetStream while it runs so that no other
+   * loader loads it. Default all. Several loaders, each with its own, load one store at the same time when the
+   * store takes lanes (ClickHouse: store/lanes.ts).
+   */
+  loaderPartitions?: number[];
 }
 
 const HOUR = 3_600_000;
@@ -92,6 +100,8 @@ export class NatsLog implements IngestLog {
     private readonly chunkChars: number,
     /** What a read waits for on a node that does not load: the loaders' acks of the stream's messages. */
     private readonly acked: AckedWait | null,
+    /** This loader's claims on its partitions, given back at close. */
+    private readonly claims: Claims | null,
   ) {
     // A node that does not load has no loads to run the window's purge between: a timer runs it.
     const m = opts.maintenance;
@@ -133,12 +143,31 @@ export class NatsLog implements IngestLog {
       const jsm = await jetstreamManager(nc, { timeout: apiTimeout });
       const js = jetstream(nc, { timeout: apiTimeout });
       await ensureStreams(jsm, names);
-      const consumers = [];
+      const all = Array.from({ length: names.partitions }, (_, p) => p);
+      const owned = [...new Set(opts.loaderPartitions ?? all)].sort((a, b) => a - b);
+      for (const p of owned)
+        if (!Number.isInteger(p) || p < 0 || p >= names.partitions)
+          throw new Error(
+            `--loader-partitions names partition ${p}, but the stream ${names.stream} has ${names.partitions} (0-${names.partitions - 1})`,
+          );
+      const lanes = sink.lanes;
+      if (!lanes && owned.length < names.partitions && opts.consume !== false)
+        throw new Error(
+          '--loader-partitions: this store takes one loader, which loads every partition (several loaders need --store clickhouse)',
+        );
+      // The cluster's store: its profile step (and deletions) hold a lock shared by every node.
+      const leases = lanes ? new Leases(js, jsm, names, holderId()) : null;
+      if (lanes && leases) lanes.useLock(new LeaseLock(leases));
+      const claims = leases && opts.consume !== false ? new Claims(leases) : null;
+      // Taken before the lane's state is read: a loader that had these partitions has stopped writing to it.
+      await claims?.take(owned);
+      const consumers: Array<Consumer | null> = [];
       const inStream: number[] = [];
       for (let p = 0; p < names.partitions; p++) {
         await ensureConsumer(jsm, names, p);
-        consumers.push(await js.consumers.get(names.stream, `${names.stream}_p${p}`));
-        inStream.push(await lastSeq(jsm, names.stream, subject(names, p)));
+        const mine = owned.includes(p);
+        consumers.push(mine ? await js.consumers.get(names.stream, `${names.stream}_p${p}`) : null);
+        inStream.push(mine ? await lastSeq(jsm, names.stream, subject(names, p)) : 0);
       }
       const seen = new KeySet();
       const stored = new KeySet();
@@ -147,14 +176,23 @@ export class NatsLog implements IngestLog {
         seen.addSeconds(key, seconds);
         stored.addSeconds(key, seconds);
       });
-      let manifest: Manifest | null = null;
-      try {
-        const m = await jsm.streams.getMessage(manifestStream(names), {
-          last_by_subj: manifestSubject(names, 'all'),
-        });
-        manifest = m ? m.json<Manifest>() : null;
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
+      // Every lane's last manifest: its messages are in the store if the lane's checkpoint reached it, and any
+      // of them may come back to this loader (the partitions of a loader that stopped are another's now).
+      const loadedBefore: number[] = [];
+      for (let lane = 0; lane <= (lanes ? names.partitions : 0); lane++) {
+        let m: Manifest | null = null;
+        try {
+          const msg = await jsm.streams.getMessage(manifestStream(names), {
+            last_by_subj: manifestSubject(names, lane),
+          });
+          m = msg ? msg.json<Manifest>() : null;
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+        if (m === null) continue;
+        const cp = lanes ? await lanes.checkpoint(laneOf(m.seq)) : await sink.checkpoint();
+        if (m.seq <= cp) loadedBefore.push(...m.msgs);
+        loadedBefore.push(...(m.loaded ?? []));
       }
       const announce = {
         ...opts,
@@ -166,13 +204,23 @@ export class NatsLog implements IngestLog {
           }
         },
       };
+      const lane = lanes ? 1 + (owned[0] ?? 0) : 0;
       const loader = new NatsLoader(js, names, consumers, sink, stored, announce, {
-        checkpoint: await sink.checkpoint(),
-        manifest,
+        lane,
+        checkpoint: lanes ? await lanes.checkpoint(lane) : await sink.checkpoint(),
+        loadedBefore,
         inStream,
         onStored: (key, at) => seen.add(key, at),
+        // A loader whose claims ran out (a long stall) must not load: another may have its partitions now.
+        mayLoad: () => claims?.fresh() ?? true,
       });
-      if (opts.consume !== false) loader.start();
+      if (opts.consume !== false) {
+        claims?.keep((_p, err) => {
+          opts.onError?.(err);
+          loader.abandon();
+        });
+        loader.start();
+      }
       const chunkChars = Math.max(1024, Math.floor((nc.info?.max_payload ?? 1_048_576) / 3) - 1024);
       const acked =
         opts.consume === false
@@ -182,7 +230,7 @@ export class NatsLog implements IngestLog {
             })
           : null;
       acked?.listen(nc, ackedSubject(names));
-      return new NatsLog(nc, js, names, loader, seen, stored, sink, opts, chunkChars, acked);
+      return new NatsLog(nc, js, names, loader, seen, stored, sink, opts, chunkChars, acked, claims);
     } catch (err) {
       await nc.close().catch(() => {});
       throw err;
@@ -334,6 +382,7 @@ export class NatsLog implements IngestLog {
     if (this.maintenance) clearInterval(this.maintenance);
     this.acked?.close();
     if (this.opts.consume !== false) await this.loader.close();
+    await this.claims?.release();
     await this.nc.close();
   }
 }

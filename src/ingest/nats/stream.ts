@@ -15,7 +15,10 @@ import {
 import { IntakeError } from '../../core/errors.ts';
 
 export interface StreamNames {
-  /** The stream of accepted entries; `<stream>_LOADS` holds each loader's last load manifest. */
+  /**
+   * The stream of accepted entries; `<stream>_LOADS` holds each loader's last load manifest, `<stream>_LOCKS`
+   * the loaders' leases (lease.ts).
+   */
   stream: string;
   /** Subjects are `<prefix>.<partition>`. */
   prefix: string;
@@ -31,7 +34,11 @@ export function partitionOf(key: string, partitions: number): number {
 export const subject = (n: StreamNames, p: number) => `${n.prefix}.${p}`;
 export const consumerName = (n: StreamNames, p: number) => `${n.stream}_p${p}`;
 export const manifestStream = (n: StreamNames) => `${n.stream}_LOADS`;
-export const manifestSubject = (n: StreamNames, loader: string) => `${n.prefix}-loads.${loader}`;
+/** A lane's manifest (store/lanes.ts): `all` for lane 0 (the single loader's, as before lanes), else `lane<N>`. */
+export const manifestSubject = (n: StreamNames, lane: number) =>
+  `${n.prefix}-loads.${lane === 0 ? 'all' : `lane${lane}`}`;
+export const lockStream = (n: StreamNames) => `${n.stream}_LOCKS`;
+export const lockSubject = (n: StreamNames, name: string) => `${n.prefix}-locks.${name}`;
 /** Core NATS (no stream): a loader says here that it acknowledged a load's messages; waiting reads look again. */
 export const ackedSubject = (n: StreamNames) => `${n.prefix}-acked`;
 
@@ -80,6 +87,20 @@ export async function ensureStreams(jsm: JetStreamManager, n: StreamNames): Prom
       jsm.streams.add({
         name: manifestStream(n),
         subjects: [`${n.prefix}-loads.*`],
+        storage: StorageType.File,
+        num_replicas: n.replicas,
+        max_msgs_per_subject: 1,
+      }),
+    );
+  }
+  try {
+    await jsm.streams.info(lockStream(n));
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await placed(() =>
+      jsm.streams.add({
+        name: lockStream(n),
+        subjects: [`${n.prefix}-locks.*`],
         storage: StorageType.File,
         num_replicas: n.replicas,
         max_msgs_per_subject: 1,

@@ -5,7 +5,7 @@ import { maxVersion, readDocs, writeDoc } from './docs.ts';
 import { TOMBSTONE_SECONDS } from './erasure.ts';
 import type { ClickHouse } from './http.ts';
 import { countPlans } from './plans.ts';
-import { CHECKPOINT_SQL, VISIBLE_EVENTS } from './schema.ts';
+import { committed, VISIBLE_EVENTS } from './schema.ts';
 
 type WorkspaceDoc = Omit<Workspace, 'createdAt'> & { createdAt: string };
 type KeyDoc = Omit<ApiKey, 'createdAt' | 'revokedAt'> & { createdAt: string; revokedAt: string | null };
@@ -21,24 +21,23 @@ export class ClickHouseAdmin implements Admin {
   constructor(private readonly ch: ClickHouse) {}
 
   async counts(): Promise<StoreCounts> {
-    const cp = CHECKPOINT_SQL;
     const one = async (sql: string) =>
       Number((await this.ch.rows(`SELECT count() AS n FROM ${sql}`))[0]?.n ?? 0);
     // The latest committed version of each id (deleted ones left out), with its person.
     const ids = `(SELECT workspace_id, id, argMax(person_id, seq) AS p, argMax(deleted, seq) AS d FROM identities
-                  WHERE seq <= ${cp} GROUP BY workspace_id, id HAVING d = 0)`;
+                  WHERE ${committed()} GROUP BY workspace_id, id HAVING d = 0)`;
     return {
       workspaces: (await this.listWorkspaces()).length,
       keys: (await this.listKeys()).length,
       events: await one(VISIBLE_EVENTS),
-      rejected: await one(`rejected FINAL WHERE seq <= ${cp}`),
+      rejected: await one(`rejected FINAL WHERE ${committed()}`),
       persons: await one(`(SELECT workspace_id, p FROM ${ids} GROUP BY workspace_id, p)`),
       identities: await one(ids),
       groups: await one(
-        `(SELECT workspace_id, group_id FROM group_profiles WHERE seq <= ${cp} GROUP BY workspace_id, group_id)`,
+        `(SELECT workspace_id, group_id FROM group_profiles WHERE ${committed()} GROUP BY workspace_id, group_id)`,
       ),
       groupMembers: await one(
-        `(SELECT workspace_id, group_id, member_id FROM group_members WHERE seq <= ${cp}
+        `(SELECT workspace_id, group_id, member_id FROM group_members WHERE ${committed()}
           GROUP BY workspace_id, group_id, member_id)`,
       ),
       planVersions: await countPlans(this.ch),

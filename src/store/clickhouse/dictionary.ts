@@ -1,21 +1,19 @@
 // The data dictionary on ClickHouse, kept as the embedded store keeps it (store/duckdb/dictionary.ts holds the
 // rule) but without UPDATE or transactions: each load appends its batch's summary as rows carrying the load's
-// seq (so they are committed, invisible above the checkpoint and cleaned with the load's other rows: load.ts),
+// seq (so they are committed, invisible until the load commits and cleaned with the load's other rows: load.ts),
 // and reads add the rows up (dictionary-reads.ts).
 //   dictionary_days:  per load and (workspace, kind, name, day): events, first and last seen.
 //   dictionary_paths: per load and (workspace, kind, name, path): events holding it, by JSON type, first and last
 //                     seen, the load's examples. A path's examples are the first 3 distinct ones in seq order,
 //                     which is what the embedded store's merge keeps.
 // A deletion (erasure.ts, before the events go) writes, for every day and path its events touched, one row of
-// the state that remains, tagged with its job and the checkpoint as seq, then deletes the older rows of those
-// keys (a mutation). A crash anywhere in it is repaired by the job's re-run: its rows, when found, are not
+// the state that remains at a snapshot of the checkpoints (kept in the job), tagged with its job and seq 0
+// (committed at once), then deletes the rows of those keys committed at the snapshot (a mutation). A crash anywhere in it is repaired by the job's re-run: its rows, when found, are not
 // written again, and the mutation is repeated.
-// Rows tagged with a job are *state rows*: a key's value is its latest state row (by (seq, job)) plus the load
-// rows (job '') above its seq; the rows it outranks no longer count (liveRows), whether or not a mutation has
-// deleted them yet. Compaction (dictionary-compact.ts) writes state rows too, tagged `!compact <seq>`.
 import { DictionaryBatch } from '../../pipeline/dictionary/observe.ts';
 import { type ClickHouse, lit } from './http.ts';
 import { mutationsDone } from './load.ts';
+import { committed } from './schema.ts';
 
 /** Distinct paths kept per name (as the embedded store: one batch may add up to LIMITS.pathsPerName beyond it). */
 export const MAX_PATHS_PER_NAME = 1000;
@@ -24,32 +22,6 @@ export const MAX_PATHS_PER_NAME = 1000;
 export const NAME_SQL = `multiIf(type = 'track', ifNull(event, ''), type IN ('page', 'screen'), ifNull(name, ''), '')`;
 
 const wf = (s: string) => s.toWellFormed();
-
-/** A dictionary table's key, without workspace_id. */
-export const DICTIONARY_KEYS = {
-  dictionary_days: 'kind, name, day',
-  dictionary_paths: 'kind, name, path',
-} as const;
-export type DictionaryTable = keyof typeof DICTIONARY_KEYS;
-
-const COLUMNS: Record<DictionaryTable, string> = {
-  dictionary_days: 'workspace_id, kind, name, day, count, first_ms, last_ms, seq, job',
-  dictionary_paths: 'workspace_id, kind, name, path, count, types, first_ms, last_ms, examples, seq, job',
-};
-
-/**
- * The rows of `table` matching `where` that count: per key, its latest state row (the largest (seq, job) among
- * rows with a job: a deletion's, or a compaction's, whose job sorts before any deletion's at the same seq) and
- * the load rows (job '') above that seq; without state rows, every load row. The checkpoint is applied by the
- * caller (state rows are written at or below it).
- */
-export function liveRows(table: DictionaryTable, where: string): string {
-  const key = `workspace_id, ${DICTIONARY_KEYS[table]}`;
-  return `(SELECT ${COLUMNS[table]} FROM ${table}
-     ANY LEFT JOIN (SELECT ${key}, maxIf((seq, job), job != '') AS st FROM ${table} WHERE ${where} GROUP BY ${key})
-     USING (${key})
-     WHERE ${where} AND ((job = '' AND seq > tupleElement(st, 1)) OR (job != '' AND (seq, job) = st)))`;
-}
 const tuple = (...xs: Array<string | number>) => `(${xs.map(lit).join(', ')})`;
 const tuples = (xs: string[]) => (xs.length === 0 ? '((NULL))' : `(${xs.join(', ')})`);
 
@@ -59,7 +31,7 @@ const tuples = (xs: string[]) => (xs.length === 0 ? '((NULL))' : `(${xs.join(', 
  * under MAX_PATHS_PER_NAME cannot reach it. Counting them every load cost 13 ms a load (400 loads of 500 events,
  * 5 names of 11 paths, busy machine: 5.3 s of statements; 0.06 s with the bounds). Deletions only lower the real
  * counts, so the bound stays a bound; another process adding paths to the same names could take a name a little
- * past the cap (one loader per store today).
+ * past the cap (several loaders of one store each keep their own bounds).
  */
 export type PathBounds = Map<string, number>;
 
@@ -67,7 +39,7 @@ export type PathBounds = Map<string, number>;
 async function capped(
   ch: ClickHouse,
   batch: DictionaryBatch,
-  cp: number,
+  cps: readonly number[],
   bounds: PathBounds,
 ): Promise<Map<string, Set<string>>> {
   const keys: string[] = [];
@@ -84,8 +56,8 @@ async function capped(
   const rows = await ch.rows(
     `SELECT workspace_id AS w, kind AS k, name AS n, count() AS c,
             if(c >= ${MAX_PATHS_PER_NAME}, groupArray(path), emptyArrayString()) AS ps FROM (
-       SELECT workspace_id, kind, name, path FROM ${liveRows('dictionary_paths', `(workspace_id, kind, name) IN ${tuples(keys)}`)}
-        WHERE seq <= ${cp}
+       SELECT workspace_id, kind, name, path FROM dictionary_paths
+        WHERE ${committed(cps)} AND (workspace_id, kind, name) IN ${tuples(keys)}
         GROUP BY workspace_id, kind, name, path HAVING sum(count) > 0)
      GROUP BY workspace_id, kind, name`,
   );
@@ -102,11 +74,11 @@ export async function addSummary(
   ch: ClickHouse,
   batch: DictionaryBatch,
   seq: number,
-  cp: number,
+  cps: readonly number[],
   bounds: PathBounds,
 ): Promise<void> {
   if (batch.names.size === 0) return;
-  const full = await capped(ch, batch, cp, bounds);
+  const full = await capped(ch, batch, cps, bounds);
   const days = [];
   const paths = [];
   for (const n of batch.names.values()) {
@@ -168,32 +140,33 @@ const DELETED = {
   pathsPerBatch: Number.POSITIVE_INFINITY,
 };
 
-/** Rows of a table tagged with the job: their keys and their seq (the checkpoint the job read at). */
+/** Rows of a table tagged with the job: their keys. */
 async function jobRows(
   ch: ClickHouse,
   table: string,
   key: string,
   job: string,
-): Promise<{ keys: string[]; seq: number } | null> {
-  const rows = await ch.rows(`SELECT ${key} AS k, seq AS s FROM ${table} WHERE job = ${lit(job)}`, {
+): Promise<{ keys: string[] } | null> {
+  const rows = await ch.rows(`SELECT ${key} AS k FROM ${table} WHERE job = ${lit(job)}`, {
     output_format_json_quote_64bit_integers: 0,
   });
   if (rows.length === 0) return null;
-  return { keys: rows.map((r) => JSON.stringify(r.k)), seq: Number(rows[0]?.s) };
+  return { keys: rows.map((r) => JSON.stringify(r.k)) };
 }
 
-/** Deletes the rows of the job's keys older than its own (a mutation, waited for). */
+/** Deletes the other rows of the job's keys committed at its snapshot (a mutation, waited for). */
 async function dropOlder(
   ch: ClickHouse,
   table: string,
   cols: string,
   ws: string,
   job: string,
-  mine: { keys: string[]; seq: number },
+  mine: { keys: string[] },
+  snapshot: readonly number[],
 ): Promise<void> {
   const keys = mine.keys.map((k) => tuple(...(JSON.parse(k) as Array<string | number>)));
   await ch.exec(
-    `ALTER TABLE ${table} DELETE WHERE workspace_id = ${lit(ws)} AND job != ${lit(job)} AND seq <= ${mine.seq}
+    `ALTER TABLE ${table} DELETE WHERE workspace_id = ${lit(ws)} AND job != ${lit(job)} AND ${committed(snapshot)}
      AND (${cols}) IN ${tuples(keys)}`,
   );
   await mutationsDone(ch, table);
@@ -201,7 +174,7 @@ async function dropOlder(
 
 /**
  * Takes the events of workspace `ws` matching `where` (they are about to be deleted by job `job`) out of the
- * dictionary, at checkpoint `cp`: their days recomputed from the events that remain, their paths' counts and
+ * dictionary, at the checkpoints `snapshot` (the same on a re-run): their days recomputed from the events that remain, their paths' counts and
  * types lowered and the values they held taken out of the examples (the rule of store/duckdb/dictionary.ts).
  */
 export async function forgetEvents(
@@ -209,12 +182,12 @@ export async function forgetEvents(
   ws: string,
   where: string,
   job: string,
-  cp: number,
+  snapshot: readonly number[],
 ): Promise<void> {
   let days = await jobRows(ch, 'dictionary_days', '(kind, name, day)', job);
   let paths = await jobRows(ch, 'dictionary_paths', '(kind, name, path)', job);
   if (days === null || paths === null) {
-    const events = `(SELECT * FROM events FINAL WHERE seq <= ${cp})`;
+    const events = `(SELECT * FROM events FINAL WHERE ${committed(snapshot)})`;
     const batch = new DictionaryBatch(DELETED);
     const rows = await ch.rows(
       `SELECT type, event, name, received_at_ms AS at, properties AS p, traits AS t FROM ${events}
@@ -231,20 +204,26 @@ export async function forgetEvents(
         traits: JSON.parse(String(r.t)) as Record<string, unknown>,
       });
     if (batch.names.size > 0 && paths === null) {
-      await ch.insert('dictionary_paths', await pathsLeft(ch, ws, batch, job, cp));
+      await ch.insert('dictionary_paths', await pathsLeft(ch, ws, batch, job, snapshot));
       paths = await jobRows(ch, 'dictionary_paths', '(kind, name, path)', job);
     }
     if (batch.names.size > 0 && days === null) {
-      await ch.insert('dictionary_days', await daysLeft(ch, ws, where, events, batch, job, cp));
+      await ch.insert('dictionary_days', await daysLeft(ch, ws, where, events, batch, job));
       days = await jobRows(ch, 'dictionary_days', '(kind, name, day)', job);
     }
   }
-  if (paths) await dropOlder(ch, 'dictionary_paths', 'kind, name, path', ws, job, paths);
-  if (days) await dropOlder(ch, 'dictionary_days', 'kind, name, day', ws, job, days);
+  if (paths) await dropOlder(ch, 'dictionary_paths', 'kind, name, path', ws, job, paths, snapshot);
+  if (days) await dropOlder(ch, 'dictionary_days', 'kind, name, day', ws, job, days, snapshot);
 }
 
 /** One row per path the deleted events held: the path's state without them (a count of 0 when none is left). */
-async function pathsLeft(ch: ClickHouse, ws: string, batch: DictionaryBatch, job: string, cp: number) {
+async function pathsLeft(
+  ch: ClickHouse,
+  ws: string,
+  batch: DictionaryBatch,
+  job: string,
+  snapshot: readonly number[],
+) {
   const gone = new Map<string, { count: number; types: number[]; examples: string[] }>();
   for (const n of batch.names.values())
     for (const p of n.paths.values())
@@ -258,8 +237,8 @@ async function pathsLeft(ch: ClickHouse, ws: string, batch: DictionaryBatch, job
   const rows = await ch.rows(
     `SELECT kind AS k, name AS n, path AS p, sum(count) AS c, sumForEach(types) AS t,
             minIf(first_ms, count > 0) AS f, maxIf(last_ms, count > 0) AS l, groupArray((seq, job, examples)) AS ex
-       FROM ${liveRows('dictionary_paths', `workspace_id = ${lit(ws)} AND (kind, name, path) IN ${tuples(keys)}`)}
-      WHERE seq <= ${cp}
+       FROM dictionary_paths
+      WHERE workspace_id = ${lit(ws)} AND ${committed(snapshot)} AND (kind, name, path) IN ${tuples(keys)}
       GROUP BY kind, name, path`,
   );
   return rows.map((r) => {
@@ -278,7 +257,7 @@ async function pathsLeft(ch: ClickHouse, ws: string, batch: DictionaryBatch, job
         count > 0
           ? foldExamples(r.ex as Array<[unknown, unknown, unknown]>).filter((x) => !g.examples.includes(x))
           : [],
-      seq: cp,
+      seq: 0,
       job,
     };
   });
@@ -292,7 +271,6 @@ async function daysLeft(
   events: string,
   batch: DictionaryBatch,
   job: string,
-  cp: number,
 ) {
   const left = new Map<string, { count: number; first_ms: number; last_ms: number }>();
   let lo = Number.POSITIVE_INFINITY;
@@ -316,6 +294,6 @@ async function daysLeft(
   }
   return [...left].map(([key, v]) => {
     const [kind, name, day] = JSON.parse(key) as [string, string, number];
-    return { workspace_id: ws, kind, name, day, ...v, seq: cp, job };
+    return { workspace_id: ws, kind, name, day, ...v, seq: 0, job };
   });
 }

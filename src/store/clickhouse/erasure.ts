@@ -7,7 +7,7 @@ import type { DeletionJob } from '../types.ts';
 import { forgetEvents } from './dictionary.ts';
 import { readDocs, writeDoc } from './docs.ts';
 import { type ClickHouse, lit, litList } from './http.ts';
-import { checkpoint, mutationsDone } from './load.ts';
+import { checkpoints, mutationsDone } from './load.ts';
 import { dropClaims } from './plans.ts';
 import { SEQ_TABLES, VISIBLE_EVENTS } from './schema.ts';
 import { IDENTITIES } from './users.ts';
@@ -37,13 +37,15 @@ export const TOMBSTONE_SECONDS = Date.UTC(9999, 11, 31) / 1000;
 
 type JobDoc = Omit<DeletionJob, 'requestedAt' | 'startedAt' | 'finishedAt' | 'erasedAt'> & {
   subject: string | null;
+  /** The checkpoints the job's dictionary rows were computed at (load.ts checkpoints()), kept for a re-run. */
+  snapshot?: number[];
   requestedAt: string;
   startedAt: string | null;
   finishedAt: string | null;
   erasedAt: string | null;
 };
 
-const toJob = ({ subject: _, ...d }: JobDoc): DeletionJob => ({
+const toJob = ({ subject: _, snapshot: __, ...d }: JobDoc): DeletionJob => ({
   ...d,
   requestedAt: new Date(d.requestedAt),
   startedAt: d.startedAt === null ? null : new Date(d.startedAt),
@@ -117,7 +119,8 @@ export async function runDeletion(
   if (!job || job.status === 'done') return;
   const ws = job.workspaceId;
   const startedAt = job.startedAt ?? new Date().toISOString();
-  await writeDoc(ch, 'deletion', jobId, ws, { ...job, status: 'running', startedAt });
+  const snapshot = job.snapshot ?? (await checkpoints(ch));
+  await writeDoc(ch, 'deletion', jobId, ws, { ...job, status: 'running', startedAt, snapshot });
   const subject = job.subject;
   let eventsDeleted = 0;
   let idsDeleted = 0;
@@ -140,7 +143,7 @@ export async function runDeletion(
     );
     const keys = messages.map((m) => dedupeKey(ws, m));
     // The data dictionary first, while the events are there to walk (dictionary.ts: a re-run finishes it).
-    await forgetEvents(ch, ws, mine, jobId, await checkpoint(ch));
+    await forgetEvents(ch, ws, mine, jobId, snapshot);
     // Tombstones then: a crash after them re-runs the job, which finds them there (ReplacingMergeTree by key).
     await ch.insert(
       'dedupe_keys',

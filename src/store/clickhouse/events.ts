@@ -14,8 +14,9 @@ import {
   TIME_ORDER_FIELDS,
 } from '../types.ts';
 import { type ClickHouse, lit, litList } from './http.ts';
+import { checkpoints } from './load.ts';
 import { EVENT_SELECT, rowEvent, rowRejection } from './rows.ts';
-import { CHECKPOINT_SQL, VISIBLE_EVENTS } from './schema.ts';
+import { committed, VISIBLE_EVENTS } from './schema.ts';
 
 /** The column an order field reads: times are epoch ms columns. */
 const orderColumn = (f: keyof typeof ORDER_FIELDS) =>
@@ -120,7 +121,7 @@ export async function listRejected(
   ws: string,
   page: { limit: number; offset: number },
 ): Promise<Page<Rejection>> {
-  const from = `(SELECT * FROM rejected FINAL WHERE seq <= ${CHECKPOINT_SQL}) WHERE workspace_id = ${lit(ws)}`;
+  const from = `(SELECT * FROM rejected FINAL WHERE ${committed()}) WHERE workspace_id = ${lit(ws)}`;
   const rows = await ch.rows(
     `SELECT * FROM ${from} ORDER BY received_at_ms DESC, id DESC LIMIT ${page.offset}, ${page.limit}`,
   );
@@ -139,8 +140,7 @@ export async function exportEvents(
 ): Promise<number> {
   const sql = await filterSql(ch, ws, filter);
   // The rows of the start: read at the checkpoint of the start.
-  const cp = Number((await ch.rows(`SELECT ${CHECKPOINT_SQL} AS n`))[0]?.n ?? 0);
-  const from = `(SELECT * FROM events FINAL WHERE seq <= ${cp})`;
+  const from = `(SELECT * FROM events FINAL WHERE ${committed(await checkpoints(ch))})`;
   let after = '';
   let n = 0;
   const deadline = Date.now() + timeoutMs;

@@ -3,6 +3,7 @@
 // exactly once without transactions: load.ts.
 import { DEDUPE_KEY_SQL } from '../../core/dedupe.ts';
 import { collect } from '../duckdb/sql/run.ts';
+import { laneOf, type StoreLock } from '../lanes.ts';
 import type {
   Admin,
   Erasure,
@@ -17,13 +18,12 @@ import type {
   Store,
 } from '../types.ts';
 import { ClickHouseAdmin } from './admin.ts';
-import { type CompactionResult, compactDictionary } from './dictionary-compact.ts';
 import * as dict from './dictionary-reads.ts';
 import * as del from './erasure.ts';
 import { exportEvents, listEvents, listRejected } from './events.ts';
 import { ClickHouse, type ClickHouseOptions } from './http.ts';
 import { clickhouseInsights } from './insights/index.ts';
-import { checkpoint, cleanup, loadBatch } from './load.ts';
+import { checkpoint, cleanup, loadBatch, type ProfileStep, seedLanes } from './load.ts';
 import * as plans from './plans.ts';
 import { TABLES, VISIBLE_EVENTS } from './schema.ts';
 import { runSql } from './sql/run.ts';
@@ -35,8 +35,9 @@ export interface ClickHouseStoreOptions extends ClickHouseOptions {
   /** Most ids (userIds, anonymousIds) one person may have; a link beyond it is refused. Default 100. */
   maxIdsPerPerson?: number;
   /**
-   * Deletes what loads that did not commit left (load.ts) when it opens. Default true; false for a node that
-   * only reads (the loader cleans before its first load anyway).
+   * Deletes what lane-0 loads that did not commit left (load.ts) when it opens. Default true; false for a node
+   * that only reads, and in a cluster, where lane 0 holds the profile versions of a loader that may be writing
+   * them now (a loader cleans its own lane before its first load anyway).
    */
   cleanAtOpen?: boolean;
 }
@@ -57,8 +58,10 @@ export class ClickHouseStore implements Store {
    * its writes (the load would write back versions of the rows it deleted), as on the embedded store.
    */
   private readonly loads = new Serial();
-  /** True when a load may have left rows above the checkpoint (at open, and after a load failed). */
-  private dirty = true;
+  /** Lanes known to hold no rows above their checkpoint; any other may (at open, and after a load failed). */
+  private readonly cleanLanes = new Set<number>();
+  /** The lock the profile step holds with other processes' loads (the cluster's), else none: one process. */
+  private lock: StoreLock | null = null;
   /** The dictionary's bounds of paths per name (dictionary.ts PathBounds), across this store's loads. */
   private readonly pathBounds = new Map<string, number>();
   private tombstoneListeners: Array<(keys: string[]) => void> = [];
@@ -81,31 +84,56 @@ export class ClickHouseStore implements Store {
     await ch.exec(`CREATE DATABASE IF NOT EXISTS ${opts.database}`, {}, null);
     for (const sql of TABLES) await ch.exec(sql);
     const store = new ClickHouseStore(ch, opts);
-    if (opts.cleanAtOpen !== false) await store.loads.run(() => store.clean());
+    if (opts.cleanAtOpen !== false) await store.loads.run(() => store.clean(0));
     for (const id of await del.unfinishedDeletions(ch)) store.schedule(id); // interrupted by a restart
     return store;
   }
 
-  private async clean(): Promise<void> {
-    if (!this.dirty) return;
-    await cleanup(this.ch);
-    this.dirty = false;
+  private async clean(lane: number): Promise<void> {
+    if (this.cleanLanes.has(lane)) return;
+    await cleanup(this.ch, lane);
+    await seedLanes(this.ch, lane);
+    this.cleanLanes.add(lane);
   }
+
+  /** The profile step of a load in a lane: holding the lock, or (one process) after the loads before it. */
+  private readonly profileStep: ProfileStep = (fn) => {
+    if (this.lock) return this.lock.hold(fn);
+    const dirty = !this.cleanLanes.has(0);
+    return fn({ dirty, check: async () => {} }).then((r) => {
+      this.cleanLanes.add(0);
+      return r;
+    });
+  };
 
   readonly sink: EventSink = {
     load: (batch) =>
       this.loads.run(async () => {
-        await this.clean();
+        const lane = laneOf(batch.seq);
+        await this.clean(lane);
         try {
-          await loadBatch(this.ch, batch, this.opts.maxIdsPerPerson ?? 100, this.pathBounds);
+          await loadBatch(
+            this.ch,
+            batch,
+            this.opts.maxIdsPerPerson ?? 100,
+            this.pathBounds,
+            this.profileStep,
+          );
         } catch (err) {
-          this.dirty = true;
+          this.cleanLanes.delete(lane);
+          if (!this.lock) this.cleanLanes.delete(0); // its profile step may have written (the lock tracks its own)
           // Leave nothing of it behind for the next load or a reader (readers skip it anyway: load.ts).
-          await this.clean().catch(() => {});
+          await this.clean(lane).catch(() => {});
           throw err;
         }
       }),
     checkpoint: () => checkpoint(this.ch),
+    lanes: {
+      checkpoint: (lane) => checkpoint(this.ch, lane),
+      useLock: (lock) => {
+        this.lock = lock;
+      },
+    },
     dedupeKeys: async (since, add) => {
       const key = DEDUPE_KEY_SQL.clickhouse('workspace_id', 'message_id');
       const rows = await this.ch.rows(
@@ -150,7 +178,7 @@ export class ClickHouseStore implements Store {
       this.schedule(job.id);
       return job;
     },
-    deleteWorkspace: (id) => this.loads.run(() => del.deleteWorkspace(this.ch, id)),
+    deleteWorkspace: (id) => this.loads.run(() => this.exclusive(() => del.deleteWorkspace(this.ch, id))),
     // Deletions are mutations that rewrite the parts holding the rows: their bytes are gone when a job is done,
     // and nothing waits for a purge.
     purgeDeleted: async () => {
@@ -197,24 +225,26 @@ export class ClickHouseStore implements Store {
     plansVersion: () => plans.plansVersion(this.ch),
   };
 
-  /**
-   * Folds the data dictionary's rows (dictionary-compact.ts), between this process's loads and deletions: the
-   * loader runs it as maintenance. Null when it did not run (nothing to fold yet, or a deletion is running).
-   */
-  compactDictionary(): Promise<CompactionResult | null> {
-    return this.loads.run(() => compactDictionary(this.ch));
-  }
-
   onTombstones(listener: (keys: string[]) => void): void {
     this.tombstoneListeners.push(listener);
+  }
+
+  /**
+   * Runs a deletion holding the profile lock when there is one: a loader's profile step must not run between a
+   * deletion's reads and its mutations (it would write back versions of what the deletion takes away).
+   */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.lock ? this.lock.hold(() => fn()) : fn();
   }
 
   private schedule(jobId: string): void {
     void this.loads
       .run(() =>
-        del.runDeletion(this.ch, jobId, (keys) => {
-          for (const l of this.tombstoneListeners) l(keys);
-        }),
+        this.exclusive(() =>
+          del.runDeletion(this.ch, jobId, (keys) => {
+            for (const l of this.tombstoneListeners) l(keys);
+          }),
+        ),
       )
       .catch((err: unknown) => {
         if (!this.closed) return del.failDeletion(this.ch, jobId, String(err)).catch(() => {});

@@ -1,6 +1,6 @@
 // The profile tables for profiles/apply.ts (the ProfilePort) on ClickHouse, staged: reads see the committed rows
-// (seq at or below the checkpoint) under the batch's own changes, and the changes are written by flush(), as new
-// versions carrying the batch's seq, before the load's checkpoint (load.ts). ClickHouse has no transactions and
+// (lane 0's, at or below its checkpoint: load.ts) under the batch's own changes, and the changes are written by
+// flush(), as new versions carrying the version's seq, before the load's commit (load.ts). ClickHouse has no transactions and
 // its UPDATE is an asynchronous mutation, so nothing here is changed in place.
 import type {
   CachedRows,
@@ -15,6 +15,7 @@ import type {
   Refusals,
 } from '../../profiles/port.ts';
 import { type ClickHouse, lit, litList } from './http.ts';
+import { committed } from './schema.ts';
 
 interface Person {
   state: string;
@@ -38,7 +39,7 @@ interface Refusal {
 /** The latest committed version of each identity row matching `where` (a condition on the raw rows). */
 const currentIdentities = (ws: string, cp: number, where: string) =>
   `SELECT id, p AS person_id, u AS is_user FROM (SELECT id, argMax(person_id, seq) AS p, argMax(is_user, seq) AS u
-   FROM identities WHERE workspace_id = ${lit(ws)} AND seq <= ${cp} AND ${where} GROUP BY id)`;
+   FROM identities WHERE workspace_id = ${lit(ws)} AND ${committed([cp])} AND ${where} GROUP BY id)`;
 
 /** Per workspace, per key. */
 class Staged<V> {
@@ -62,7 +63,7 @@ export class ClickHouseProfilePort implements ProfilePort {
 
   constructor(
     private readonly ch: ClickHouse,
-    /** The checkpoint: committed rows are those at or below it. */
+    /** Lane 0's checkpoint, where profile versions are: committed rows are those at or below it. */
     private readonly cp: number,
   ) {}
 
@@ -140,7 +141,7 @@ export class ClickHouseProfilePort implements ProfilePort {
     const known = new Set(
       (
         await this.ch.rows(
-          `SELECT DISTINCT a, b FROM identity_refusals WHERE workspace_id = ${lit(ws)} AND seq <= ${this.cp}
+          `SELECT DISTINCT a, b FROM identity_refusals WHERE workspace_id = ${lit(ws)} AND ${committed([this.cp])}
            AND (a, b) IN (${pairs})`,
         )
       ).map((r) => `${r.a}\0${r.b}`),
@@ -171,7 +172,7 @@ export class ClickHouseProfilePort implements ProfilePort {
       const rows = await this.ch.rows(
         `SELECT person_id, s AS state FROM (
            SELECT person_id, argMax(state, seq) AS s, argMax(deleted, seq) AS del FROM persons
-           WHERE workspace_id = ${lit(ws)} AND seq <= ${this.cp} AND person_id IN ${litList(rest)} GROUP BY person_id
+           WHERE workspace_id = ${lit(ws)} AND ${committed([this.cp])} AND person_id IN ${litList(rest)} GROUP BY person_id
          ) WHERE del = 0`,
       );
       for (const r of rows) out.push({ person: String(r.person_id), state: String(r.state) });
@@ -194,7 +195,7 @@ export class ClickHouseProfilePort implements ProfilePort {
   private async committedGroups(ws: string, groups: string[]): Promise<Map<string, Group>> {
     const rows = await this.ch.rows(
       `SELECT group_id, argMax(state, seq) AS s, argMax(traits, seq) AS t, min(first_ms) AS f, max(last_ms) AS l
-       FROM group_profiles WHERE workspace_id = ${lit(ws)} AND seq <= ${this.cp} AND group_id IN ${litList(groups)}
+       FROM group_profiles WHERE workspace_id = ${lit(ws)} AND ${committed([this.cp])} AND group_id IN ${litList(groups)}
        GROUP BY group_id`,
     );
     return new Map(
@@ -234,11 +235,11 @@ export class ClickHouseProfilePort implements ProfilePort {
   async upsertMembers(ws: string, rows: Memberships): Promise<void> {
     const staged = this.members.of(ws);
     const pairs = rows.groups.map((g, i) => `(${lit(g)}, ${lit(rows.members[i] as string)})`).join(', ');
-    const committed = new Map(
+    const stored = new Map(
       (
         await this.ch.rows(
           `SELECT group_id, member_id, min(since_ms) AS since FROM group_members
-           WHERE workspace_id = ${lit(ws)} AND seq <= ${this.cp} AND (group_id, member_id) IN (${pairs})
+           WHERE workspace_id = ${lit(ws)} AND ${committed([this.cp])} AND (group_id, member_id) IN (${pairs})
            GROUP BY group_id, member_id`,
         )
       ).map((r) => [`${r.group_id}\0${r.member_id}`, Number(r.since)]),
@@ -247,7 +248,7 @@ export class ClickHouseProfilePort implements ProfilePort {
       const member = rows.members[i] as string;
       const k = `${group}\0${member}`;
       const since = rows.since[i] as number;
-      const before = staged.get(k)?.since ?? committed.get(k);
+      const before = staged.get(k)?.since ?? stored.get(k);
       staged.set(k, { group, member, since: before === undefined ? since : Math.min(before, since) });
     });
   }

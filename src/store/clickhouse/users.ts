@@ -7,14 +7,14 @@ import type { GroupProfile, Page, UserProfile, UserQuery, UserSummary } from '..
 import { jsonMatches } from './events.ts';
 import { type ClickHouse, lit, litList } from './http.ts';
 import { EVENT_SELECT, rowEvent } from './rows.ts';
-import { CHECKPOINT_SQL, VISIBLE_EVENTS } from './schema.ts';
+import { committed, VISIBLE_EVENTS } from './schema.ts';
 
 type PageArgs = { limit: number; offset: number };
 
 /** The current identities of a workspace: id, person_id, is_user. */
 export const IDENTITIES = (ws: string) =>
   `(SELECT id, p AS person_id, u AS is_user FROM (SELECT id, argMax(person_id, seq) AS p, argMax(is_user, seq) AS u
-    FROM identities WHERE workspace_id = ${lit(ws)} AND seq <= ${CHECKPOINT_SQL} GROUP BY id))`;
+    FROM identities WHERE workspace_id = ${lit(ws)} AND ${committed()} GROUP BY id))`;
 
 async function personOf(ch: ClickHouse, ws: string, id: string): Promise<string | null> {
   const rows = await ch.rows(`SELECT person_id FROM ${IDENTITIES(ws)} WHERE id = ${lit(id)}`);
@@ -65,7 +65,7 @@ async function summaries(ch: ClickHouse, ws: string, persons: string[] | null): 
   const traits = await ch.rows(
     `SELECT person_id, t AS traits FROM (
        SELECT person_id, argMax(traits, seq) AS t, argMax(deleted, seq) AS del FROM persons
-       WHERE workspace_id = ${lit(ws)} AND seq <= ${CHECKPOINT_SQL} GROUP BY person_id
+       WHERE workspace_id = ${lit(ws)} AND ${committed()} GROUP BY person_id
      ) WHERE del = 0${persons === null ? '' : ` AND person_id IN ${litList(persons)}`}`,
   );
   for (const r of traits) {
@@ -82,12 +82,12 @@ export async function getUser(ch: ClickHouse, ws: string, id: string): Promise<U
   if (!summary) return null;
   const ids = litList([...summary.userIds, ...summary.anonymousIds]);
   const groups = await ch.rows(
-    `SELECT DISTINCT group_id FROM group_members WHERE workspace_id = ${lit(ws)} AND seq <= ${CHECKPOINT_SQL}
+    `SELECT DISTINCT group_id FROM group_members WHERE workspace_id = ${lit(ws)} AND ${committed()}
      AND member_id IN ${ids} ORDER BY group_id`,
   );
   const refused = await ch.rows(
     `SELECT a, b, argMin(message_id, seq) AS m, argMin(refused_ms, seq) AS at, argMin(reason, seq) AS why
-     FROM identity_refusals WHERE workspace_id = ${lit(ws)} AND seq <= ${CHECKPOINT_SQL}
+     FROM identity_refusals WHERE workspace_id = ${lit(ws)} AND ${committed()}
        AND (a IN ${ids} OR b IN ${ids}) GROUP BY a, b ORDER BY at DESC LIMIT 100`,
   );
   return {
@@ -156,7 +156,7 @@ async function groupMembers(ch: ClickHouse, ws: string, groupId: string): Promis
   const rows = await ch.rows(
     `SELECT DISTINCT if(i.person_id = '', m.member_id, i.person_id) AS p FROM (
        SELECT DISTINCT member_id FROM group_members WHERE workspace_id = ${lit(ws)} AND group_id = ${lit(groupId)}
-       AND seq <= ${CHECKPOINT_SQL}) AS m
+       AND ${committed()}) AS m
      ANY LEFT JOIN (SELECT id AS member_id, person_id FROM ${IDENTITIES(ws)}) AS i USING member_id ORDER BY p`,
   );
   return rows.map((r) => String(r.p));
@@ -165,7 +165,7 @@ async function groupMembers(ch: ClickHouse, ws: string, groupId: string): Promis
 export async function getGroup(ch: ClickHouse, ws: string, groupId: string): Promise<GroupProfile | null> {
   const rows = await ch.rows(
     `SELECT argMax(traits, seq) AS t, min(first_ms) AS f, max(last_ms) AS l FROM group_profiles
-     WHERE workspace_id = ${lit(ws)} AND group_id = ${lit(groupId)} AND seq <= ${CHECKPOINT_SQL}
+     WHERE workspace_id = ${lit(ws)} AND group_id = ${lit(groupId)} AND ${committed()}
      HAVING count() > 0`,
   );
   const r = rows[0];

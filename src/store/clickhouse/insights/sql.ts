@@ -11,7 +11,7 @@ import type { CalendarUnit } from '../../../core/buckets.ts';
 import type { EventMatcher, PropertyFilter, PropertyRef } from '../../../core/insights.ts';
 import { type OffsetSpan, offsetSpans } from '../../../core/time-zone.ts';
 import { lit, litList } from '../http.ts';
-import { CHECKPOINT_SQL } from '../schema.ts';
+import { committed } from '../schema.ts';
 import { IDENTITIES } from '../users.ts';
 
 /** A JSON token: a string (with its escapes), a bracket, comma or colon, or a run of a scalar's characters. */
@@ -157,7 +157,7 @@ function member(json: string, key: string, name: string): string {
 const TRAITS = (ws: string) =>
   `(SELECT person_id AS person, t AS traits FROM (
      SELECT person_id, argMax(traits, seq) AS t, argMax(deleted, seq) AS del FROM persons
-     WHERE workspace_id = ${lit(ws)} AND seq <= ${CHECKPOINT_SQL} GROUP BY person_id) WHERE del = 0)`;
+     WHERE workspace_id = ${lit(ws)} AND ${committed()} GROUP BY person_id) WHERE del = 0)`;
 
 /**
  * The workspace's committed, deduplicated track events that meet `scope` (a condition on the events table's
@@ -171,7 +171,7 @@ export function trackEvents(ws: string, scope: string, traits: boolean, person =
   const events = `SELECT id, ifNull(event, '') AS event, timestamp_ms AS t, properties, context,
       ifNull(user_id, ifNull(anonymous_id, '')) AS actor
     FROM events FINAL
-    WHERE seq <= ${CHECKPOINT_SQL} AND workspace_id = ${lit(ws)} AND type = 'track' AND ${scope}`;
+    WHERE ${committed()} AND workspace_id = ${lit(ws)} AND type = 'track' AND ${scope}`;
   if (!person) return `(${events})`;
   const withPerson = `SELECT id, event, t, properties, context, if(mapped = '', actor, mapped) AS person
   FROM (${events}) ANY LEFT JOIN (SELECT id AS actor, person_id AS mapped FROM ${IDENTITIES(ws)}) USING actor`;

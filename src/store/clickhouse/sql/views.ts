@@ -4,7 +4,7 @@
 // VISIBLE_EVENTS, argMax versions as users.ts reads them), with the embedded table's column names. Times are
 // DateTime (seconds: 18.16 has no DateTime64); JSON columns are text.
 import { lit } from '../http.ts';
-import { CHECKPOINT_SQL } from '../schema.ts';
+import { committed } from '../schema.ts';
 
 const seconds = (ms: string) => `toDateTime(intDiv(${ms}, 1000))`;
 
@@ -44,9 +44,7 @@ export const VIEW_COLUMNS: Readonly<Record<string, readonly string[]>> = {
 const latest = (table: string, ws: string, keys: string, values: Record<string, string>) =>
   `SELECT workspace_id, ${keys}, ${Object.entries(values)
     .map(([as, col]) => `argMax(${col}, seq) AS ${as}`)
-    .join(
-      ', ',
-    )} FROM ${table} WHERE workspace_id = ${ws} AND seq <= ${CHECKPOINT_SQL} GROUP BY workspace_id, ${keys}`;
+    .join(', ')} FROM ${table} WHERE workspace_id = ${ws} AND ${committed()} GROUP BY workspace_id, ${keys}`;
 
 /** The subquery standing for the stored table `name` of workspace `workspaceId`; undefined for any other name. */
 export function viewOf(name: string, workspaceId: string): string | undefined {
@@ -56,7 +54,7 @@ export function viewOf(name: string, workspaceId: string): string | undefined {
       return `(SELECT id, workspace_id, message_id, type, event, name, category, user_id, anonymous_id, group_id,
         previous_id, instance_id, timestamp, ${seconds('original_timestamp_ms')} AS original_timestamp,
         ${seconds('sent_at_ms')} AS sent_at, received_at, properties, traits, context, integrations, source
-        FROM events FINAL WHERE workspace_id = ${ws} AND seq <= ${CHECKPOINT_SQL})`;
+        FROM events FINAL WHERE workspace_id = ${ws} AND ${committed()})`;
     case 'persons':
       // As the embedded table: persons that have traits (an empty object is none), deleted ones gone.
       return `(SELECT workspace_id, person_id, t AS traits FROM (${latest('persons', ws, 'person_id', { t: 'traits', del: 'deleted' })})
@@ -71,7 +69,7 @@ export function viewOf(name: string, workspaceId: string): string | undefined {
         FROM (${latest('group_members', ws, 'group_id, member_id', { s: 'since_ms' })}))`;
     case 'rejected':
       return `(SELECT id, workspace_id, ${seconds('received_at_ms')} AS received_at, source, message_id, code, reason,
-        payload FROM rejected FINAL WHERE workspace_id = ${ws} AND seq <= ${CHECKPOINT_SQL})`;
+        payload FROM rejected FINAL WHERE workspace_id = ${ws} AND ${committed()})`;
     default:
       return undefined;
   }
