@@ -28,6 +28,7 @@ import {
   exportTable,
   ingestTable,
   insightTable,
+  memoryTable,
   planTable,
   queryTable,
   rateLimitTable,
@@ -326,6 +327,15 @@ async function bench(): Promise<void> {
   if (ingest.length > 0) {
     log('\n## Ingest (Intake vs the bare node:http reference, same run, alternating)\n');
     log(ingestTable(ingest));
+    log("\n## Each Intake's memory at its peak RSS (MB) and its event-loop stalls (bench/loop-probe.ts)\n");
+    log(memoryTable(ingest));
+    log(
+      '\npeak RSS = highest of /proc VmRSS and VmHWM from outside (the probe: its own highest 250 ms sample, split: ' +
+        "JS heap, external = Buffers and other memory V8 is told of, DuckDB = its buffer manager's use, dedupe = " +
+        "the log's dedupe memory, other = the rest: code, stacks, native allocations outside DuckDB's buffer " +
+        'manager, pages allocators keep). Stalls during the measured rounds: the longest gap of a 5 ms timer ' +
+        "(wall) and of the main thread's own CPU time in it; the GC pauses inside the longest on-CPU one.",
+    );
   }
   if (cost) {
     log(
