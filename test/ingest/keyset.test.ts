@@ -23,10 +23,15 @@ test('forEachSteps visits what forEach visits, in steps of shards; emptySteps fo
   const at = new Date('2026-01-01T00:00:00Z');
   for (let i = 0; i < 5_000; i++) set.add(dedupeKey('ws', `m${i}`), at);
   const all: string[] = [];
-  set.forEach((hi, lo, seen) => all.push(`${hi}.${lo}.${seen}`));
+  set.forEach((hi, lo, seen) => {
+    all.push(`${hi}.${lo}.${seen}`);
+  });
   const stepped: string[] = [];
   let steps = 0;
-  for (const _ of set.forEachSteps((hi, lo, seen) => stepped.push(`${hi}.${lo}.${seen}`), 8)) steps++;
+  const visit = (hi: number, lo: number, seen: number) => {
+    stepped.push(`${hi}.${lo}.${seen}`);
+  };
+  for (const _ of set.forEachSteps(visit, 8)) steps++;
   assert.equal(all.length, 5_000);
   assert.deepEqual(stepped, all);
   assert.equal(steps, 8, '64 shards in steps of 8');
