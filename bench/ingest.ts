@@ -255,6 +255,8 @@ export interface IngestOptions {
   plan?: boolean;
   /** Also run each scenario against an Intake started with this environment (--compare K=V,...), alternating. */
   compare?: Record<string, string>;
+  /** A CPU profile of each Intake's main thread over the measured rounds, written there (bench/stalls.ts). */
+  stallProfDir?: string;
   log(line: string): void;
 }
 
@@ -274,9 +276,17 @@ export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promi
     for (const d of dirs) {
       const set: Partial<Record<Who, Server>> = { reference };
       for (const [v, who] of variants.entries()) {
+        const prof: Record<string, string> = opts.stallProfDir
+          ? {
+              INTAKE_PROBE_PROFILE: join(
+                opts.stallProfDir,
+                `${opts.scenarios[servers.length]?.id}-${who}.cpuprofile`,
+              ),
+            }
+          : {};
         const server = await startIntake(d[v] as string, {
           probe: true,
-          ...(who === 'compared' && opts.compare ? { env: opts.compare } : {}),
+          env: { ...prof, ...(who === 'compared' && opts.compare ? opts.compare : {}) },
         });
         if (who === 'rateLimited') await limitWorkspace(server.url);
         if (who === 'planned') await planWorkspace(server.url);

@@ -3,6 +3,7 @@
 //   [--only ingest|queries|cost] [--query-events N] [--query-data DIR (keep the query data set there, reused)]
 //   [--query-cycles N (direct and API runs alternate N times; default 2)] [--query-skip 7c,7d (cases left out)]
 //   [--compare K=V,... (a second Intake per scenario started with this environment, alternating)]
+//   [--stall-prof DIR (a CPU profile of each Intake's measured rounds there; bench/stalls.ts lists its long tasks)]
 //   [--intake-env K=V,... (the environment of every Intake the run starts, e.g. INTAKE_DUCKDB_THREADS=1)]
 // Starts the real `intake start` and a bare node:http reference server, drives both from a separate load
 // generator process, alternately, and prints Intake's figures next to the reference's; then loads a query data
@@ -54,6 +55,7 @@ const { values: args } = parseArgs({
     'query-cycles': { type: 'string' },
     'query-skip': { type: 'string' },
     compare: { type: 'string' },
+    'stall-prof': { type: 'string' },
     'intake-env': { type: 'string' },
     cluster: { type: 'boolean', default: false },
     'ingest-nodes': { type: 'string' },
@@ -291,6 +293,7 @@ async function bench(): Promise<void> {
         rateLimit: args['rate-limit'],
         plan: args.plan,
         ...(args.compare ? { compare: parseEnv(args.compare) } : {}),
+        ...(args['stall-prof'] ? { stallProfDir: args['stall-prof'] } : {}),
         log,
       });
     } finally {

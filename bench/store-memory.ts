@@ -1,7 +1,7 @@
 // The store's memory under loads alone (no HTTP): segments written and loaded back to back (bench/capacity.ts)
 // in a child process per variant of the store's options, alternated, with the process's RSS and DuckDB's
 // buffer manager (duckdb_memory()) sampled every 100 ms, and the load's CPU per event.
-//   npx tsx bench/store-memory.ts [--seconds 20] [--rounds 2] [--segment 5000] --variant '{}' --variant '{"checkpointRows":61440}'
+//   npx tsx bench/store-memory.ts [--events 600000] [--seconds 120] [--rounds 2] [--segment 5000] --variant '{}' --variant '{"checkpointRows":61440}'
 import { spawn } from 'node:child_process';
 import { subscribe } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
@@ -12,9 +12,10 @@ import { ROOT } from './procs.ts';
 
 const { values: args } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '120' },
     rounds: { type: 'string', default: '2' },
     segment: { type: 'string', default: '5000' },
+    events: { type: 'string', default: '600000' },
     variant: { type: 'string', multiple: true, default: ['{}'] },
     child: { type: 'string' },
   },
@@ -25,12 +26,13 @@ const rssMB = () => (Number(readFileSync('/proc/self/statm', 'utf8').split(' ')[
 
 if (args.child) {
   const opts = JSON.parse(args.child) as Omit<DuckDBStoreOptions, 'dataDir'>;
-  let store: { memory(): Promise<{ byTag: Record<string, number> }> } | null = null;
+  let store: { memory(): Promise<{ byTag: Record<string, number>; temporary: number }> } | null = null;
   subscribe('intake:duckdb-store', (s) => {
     store = s as typeof store;
   });
   let peak = { rss: 0, duck: 0, heap: 0, tags: {} as Record<string, number> };
   let maxDuck = 0;
+  let maxTemp = 0;
   let asking = false;
   const timer = setInterval(() => {
     if (!store || asking) return;
@@ -41,6 +43,15 @@ if (args.child) {
         const rss = rssMB();
         const duck = Object.values(m.byTag).reduce((a, b) => a + b, 0) / MB;
         maxDuck = Math.max(maxDuck, duck);
+        maxTemp = Math.max(maxTemp, m.temporary / MB);
+        if (process.env.STORE_MEMORY_TRACE) {
+          const c = (store as unknown as { checkpoints: { count: number } }).checkpoints.count;
+          const t = Object.entries(m.byTag)
+            .filter(([, b]) => b >= MB)
+            .map(([k, b]) => `${k} ${Math.round(b / MB)}`)
+            .join(', ');
+          process.stderr.write(`  rss ${Math.round(rssMB())} checkpoints ${c}: ${t}\n`);
+        }
         if (rss > peak.rss) peak = { rss, duck, heap: process.memoryUsage().heapTotal / MB, tags: m.byTag };
       })
       .catch(() => {})
@@ -48,7 +59,9 @@ if (args.child) {
         asking = false;
       });
   }, 100);
-  const [row] = await storeCapacity([Number(args.segment)], Number(args.seconds), opts);
+  const [row] = await storeCapacity([Number(args.segment)], Number(args.seconds), opts, {
+    maxEvents: Number(args.events),
+  });
   clearInterval(timer);
   const tags = Object.fromEntries(
     Object.entries(peak.tags)
@@ -56,7 +69,7 @@ if (args.child) {
       .map(([k, b]) => [k, Math.round(b / MB)]),
   );
   process.stdout.write(
-    `${JSON.stringify({ ...row, sampledPeakRssMB: Math.round(peak.rss), duckAtPeakMB: Math.round(peak.duck), heapAtPeakMB: Math.round(peak.heap), maxDuckMB: Math.round(maxDuck), tags })}\n`,
+    `${JSON.stringify({ ...row, sampledPeakRssMB: Math.round(peak.rss), duckAtPeakMB: Math.round(peak.duck), heapAtPeakMB: Math.round(peak.heap), maxDuckMB: Math.round(maxDuck), maxTempMB: Math.round(maxTemp), tags })}\n`,
   );
   process.exit(0);
 }
@@ -79,6 +92,8 @@ for (let round = 0; round < Number(args.rounds); round++) {
           args.seconds as string,
           '--segment',
           args.segment as string,
+          '--events',
+          args.events as string,
         ],
         { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
       );
@@ -92,7 +107,7 @@ for (let round = 0; round < Number(args.rounds); round++) {
     runs.push({ v, r });
     process.stdout.write(
       `round ${round + 1} ${v}: ${r.eventsPerSec} events/s, load CPU ${r.loadCpuUsPerEvent} µs/event (checkpoint ${r.checkpointCpuUsPerEvent}, ${r.checkpoints}), ` +
-        `peak RSS ${r.peakRssMB} MB (sampled ${r.sampledPeakRssMB}: DuckDB ${r.duckAtPeakMB} ${JSON.stringify(r.tags)}, heap ${r.heapAtPeakMB}), max DuckDB ${r.maxDuckMB} MB, file ${r.fileBytesPerEvent} B/event\n`,
+        `peak RSS ${r.peakRssMB} MB (sampled ${r.sampledPeakRssMB}: DuckDB ${r.duckAtPeakMB} ${JSON.stringify(r.tags)}, heap ${r.heapAtPeakMB}), max DuckDB ${r.maxDuckMB} MB (temporary files ${r.maxTempMB} MB), file ${r.fileBytesPerEvent} B/event\n`,
     );
   }
 }
