@@ -27,38 +27,53 @@ const rssMB = () => (Number(readFileSync('/proc/self/statm', 'utf8').split(' ')[
 if (args.child) {
   const opts = JSON.parse(args.child) as Omit<DuckDBStoreOptions, 'dataDir'>;
   let store: { memory(): Promise<{ byTag: Record<string, number>; temporary: number }> } | null = null;
+  const t0 = performance.now();
+  const at = () => `${((performance.now() - t0) / 1000).toFixed(2)} s`;
   subscribe('intake:duckdb-store', (s) => {
     store = s as typeof store;
+    if (!process.env.STORE_MEMORY_TRACE) return;
+    // Traced: when each of the store's CHECKPOINTs runs (checkpointWhenDue returns at once when none is due).
+    const st = s as { checkpointWhenDue(rows: number): Promise<void> };
+    const due = st.checkpointWhenDue.bind(st);
+    st.checkpointWhenDue = async (rows) => {
+      const from = at();
+      const before = performance.now();
+      await due(rows);
+      if (performance.now() - before > 20) process.stderr.write(`  CHECKPOINT from ${from} to ${at()}\n`);
+    };
   });
   let peak = { rss: 0, duck: 0, heap: 0, tags: {} as Record<string, number> };
   let maxDuck = 0;
   let maxTemp = 0;
   let asking = false;
-  const timer = setInterval(() => {
-    if (!store || asking) return;
-    asking = true;
-    store
-      .memory()
-      .then((m) => {
-        const rss = rssMB();
-        const duck = Object.values(m.byTag).reduce((a, b) => a + b, 0) / MB;
-        maxDuck = Math.max(maxDuck, duck);
-        maxTemp = Math.max(maxTemp, m.temporary / MB);
-        if (process.env.STORE_MEMORY_TRACE) {
-          const c = (store as unknown as { checkpoints: { count: number } }).checkpoints.count;
-          const t = Object.entries(m.byTag)
-            .filter(([, b]) => b >= MB)
-            .map(([k, b]) => `${k} ${Math.round(b / MB)}`)
-            .join(', ');
-          process.stderr.write(`  rss ${Math.round(rssMB())} checkpoints ${c}: ${t}\n`);
-        }
-        if (rss > peak.rss) peak = { rss, duck, heap: process.memoryUsage().heapTotal / MB, tags: m.byTag };
-      })
-      .catch(() => {})
-      .finally(() => {
-        asking = false;
-      });
-  }, 100);
+  const timer = setInterval(
+    () => {
+      if (!store || asking) return;
+      asking = true;
+      store
+        .memory()
+        .then((m) => {
+          const rss = rssMB();
+          const duck = Object.values(m.byTag).reduce((a, b) => a + b, 0) / MB;
+          maxDuck = Math.max(maxDuck, duck);
+          maxTemp = Math.max(maxTemp, m.temporary / MB);
+          if (process.env.STORE_MEMORY_TRACE) {
+            const c = (store as unknown as { checkpoints: { count: number } }).checkpoints.count;
+            const t = Object.entries(m.byTag)
+              .filter(([, b]) => b >= MB)
+              .map(([k, b]) => `${k} ${Math.round(b / MB)}`)
+              .join(', ');
+            process.stderr.write(`  ${at()} rss ${Math.round(rssMB())} checkpoints ${c}: ${t}\n`);
+          }
+          if (rss > peak.rss) peak = { rss, duck, heap: process.memoryUsage().heapTotal / MB, tags: m.byTag };
+        })
+        .catch(() => {})
+        .finally(() => {
+          asking = false;
+        });
+    },
+    process.env.STORE_MEMORY_TRACE ? 20 : 100,
+  );
   const [row] = await storeCapacity([Number(args.segment)], Number(args.seconds), opts, {
     maxEvents: Number(args.events),
   });
