@@ -82,7 +82,11 @@ if (file) {
       });
   }, 250).unref();
 
-  const delay = monitorEventLoopDelay({ resolution: 1 });
+  // $INTAKE_PROBE_TICK_MS (default 5): the stall timer's period, and the delay histogram's resolution (1 ms at the
+  // default). Both wake an idle loop: at 5 ms they cost an idle server ~40-60 ms of CPU a second, at 10 ms
+  // ~half (bench/ingest.ts uses 10).
+  const tick = Number(process.env.INTAKE_PROBE_TICK_MS ?? 5);
+  const delay = monitorEventLoopDelay({ resolution: tick <= 5 ? 1 : tick });
   delay.enable();
   let gcMs = 0;
   let gcCount = 0;
@@ -102,7 +106,7 @@ if (file) {
       byKind[kind] = (byKind[kind] ?? 0) + e.duration;
     }
   }).observe({ entryTypes: ['gc'] });
-  // Stalls: a 5 ms timer that fires more than 20 ms late was held by a task that long.
+  // Stalls: a `tick` ms timer that fires more than 20 ms late was held by a task that long.
   // The same gaps in the main thread's own CPU time (/proc schedstat, ns): on a machine shared with other work a
   // gap's wall time includes time the scheduler gave to others; its CPU time is what the server held the loop.
   let stalls = 0;
@@ -115,14 +119,14 @@ if (file) {
   setInterval(() => {
     const now = performance.now();
     const cpu = threadNs();
-    if (now - last > 25) stalls++;
+    if (now - last > 20 + tick) stalls++;
     const ms = (cpu - lastCpu) / 1e6;
     if (ms > 20) cpuStalls++;
     if (ms > 15) held.push([last, now, ms]);
     cpuMaxMs = Math.max(cpuMaxMs, ms);
     last = now;
     lastCpu = cpu;
-  }, 5).unref();
+  }, tick).unref();
   let seq = 0;
   // $INTAKE_PROBE_PROFILE: a V8 CPU profile of the main thread over the second window only (no start-up).
   const profile = process.env.INTAKE_PROBE_PROFILE;
