@@ -42,8 +42,11 @@ export async function storeCapacity(
   segmentSizes: number[],
   seconds: number,
   storeOptions: Omit<DuckDBStoreOptions, 'dataDir'> = {},
-  /** keepSegments: a directory where each segment file is copied before it is loaded (the cost floor reads them). */
-  opts: { keepSegments?: string } = {},
+  /**
+   * keepSegments: a directory where each segment file is copied before it is loaded (the cost floor reads them);
+   * maxEvents: stop each size after loading this many events, if `seconds` have not passed first.
+   */
+  opts: { keepSegments?: string; maxEvents?: number } = {},
 ): Promise<CapacityRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'intake-bench-cap-'));
   // The log inside the store's data directory, as the server keeps it: DuckDB reads only files there.
@@ -88,7 +91,8 @@ export async function storeCapacity(
       let loadCpu = 0;
       const ck0 = { ...store.checkpoints };
       const until = Date.now() + seconds * 1000;
-      while (Date.now() < until) {
+      let loaded = 0;
+      while (Date.now() < until && loaded < (opts.maxEvents ?? Number.POSITIVE_INFINITY)) {
         // Eight 100-event batches in flight at once, as eight connections send them: the log writes them in
         // one group (one write + fdatasync).
         for (let n = 0; n < size; n += 800) {
@@ -107,6 +111,7 @@ export async function storeCapacity(
         const c = process.cpuUsage(c0);
         loadCpu += c.user + c.system;
         loads.push(performance.now() - t0);
+        loaded += seg.events.length;
         log.release(seg);
       }
       const total = loads.reduce((a, b) => a + b, 0);

@@ -11,6 +11,7 @@ import {
   dirSize,
   KEYS,
   type LoadGenerator,
+  type ProbeWindow,
   type Server,
   startIntake,
   startReference,
@@ -92,6 +93,21 @@ export type IntakeSide = Side & {
   diskBytes: number;
   bytesPerEvent: number;
   exit: number | string;
+  /**
+   * From bench/loop-probe.ts in the server: event-loop stalls and GC during the measured rounds (the longest
+   * stall on the main thread's CPU with the GC pauses inside it), and memory over the server's life (the sample
+   * of its highest RSS, split by part, and each part's highest).
+   */
+  loop?: {
+    delayMaxMs: number;
+    stallsOver20: number;
+    cpuStallsOver20: number;
+    cpuMaxMs: number;
+    longest: ProbeWindow['cpuStalls'][number] | null;
+    gcMaxMs: number;
+    gcByKind: Record<string, number>;
+  };
+  memory?: ProbeWindow['memory'];
 };
 
 export interface IngestResult {
@@ -239,6 +255,8 @@ export interface IngestOptions {
   plan?: boolean;
   /** Also run each scenario against an Intake started with this environment (--compare K=V,...), alternating. */
   compare?: Record<string, string>;
+  /** A CPU profile of each Intake's main thread over the measured rounds, written there (bench/stalls.ts). */
+  stallProfDir?: string;
   log(line: string): void;
 }
 
@@ -258,10 +276,23 @@ export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promi
     for (const d of dirs) {
       const set: Partial<Record<Who, Server>> = { reference };
       for (const [v, who] of variants.entries()) {
-        const server = await startIntake(
-          d[v] as string,
-          who === 'compared' && opts.compare ? { env: opts.compare } : {},
-        );
+        const prof: Record<string, string> = opts.stallProfDir
+          ? {
+              INTAKE_PROBE_PROFILE: join(
+                opts.stallProfDir,
+                `${opts.scenarios[servers.length]?.id}-${who}.cpuprofile`,
+              ),
+            }
+          : {};
+        const server = await startIntake(d[v] as string, {
+          probe: true,
+          // The probe's 10 ms tick: at 5 ms it cost an idle server 51-73 ms of CPU a second, at 10 ms 32-35.
+          env: {
+            INTAKE_PROBE_TICK_MS: '10',
+            ...prof,
+            ...(who === 'compared' && opts.compare ? opts.compare : {}),
+          },
+        });
         if (who === 'rateLimited') await limitWorkspace(server.url);
         if (who === 'planned') await planWorkspace(server.url);
         set[who] = server;
@@ -283,6 +314,8 @@ export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promi
         t[who].add(await load.run(job(s, target.url, opts.warmupSeconds * 1000, 'warm')), false);
       }
     }
+    // The probes' windows start after the warm-up.
+    for (const set of servers) for (const who of variants) await set[who]?.probe?.();
     for (let round = 0; round < opts.rounds; round++) {
       for (const [i, s] of opts.scenarios.entries()) {
         const t = tallies[i] as (typeof tallies)[number];
@@ -307,6 +340,7 @@ export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promi
       const t = tallies[i] as (typeof tallies)[number];
       const side = async (who: Exclude<Who, 'reference'>, dir: string): Promise<IntakeSide> => {
         const server = servers[i]?.[who] as Server;
+        const w = await server.probe?.();
         const stored = await storedTotal(server.url);
         const exit = await server.stop();
         const size = dirSize(dir);
@@ -324,6 +358,20 @@ export async function runIngest(load: LoadGenerator, opts: IngestOptions): Promi
           diskBytes: size.disk,
           bytesPerEvent: round(size.disk / Math.max(1, stored), 0),
           exit,
+          ...(w
+            ? {
+                loop: {
+                  delayMaxMs: w.delayMaxMs,
+                  stallsOver20: w.stallsOver20,
+                  cpuStallsOver20: w.cpuStallsOver20,
+                  cpuMaxMs: w.cpuMaxMs,
+                  longest: [...w.cpuStalls].sort((a, b) => b.ms - a.ms)[0] ?? null,
+                  gcMaxMs: w.gcMaxMs,
+                  gcByKind: w.gcByKind,
+                },
+                memory: w.memory,
+              }
+            : {}),
         };
       };
       const intakeSide = await side('intake', dirs[i]?.[0] as string);

@@ -1,7 +1,7 @@
 // The processes a benchmark drives: Intake (the real `intake start`), the reference server and the load
 // generator, plus what is measured from outside them (RSS from /proc, data directory size).
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { LoadJob, LoadResult } from './load.ts';
@@ -84,6 +84,43 @@ export interface Server {
   output(): string;
   /** SIGTERM, then waits for the exit; resolves with the exit code or signal. */
   stop(): Promise<number | string>;
+  /**
+   * With IntakeOptions.probe: ends the probe's window (bench/loop-probe.ts: event-loop stalls and GC since the
+   * previous call, memory over the process's life) and returns it.
+   */
+  probe?(): Promise<ProbeWindow>;
+}
+
+/** What bench/loop-probe.ts writes for a window. */
+export interface ProbeWindow {
+  seq: number;
+  delayMaxMs: number;
+  delayP99Ms: number;
+  stallsOver20: number;
+  cpuStallsOver20: number;
+  cpuMaxMs: number;
+  cpuStalls: Array<{ ms: number; gcMs: number; gc: Record<string, number> }>;
+  gcMs: number;
+  gcCount: number;
+  gcMaxMs: number;
+  gcByKind: Record<string, number>;
+  memory: { atPeak: Record<string, number>; max: Record<string, number> };
+}
+
+/** Signals the probe of process `pid` and waits (up to 10 s) for the window it writes to `file`. */
+async function readProbe(pid: number, file: string, seq: number): Promise<ProbeWindow> {
+  process.kill(pid, 'SIGUSR2');
+  for (let i = 0; i < 200; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (!existsSync(file)) continue;
+    try {
+      const w = JSON.parse(readFileSync(file, 'utf8')) as ProbeWindow;
+      if (w.seq >= seq) return w;
+    } catch {
+      // being written
+    }
+  }
+  throw new Error(`no probe window ${seq} in ${file}`);
 }
 
 function track(name: string, proc: ChildProcess, url: string, keepRss: boolean): Server {
@@ -140,6 +177,22 @@ export interface IntakeOptions {
   keepRss?: boolean;
   /** More environment for the server: its configuration (INTAKE_DUCKDB_THREADS=1, ...), over the bench's own. */
   env?: Record<string, string>;
+  /** Preload bench/loop-probe.ts (Server.probe()). */
+  probe?: boolean;
+  /** More node flags (--max-semi-space-size=...), before the script. */
+  nodeFlags?: string[];
+}
+
+/**
+ * `NODE_FLAGS` in a --compare or --intake-env environment: node flags for that Intake (space-separated), not
+ * an environment variable of it.
+ */
+export function splitNodeFlags(env: Record<string, string>): {
+  env: Record<string, string>;
+  nodeFlags: string[];
+} {
+  const { NODE_FLAGS, ...rest } = env;
+  return { env: rest, nodeFlags: (NODE_FLAGS ?? '').split(' ').filter(Boolean) };
 }
 
 /** `K=V,K=V` (a bench flag) as an environment; throws on a part without `=`. */
@@ -160,9 +213,23 @@ export const intakeEnv: Record<string, string> = {};
 export async function startIntake(dataDir: string, opts: IntakeOptions = {}): Promise<Server> {
   const port = await freePort();
   const prof = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
+  const probeFile = `${dataDir}.probe.json`;
+  const probe = opts.probe ? ['--import', join(ROOT, 'bench/loop-probe.ts')] : [];
+  const { env, nodeFlags } = splitNodeFlags({ ...intakeEnv, ...opts.env });
   const proc = spawn(
     process.execPath,
-    [...prof, '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'start', '--data-dir', dataDir],
+    [
+      ...prof,
+      ...nodeFlags,
+      ...(opts.nodeFlags ?? []),
+      '--import',
+      'tsx',
+      ...probe,
+      join(ROOT, 'src/cli/main.ts'),
+      'start',
+      '--data-dir',
+      dataDir,
+    ],
     {
       cwd: ROOT,
       env: {
@@ -173,15 +240,26 @@ export async function startIntake(dataDir: string, opts: IntakeOptions = {}): Pr
         INTAKE_READ_KEY: KEYS.read,
         INTAKE_ADMIN_KEY: KEYS.admin,
         LOG_LEVEL: 'warn',
-        ...intakeEnv,
-        ...opts.env,
+        ...(opts.probe ? { INTAKE_PROBE_FILE: probeFile } : {}),
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   const s = track('intake', proc, `http://127.0.0.1:${port}`, opts.keepRss ?? false);
   await waitUntilUp(s, '/health');
-  return s;
+  if (!opts.probe) return s;
+  let seq = 0;
+  const stop = s.stop;
+  return {
+    ...s,
+    probe: () => readProbe(proc.pid as number, probeFile, ++seq),
+    async stop() {
+      const code = await stop();
+      rmSync(probeFile, { force: true });
+      return code;
+    },
+  };
 }
 
 export async function startReference(): Promise<Server> {

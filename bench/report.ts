@@ -64,6 +64,68 @@ export function ingestTable(results: IngestResult[]): string {
   );
 }
 
+/**
+ * Where each Intake's peak RSS went (bench/loop-probe.ts, sampled every 250 ms in the server: the sample of the
+ * highest RSS) and its event-loop stalls during the measured rounds.
+ */
+export function memoryTable(results: IngestResult[]): string {
+  const rows: string[][] = [];
+  const mb = (x: number | undefined) => (x === undefined ? '–' : n(x));
+  for (const r of results) {
+    const sides: Array<[string, IngestResult['intake'] | undefined]> = [
+      ['', r.intake],
+      [' (compared)', r.compared],
+    ];
+    for (const [tag, side] of sides) {
+      if (!side?.memory || !side.loop) continue;
+      const p = side.memory.atPeak;
+      const duck = Object.entries(p)
+        .filter(([k, v]) => k.startsWith('duckdb.') && v >= 1)
+        .sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0))
+        .slice(0, 3)
+        .map(([k, v]) => `${k.slice(7, -2)} ${n(v)}`)
+        .join(', ');
+      const l = side.loop.longest;
+      const gc = l
+        ? Object.entries(l.gc)
+            .map(([k, v]) => `${k} ${ms(v)}`)
+            .join(', ')
+        : '';
+      rows.push([
+        `${r.scenario.title}${tag}`,
+        `${side.peakRssMB} (${mb(p.rssMB)})`,
+        `${mb(p.heapUsedMB)} / ${mb(p.heapTotalMB)}`,
+        `${mb(p.externalMB)}`,
+        `${mb(p.duckdbMB)}${duck ? ` (${duck})` : ''}`,
+        mb(p.dedupeMB),
+        mb(p.otherMB),
+        n(p.linesWaiting ?? Number.NaN),
+        `${mb(side.memory.max.heapTotalMB)} / ${mb(side.memory.max.duckdbMB)} / ${mb(side.memory.max.duckdbTempMB)}`,
+        `${ms(side.loop.delayMaxMs)} / ${ms(side.loop.cpuMaxMs)}`,
+        l && l.ms > 20 ? `${ms(l.ms)}: GC ${ms(l.gcMs)}${gc ? ` (${gc})` : ''}` : '–',
+        `${side.loop.cpuStallsOver20}`,
+      ]);
+    }
+  }
+  return table(
+    [
+      'scenario',
+      'peak RSS MB (probe)',
+      'JS heap used / total',
+      'external',
+      'DuckDB (top tags)',
+      'dedupe',
+      'other',
+      'lines waiting',
+      'max heap / DuckDB / temp',
+      'longest stall ms wall / CPU',
+      'longest on CPU',
+      'CPU stalls > 20 ms',
+    ],
+    rows,
+  );
+}
+
 /** CPU µs per event by stage, next to the floor (bench/cost.ts). */
 export function costTable(c: CostResult): string {
   const us = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
@@ -130,6 +192,7 @@ function onOffTable(results: IngestResult[], variant: (r: IngestResult) => Inges
       'CPU µs/event off / on',
       'non-2xx off / on',
       'peak RSS MB off / on',
+      'longest stall ms off / on',
       'stored = acked (on)',
     ],
     results.flatMap((r) => {
@@ -148,6 +211,7 @@ function onOffTable(results: IngestResult[], variant: (r: IngestResult) => Inges
           `${r.intake.cpuUsPerEvent} / ${on.cpuUsPerEvent}`,
           `${n(r.intake.failed)} / ${n(on.failed)}`,
           `${r.intake.peakRssMB} / ${on.peakRssMB}`,
+          `${ms(r.intake.loop?.cpuMaxMs ?? Number.NaN)} / ${ms(on.loop?.cpuMaxMs ?? Number.NaN)}`,
           on.countOk ? 'yes' : 'NO',
         ],
       ];

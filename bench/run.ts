@@ -4,6 +4,7 @@
 //   [--only ingest|queries|cost] [--query-events N] [--query-data DIR (keep the query data set there, reused)]
 //   [--query-cycles N (direct and API runs alternate N times; default 2)] [--query-skip 7c,7d (cases left out)]
 //   [--compare K=V,... (a second Intake per scenario started with this environment, alternating)]
+//   [--stall-prof DIR (a CPU profile of each Intake's measured rounds there; bench/stalls.ts lists its long tasks)]
 //   [--intake-env K=V,... (the environment of every Intake the run starts, e.g. INTAKE_DUCKDB_THREADS=1)]
 // Starts the real `intake start` and a bare node:http reference server, drives both from a separate load
 // generator process, alternately, and prints Intake's figures next to the reference's; then loads a query data
@@ -29,6 +30,7 @@ import {
   exportTable,
   ingestTable,
   insightTable,
+  memoryTable,
   planTable,
   queryTable,
   rateLimitTable,
@@ -54,6 +56,7 @@ const { values: args } = parseArgs({
     'query-cycles': { type: 'string' },
     'query-skip': { type: 'string' },
     compare: { type: 'string' },
+    'stall-prof': { type: 'string' },
     'intake-env': { type: 'string' },
     cluster: { type: 'boolean', default: false },
     'ingest-nodes': { type: 'string' },
@@ -294,6 +297,7 @@ async function bench(): Promise<void> {
         rateLimit: args['rate-limit'],
         plan: args.plan,
         ...(args.compare ? { compare: parseEnv(args.compare) } : {}),
+        ...(args['stall-prof'] ? { stallProfDir: args['stall-prof'] } : {}),
         log,
       });
     } finally {
@@ -330,6 +334,15 @@ async function bench(): Promise<void> {
   if (ingest.length > 0) {
     log('\n## Ingest (Intake vs the bare node:http reference, same run, alternating)\n');
     log(ingestTable(ingest));
+    log("\n## Each Intake's memory at its peak RSS (MB) and its event-loop stalls (bench/loop-probe.ts)\n");
+    log(memoryTable(ingest));
+    log(
+      '\npeak RSS = highest of /proc VmRSS and VmHWM from outside (the probe: its own highest 250 ms sample, split: ' +
+        "JS heap, external = Buffers and other memory V8 is told of, DuckDB = its buffer manager's use, dedupe = " +
+        "the log's dedupe memory, other = the rest: code, stacks, native allocations outside DuckDB's buffer " +
+        'manager, pages allocators keep). Stalls during the measured rounds: the longest gap of a 5 ms timer ' +
+        "(wall) and of the main thread's own CPU time in it; the GC pauses inside the longest on-CPU one.",
+    );
   }
   if (cost) {
     log(

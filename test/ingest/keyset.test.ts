@@ -18,6 +18,30 @@ test('keys added are found, through many resizes; absent keys are not', () => {
   assert.equal(set.size, 50_000, 'adding a key twice keeps one');
 });
 
+test('forEachSteps visits what forEach visits, in steps of shards; emptySteps forgets every key', () => {
+  const set = new KeySet();
+  const at = new Date('2026-01-01T00:00:00Z');
+  for (let i = 0; i < 5_000; i++) set.add(dedupeKey('ws', `m${i}`), at);
+  const all: string[] = [];
+  set.forEach((hi, lo, seen) => {
+    all.push(`${hi}.${lo}.${seen}`);
+  });
+  const stepped: string[] = [];
+  let steps = 0;
+  const visit = (hi: number, lo: number, seen: number) => {
+    stepped.push(`${hi}.${lo}.${seen}`);
+  };
+  for (const _ of set.forEachSteps(visit, 8)) steps++;
+  assert.equal(all.length, 5_000);
+  assert.deepEqual(stepped, all);
+  assert.equal(steps, 8, '64 shards in steps of 8');
+  steps = 0;
+  for (const _ of set.emptySteps(16)) steps++;
+  assert.equal(steps, 4);
+  assert.equal(set.size, 0);
+  assert.ok(!set.has(dedupeKey('ws', 'm1')));
+});
+
 test('purge forgets keys first seen before the cut, keeps later ones and tombstones', async () => {
   const set = new KeySet();
   const day = (d: number) => new Date(Date.UTC(2026, 0, d));

@@ -1,6 +1,7 @@
 // The embedded engine's log: segment files (segments.ts) that a loader (loader.ts) has the store's sink load in
 // bulk, off the request path, with the dedupe memory (keyset.ts) in front. Opened together, so a restart first
 // takes back what the previous run left in the log.
+import { channel } from 'node:diagnostics_channel';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,9 @@ export interface FileLogOptions extends LoaderOptions {
 }
 
 const HOUR = 3_600_000;
+
+/** Each opened log, for a benchmark's probe (bench/loop-probe.ts: dedupe bytes, lines waiting) when one subscribes. */
+export const OPENED = channel('intake:file-log');
 
 export class FileLog implements IngestLog {
   private constructor(
@@ -59,7 +63,9 @@ export class FileLog implements IngestLog {
     const { log, unloaded } = opened as ReturnType<typeof SegmentLog.open>;
     loader = new Loader(log, sink, opts, { unloaded, loadedThrough });
     loader.start();
-    return new FileLog(log, loader, dedupe, sink);
+    const fileLog = new FileLog(log, loader, dedupe, sink);
+    if (OPENED.hasSubscribers) OPENED.publish(fileLog);
+    return fileLog;
   }
 
   submit(batch: IngestBatch): Promise<IngestResult> {

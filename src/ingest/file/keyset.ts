@@ -137,11 +137,30 @@ export class KeySet implements DedupeSet {
     }
   }
 
+  /** forEach() in steps: yields after every `every` shards (a seal runs with the event loop free between them). */
+  *forEachSteps(fn: (hi: number, lo: number, seen: number) => void, every = 8): Generator<void> {
+    for (let i = 0; i < this.shards.length; i++) {
+      const s = (this.shards[i] as Shard).slots;
+      for (let at = 0; at < s.length; at += STRIDE) {
+        const mark = s[at + SEEN] as number;
+        if (mark !== 0) fn(s[at] as number, s[at + 1] as number, mark);
+      }
+      if (i % every === every - 1) yield;
+    }
+  }
+
   /** Forgets every key, keeping the memory for the next ones (dedupe.ts reuses a sealed table so). */
   empty(): void {
-    for (const shard of this.shards) {
+    for (const _ of this.emptySteps(SHARDS));
+  }
+
+  /** empty() in steps of `every` shards. */
+  *emptySteps(every = 16): Generator<void> {
+    for (let i = 0; i < this.shards.length; i++) {
+      const shard = this.shards[i] as Shard;
       shard.slots.fill(0);
       shard.count = 0;
+      if (i % every === every - 1) yield;
     }
   }
 

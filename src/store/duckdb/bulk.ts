@@ -179,7 +179,7 @@ export async function loadSyntheticIdentities(
   opts: Pick<SyntheticEventsOptions, 'workspaceId' | 'users'>,
 ): Promise<void> {
   await conn.run(
-    `INSERT OR IGNORE INTO identities
+    `INSERT OR IGNORE INTO identities (workspace_id, id, person_id, is_user)
      SELECT $workspace, 'user-' || u::VARCHAR, 'user-' || u::VARCHAR, true FROM range($users) r(u)
      UNION ALL
      SELECT $workspace, ${ANONYMOUS_ID}, 'user-' || u::VARCHAR, false FROM range($users) r(u)`,

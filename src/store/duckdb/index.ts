@@ -1,4 +1,5 @@
 // The embedded store: one DuckDB file in the data directory.
+import { channel } from 'node:diagnostics_channel';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -45,6 +46,9 @@ import { checkUserKeys, fillIdentityKeys } from './user-key.ts';
 import * as users from './users.ts';
 import * as ws from './workspaces.ts';
 
+/** Each opened store, for a benchmark's probe (bench/loop-probe.ts) when one subscribes. */
+export const OPENED = channel('intake:duckdb-store');
+
 const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /** One DuckDB row group: the store checkpoints after this many rows (checkpointRows). */
@@ -85,6 +89,8 @@ export interface DuckDBStoreOptions {
   afterUserIndexSort?: () => Promise<void>;
   /** For tests: runs once a purge's copy is written, before the purge catches up with the loads since. */
   afterPurgeCopy?: () => Promise<void>;
+  /** For benchmarks: more DuckDB settings at open, over the store's own (bench/store-memory.ts compares them). */
+  settings?: Record<string, string>;
 }
 
 /**
@@ -194,6 +200,7 @@ export class DuckDBStore implements Store {
       // No extension is installed or loaded behind our back (a query could otherwise pull in httpfs).
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
+      ...opts.settings,
     });
     // Loads leave their statements to DuckDB's threads (db.ts `watched`): the caller's busy wait cost more CPU
     // than the load itself. Queries keep working on their own tasks.
@@ -235,6 +242,8 @@ export class DuckDBStore implements Store {
     await store.caches.load(new DuckDBProfilePort(db));
     for (const id of await del.unfinishedDeletions(db)) store.schedule(id); // interrupted by a restart
     await store.purges.arm(); // deletions a previous run did not erase
+    // For a probe a benchmark preloads (bench/loop-probe.ts reads memory()); nothing is published without one.
+    if (OPENED.hasSubscribers) OPENED.publish(store);
     return store;
   }
 
@@ -382,6 +391,26 @@ export class DuckDBStore implements Store {
    */
   readonly checkpoints = { count: 0, failed: 0, rows: 0, ms: 0, cpuUs: 0, maxWalBytes: 0 };
 
+  /**
+   * DuckDB's memory, in bytes: its buffer manager's use by tag (`duckdb_memory()`) and its temporary files
+   * (spilled). A diagnostic for benchmarks; behind the gate, so a close never ends a connection under it.
+   */
+  memory(): Promise<{ byTag: Record<string, number>; temporary: number }> {
+    return this.gate.shared(async () => {
+      if (this.closed) return { byTag: {}, temporary: 0 };
+      const byTag: Record<string, number> = {};
+      const rows = await this.db.all(
+        'SELECT tag, memory_usage_bytes::BIGINT AS b FROM duckdb_memory() WHERE memory_usage_bytes > 0',
+      );
+      for (const r of rows) byTag[String(r.tag)] = Number(r.b);
+      const [t] = await this.db.all(
+        'SELECT coalesce(sum(size), 0)::BIGINT AS b FROM duckdb_temporary_files()',
+      );
+      return { byTag, temporary: Number(t?.b ?? 0) };
+    });
+  }
+
+  private closed = false;
   private version = 0;
   private async bumped<T>(p: Promise<T>): Promise<T> {
     const r = await p;
@@ -460,6 +489,7 @@ export class DuckDBStore implements Store {
     // Alone: a connection closed under a query in flight crashes the process (SIGSEGV in DuckDB).
     await this.gate.exclusive(async () => {
       await this.db.run('CHECKPOINT').catch(() => {});
+      this.closed = true;
       this.closeConnections();
     });
   }
