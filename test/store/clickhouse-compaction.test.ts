@@ -1,0 +1,329 @@
+// Compaction of the data dictionary on ClickHouse (src/store/clickhouse/dictionary-compact.ts), on a real
+// clickhouse-server:
+// - the store contract's governance and erasure cases pass on a store that compacts after every load and before
+//   every dictionary read (so compactions fall between loads and deletions);
+// - compactions after every load, interleaved with deletions, on 12 loads: every read answers as on a store that
+//   never compacts, and the rows shrink to one per key;
+// - a compaction cut off after any of its writes (the process dies there), then a restart, a load and another
+//   compaction: every read answers as without compaction, and the rows end folded, one per key.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ClickHouse, ClickHouseStore } from '../../src/store/clickhouse/index.ts';
+import type { Store } from '../../src/store/types.ts';
+import { clickhouseMissing } from '../cluster/clickhouse.ts';
+import { databaseOf, engineNamed, testClickHouseUrl } from '../engines.ts';
+import { at, event, logBatch } from '../fixtures.ts';
+import { tempDir } from '../helpers.ts';
+import type { Part } from './contract/common.ts';
+import { erasureContract } from './contract/erasure.ts';
+import { governanceContract } from './contract/governance.ts';
+
+const missing = process.env.INTAKE_TEST_CLICKHOUSE_URL ? null : clickhouseMissing();
+const skip =
+  missing !== null && process.env.CI !== 'true' ? `clickhouse-server is not available: ${missing}` : false;
+
+/** Rows folded by the contract's compactions (a final test checks they folded some). */
+let folded = 0;
+
+/** The store with a compaction after each load and before each read of the dictionary. */
+function compacting(store: ClickHouseStore): Store {
+  const compact = async () => {
+    const r = await store.compactDictionary();
+    if (r) folded += r.days.folded + r.paths.folded;
+  };
+  const schema = Object.fromEntries(
+    Object.entries(store.schema).map(([name, fn]) => [
+      name,
+      async (...args: unknown[]) => {
+        await compact();
+        return (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+      },
+    ]),
+  ) as unknown as Store['schema'];
+  return {
+    sink: {
+      ...store.sink,
+      load: async (batch) => {
+        await store.sink.load(batch);
+        await compact();
+      },
+    },
+    admin: store.admin,
+    events: store.events,
+    profiles: store.profiles,
+    sql: store.sql,
+    insights: store.insights,
+    erasure: store.erasure,
+    schema,
+    plans: store.plans,
+    onTombstones: (l) => store.onTombstones(l),
+    close: () => store.close(),
+  };
+}
+
+describe('the store contract on ClickHouse compacting its dictionary between loads and deletions', () => {
+  const engine = engineNamed('clickhouse');
+  const part: Part = {
+    engine,
+    test: (name, fn) => test(name, { skip, timeout: 120_000 }, fn),
+    async withStore(fn, opts = {}) {
+      const dir = tempDir('intake-compaction-');
+      const store = await engine.openStore(dir, opts);
+      try {
+        await fn(compacting(store as ClickHouseStore), dir);
+      } finally {
+        await store.close();
+      }
+    },
+  };
+  governanceContract(part);
+  erasureContract(part);
+  test('the compactions folded rows', { skip }, () => {
+    assert.ok(folded > 0, `${folded} rows folded`);
+  });
+});
+
+/** What a reader sees of the dictionary of workspace w. */
+async function dictionary(s: Store) {
+  const names = await s.schema.listNames('w', { volumeFrom: at(0), orderBy: 'name', limit: 10, offset: 0 });
+  const bought = await s.schema.getName('w', 'track', 'Bought', at(0));
+  const traits = await s.schema.listTraits('w', { kind: 'identify', limit: 10, offset: 0 });
+  return {
+    names: names.results.map((n) => [n.name, n.count, n.volume.map((v) => v.count)]),
+    bought: bought?.properties.map((p) => [p.path, p.count, p.types, p.examples, p.firstSeen, p.lastSeen]),
+    traits: [traits.calls, traits.results.map((p) => [p.path, p.count, p.examples])],
+  };
+}
+
+const DAY = 86_400;
+const batches = [
+  [
+    event('w', 'a1', { userId: 'a', event: 'Bought', properties: { sku: 'x', n: 1 }, timestamp: at(1) }),
+    event('w', 'a2', { type: 'identify', userId: 'a', traits: { email: 'a@x.io' }, timestamp: at(2) }),
+  ],
+  [
+    event('w', 'b1', { userId: 'b', event: 'Bought', properties: { sku: 'y', n: 'two' }, timestamp: at(3) }),
+    event('w', 'b2', { userId: 'b', event: 'Left', timestamp: at(DAY + 4) }),
+  ],
+  [
+    event('w', 'c1', {
+      userId: 'c',
+      event: 'Bought',
+      properties: { sku: 'z', n: 3 },
+      timestamp: at(DAY + 5),
+    }),
+    event('w', 'c2', { type: 'identify', userId: 'c', traits: { email: 'c@x.io' }, timestamp: at(6) }),
+  ],
+  [event('w', 'd1', { userId: 'd', event: 'Bought', properties: { sku: 'x', n: 4 }, timestamp: at(7) })],
+];
+
+const physical = async (ch: ClickHouse) => ({
+  days: Number((await ch.rows('SELECT count() AS n FROM dictionary_days'))[0]?.n),
+  paths: Number((await ch.rows('SELECT count() AS n FROM dictionary_paths'))[0]?.n),
+});
+
+test('a compaction cut off after any of its writes: reads answer as without it, and the next one finishes it', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const url = await testClickHouseUrl();
+  // What a store that never compacts answers after the first three batches, and after all four.
+  const refDb = databaseOf(tempDir('intake-compaction-ref-'));
+  const ref = await ClickHouseStore.open({ url, database: refDb });
+  for (let i = 0; i < 3; i++) await ref.sink.load(logBatch(i + 1, batches[i] ?? []));
+  const before = await dictionary(ref);
+  await ref.sink.load(logBatch(4, batches[3] ?? []));
+  const after = await dictionary(ref);
+  await ref.close();
+  await new ClickHouse({ url, database: refDb }).exec(`DROP DATABASE ${refDb}`, {}, null);
+
+  const proto = ClickHouse.prototype as unknown as {
+    insert: (t: string, rows: readonly object[]) => Promise<void>;
+    exec: (sql: string, ...rest: unknown[]) => Promise<void>;
+  };
+  const { insert, exec } = proto;
+  let uncut = 0;
+  for (let cut = 1; ; cut++) {
+    const database = `intake_compactcut_${process.pid}_${cut}`;
+    const a = await ClickHouseStore.open({ url, database });
+    for (let i = 0; i < 3; i++) await a.sink.load(logBatch(i + 1, batches[i] ?? []));
+    const ch = new ClickHouse({ url, database });
+    // The cut: the `cut`-th write of the compaction (an insert or a mutation) lands, and the process is gone.
+    let writes = 0;
+    let reached = false;
+    let release: () => void = () => {};
+    const gone = new Promise<void>((r) => {
+      release = r;
+    });
+    const hang = async () => {
+      writes++;
+      if (writes === cut) {
+        reached = true;
+        release();
+        await new Promise(() => {});
+      }
+    };
+    proto.insert = async function (this: ClickHouse, table, rows) {
+      await insert.call(this, table, rows);
+      if (rows.length > 0) await hang();
+    };
+    proto.exec = async function (this: ClickHouse, sql, ...rest) {
+      await exec.call(this, sql, ...rest);
+      if (sql.startsWith('ALTER')) await hang();
+    };
+    const run = a.compactDictionary();
+    await Promise.race([run, gone]);
+    proto.insert = insert;
+    proto.exec = exec;
+    if (!reached) {
+      uncut = writes;
+      const r = await run;
+      assert.ok(r !== null && r.days.written > 0 && r.paths.written > 0, 'the compaction folded rows');
+      assert.deepEqual(await dictionary(a), before, 'uncut');
+      await a.close();
+      await ch.exec(`DROP DATABASE ${database}`, {}, null);
+      break;
+    }
+    // Cut: a reader (another process) sees what it saw before the compaction.
+    const b = await ClickHouseStore.open({ url, database });
+    assert.deepEqual(await dictionary(b), before, `cut ${cut}: reads after the cut`);
+    // The restarted loader loads on and compacts again.
+    await b.sink.load(logBatch(4, batches[3] ?? []));
+    assert.deepEqual(await dictionary(b), after, `cut ${cut}: after a load`);
+    await b.compactDictionary();
+    assert.deepEqual(await dictionary(b), after, `cut ${cut}: after the next compaction`);
+    // Folded: one row per key.
+    const rows = await physical(ch);
+    const keys = {
+      days: Number(
+        (
+          await ch.rows(
+            'SELECT count() AS n FROM (SELECT DISTINCT workspace_id, kind, name, day FROM dictionary_days)',
+          )
+        )[0]?.n,
+      ),
+      paths: Number(
+        (
+          await ch.rows(
+            'SELECT count() AS n FROM (SELECT DISTINCT workspace_id, kind, name, path FROM dictionary_paths)',
+          )
+        )[0]?.n,
+      ),
+    };
+    assert.deepEqual(rows, keys, `cut ${cut}: one row per key`);
+    await b.close(); // `a` hangs in its cut write for good, as a dead process would
+    await ch.exec(`DROP DATABASE ${database}`, {}, null);
+  }
+  assert.ok(uncut >= 4, `the compaction has several writes (${uncut})`);
+});
+
+/** Batch `n` of the interleaved test: users u<n % 4>, two names, paths changing type, two days. */
+const mixed = (n: number) => [
+  event('w', `m${n}-1`, {
+    userId: `u${n % 4}`,
+    event: 'Bought',
+    properties: { sku: `s${n % 5}`, n: n % 3 === 0 ? 'many' : n, [`only${n % 2}`]: true },
+    timestamp: at((n % 2) * DAY + n),
+  }),
+  event('w', `m${n}-2`, { userId: `u${(n + 1) % 4}`, event: 'Left', timestamp: at(n) }),
+  event('w', `m${n}-3`, {
+    type: 'identify',
+    userId: `u${n % 4}`,
+    traits: { email: `u${n % 4}@x.io`, visits: n },
+    timestamp: at(DAY + n),
+  }),
+];
+
+async function seen(s: Store) {
+  return (await s.schema.seenSince('w', at(0))).map((n) => [
+    n.kind,
+    n.name,
+    n.count,
+    n.properties.map((p) => [p.path, p.count, p.types, p.examples]),
+  ]);
+}
+
+test('compactions interleaved with loads and deletions: every read answers as on a store that never compacts', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const url = await testClickHouseUrl();
+  const refDb = databaseOf(tempDir('intake-compaction-mixed-ref-'));
+  const db = databaseOf(tempDir('intake-compaction-mixed-'));
+  const ref = await ClickHouseStore.open({ url, database: refDb });
+  const s = await ClickHouseStore.open({ url, database: db });
+  const ch = new ClickHouse({ url, database: db });
+  const erase = async (store: ClickHouseStore, user: string) => {
+    const job = await store.erasure.requestDeletion('w', user);
+    for (let i = 0; i < 400 && (await store.profiles.getDeletion('w', job.id))?.status !== 'done'; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    assert.equal((await store.profiles.getDeletion('w', job.id))?.status, 'done');
+  };
+  // Reads in the middle of a deletion, once its rows of the state that remains are written and before the
+  // older rows are deleted: they answer as the deletion finished (its rows outrank a compaction's at the same seq).
+  const proto = ClickHouse.prototype as unknown as {
+    exec: (sql: string, ...rest: unknown[]) => Promise<void>;
+  };
+  const exec = proto.exec;
+  let midway: (() => Promise<void>) | null = null;
+  const midwayChecked: string[] = [];
+  proto.exec = async function (this: ClickHouse, sql, ...rest) {
+    const check = midway;
+    if (check && sql.startsWith('ALTER TABLE dictionary_paths DELETE WHERE workspace_id')) {
+      midway = null;
+      await check();
+    }
+    return exec.call(this, sql, ...rest);
+  };
+  let foldedHere = 0;
+  for (let n = 1; n <= 12; n++) {
+    await ref.sink.load(logBatch(n, mixed(n)));
+    await s.sink.load(logBatch(n, mixed(n)));
+    const r = await s.compactDictionary();
+    foldedHere += r ? r.days.folded + r.paths.folded : 0;
+    if (n === 5 || n === 9) {
+      await erase(ref, `u${n % 4}`);
+      const want = [await dictionary(ref), await seen(ref)];
+      midway = async () => {
+        midwayChecked.push(
+          JSON.stringify([await dictionary(s), await seen(s)]) === JSON.stringify(want)
+            ? 'same'
+            : `batch ${n}: ${JSON.stringify([await dictionary(s), await seen(s)])} != ${JSON.stringify(want)}`,
+        );
+      };
+      await erase(s, `u${n % 4}`);
+      if (n === 9) await s.compactDictionary(); // right after a deletion, before the next load
+    }
+    assert.deepEqual(await dictionary(s), await dictionary(ref), `after batch ${n}: names, paths, traits`);
+    assert.deepEqual(await seen(s), await seen(ref), `after batch ${n}: seenSince`);
+  }
+  proto.exec = exec;
+  assert.deepEqual(midwayChecked, ['same', 'same'], 'reads in the middle of the deletions');
+  assert.ok(foldedHere > 50, `rows folded: ${foldedHere}`);
+  const refRows = await physical(new ClickHouse({ url, database: refDb }));
+  const rows = await physical(ch);
+  const keys = {
+    days: Number(
+      (
+        await ch.rows(
+          'SELECT count() AS n FROM (SELECT DISTINCT workspace_id, kind, name, day FROM dictionary_days)',
+        )
+      )[0]?.n,
+    ),
+    paths: Number(
+      (
+        await ch.rows(
+          'SELECT count() AS n FROM (SELECT DISTINCT workspace_id, kind, name, path FROM dictionary_paths)',
+        )
+      )[0]?.n,
+    ),
+  };
+  assert.deepEqual(rows, keys, 'one row per key');
+  assert.ok(
+    rows.days < refRows.days && rows.paths < refRows.paths,
+    `${JSON.stringify(rows)} < ${JSON.stringify(refRows)}`,
+  );
+  await ref.close();
+  await s.close();
+  for (const d of [refDb, db]) await ch.exec(`DROP DATABASE ${d}`, {}, null);
+});
