@@ -5,10 +5,13 @@
 // - compactions after every load, interleaved with deletions, on 12 loads: every read answers as on a store that
 //   never compacts, and the rows shrink to one per key;
 // - a compaction cut off after any of its writes (the process dies there), then a restart, a load and another
-//   compaction: every read answers as without compaction, and the rows end folded, one per key.
+//   compaction: every read answers as without compaction, and the rows end folded, one per key;
+// - two loaders (lanes 1 and 2) loading interleaved with compactions by either or both at once, one while a load
+//   is in flight in the other lane, and a deletion: every read answers as on two loaders that never compact.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ClickHouse, ClickHouseStore } from '../../src/store/clickhouse/index.ts';
+import { LANE_SPAN, type StoreLock } from '../../src/store/lanes.ts';
 import type { Store } from '../../src/store/types.ts';
 import { clickhouseMissing } from '../cluster/clickhouse.ts';
 import { databaseOf, engineNamed, testClickHouseUrl } from '../engines.ts';
@@ -325,5 +328,198 @@ test('compactions interleaved with loads and deletions: every read answers as on
   );
   await ref.close();
   await s.close();
+  for (const d of [refDb, db]) await ch.exec(`DROP DATABASE ${d}`, {}, null);
+});
+
+/**
+ * A read with each path's examples replaced by how many there are, and the examples apart. Across lanes a path's
+ * examples are not the same on a store that compacts: "the first 3 distinct in seq order" cannot be folded at a
+ * snapshot of several lanes (rows committed at it are not a prefix of the seq order), so the examples of a
+ * compacting store are the first of its folded row and then of the rows loaded after it. Checked apart: as many
+ * (until a deletion), distinct, and each a value the path held.
+ */
+function apart(
+  read: Awaited<ReturnType<typeof dictionary>> | Awaited<ReturnType<typeof seen>>,
+  counts: boolean,
+): {
+  exact: string;
+  examples: Array<[string, unknown[]]>;
+} {
+  const examples: Array<[string, unknown[]]> = [];
+  // A path's row, [path, count, ..., examples at `at`, ...]: its examples out.
+  const out = (row: unknown[], at: number) => {
+    examples.push([String(row[0]), row[at] as unknown[]]);
+    return row.map((y, k) => (k === at ? (counts ? (y as unknown[]).length : '*') : y));
+  };
+  if (Array.isArray(read))
+    return {
+      exact: JSON.stringify(
+        read.map(([k, n, c, ps]) => [k, n, c, (ps as unknown[][]).map((p) => out(p, 3))]),
+      ),
+      examples,
+    };
+  const exact = JSON.stringify({
+    names: read.names,
+    bought: read.bought?.map((p) => out(p as unknown[], 3)),
+    traits: [read.traits[0], (read.traits[1] as unknown[][]).map((p) => out(p, 2))],
+  });
+  return { exact, examples };
+}
+
+/** The values each path held in the events loaded (top-level properties and traits). */
+function heldValues(loaded: ReturnType<typeof mixed>): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const e of loaded)
+    for (const obj of [e.properties, e.traits])
+      for (const [k, v] of Object.entries(obj ?? {})) {
+        const set = out.get(k) ?? new Set<string>();
+        set.add(JSON.stringify(v));
+        out.set(k, set);
+      }
+  return out;
+}
+
+function sameButExamples(
+  got: Parameters<typeof apart>[0],
+  want: Parameters<typeof apart>[0],
+  held: Map<string, Set<string>>,
+  what: string,
+  erased = false,
+) {
+  // After a deletion the counts may differ too: it takes the deleted values out of the first examples, and
+  // those were not the same ones.
+  const [g, w] = [apart(got, !erased), apart(want, !erased)];
+  assert.equal(g.exact, w.exact, what);
+  for (const [path, ex] of g.examples) {
+    assert.equal(
+      new Set(ex.map((x) => JSON.stringify(x))).size,
+      ex.length,
+      `${what}: ${path} examples distinct`,
+    );
+    for (const x of ex)
+      assert.ok(held.get(path)?.has(JSON.stringify(x)), `${what}: ${path} example ${x} held`);
+  }
+}
+
+/** One holder at a time, never dirty: the two loaders' profile steps and deletions take turns. */
+class SerialLock implements StoreLock {
+  private tail: Promise<unknown> = Promise.resolve();
+  hold<T>(fn: (held: { dirty: boolean; check(): Promise<void> }) => Promise<T>): Promise<T> {
+    const run = this.tail.then(() => fn({ dirty: false, check: async () => {} }));
+    this.tail = run.catch(() => {});
+    return run;
+  }
+}
+
+test('two lanes loading interleaved with compactions (two at once, one during a load in flight) and a deletion: every read answers as on a store that never compacts', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const url = await testClickHouseUrl();
+  const refDb = `intake_compactlanes_${process.pid}_ref`;
+  const db = `intake_compactlanes_${process.pid}`;
+  /** Two loaders (lanes 1 and 2) on one database. */
+  const loaders = async (database: string) => {
+    const lock = new SerialLock();
+    const open = async () => {
+      const s = await ClickHouseStore.open({ url, database, cleanAtOpen: false });
+      s.sink.lanes?.useLock(lock);
+      return s;
+    };
+    return [await open(), await open()] as const;
+  };
+  const [r1, r2] = await loaders(refDb);
+  const [a, b] = await loaders(db);
+  const ch = new ClickHouse({ url, database: db });
+  const erase = async (store: ClickHouseStore, user: string) => {
+    const job = await store.erasure.requestDeletion('w', user);
+    for (let i = 0; i < 400 && (await store.profiles.getDeletion('w', job.id))?.status !== 'done'; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    assert.equal((await store.profiles.getDeletion('w', job.id))?.status, 'done');
+  };
+  // A load in flight in lane 2 while lane 1's loader compacts: after its dictionary rows are inserted, before its
+  // commit, a compaction runs and a reader sees what it saw before that load.
+  const proto = ClickHouse.prototype as unknown as {
+    insert: (t: string, rows: readonly object[]) => Promise<void>;
+  };
+  const insert = proto.insert;
+  let inFlight: (() => Promise<void>) | null = null;
+  const inFlightChecked: string[] = [];
+  proto.insert = async function (this: ClickHouse, t, rows) {
+    await insert.call(this, t, rows);
+    const check = inFlight;
+    if (check && t === 'dictionary_paths' && rows.length > 0) {
+      inFlight = null;
+      await check();
+    }
+  };
+  let foldedHere = 0;
+  const loaded: ReturnType<typeof mixed> = [];
+  let held = heldValues(loaded);
+  const compact = async (s: ClickHouseStore) => {
+    const r = await s.compactDictionary();
+    foldedHere += r ? r.days.folded + r.paths.folded : 0;
+  };
+  try {
+    for (let n = 1; n <= 12; n++) {
+      // Odd batches load in lane 1 (loader a), even ones in lane 2 (loader b), the same on the reference.
+      const lane = n % 2 === 0 ? 2 : 1;
+      const seq = lane * LANE_SPAN + Math.ceil(n / 2);
+      const [rs, s] = lane === 1 ? [r1, a] : [r2, b];
+      // What a reader saw before batch n.
+      const want = { d: await dictionary(r1), s: await seen(r1), held };
+      await rs.sink.load(logBatch(seq, mixed(n)));
+      loaded.push(...mixed(n));
+      held = heldValues(loaded);
+      if (n === 6)
+        inFlight = async () => {
+          await compact(a);
+          sameButExamples(await dictionary(a), want.d, want.held, 'in flight: names, paths, traits');
+          sameButExamples(await seen(a), want.s, want.held, 'in flight: seenSince');
+          inFlightChecked.push('same');
+        };
+      await s.sink.load(logBatch(seq, mixed(n)));
+      if (n % 3 === 0) await Promise.all([compact(a), compact(b)]);
+      else await compact(n % 2 === 0 ? b : a);
+      if (n === 7) {
+        await erase(r2, 'u3');
+        await erase(b, 'u3');
+        await compact(a);
+      }
+      const what = `after batch ${n}`;
+      sameButExamples(
+        await dictionary(a),
+        await dictionary(r1),
+        held,
+        `${what}: names, paths, traits`,
+        n >= 7,
+      );
+      sameButExamples(await seen(b), await seen(r1), held, `${what}: seenSince`, n >= 7);
+    }
+  } finally {
+    proto.insert = insert;
+  }
+  assert.deepEqual(inFlightChecked, ['same'], 'reads while a load is in flight in the other lane');
+  assert.ok(foldedHere > 50, `rows folded: ${foldedHere}`);
+  await compact(b);
+  const rows = await physical(ch);
+  const keys = {
+    days: Number(
+      (
+        await ch.rows(
+          'SELECT count() AS n FROM (SELECT DISTINCT workspace_id, kind, name, day FROM dictionary_days)',
+        )
+      )[0]?.n,
+    ),
+    paths: Number(
+      (
+        await ch.rows(
+          'SELECT count() AS n FROM (SELECT DISTINCT workspace_id, kind, name, path FROM dictionary_paths)',
+        )
+      )[0]?.n,
+    ),
+  };
+  assert.deepEqual(rows, keys, 'one row per key');
+  for (const s of [r1, r2, a, b]) await s.close();
   for (const d of [refDb, db]) await ch.exec(`DROP DATABASE ${d}`, {}, null);
 });
