@@ -523,3 +523,45 @@ test('two lanes loading interleaved with compactions (two at once, one during a 
   for (const s of [r1, r2, a, b]) await s.close();
   for (const d of [refDb, db]) await ch.exec(`DROP DATABASE ${d}`, {}, null);
 });
+
+test('a store made before the snap column gets it at open, and loads, compacts and reads as a new one', {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const url = await testClickHouseUrl();
+  const [oldDb, newDb] = [`intake_compactold_${process.pid}`, `intake_compactnew_${process.pid}`];
+  const ch = new ClickHouse({ url, database: oldDb });
+  await ch.exec(`CREATE DATABASE ${oldDb}`, {}, null);
+  // The dictionary tables as main had them before this column.
+  await ch.exec(`CREATE TABLE dictionary_days (
+     workspace_id String, kind String, name String, day Int32, count Int64, first_ms Int64, last_ms Int64,
+     seq UInt64, job String) ENGINE = MergeTree ORDER BY (workspace_id, kind, name, day)`);
+  await ch.exec(`CREATE TABLE dictionary_paths (
+     workspace_id String, kind String, name String, path String, count Int64, types Array(Int64),
+     first_ms Int64, last_ms Int64, examples Array(String), seq UInt64, job String
+   ) ENGINE = MergeTree ORDER BY (workspace_id, kind, name, path)`);
+  const [old, fresh] = [
+    await ClickHouseStore.open({ url, database: oldDb }),
+    await ClickHouseStore.open({ url, database: newDb }),
+  ];
+  const cols = await ch.rows(
+    `SELECT table AS t, type AS y FROM system.columns WHERE database = ${JSON.stringify(oldDb).replaceAll('"', "'")}
+      AND name = 'snap' ORDER BY t`,
+  );
+  assert.deepEqual(
+    cols.map((r) => [r.t, r.y]),
+    [
+      ['dictionary_days', 'Array(UInt64)'],
+      ['dictionary_paths', 'Array(UInt64)'],
+    ],
+  );
+  for (let i = 0; i < 4; i++)
+    for (const s of [old, fresh]) {
+      await s.sink.load(logBatch(i + 1, batches[i] ?? []));
+      await s.compactDictionary();
+    }
+  assert.deepEqual(await dictionary(old), await dictionary(fresh));
+  await old.close();
+  await fresh.close();
+  for (const d of [oldDb, newDb]) await ch.exec(`DROP DATABASE ${d}`, {}, null);
+});

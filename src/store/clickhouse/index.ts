@@ -22,7 +22,7 @@ import { type CompactionResult, compactDictionary } from './dictionary-compact.t
 import * as dict from './dictionary-reads.ts';
 import * as del from './erasure.ts';
 import { exportEvents, listEvents, listRejected } from './events.ts';
-import { ClickHouse, type ClickHouseOptions } from './http.ts';
+import { ClickHouse, type ClickHouseOptions, lit } from './http.ts';
 import { clickhouseInsights } from './insights/index.ts';
 import { checkpoint, cleanup, loadBatch, type ProfileStep, seedLanes } from './load.ts';
 import * as plans from './plans.ts';
@@ -273,7 +273,15 @@ async function addColumns(ch: ClickHouse): Promise<void> {
     `SELECT table AS t, name AS c FROM system.columns WHERE database = currentDatabase()`,
   );
   const known = new Set(have.map((r) => `${r.t}.${r.c}`));
-  for (const a of ADDED_COLUMNS)
-    if (!known.has(`${a.table}.${a.column}`))
-      await ch.exec(`ALTER TABLE ${a.table} ADD COLUMN ${a.column} ${a.type}`);
+  for (const a of ADDED_COLUMNS) {
+    if (known.has(`${a.table}.${a.column}`)) continue;
+    // Another node opening the store at the same time may add it first: then it is there, and that is enough.
+    await ch.exec(`ALTER TABLE ${a.table} ADD COLUMN ${a.column} ${a.type}`).catch(async (err: unknown) => {
+      const now = await ch.rows(
+        `SELECT count() AS n FROM system.columns WHERE database = currentDatabase()
+            AND table = ${lit(a.table)} AND name = ${lit(a.column)}`,
+      );
+      if (Number(now[0]?.n ?? 0) === 0) throw err;
+    });
+  }
 }
