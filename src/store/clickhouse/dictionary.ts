@@ -37,10 +37,10 @@ export const DICTIONARY_KEYS = {
 } as const;
 export type DictionaryTable = keyof typeof DICTIONARY_KEYS;
 
-const COLUMNS: Record<DictionaryTable, string> = {
-  dictionary_days: 'workspace_id, kind, name, day, count, first_ms, last_ms, seq, job, snap',
-  dictionary_paths:
-    'workspace_id, kind, name, path, count, types, first_ms, last_ms, examples, seq, job, snap',
+/** A dictionary table's columns past its key; the last three are seq, job and snap. */
+const VALUES: Record<DictionaryTable, string[]> = {
+  dictionary_days: ['count', 'first_ms', 'last_ms', 'seq', 'job', 'snap'],
+  dictionary_paths: ['count', 'types', 'first_ms', 'last_ms', 'examples', 'seq', 'job', 'snap'],
 };
 
 /**
@@ -48,15 +48,23 @@ const COLUMNS: Record<DictionaryTable, string> = {
  * job) among rows with a job) and the load rows (job '') not committed at that row's snap; without a state row,
  * every load row. The caller applies the checkpoint (state rows have seq 0: committed at once). Every read of
  * the dictionary goes through it: the API's reads, the cap on paths, a deletion's paths left, the compaction.
+ * One scan, grouped by key, the live rows filtered from the key's own rows: a self-join reads the table twice,
+ * and a state row inserted between the two reads would drop the rows it outranks without counting itself (a
+ * compaction folding then would store that loss).
  */
 export function liveRows(table: DictionaryTable, where: string): string {
   const key = `workspace_id, ${DICTIONARY_KEYS[table]}`;
-  return `(SELECT ${COLUMNS[table]} FROM ${table}
-     ANY LEFT JOIN (SELECT ${key}, maxIf((arraySum(snap), job), job != '') AS st,
-                           argMaxIf(snap, (arraySum(snap), job), job != '') AS ss
-                      FROM ${table} WHERE ${where} GROUP BY ${key}) USING (${key})
-     WHERE ${where} AND ((job = '' AND NOT (${committed('ss')}))
-                         OR (job != '' AND (arraySum(snap), job) = st)))`;
+  const vals = VALUES[table];
+  const el = (name: string) => `tupleElement(x, ${vals.indexOf(name) + 1})`;
+  const live = `(${el('job')} = '' AND NOT (${committed('ss', el('seq'))}))
+                OR (${el('job')} != '' AND (arraySum(${el('snap')}), ${el('job')}) = st)`;
+  return `(SELECT ${key}, ${vals.map((c, k) => `tupleElement(r, ${k + 1}) AS ${c}`).join(', ')} FROM (
+       SELECT ${key}, arrayFilter((x, ss, st) -> ${live}, rs, arrayResize([ss], length(rs), ss),
+                                  arrayResize([st], length(rs), st)) AS lr FROM (
+         SELECT ${key}, maxIf((arraySum(snap), job), job != '') AS st,
+                argMaxIf(snap, (arraySum(snap), job), job != '') AS ss, groupArray((${vals.join(', ')})) AS rs
+           FROM ${table} WHERE ${where} GROUP BY ${key}))
+     ARRAY JOIN lr AS r)`;
 }
 
 /** The rows a state row at `snap` of job `job` outranks (load rows committed at snap, lesser state rows). */
