@@ -67,7 +67,10 @@ function openFileLog(store: Store, config: EngineConfig, hooks: EngineHooks): Pr
     delayMs: config.loadDelayMs,
     readWaitMs: config.readWaitMs,
     dedupeWindowHours: config.dedupeWindowHours,
-    maintenance: purgeEveryHour(config, hooks, (before) => log?.purge(before)),
+    maintenance: withCompaction(
+      store,
+      purgeEveryHour(config, hooks, (before) => log?.purge(before)),
+    ),
     onError: hooks.onLoadError,
     onLoaded: (seg, ms) =>
       hooks.onLoaded?.({ seq: seg.seq, events: seg.events.length, rejected: seg.rejected }, ms),
@@ -98,7 +101,13 @@ async function openNatsLog(store: Store, config: EngineConfig, hooks: EngineHook
     maxEntries: config.loadMaxEvents,
     delayMs: config.loadDelayMs,
     readWaitMs: config.readWaitMs,
-    maintenance: purgeEveryHour(config, hooks, (before) => log?.purgeNow(before)),
+    // Only a loader compacts (a node that does not load runs its maintenance on a timer, beside the loads).
+    maintenance: config.roles.includes('loader')
+      ? withCompaction(
+          store,
+          purgeEveryHour(config, hooks, (before) => log?.purgeNow(before)),
+        )
+      : purgeEveryHour(config, hooks, (before) => log?.purgeNow(before)),
     onError: hooks.onLoadError,
     onLoaded: hooks.onLoaded,
   });
@@ -116,6 +125,33 @@ function purgeEveryHour(
     run: async () => {
       const n = (await purge(new Date(Date.now() - config.dedupeWindowHours * HOUR))) ?? 0;
       if (n > 0) hooks.onPurged?.(n);
+    },
+  };
+}
+
+/** How often a loader on the ClickHouse store folds the data dictionary's rows (dictionary-compact.ts). */
+const COMPACT_EVERY_MS = 60_000;
+
+/**
+ * The loader's maintenance on the ClickHouse store: the dictionary's compaction every COMPACT_EVERY_MS, between
+ * loads, and `hourly` when its hour is up. Other stores: `hourly` alone. Every loader of a store compacts (they
+ * may run at once: dictionary-compact.ts says why that is safe).
+ */
+function withCompaction(store: Store, hourly: { everyMs: number; run(): Promise<void> }) {
+  if (!(store instanceof ClickHouseStore)) return hourly;
+  let next = Date.now() + hourly.everyMs;
+  return {
+    everyMs: COMPACT_EVERY_MS,
+    run: async () => {
+      let failed: unknown = null;
+      await store.compactDictionary().catch((err: unknown) => {
+        failed = err;
+      });
+      if (Date.now() >= next) {
+        next = Date.now() + hourly.everyMs;
+        await hourly.run();
+      }
+      if (failed !== null) throw failed;
     },
   };
 }

@@ -1,4 +1,4 @@
-// Reading the data dictionary on ClickHouse (dictionary.ts writes it): the committed rows of each key added up,
+// Reading the data dictionary on ClickHouse (dictionary.ts writes it): the committed live rows of each key added up,
 // and the tracking plan's violations summed from the events' context.violationErrors and the refused items.
 // Answers are those of the embedded store (store/duckdb/dictionary-reads.ts); the contract checks both.
 import { type DictionaryKind, dayOf, dayStart } from '../../pipeline/dictionary/observe.ts';
@@ -14,21 +14,21 @@ import {
   type ViolationQuery,
   type ViolationSummary,
 } from '../governance.ts';
-import { foldExamples, NAME_SQL } from './dictionary.ts';
+import { foldExamples, liveRows, NAME_SQL } from './dictionary.ts';
 import { type ChRow, type ClickHouse, lit } from './http.ts';
 import { committed } from './schema.ts';
 
 /** Each committed day of a workspace, added up (a day whose events were all deleted is left out). */
 const DAYS = (ws: string) =>
   `(SELECT kind, name, day, sum(count) AS c, minIf(first_ms, count > 0) AS f, maxIf(last_ms, count > 0) AS l
-      FROM dictionary_days WHERE workspace_id = ${lit(ws)} AND ${committed()}
+      FROM ${liveRows('dictionary_days', `workspace_id = ${lit(ws)}`)} WHERE ${committed()}
      GROUP BY kind, name, day HAVING c > 0)`;
 
 /** Each committed path of a workspace, added up, its examples' rows for foldExamples. */
 const PATHS = (ws: string, where: string, having = '') =>
   `SELECT kind AS k, name AS n, path AS p, sum(count) AS c, sumForEach(types) AS t, minIf(first_ms, count > 0) AS f,
           maxIf(last_ms, count > 0) AS l, groupArray((seq, job, examples)) AS ex
-     FROM dictionary_paths WHERE workspace_id = ${lit(ws)} AND ${committed()} AND ${where}
+     FROM ${liveRows('dictionary_paths', `workspace_id = ${lit(ws)} AND ${where}`)} WHERE ${committed()}
     GROUP BY kind, name, path HAVING c > 0 ${having}`;
 
 const ORDER: Record<NameQuery['orderBy'], string> = {

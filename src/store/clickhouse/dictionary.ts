@@ -8,8 +8,15 @@
 //                     which is what the embedded store's merge keeps.
 // A deletion (erasure.ts, before the events go) writes, for every day and path its events touched, one row of
 // the state that remains at a snapshot of the checkpoints (kept in the job), tagged with its job and seq 0
-// (committed at once), then deletes the rows of those keys committed at the snapshot (a mutation). A crash anywhere in it is repaired by the job's re-run: its rows, when found, are not
-// written again, and the mutation is repeated.
+// (committed at once) and the snapshot as `snap`, then deletes the rows of those keys it outranks (a mutation). A
+// crash anywhere in it is repaired by the job's re-run: its rows, when found, are not written again, and the
+// mutation is repeated.
+// Rows tagged with a job are *state rows* (a deletion's, or a compaction's `!compact ...`: dictionary-compact.ts):
+// the key's whole state at the checkpoints `snap`. A key's value is its latest state row plus the load rows (job
+// '') not committed at its snap; what it outranks no longer counts (liveRows), whether or not a mutation has
+// deleted it yet, so a reader never sees a row twice. Latest: the largest (arraySum(snap), job). Snapshots are
+// reads of checkpoints that only grow, lane by lane, so of any two one is at or above the other in every lane and
+// the sum orders them; at the same snapshot a deletion's row beats a compaction's ('!' sorts before job ids).
 import { DictionaryBatch } from '../../pipeline/dictionary/observe.ts';
 import { type ClickHouse, lit } from './http.ts';
 import { mutationsDone } from './load.ts';
@@ -22,6 +29,50 @@ export const MAX_PATHS_PER_NAME = 1000;
 export const NAME_SQL = `multiIf(type = 'track', ifNull(event, ''), type IN ('page', 'screen'), ifNull(name, ''), '')`;
 
 const wf = (s: string) => s.toWellFormed();
+
+/** A dictionary table's key, without workspace_id. */
+export const DICTIONARY_KEYS = {
+  dictionary_days: 'kind, name, day',
+  dictionary_paths: 'kind, name, path',
+} as const;
+export type DictionaryTable = keyof typeof DICTIONARY_KEYS;
+
+/** A dictionary table's columns past its key; the last three are seq, job and snap. */
+const VALUES: Record<DictionaryTable, string[]> = {
+  dictionary_days: ['count', 'first_ms', 'last_ms', 'seq', 'job', 'snap'],
+  dictionary_paths: ['count', 'types', 'first_ms', 'last_ms', 'examples', 'seq', 'job', 'snap'],
+};
+
+/**
+ * The rows of `table` matching `where` that count: per key, its latest state row (the largest (arraySum(snap),
+ * job) among rows with a job) and the load rows (job '') not committed at that row's snap; without a state row,
+ * every load row. The caller applies the checkpoint (state rows have seq 0: committed at once). Every read of
+ * the dictionary goes through it: the API's reads, the cap on paths, a deletion's paths left, the compaction.
+ * One scan, grouped by key, the live rows filtered from the key's own rows: a self-join reads the table twice,
+ * and a state row inserted between the two reads would drop the rows it outranks without counting itself (a
+ * compaction folding then would store that loss).
+ */
+export function liveRows(table: DictionaryTable, where: string): string {
+  const key = `workspace_id, ${DICTIONARY_KEYS[table]}`;
+  const vals = VALUES[table];
+  const el = (name: string) => `tupleElement(x, ${vals.indexOf(name) + 1})`;
+  const live = `(${el('job')} = '' AND NOT (${committed('ss', el('seq'))}))
+                OR (${el('job')} != '' AND (arraySum(${el('snap')}), ${el('job')}) = st)`;
+  return `(SELECT ${key}, ${vals.map((c, k) => `tupleElement(r, ${k + 1}) AS ${c}`).join(', ')} FROM (
+       SELECT ${key}, arrayFilter((x, ss, st) -> ${live}, rs, arrayResize([ss], length(rs), ss),
+                                  arrayResize([st], length(rs), st)) AS lr FROM (
+         SELECT ${key}, maxIf((arraySum(snap), job), job != '') AS st,
+                argMaxIf(snap, (arraySum(snap), job), job != '') AS ss, groupArray((${vals.join(', ')})) AS rs
+           FROM ${table} WHERE ${where} GROUP BY ${key}))
+     ARRAY JOIN lr AS r)`;
+}
+
+/** The rows a state row at `snap` of job `job` outranks (load rows committed at snap, lesser state rows). */
+export function outranked(snap: readonly number[], job: string): string {
+  const sum = (snap.length > 0 ? snap : [0]).reduce((a, b) => a + Math.trunc(b), 0);
+  return `((job = '' AND ${committed(snap.length > 0 ? snap : [0])})
+     OR (job != '' AND (arraySum(snap), job) < (toUInt64(${sum}), ${lit(job)})))`;
+}
 const tuple = (...xs: Array<string | number>) => `(${xs.map(lit).join(', ')})`;
 const tuples = (xs: string[]) => (xs.length === 0 ? '((NULL))' : `(${xs.join(', ')})`);
 
@@ -56,8 +107,9 @@ async function capped(
   const rows = await ch.rows(
     `SELECT workspace_id AS w, kind AS k, name AS n, count() AS c,
             if(c >= ${MAX_PATHS_PER_NAME}, groupArray(path), emptyArrayString()) AS ps FROM (
-       SELECT workspace_id, kind, name, path FROM dictionary_paths
-        WHERE ${committed(cps)} AND (workspace_id, kind, name) IN ${tuples(keys)}
+       SELECT workspace_id, kind, name, path
+         FROM ${liveRows('dictionary_paths', `(workspace_id, kind, name) IN ${tuples(keys)}`)}
+        WHERE ${committed(cps)}
         GROUP BY workspace_id, kind, name, path HAVING sum(count) > 0)
      GROUP BY workspace_id, kind, name`,
   );
@@ -94,6 +146,7 @@ export async function addSummary(
         last_ms: d.last,
         seq,
         job: '',
+        snap: [],
       });
     // A name already at the cap takes no new path (its known paths still count).
     const known = full.get(`${workspace_id}\0${kind}\0${name}`);
@@ -112,6 +165,7 @@ export async function addSummary(
         examples: p.examples.map(wf),
         seq,
         job: '',
+        snap: [],
       });
     }
   }
@@ -154,7 +208,7 @@ async function jobRows(
   return { keys: rows.map((r) => JSON.stringify(r.k)) };
 }
 
-/** Deletes the other rows of the job's keys committed at its snapshot (a mutation, waited for). */
+/** Deletes the rows of the job's keys that its rows outrank (a mutation, waited for). */
 async function dropOlder(
   ch: ClickHouse,
   table: string,
@@ -166,7 +220,7 @@ async function dropOlder(
 ): Promise<void> {
   const keys = mine.keys.map((k) => tuple(...(JSON.parse(k) as Array<string | number>)));
   await ch.exec(
-    `ALTER TABLE ${table} DELETE WHERE workspace_id = ${lit(ws)} AND job != ${lit(job)} AND ${committed(snapshot)}
+    `ALTER TABLE ${table} DELETE WHERE workspace_id = ${lit(ws)} AND ${outranked(snapshot, job)}
      AND (${cols}) IN ${tuples(keys)}`,
   );
   await mutationsDone(ch, table);
@@ -208,7 +262,7 @@ export async function forgetEvents(
       paths = await jobRows(ch, 'dictionary_paths', '(kind, name, path)', job);
     }
     if (batch.names.size > 0 && days === null) {
-      await ch.insert('dictionary_days', await daysLeft(ch, ws, where, events, batch, job));
+      await ch.insert('dictionary_days', await daysLeft(ch, ws, where, events, batch, job, snapshot));
       days = await jobRows(ch, 'dictionary_days', '(kind, name, day)', job);
     }
   }
@@ -237,8 +291,8 @@ async function pathsLeft(
   const rows = await ch.rows(
     `SELECT kind AS k, name AS n, path AS p, sum(count) AS c, sumForEach(types) AS t,
             minIf(first_ms, count > 0) AS f, maxIf(last_ms, count > 0) AS l, groupArray((seq, job, examples)) AS ex
-       FROM dictionary_paths
-      WHERE workspace_id = ${lit(ws)} AND ${committed(snapshot)} AND (kind, name, path) IN ${tuples(keys)}
+       FROM ${liveRows('dictionary_paths', `workspace_id = ${lit(ws)} AND (kind, name, path) IN ${tuples(keys)}`)}
+      WHERE ${committed(snapshot)}
       GROUP BY kind, name, path`,
   );
   return rows.map((r) => {
@@ -259,6 +313,7 @@ async function pathsLeft(
           : [],
       seq: 0,
       job,
+      snap: snapshot,
     };
   });
 }
@@ -271,6 +326,7 @@ async function daysLeft(
   events: string,
   batch: DictionaryBatch,
   job: string,
+  snapshot: readonly number[],
 ) {
   const left = new Map<string, { count: number; first_ms: number; last_ms: number }>();
   let lo = Number.POSITIVE_INFINITY;
@@ -294,6 +350,6 @@ async function daysLeft(
   }
   return [...left].map(([key, v]) => {
     const [kind, name, day] = JSON.parse(key) as [string, string, number];
-    return { workspace_id: ws, kind, name, day, ...v, seq: 0, job };
+    return { workspace_id: ws, kind, name, day, ...v, seq: 0, job, snap: snapshot };
   });
 }

@@ -18,14 +18,15 @@ import type {
   Store,
 } from '../types.ts';
 import { ClickHouseAdmin } from './admin.ts';
+import { type CompactionResult, compactDictionary } from './dictionary-compact.ts';
 import * as dict from './dictionary-reads.ts';
 import * as del from './erasure.ts';
 import { exportEvents, listEvents, listRejected } from './events.ts';
-import { ClickHouse, type ClickHouseOptions } from './http.ts';
+import { ClickHouse, type ClickHouseOptions, lit } from './http.ts';
 import { clickhouseInsights } from './insights/index.ts';
 import { checkpoint, cleanup, loadBatch, type ProfileStep, seedLanes } from './load.ts';
 import * as plans from './plans.ts';
-import { TABLES, VISIBLE_EVENTS } from './schema.ts';
+import { ADDED_COLUMNS, TABLES, VISIBLE_EVENTS } from './schema.ts';
 import { runSql } from './sql/run.ts';
 import * as users from './users.ts';
 
@@ -83,6 +84,7 @@ export class ClickHouseStore implements Store {
     const ch = new ClickHouse(opts);
     await ch.exec(`CREATE DATABASE IF NOT EXISTS ${opts.database}`, {}, null);
     for (const sql of TABLES) await ch.exec(sql);
+    await addColumns(ch);
     const store = new ClickHouseStore(ch, opts);
     if (opts.cleanAtOpen !== false) await store.loads.run(() => store.clean(0));
     for (const id of await del.unfinishedDeletions(ch)) store.schedule(id); // interrupted by a restart
@@ -225,6 +227,14 @@ export class ClickHouseStore implements Store {
     plansVersion: () => plans.plansVersion(this.ch),
   };
 
+  /**
+   * Folds the data dictionary's rows (dictionary-compact.ts), between this process's loads and deletions: each
+   * loader runs it as maintenance. Null when it did not run (nothing loaded yet, or a deletion is running).
+   */
+  compactDictionary(): Promise<CompactionResult | null> {
+    return this.loads.run(() => compactDictionary(this.ch));
+  }
+
   onTombstones(listener: (keys: string[]) => void): void {
     this.tombstoneListeners.push(listener);
   }
@@ -254,5 +264,24 @@ export class ClickHouseStore implements Store {
   async close(): Promise<void> {
     this.closed = true;
     await this.loads.run(async () => {});
+  }
+}
+
+/** Adds the columns of ADDED_COLUMNS that a store made before them lacks. */
+async function addColumns(ch: ClickHouse): Promise<void> {
+  const have = await ch.rows(
+    `SELECT table AS t, name AS c FROM system.columns WHERE database = currentDatabase()`,
+  );
+  const known = new Set(have.map((r) => `${r.t}.${r.c}`));
+  for (const a of ADDED_COLUMNS) {
+    if (known.has(`${a.table}.${a.column}`)) continue;
+    // Another node opening the store at the same time may add it first: then it is there, and that is enough.
+    await ch.exec(`ALTER TABLE ${a.table} ADD COLUMN ${a.column} ${a.type}`).catch(async (err: unknown) => {
+      const now = await ch.rows(
+        `SELECT count() AS n FROM system.columns WHERE database = currentDatabase()
+            AND table = ${lit(a.table)} AND name = ${lit(a.column)}`,
+      );
+      if (Number(now[0]?.n ?? 0) === 0) throw err;
+    });
   }
 }

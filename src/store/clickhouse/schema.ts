@@ -58,20 +58,30 @@ export const TABLES: string[] = [
   `CREATE TABLE IF NOT EXISTS docs (
      kind String, id String, workspace_id String, doc String, deleted UInt8, version UInt64
    ) ENGINE = ReplacingMergeTree(version) ORDER BY (kind, id)`,
-  // The data dictionary (dictionary.ts): rows added up by key, each load's with its seq; a deletion's with its
-  // job.
+  // The data dictionary (dictionary.ts): rows added up by key, each load's with its seq; a state row (a
+  // deletion's or a compaction's) with its job and the checkpoints it was computed at (snap).
   `CREATE TABLE IF NOT EXISTS dictionary_days (
      workspace_id String, kind String, name String, day Int32, count Int64, first_ms Int64, last_ms Int64,
-     seq UInt64, job String
+     seq UInt64, job String, snap Array(UInt64)
    ) ENGINE = MergeTree ORDER BY (workspace_id, kind, name, day)`,
   `CREATE TABLE IF NOT EXISTS dictionary_paths (
      workspace_id String, kind String, name String, path String, count Int64, types Array(Int64),
-     first_ms Int64, last_ms Int64, examples Array(String), seq UInt64, job String
+     first_ms Int64, last_ms Int64, examples Array(String), seq UInt64, job String, snap Array(UInt64)
    ) ENGINE = MergeTree ORDER BY (workspace_id, kind, name, path)`,
   // Tracking plans (plans.ts): a row per version, never changed.
   `CREATE TABLE IF NOT EXISTS plans (
      workspace_id String, version UInt32, created_ms Int64, plan String, id String
    ) ENGINE = MergeTree ORDER BY (workspace_id, version)`,
+];
+
+/**
+ * Columns added since a table was first created, added at open to a store made before them (18.16 has no ADD
+ * COLUMN IF NOT EXISTS: system.columns says which are missing). A state row from before `snap` reads [] there:
+ * the lowest rank, outranking no load row.
+ */
+export const ADDED_COLUMNS: ReadonlyArray<{ table: string; column: string; type: string }> = [
+  { table: 'dictionary_days', column: 'snap', type: 'Array(UInt64)' },
+  { table: 'dictionary_paths', column: 'snap', type: 'Array(UInt64)' },
 ];
 
 /** Tables a load writes with its seq, whose rows above the checkpoint a cleanup deletes. */
@@ -100,10 +110,16 @@ export const CHECKPOINTS_SQL = `(SELECT if(count() = max(l) + 1, arrayMap(t -> t
 /**
  * The rows of committed loads: seq at or below its lane's checkpoint. Every read of a table a load writes uses
  * this, and nothing else spells it. `at`: the checkpoints of a snapshot (load.ts checkpoints()) instead of the
- * latest; `col`: the seq column's name where it is qualified.
+ * latest, or an SQL expression of such an array (a column: the dictionary's `snap`); `col`: the seq column's name
+ * where it is qualified.
  */
-export function committed(at?: readonly number[] | null, col = 'seq'): string {
-  const cps = at ? `[${at.map((n) => String(Math.trunc(n))).join(', ')}]` : CHECKPOINTS_SQL;
+export function committed(at?: readonly number[] | string | null, col = 'seq'): string {
+  const cps =
+    typeof at === 'string'
+      ? at
+      : at
+        ? `[${at.map((n) => String(Math.trunc(n))).join(', ')}]`
+        : CHECKPOINTS_SQL;
   return `${col} <= arrayElement(${cps}, intDiv(${col}, ${LANE_SPAN}) + 1)`;
 }
 
