@@ -4,6 +4,7 @@
 // next segment fills, so under load the batches grow by themselves, up to a full segment. A failed load is retried with backoff; its lines stay durable in
 // the log meanwhile, and past the log's queue limit ingest answers 503. A read waits at most `readWaitMs` for
 // the loads it needs, then answers 503 + Retry-After: a request must not hang on a backlog or a stuck load.
+import { Alarm } from '../../core/alarm.ts';
 import { DEFAULT_READ_WAIT_MS } from '../../core/config.ts';
 import { IntakeError } from '../../core/errors.ts';
 import type { EventSink } from '../../store/types.ts';
@@ -34,7 +35,7 @@ export class Loader {
   private readonly queue: Segment[];
   private loadedThrough: number;
   private waiters: Waiter[] = [];
-  private wake: (() => void) | null = null;
+  private readonly alarm = new Alarm();
   /** Close the open segment without waiting for delayMs. */
   private urgent = false;
   private stopping = false;
@@ -113,22 +114,7 @@ export class Loader {
 
   private poke(urgent: boolean): void {
     if (urgent) this.urgent = true;
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = null;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
+    this.alarm.wake();
   }
 
   private async loop(): Promise<void> {
@@ -139,7 +125,7 @@ export class Loader {
         const due = open.lines === 0 ? Number.POSITIVE_INFINITY : open.firstAt + this.opts.delayMs;
         if (open.lines === 0 && this.log.full === 0 && this.stopping) return;
         if (!this.urgent && !this.stopping && this.log.full === 0 && Date.now() < due) {
-          await this.sleep(Number.isFinite(due) ? due - Date.now() : 60_000);
+          await this.alarm.sleep(Number.isFinite(due) ? due - Date.now() : 60_000);
           continue;
         }
         this.urgent = false;
@@ -157,7 +143,7 @@ export class Loader {
         this.settle(err);
         // At shutdown the segment stays in the log and the next start loads it.
         if (this.stopping) return;
-        await this.sleep(Math.min(MAX_BACKOFF_MS, 50 * 2 ** this.failures));
+        await this.alarm.sleep(Math.min(MAX_BACKOFF_MS, 50 * 2 ** this.failures));
         continue;
       }
       this.opts.onLoaded?.(seg, performance.now() - started);

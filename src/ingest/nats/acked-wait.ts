@@ -19,6 +19,7 @@
 // anyway (a full stream refuses new messages).
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { Alarm } from '../../core/alarm.ts';
 import { DEFAULT_READ_WAIT_MS } from '../../core/config.ts';
 import { IntakeError } from '../../core/errors.ts';
 
@@ -57,7 +58,7 @@ const STORE_CHECK_MS = 1_000;
 export class AckedWait {
   private waiters: Waiter[] = [];
   private running = false;
-  private wake: (() => void) | null = null;
+  private readonly alarm = new Alarm();
   private closed = false;
   /** The last answer, and the last failure since it (for the READ_TIMEOUT message). */
   private last: StreamState | null = null;
@@ -91,9 +92,7 @@ export class AckedWait {
       };
       this.waiters.push(w);
       if (this.running) {
-        const wake = this.wake;
-        this.wake = null;
-        wake?.();
+        this.alarm.wake();
       } else void this.poll();
     });
   }
@@ -113,9 +112,7 @@ export class AckedWait {
     if (this.waiters.length === 0) return;
     // JetStream deletes an acknowledged message a moment after the ack: look again soon, not 50 ms later.
     this.pause = FIRST_POLL_MS;
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
+    this.alarm.wake();
   }
 
   /** Rejects the reads still waiting and stops polling. */
@@ -127,7 +124,7 @@ export class AckedWait {
       w.reject(new IntakeError('INTAKE_ERR_SHUTTING_DOWN', 'the server is shutting down; retry'));
     }
     this.waiters = [];
-    this.wake?.();
+    this.alarm.wake();
   }
 
   private async poll(): Promise<void> {
@@ -166,7 +163,7 @@ export class AckedWait {
         if (this.waiters.some((w) => w.target === null) && state !== null) continue;
         const pause = this.pause;
         this.pause = Math.min(pause * 2, this.opts.maxPollMs ?? 50);
-        await this.sleep(pause);
+        await this.alarm.sleep(pause);
       }
     } finally {
       this.running = false;
@@ -211,19 +208,6 @@ export class AckedWait {
       .finally(() => {
         this.checking = false;
       });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = null;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
   }
 
   private timeout(w: Waiter, waitMs: number): IntakeError {

@@ -14,7 +14,9 @@
 //   otherwise they load as new.
 // Several loaders: each loads the partitions it claimed (lease.ts), in its own lane of the store (store/lanes.ts:
 // lane 1 + its lowest partition, so two loaders never share one), with its own seqs, checkpoint and cleanup.
+
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { Alarm } from '../../core/alarm.ts';
 import { DEFAULT_READ_WAIT_MS } from '../../core/config.ts';
 import { IntakeError } from '../../core/errors.ts';
 import type { EventSink } from '../../store/types.ts';
@@ -96,7 +98,7 @@ export class NatsLoader {
   private readonly held = new Map<number, Held>();
   private heldEntries = 0;
   private waiters: Waiter[] = [];
-  private wake: (() => void) | null = null;
+  private readonly alarm = new Alarm();
   private pullWake: (() => void) | null = null;
   private urgent = false;
   private stopping = false;
@@ -260,22 +262,7 @@ export class NatsLoader {
 
   private poke(urgent: boolean): void {
     if (urgent) this.urgent = true;
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = null;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
+    this.alarm.wake();
   }
 
   /** One partition's pulls, until close(); a failed pull (NATS unreachable) is retried after a pause. */
@@ -338,7 +325,7 @@ export class NatsLoader {
         // At shutdown, what JetStream has not handed out within readWaitMs (NATS unreachable) stays in the
         // stream for the next start: a stop must not hang on it.
         if (this.stopping && (this.reached(this.target) || Date.now() > this.stopBy)) return;
-        await this.sleep(this.stopping ? 50 : 60_000);
+        await this.alarm.sleep(this.stopping ? 50 : 60_000);
         continue;
       }
       let oldest = Number.POSITIVE_INFINITY;
@@ -351,7 +338,7 @@ export class NatsLoader {
         this.heldEntries < this.opts.maxEntries &&
         Date.now() < due
       ) {
-        await this.sleep(due - Date.now());
+        await this.alarm.sleep(due - Date.now());
         continue;
       }
       // A failed load is retried with exactly its messages: had the store committed it before failing, the
@@ -372,7 +359,7 @@ export class NatsLoader {
       if (!ok) {
         // At shutdown the messages stay unacknowledged in the stream, and the next start loads them.
         if (this.stopping) return;
-        await this.sleep(Math.min(MAX_BACKOFF_MS, 50 * 2 ** this.failures));
+        await this.alarm.sleep(Math.min(MAX_BACKOFF_MS, 50 * 2 ** this.failures));
       }
     }
   }
