@@ -28,10 +28,20 @@ const { values: args } = parseArgs({
     'trace-gc': { type: 'boolean', default: false },
   },
 });
-// A root may carry node flags for its server after an @: `--root .@--max-semi-space-size=64`.
+// A root may carry environment for its server after a % and node flags after an @:
+// `--root .%INTAKE_LOAD_MAX_EVENTS=50000,INTAKE_DUCKDB_THREADS=1@--max-semi-space-size=64`.
 const roots = args.root ?? [ROOT];
-const rootDir = (r: string) => resolve(r.split('@')[0] as string);
+const rootDir = (r: string) => resolve(r.split(/[@%]/)[0] as string);
 const rootFlags = (r: string) => (r.includes('@') ? (r.split('@')[1] as string).split(' ') : []);
+const rootEnv = (r: string): Record<string, string> =>
+  r.includes('%')
+    ? Object.fromEntries(
+        (r.split('%')[1] as string)
+          .split('@')[0]
+          ?.split(',')
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]) ?? [],
+      )
+    : {};
 const events = Number(args.events);
 const scenario: Scenario = {
   id: 'mt',
@@ -49,6 +59,26 @@ function cpu(path: string): number {
   const stat = readFileSync(path, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) * TICK_US;
+}
+
+/** CPU µs of every thread of a process, keyed by thread id, with its name (comm, digits dropped). */
+function threads(pid: number): Map<string, { name: string; us: number }> {
+  const out = new Map<string, { name: string; us: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+/g, '#');
+      out.set(tid, { name: tid === String(pid) ? 'main' : name, us: cpu(`/proc/${pid}/task/${tid}/stat`) });
+    } catch {} // the thread ended
+  }
+  return out;
+}
+
+/** CPU µs per event of each kind of thread between two samples. */
+function byThread(a: ReturnType<typeof threads>, b: ReturnType<typeof threads>, acked: number) {
+  const sums = new Map<string, number>();
+  for (const [tid, t] of b) sums.set(t.name, (sums.get(t.name) ?? 0) + t.us - (a.get(tid)?.us ?? 0));
+  return [...sums].sort((x, y) => y[1] - x[1]).map(([name, us]) => `${name} ${(us / acked).toFixed(1)}`);
 }
 
 interface Probe {
@@ -109,6 +139,7 @@ async function once(root: string, load: LoadGenerator, round: number) {
         INTAKE_ADMIN_KEY: KEYS.admin,
         LOG_LEVEL: 'warn',
         INTAKE_PROBE_FILE: probeFile,
+        ...rootEnv(root),
         ...(args['window-prof']
           ? { INTAKE_PROBE_PROFILE: join(args['window-prof'], `${round}-${roots.indexOf(root)}.cpuprofile`) }
           : {}),
@@ -133,9 +164,11 @@ async function once(root: string, load: LoadGenerator, round: number) {
   await probe(pid, probeFile, 1);
   const main0 = cpu(`/proc/${pid}/task/${pid}/stat`);
   const all0 = cpu(`/proc/${pid}/stat`);
+  const t0 = threads(pid);
   const r = await load.run(job(scenario, url, Number(args.seconds) * 1000, `run${round}`));
   const main1 = cpu(`/proc/${pid}/task/${pid}/stat`);
   const all1 = cpu(`/proc/${pid}/stat`);
+  const t1 = threads(pid);
   const p = await probe(pid, probeFile, 2);
   proc.kill('SIGTERM');
   await new Promise((r) => proc.once('exit', r));
@@ -147,6 +180,7 @@ async function once(root: string, load: LoadGenerator, round: number) {
     failed: r.failed,
     mainUs: (main1 - main0) / acked,
     allUs: (all1 - all0) / acked,
+    threads: byThread(t0, t1, acked),
     gcUs: (p.gcMs * 1000) / acked,
     gcCount: p.gcCount,
     gcMaxMs: p.gcMaxMs,
@@ -176,7 +210,8 @@ try {
       process.stdout.write(
         `round ${round + 1} ${root}: ${x.eventsPerSec} events/s, main ${x.mainUs.toFixed(1)} µs/event, process ` +
           `${x.allUs.toFixed(1)}, GC ${x.gcUs.toFixed(2)} µs/event (${x.gcCount}, max ${x.gcMaxMs} ms), loop delay ` +
-          `max ${x.delayMaxMs} ms p99 ${x.delayP99Ms} ms, stalls >20 ms ${x.stalls} (on the CPU: ${x.cpuStalls}, longest ${x.cpuMaxMs} ms), failed ${x.failed}\n`,
+          `max ${x.delayMaxMs} ms p99 ${x.delayP99Ms} ms, stalls >20 ms ${x.stalls} (on the CPU: ${x.cpuStalls}, longest ${x.cpuMaxMs} ms), failed ${x.failed}\n` +
+          `  threads, µs/event: ${x.threads.join(', ')}\n`,
       );
     }
   }

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { appendFileSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { dedupeKey } from '../../src/core/dedupe.ts';
+import type { EventRecord } from '../../src/core/event.ts';
 import { KeySet } from '../../src/ingest/file/keyset.ts';
 import { SegmentLog } from '../../src/ingest/file/segments.ts';
 import { record } from '../fixtures.ts';
@@ -252,6 +255,41 @@ test('a clean shutdown loads every segment, including full ones waiting while th
   } finally {
     u.store.sink.load = original;
     await u.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a request waiting for its group write holds none of its canonical events (the GC would copy and promote them)', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const dir = tempDir();
+  try {
+    const { log } = SegmentLog.open({ dir, dedupe: new KeySet(), queueLimit: 100, segmentLines: 100 }, 0);
+    const item = (id: string) => ({
+      type: 'track',
+      event: 'W',
+      userId: 'u',
+      messageId: id,
+      properties: { n: 1 },
+    });
+    let events: EventRecord[] | null = [record('ws', item('w1')), record('ws', item('w2'))];
+    const properties = new WeakRef(events[0]?.event.properties as object);
+    const written = log.submit({ events, rejected: [] });
+    events = null;
+    // The group write starts on the next turn (setImmediate) and its writev completes on a later one: here
+    // the request is waiting for it.
+    await new Promise((r) => setImmediate(r));
+    let answered = false;
+    void written.then(() => {
+      answered = true;
+    });
+    gc();
+    assert.equal(answered, false, 'still waiting for the write');
+    assert.equal(properties.deref(), undefined, "the batch's events were kept alive while waiting");
+    await written;
+    await log.close();
+    log.closeFiles();
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
