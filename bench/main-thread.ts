@@ -170,6 +170,8 @@ async function once(root: string, load: LoadGenerator, round: number) {
   const all1 = cpu(`/proc/${pid}/stat`);
   const t1 = threads(pid);
   const p = await probe(pid, probeFile, 2);
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  const peakMB = Math.round(Number(hwm?.[1] ?? 0) / 1024);
   proc.kill('SIGTERM');
   await new Promise((r) => proc.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
@@ -177,6 +179,7 @@ async function once(root: string, load: LoadGenerator, round: number) {
   return {
     root,
     eventsPerSec: Math.round(acked / (r.elapsedMs / 1000)),
+    peakMB,
     failed: r.failed,
     mainUs: (main1 - main0) / acked,
     allUs: (all1 - all0) / acked,
@@ -210,7 +213,7 @@ try {
       process.stdout.write(
         `round ${round + 1} ${root}: ${x.eventsPerSec} events/s, main ${x.mainUs.toFixed(1)} µs/event, process ` +
           `${x.allUs.toFixed(1)}, GC ${x.gcUs.toFixed(2)} µs/event (${x.gcCount}, max ${x.gcMaxMs} ms), loop delay ` +
-          `max ${x.delayMaxMs} ms p99 ${x.delayP99Ms} ms, stalls >20 ms ${x.stalls} (on the CPU: ${x.cpuStalls}, longest ${x.cpuMaxMs} ms), failed ${x.failed}\n` +
+          `max ${x.delayMaxMs} ms p99 ${x.delayP99Ms} ms, stalls >20 ms ${x.stalls} (on the CPU: ${x.cpuStalls}, longest ${x.cpuMaxMs} ms), failed ${x.failed}, peak RSS ${x.peakMB} MB\n` +
           `  threads, µs/event: ${x.threads.join(', ')}\n`,
       );
     }
@@ -225,6 +228,7 @@ for (const root of roots) {
   process.stdout.write(
     `  ${root}: ${median(xs.map((x) => x.eventsPerSec))} events/s, main ${median(xs.map((x) => x.mainUs)).toFixed(1)} µs/event, ` +
       `process ${median(xs.map((x) => x.allUs)).toFixed(1)}, GC ${median(xs.map((x) => x.gcUs)).toFixed(2)}, ` +
+      `peak RSS ${xs.map((x) => x.peakMB).join('/')} MB, ` +
       `max loop delay ${Math.max(...xs.map((x) => x.delayMaxMs))} ms, stalls >20 ms ${xs.map((x) => x.stalls).join('/')}, ` +
       `on the CPU ${xs.map((x) => x.cpuStalls).join('/')} (longest ${Math.max(...xs.map((x) => x.cpuMaxMs))} ms)\n`,
   );

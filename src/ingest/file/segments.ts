@@ -84,7 +84,9 @@ interface Waiting {
   bytes: Buffer;
   events: CanonicalEvent[];
   rejected: number;
-  resolve(): void;
+  /** What the request is answered once the write is durable. */
+  result: IngestResult;
+  resolve(result: IngestResult): void;
   reject(err: unknown): void;
 }
 
@@ -272,8 +274,10 @@ export class SegmentLog {
     rejected: number,
     duplicate: boolean[],
   ): Promise<IngestResult> {
+    // No closure of its own either: under tsx (esbuild's keepNames) a named arrow made per call is wrapped in
+    // __name(), an Object.defineProperty per request (~2 µs of a single event's ~100).
     return new Promise<IngestResult>((resolve, reject) => {
-      this.waiting.push({ bytes, events, rejected, resolve: () => resolve({ duplicate }), reject });
+      this.waiting.push({ bytes, events, rejected, result: { duplicate }, resolve, reject });
       this.kick();
     });
   }
@@ -367,7 +371,7 @@ export class SegmentLog {
     for (const w of group) {
       for (const e of w.events) seg.events.push(e);
       seg.rejected += w.rejected;
-      w.resolve();
+      w.resolve(w.result);
     }
     const lines = seg.events.length + seg.rejected;
     if (before === 0 && lines > 0) seg.firstAt = Date.now();
