@@ -275,3 +275,41 @@ test('the store checkpoints once checkpointRows rows were loaded since the last 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a checkpoint leaves the row groups earlier checkpoints wrote as they are, not merged with the new rows', async () => {
+  // DuckDB's vacuum merged the partial row group a checkpoint left with the rows loaded after it by copying them
+  // all into new in-memory row groups, which doubled the in-memory table during each checkpoint (max_vacuum_tasks
+  // 0, index.ts). Without it the two row groups stay apart: 6 rows from the first checkpoint, 8 from the second.
+  const dir = tempDir('intake-duckdb-vacuum-');
+  try {
+    const store = await DuckDBStore.open({ dataDir: dir, checkpointRows: 5 });
+    const batch = (seq: number, n: number) =>
+      logBatch(
+        seq,
+        Array.from({ length: n }, (_, i) => event('w', `e${seq}-${i}`, { userId: 'u', receivedAt: at(seq) })),
+      );
+    await store.sink.load(batch(1, 6));
+    await store.sink.load(batch(2, 8));
+    assert.equal(store.checkpoints.count, 2);
+    await store.close();
+    const instance = await DuckDBInstance.create(join(dir, 'intake.duckdb'), { access_mode: 'READ_ONLY' });
+    const conn = await instance.connect();
+    // One row per segment of each column; column 0's data segments (column_path [0]) count the rows.
+    const groups = await conn.runAndReadAll(
+      `SELECT row_group_id::INTEGER AS g, sum(count)::INTEGER AS n FROM pragma_storage_info('events')
+       WHERE column_id = 0 AND column_path = '[0]' GROUP BY ALL ORDER BY g`,
+    );
+    assert.deepEqual(groups.getRowObjectsJS(), [
+      { g: 0, n: 6 },
+      { g: 1, n: 8 },
+    ]);
+    assert.equal(
+      (await conn.runAndReadAll('SELECT count(*)::INTEGER AS n FROM events')).getRowObjectsJS()[0]?.n,
+      14,
+    );
+    conn.closeSync();
+    instance.closeSync();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
