@@ -161,6 +161,8 @@ async function duckdbFloor(
     memory_limit: '256MB',
     threads: '1',
     checkpoint_threshold: '1GB',
+    // As the store sets it (src/store/duckdb/index.ts): no row-group merge at a checkpoint.
+    max_vacuum_tasks: '0',
   });
   const db = new Db(await instance.connect());
   if (!walWrites) {
