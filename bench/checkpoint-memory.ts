@@ -8,7 +8,6 @@
 //     --variant '{}' --variant '{"max_vacuum_tasks":"100"}'
 // Issue 11: with the vacuum (max_vacuum_tasks 100, DuckDB's default) every checkpoint but the first copied the
 // previous checkpoint's partial row group and the rows after it into new in-memory row groups (89 -> 173 MB).
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +17,7 @@ import { Db } from '../src/store/duckdb/db.ts';
 import { loadFileSql } from '../src/store/duckdb/load.ts';
 import { MIGRATIONS } from '../src/store/duckdb/schema.ts';
 import { storeCapacity } from './capacity.ts';
-import { ROOT } from './procs.ts';
+import { lastLineOf } from './procs.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -136,31 +135,17 @@ try {
   for (let round = 0; round < Number(args.rounds); round++) {
     for (let i = 0; i < variants.length; i++) {
       const v = variants[(i + round) % variants.length] as string;
-      const out = await new Promise<string>((resolve, reject) => {
-        const p = spawn(
-          process.execPath,
-          [
-            '--import',
-            'tsx',
-            `${ROOT}bench/checkpoint-memory.ts`,
-            '--child',
-            v,
-            '--segments',
-            segDir,
-            '--events',
-            args.events as string,
-            '--every',
-            args.every as string,
-          ],
-          { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-        );
-        let s = '';
-        p.stdout.on('data', (d) => {
-          s += d;
-        });
-        p.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`child exited ${code}`))));
-      });
-      process.stdout.write(`round ${round + 1} ${v}: ${out.trim().split('\n').at(-1)}\n`);
+      const out = await lastLineOf('bench/checkpoint-memory.ts', [
+        '--child',
+        v,
+        '--segments',
+        segDir,
+        '--events',
+        args.events as string,
+        '--every',
+        args.every as string,
+      ]);
+      process.stdout.write(`round ${round + 1} ${v}: ${out}\n`);
     }
   }
 } finally {

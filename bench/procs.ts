@@ -8,6 +8,27 @@ import type { LoadJob, LoadResult } from './load.ts';
 
 export const ROOT = new URL('..', import.meta.url).pathname;
 export const KEYS = { write: 'bench-write-key', read: 'bench-read-key', admin: 'bench-admin-key' } as const;
+/**
+ * Runs one of the bench's scripts in a child process (node --import tsx, in the repository) and resolves with
+ * the last line it printed: the in-process benches run each variant in a process of its own this way.
+ */
+export function lastLineOf(script: string, args: string[]): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', `${ROOT}${script}`, ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: process.env,
+    });
+    let s = '';
+    p.stdout?.on('data', (d) => {
+      s += d;
+    });
+    p.on('exit', (code) =>
+      code === 0 ? resolve(s.trim().split('\n').at(-1) ?? '') : reject(new Error(`${script} exited ${code}`)),
+    );
+  });
+}
+
 export const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
 
 export async function freePort(): Promise<number> {

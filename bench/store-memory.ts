@@ -2,13 +2,12 @@
 // in a child process per variant of the store's options, alternated, with the process's RSS and DuckDB's
 // buffer manager (duckdb_memory()) sampled every 100 ms, and the load's CPU per event.
 //   npx tsx bench/store-memory.ts [--events 600000] [--seconds 120] [--rounds 2] [--segment 5000] --variant '{}' --variant '{"checkpointRows":61440}'
-import { spawn } from 'node:child_process';
 import { subscribe } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { DuckDBStoreOptions } from '../src/store/duckdb/index.ts';
 import { storeCapacity } from './capacity.ts';
-import { ROOT } from './procs.ts';
+import { lastLineOf } from './procs.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -94,31 +93,17 @@ const runs: Array<{ v: string; r: Record<string, unknown> }> = [];
 for (let round = 0; round < Number(args.rounds); round++) {
   for (let i = 0; i < variants.length; i++) {
     const v = variants[(i + round) % variants.length] as string;
-    const out = await new Promise<string>((resolve, reject) => {
-      const p = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          `${ROOT}bench/store-memory.ts`,
-          '--child',
-          v,
-          '--seconds',
-          args.seconds as string,
-          '--segment',
-          args.segment as string,
-          '--events',
-          args.events as string,
-        ],
-        { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
-      );
-      let s = '';
-      p.stdout.on('data', (d) => {
-        s += d;
-      });
-      p.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`child exited ${code}`))));
-    });
-    const r = JSON.parse(out.trim().split('\n').at(-1) as string) as Record<string, unknown>;
+    const out = await lastLineOf('bench/store-memory.ts', [
+      '--child',
+      v,
+      '--seconds',
+      args.seconds as string,
+      '--segment',
+      args.segment as string,
+      '--events',
+      args.events as string,
+    ]);
+    const r = JSON.parse(out) as Record<string, unknown>;
     runs.push({ v, r });
     process.stdout.write(
       `round ${round + 1} ${v}: ${r.eventsPerSec} events/s, load CPU ${r.loadCpuUsPerEvent} µs/event (checkpoint ${r.checkpointCpuUsPerEvent}, ${r.checkpoints}), ` +

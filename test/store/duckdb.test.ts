@@ -242,16 +242,18 @@ test('user keys: a database made before them gets them at open, and a changed ha
   }
 });
 
+/** Log batch `seq` of `n` events of user u in workspace w (the checkpoint tests). */
+const batch = (seq: number, n: number) =>
+  logBatch(
+    seq,
+    Array.from({ length: n }, (_, i) => event('w', `e${seq}-${i}`, { userId: 'u', receivedAt: at(seq) })),
+  );
+
 test('the store checkpoints once checkpointRows rows were loaded since the last one, not at each load', async () => {
   const dir = tempDir('intake-duckdb-cadence-');
   const wal = () => statSync(join(dir, 'intake.duckdb.wal'), { throwIfNoEntry: false })?.size ?? 0;
   try {
     const store = await DuckDBStore.open({ dataDir: dir, checkpointRows: 5 });
-    const batch = (seq: number, n: number) =>
-      logBatch(
-        seq,
-        Array.from({ length: n }, (_, i) => event('w', `e${seq}-${i}`, { userId: 'u', receivedAt: at(seq) })),
-      );
     await store.sink.load(batch(1, 2));
     await store.sink.load(batch(2, 2));
     assert.equal(store.checkpoints.count, 0);
@@ -283,11 +285,6 @@ test('a checkpoint leaves the row groups earlier checkpoints wrote as they are, 
   const dir = tempDir('intake-duckdb-vacuum-');
   try {
     const store = await DuckDBStore.open({ dataDir: dir, checkpointRows: 5 });
-    const batch = (seq: number, n: number) =>
-      logBatch(
-        seq,
-        Array.from({ length: n }, (_, i) => event('w', `e${seq}-${i}`, { userId: 'u', receivedAt: at(seq) })),
-      );
     await store.sink.load(batch(1, 6));
     await store.sink.load(batch(2, 8));
     assert.equal(store.checkpoints.count, 2);
