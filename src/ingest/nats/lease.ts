@@ -12,6 +12,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
+import { Serial } from '../../core/serial.ts';
 import type { StoreLock } from '../../store/lanes.ts';
 import { isNotFound, lockStream, lockSubject, type StreamNames } from './stream.ts';
 
@@ -185,16 +186,6 @@ export class Claims {
       ),
     );
     this.seqs.clear();
-  }
-}
-
-/** Runs one task at a time, in call order. */
-class Serial {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const r = this.tail.then(fn);
-    this.tail = r.catch(() => {});
-    return r;
   }
 }
 

@@ -2,6 +2,7 @@
 // keeps to what 18.16 (Debian's clickhouse-server) and current releases share (schema.ts). How a batch is loaded
 // exactly once without transactions: load.ts.
 import { DEDUPE_KEY_SQL } from '../../core/dedupe.ts';
+import { Serial } from '../../core/serial.ts';
 import { collect } from '../duckdb/sql/run.ts';
 import { laneOf, type StoreLock } from '../lanes.ts';
 import type {
@@ -41,16 +42,6 @@ export interface ClickHouseStoreOptions extends ClickHouseOptions {
    * them now (a loader cleans its own lane before its first load anyway).
    */
   cleanAtOpen?: boolean;
-}
-
-/** Runs one task at a time, in call order. */
-class Serial {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const r = this.tail.then(fn);
-    this.tail = r.catch(() => {});
-    return r;
-  }
 }
 
 export class ClickHouseStore implements Store {

@@ -108,14 +108,3 @@ export function gateMethods(
       : (...args: unknown[]) => gate.mutating(() => call(...args));
   }
 }
-
-/** Runs tasks one after another (the writer connection takes one transaction at a time). */
-export class Serial {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn);
-    this.tail = next.catch(() => {});
-    return next;
-  }
-}

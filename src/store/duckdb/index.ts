@@ -12,6 +12,7 @@ import {
   shapeTrends,
   type TrendsRow,
 } from '../../core/insight-shapes.ts';
+import { Serial } from '../../core/serial.ts';
 import { ProfileCaches } from '../../profiles/cache.ts';
 import type {
   Admin,
@@ -32,7 +33,7 @@ import * as dict from './dictionary-reads.ts';
 import { PurgeSchedule, type Timer } from './erasure.ts';
 import { listEvents, listRejected } from './events.ts';
 import { exportEvents } from './export.ts';
-import { Gate, gateMethods, Serial } from './gate.ts';
+import { Gate, gateMethods } from './gate.ts';
 import * as insights from './insights/index.ts';
 import { checkpoint, dedupeKeys, loadBatch } from './load.ts';
 import { OrderValues } from './order-values.ts';
