@@ -5,27 +5,15 @@
 // every person (its ids, groups and traits) equals what one loader made of the same events (a reference store
 // loaded in one lane).
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { natsMissing } from '../../scripts/cluster.ts';
+import { test } from 'node:test';
 import type { CanonicalEvent } from '../../src/core/event.ts';
 import { ClickHouse, ClickHouseStore } from '../../src/store/clickhouse/index.ts';
 import { VISIBLE_EVENTS } from '../../src/store/clickhouse/schema.ts';
-import { databaseOf, testClickHouseUrl } from '../engines.ts';
 import { at, event, logBatch } from '../fixtures.ts';
-import { basic, bearer, KEYS, type ServerProcess, startServerProcess, tempDir } from '../helpers.ts';
-import { streamFor, testCluster } from '../nats-cluster.ts';
-import { clickhouseMissing } from './clickhouse.ts';
+import { basic, bearer, KEYS } from '../helpers.ts';
+import { roleNodes } from './nodes.ts';
 
-const root = tempDir('intake-cluster-loaders-');
-const procs: ServerProcess[] = [];
-after(() => {
-  for (const p of procs) p.proc.kill('SIGKILL');
-  rmSync(root, { recursive: true, force: true });
-});
-
-const missing = natsMissing() ?? (process.env.INTAKE_TEST_CLICKHOUSE_URL ? null : clickhouseMissing());
+const nodes = roleNodes('intake-cluster-loaders-');
 
 const BATCHES = 40;
 const PERSONS = 12;
@@ -97,25 +85,12 @@ const shape = (u: User | null) =>
   };
 
 test('two loaders, one SIGKILLed mid-load: the other goes on; every acknowledged event stored once, every person as one loader makes it', {
-  skip: missing !== null && process.env.CI !== 'true' ? (missing ?? undefined) : undefined,
+  skip: nodes.skip,
   timeout: 300_000,
 }, async () => {
-  if (missing) throw new Error(missing); // under CI a missing engine fails
-  const chUrl = await testClickHouseUrl();
-  const env = {
-    INTAKE_NATS_SERVERS: await testCluster(),
-    INTAKE_NATS_STREAM: streamFor(root),
-    INTAKE_STORE: 'clickhouse',
-    INTAKE_CLICKHOUSE_URL: chUrl,
-    INTAKE_CLICKHOUSE_DATABASE: databaseOf(root),
-    INTAKE_GEOIP_DIR: 'off',
-    INTAKE_LOAD_DELAY_MS: '100',
-  };
-  const start = async (name: string, role: string, extra: Record<string, string> = {}) => {
-    const p = await startServerProcess(join(root, name), { ...env, INTAKE_ROLE: role, ...extra });
-    procs.push(p);
-    return p;
-  };
+  if (nodes.missing) throw new Error(nodes.missing); // under CI a missing engine fails
+  const { env, start } = await nodes.cluster(100);
+  const chUrl = env.INTAKE_CLICKHOUSE_URL;
   const api = await start('api', 'api');
   const ingest = await start('ingest', 'ingest');
   let first = await start('loader-1', 'loader', { INTAKE_LOADER_PARTITIONS: '0-1' });

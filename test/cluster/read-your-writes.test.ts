@@ -5,42 +5,17 @@
 // loader has not loaded yet). Batches of one event leave three of the four partitions idle. With the loader
 // down, a read answers 503 INTAKE_ERR_READ_TIMEOUT after the wait (not a hang), and 200 once it is back.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { natsMissing } from '../../scripts/cluster.ts';
-import { databaseOf, testClickHouseUrl } from '../engines.ts';
-import { basic, bearer, KEYS, type ServerProcess, startServerProcess, tempDir } from '../helpers.ts';
-import { streamFor, testCluster } from '../nats-cluster.ts';
-import { clickhouseMissing } from './clickhouse.ts';
+import { test } from 'node:test';
+import { basic, bearer, KEYS, type ServerProcess } from '../helpers.ts';
+import { roleNodes } from './nodes.ts';
 
-const root = tempDir('intake-cluster-ryw-');
-const procs: ServerProcess[] = [];
-after(() => {
-  for (const p of procs) p.proc.kill('SIGKILL');
-  rmSync(root, { recursive: true, force: true });
-});
-
-const missing = natsMissing() ?? (process.env.INTAKE_TEST_CLICKHOUSE_URL ? null : clickhouseMissing());
+const nodes = roleNodes('intake-cluster-ryw-');
 
 test('an API node apart from the loaders reads every event acknowledged before the read', {
-  skip: missing !== null && process.env.CI !== 'true' ? (missing ?? undefined) : undefined,
+  skip: nodes.skip,
 }, async () => {
-  if (missing) throw new Error(missing); // under CI a missing engine fails
-  const env = {
-    INTAKE_NATS_SERVERS: await testCluster(),
-    INTAKE_NATS_STREAM: streamFor(root),
-    INTAKE_STORE: 'clickhouse',
-    INTAKE_CLICKHOUSE_URL: await testClickHouseUrl(),
-    INTAKE_CLICKHOUSE_DATABASE: databaseOf(root),
-    INTAKE_GEOIP_DIR: 'off',
-    INTAKE_LOAD_DELAY_MS: '2000',
-  };
-  const start = async (name: string, role: string, more: Record<string, string> = {}) => {
-    const p = await startServerProcess(join(root, name), { ...env, INTAKE_ROLE: role, ...more });
-    procs.push(p);
-    return p;
-  };
+  if (nodes.missing) throw new Error(nodes.missing); // under CI a missing engine fails
+  const { start } = await nodes.cluster(2000);
   // The API node first: it makes the default workspace and its keys; the others find them in the store.
   const api = await start('api', 'api');
   const ingest = await start('ingest', 'ingest');
