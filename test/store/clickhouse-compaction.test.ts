@@ -124,6 +124,23 @@ const physical = async (ch: ClickHouse) => ({
   days: Number((await ch.rows('SELECT count() AS n FROM dictionary_days'))[0]?.n),
   paths: Number((await ch.rows('SELECT count() AS n FROM dictionary_paths'))[0]?.n),
 });
+/** The dictionary's distinct keys, days and paths: what physical() counts once every row is folded. */
+const distinctKeys = async (ch: ClickHouse) => ({
+  days: Number(
+    (
+      await ch.rows(
+        'SELECT count() AS n FROM (SELECT DISTINCT workspace_id, kind, name, day FROM dictionary_days)',
+      )
+    )[0]?.n,
+  ),
+  paths: Number(
+    (
+      await ch.rows(
+        'SELECT count() AS n FROM (SELECT DISTINCT workspace_id, kind, name, path FROM dictionary_paths)',
+      )
+    )[0]?.n,
+  ),
+});
 
 test('a compaction cut off after any of its writes: reads answer as without it, and the next one finishes it', {
   skip,
@@ -197,22 +214,7 @@ test('a compaction cut off after any of its writes: reads answer as without it, 
     assert.deepEqual(await dictionary(b), after, `cut ${cut}: after the next compaction`);
     // Folded: one row per key.
     const rows = await physical(ch);
-    const keys = {
-      days: Number(
-        (
-          await ch.rows(
-            'SELECT count() AS n FROM (SELECT DISTINCT workspace_id, kind, name, day FROM dictionary_days)',
-          )
-        )[0]?.n,
-      ),
-      paths: Number(
-        (
-          await ch.rows(
-            'SELECT count() AS n FROM (SELECT DISTINCT workspace_id, kind, name, path FROM dictionary_paths)',
-          )
-        )[0]?.n,
-      ),
-    };
+    const keys = await distinctKeys(ch);
     assert.deepEqual(rows, keys, `cut ${cut}: one row per key`);
     await b.close(); // `a` hangs in its cut write for good, as a dead process would
     await ch.exec(`DROP DATABASE ${database}`, {}, null);
@@ -305,22 +307,7 @@ test('compactions interleaved with loads and deletions: every read answers as on
   assert.ok(foldedHere > 50, `rows folded: ${foldedHere}`);
   const refRows = await physical(new ClickHouse({ url, database: refDb }));
   const rows = await physical(ch);
-  const keys = {
-    days: Number(
-      (
-        await ch.rows(
-          'SELECT count() AS n FROM (SELECT DISTINCT workspace_id, kind, name, day FROM dictionary_days)',
-        )
-      )[0]?.n,
-    ),
-    paths: Number(
-      (
-        await ch.rows(
-          'SELECT count() AS n FROM (SELECT DISTINCT workspace_id, kind, name, path FROM dictionary_paths)',
-        )
-      )[0]?.n,
-    ),
-  };
+  const keys = await distinctKeys(ch);
   assert.deepEqual(rows, keys, 'one row per key');
   assert.ok(
     rows.days < refRows.days && rows.paths < refRows.paths,
@@ -503,22 +490,7 @@ test('two lanes loading interleaved with compactions (two at once, one during a 
   assert.ok(foldedHere > 50, `rows folded: ${foldedHere}`);
   await compact(b);
   const rows = await physical(ch);
-  const keys = {
-    days: Number(
-      (
-        await ch.rows(
-          'SELECT count() AS n FROM (SELECT DISTINCT workspace_id, kind, name, day FROM dictionary_days)',
-        )
-      )[0]?.n,
-    ),
-    paths: Number(
-      (
-        await ch.rows(
-          'SELECT count() AS n FROM (SELECT DISTINCT workspace_id, kind, name, path FROM dictionary_paths)',
-        )
-      )[0]?.n,
-    ),
-  };
+  const keys = await distinctKeys(ch);
   assert.deepEqual(rows, keys, 'one row per key');
   for (const s of [r1, r2, a, b]) await s.close();
   for (const d of [refDb, db]) await ch.exec(`DROP DATABASE ${d}`, {}, null);

@@ -85,6 +85,19 @@ function cutAt(
   return { restore: () => (proto.insert = insert), reached: () => reached };
 }
 
+/** A database for the stores of several loaders (lanes) sharing one profile lock; `open` makes one such store. */
+async function lanedDatabase(suffix: string) {
+  const url = await testClickHouseUrl();
+  const database = `intake_lanes_${process.pid}_${suffix}`;
+  const lock = new TestLock();
+  const open = async () => {
+    const s = await ClickHouseStore.open({ url, database, cleanAtOpen: false });
+    s.sink.lanes?.useLock(lock);
+    return s;
+  };
+  return { url, database, lock, open };
+}
+
 const until = async (ok: () => boolean) => {
   for (let i = 0; i < 400 && !ok(); i++) await new Promise((r) => setTimeout(r, 25));
   assert.ok(ok(), 'the cut was reached');
@@ -94,14 +107,7 @@ test('two lanes load one store at once: a load cut off in one is invisible, unto
   skip,
   timeout: 120_000,
 }, async () => {
-  const url = await testClickHouseUrl();
-  const database = `intake_lanes_${process.pid}_a`;
-  const lock = new TestLock();
-  const open = async () => {
-    const s = await ClickHouseStore.open({ url, database, cleanAtOpen: false });
-    s.sink.lanes?.useLock(lock);
-    return s;
-  };
+  const { url, database, open } = await lanedDatabase('a');
   const a = await open();
   const b = await open();
   await a.sink.load(
@@ -170,14 +176,7 @@ test("a profile step cut off holding the lock: the next holder cleans lane 0 fir
   skip,
   timeout: 120_000,
 }, async () => {
-  const url = await testClickHouseUrl();
-  const database = `intake_lanes_${process.pid}_b`;
-  const lock = new TestLock();
-  const open = async () => {
-    const s = await ClickHouseStore.open({ url, database, cleanAtOpen: false });
-    s.sink.lanes?.useLock(lock);
-    return s;
-  };
+  const { url, database, lock, open } = await lanedDatabase('b');
   const a = await open();
   const b = await open();
   await a.sink.load(
