@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { IntakeError } from '../core/errors.ts';
+import { admit } from '../core/turns.ts';
 
 const decoders = {
   gzip: promisify(gunzip),
@@ -56,18 +57,23 @@ export function registerBodyParser(app: FastifyInstance, bodyLimit: number): voi
     decode(req, raw as Buffer, bodyLimit).then(
       (buf) => {
         if (buf.length === 0) return done(null, undefined);
-        const text = buf.toString('utf8');
-        try {
-          done(null, JSON.parse(text));
-        } catch (err) {
-          done(
-            new IntakeError(
-              'INTAKE_ERR_INVALID_JSON',
-              `the body is not valid JSON: ${(err as Error).message}`,
-            ),
-            undefined,
-          );
-        }
+        // The parse and what follows it (the route's handler: an ingest's whole pipeline and log write) take a
+        // turn of the event loop's (core/turns.ts), so a pile of ready requests cannot hold it in one go.
+        admit(() => {
+          let body: unknown;
+          try {
+            body = JSON.parse(buf.toString('utf8'));
+          } catch (err) {
+            return done(
+              new IntakeError(
+                'INTAKE_ERR_INVALID_JSON',
+                `the body is not valid JSON: ${(err as Error).message}`,
+              ),
+              undefined,
+            );
+          }
+          done(null, body);
+        });
       },
       (err: unknown) => done(err as Error, undefined),
     );

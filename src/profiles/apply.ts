@@ -2,6 +2,7 @@
 // and its profile change are one. Engine-neutral: what to look up and what to write is decided here; the
 // engine only runs the port's set-based calls (port.ts), a few per workspace per batch, never one per event.
 import type { CanonicalEvent } from '../core/event.ts';
+import { nextTurn } from '../core/turns.ts';
 import { applyGroups, applyPersonTraits } from './apply-traits.ts';
 import type { ProfileCaches, ProfileChanges } from './cache.ts';
 import { profileEffects, type WorkspaceEffects } from './effects.ts';
@@ -19,18 +20,16 @@ export async function applyProfiles(
   caches: ProfileCaches,
 ): Promise<ProfileChanges> {
   const changes: ProfileChanges = { identities: [], traits: [] };
-  const slices = new Slicer();
   // Events the cached identities already settle add no ids or links (effects.ts): the common case, a known
   // user's events, then costs a few map lookups. The cache only holds committed rows, as lookup does.
   const effects = new Map<string, WorkspaceEffects>();
   const scope = (ws: string) => caches.identities.scope(ws);
   for (let i = 0; i < events.length; i += EVENTS_PER_SLICE) {
     profileEffects(events.slice(i, i + EVENTS_PER_SLICE), scope, effects);
-    await slices.pause();
+    await nextTurn();
   }
   for (const [ws, fx] of effects) {
-    const plan =
-      fx.ids.size > 0 ? await applyIdentities(port, ws, fx, cap, caches, changes, slices) : NO_MOVES;
+    const plan = fx.ids.size > 0 ? await applyIdentities(port, ws, fx, cap, caches, changes) : NO_MOVES;
     await applyPersonTraits(port, ws, fx, plan, caches.traits, changes);
     await applyGroups(port, ws, fx);
   }
@@ -39,23 +38,12 @@ export async function applyProfiles(
 
 /**
  * The step runs on the main thread inside the load's transaction; a segment of 10,000 events with new identities
- * held the event loop 100-400 ms in one go (requests waiting behind it). It lets the loop run between slices of
- * work whenever it has held it SLICE_MS: the transaction stays open meanwhile (loads are serialized, so nothing
- * else changes the tables or the caches), so its effects stay atomic with the segment's rows.
+ * held the event loop 100-400 ms in one go (requests waiting behind it). Between slices of its work it takes
+ * the event loop's turns (core/turns.ts) with the requests: the transaction stays open meanwhile (loads are
+ * serialized, so nothing else changes the tables or the caches), so its effects stay atomic with the segment's
+ * rows.
  */
-const SLICE_MS = 4;
 const EVENTS_PER_SLICE = 1000;
-
-export class Slicer {
-  private until = performance.now() + SLICE_MS;
-
-  /** Yields to the event loop once the current slice has run SLICE_MS. */
-  async pause(): Promise<void> {
-    if (performance.now() < this.until) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    this.until = performance.now() + SLICE_MS;
-  }
-}
 
 const NO_MOVES: Pick<IdentityPlan, 'personOf' | 'remap'> = { personOf: new Map(), remap: new Map() };
 
@@ -65,13 +53,12 @@ async function lookup(
   ws: string,
   ids: Iterable<string>,
   cache: ProfileCaches['identities'],
-  slices: Slicer,
 ) {
   const known = new Map<string, KnownId>();
   const misses: string[] = [];
   let n = 0;
   for (const id of ids) {
-    if (++n % 2048 === 0) await slices.pause();
+    if (++n % 2048 === 0) await nextTurn();
     const c = cache.get(ws, id);
     if (c) known.set(id, { person: c.person, isUser: c.isUser });
     else misses.push(id);
@@ -94,10 +81,9 @@ async function applyIdentities(
   cap: number,
   caches: ProfileCaches,
   changes: ProfileChanges,
-  slices: Slicer,
 ): Promise<IdentityPlan> {
-  const known = await lookup(port, ws, fx.ids.keys(), caches.identities, slices);
-  await slices.pause();
+  const known = await lookup(port, ws, fx.ids.keys(), caches.identities);
+  await nextTurn();
   const sizes = new Map<string, number>();
   const inspect = personsToInspect(fx.links, known, fx.ids);
   if (inspect.size > 0) {
@@ -106,10 +92,10 @@ async function applyIdentities(
     for (const p of persons) sizes.set(p.person, p.size);
     for (const k of known.values()) if (isUser.has(k.person)) k.personIsUser = isUser.get(k.person);
   }
-  await slices.pause();
+  await nextTurn();
   const steps = planSteps({ ids: fx.ids, links: fx.links, known, sizes, cap });
   let step = steps.next();
-  for (; !step.done; step = steps.next()) await slices.pause();
+  for (; !step.done; step = steps.next()) await nextTurn();
   const plan = step.value;
 
   // New ids are inserted; a stored id changes only when first seen as a userId or when its person merges.
@@ -121,19 +107,19 @@ async function applyIdentities(
       isUser: fresh.map((id) => fx.ids.get(id) === true),
     });
   }
-  await slices.pause();
+  await nextTurn();
   const nowUser = [...known].filter(([id, k]) => !k.isUser && fx.ids.get(id) === true).map(([id]) => id);
   if (nowUser.length > 0) await port.markUsers(ws, nowUser);
   let n = 0;
   for (const id of fx.ids.keys()) {
-    if (++n % 2048 === 0) await slices.pause();
+    if (++n % 2048 === 0) await nextTurn();
     const k = known.get(id);
     const person = plan.personOf.get(id) as string;
     const isUser = k?.isUser === true || fx.ids.get(id) === true;
     if (!k || k.person !== person || k.isUser !== isUser)
       changes.identities.push([ws, id, { person, isUser }]);
   }
-  await slices.pause();
+  await nextTurn();
   if (plan.remap.size > 0) {
     const moved = await port.remapPersons(ws, [...plan.remap.keys()], [...plan.remap.values()]);
     for (const r of moved) changes.identities.push([ws, r.id, { person: r.person, isUser: r.isUser }]);
