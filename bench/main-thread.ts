@@ -93,6 +93,8 @@ interface Probe {
   gcMs: number;
   gcCount: number;
   gcMaxMs: number;
+  /** The probe's sample at the highest RSS it saw (MB: rss, heapUsed, heapTotal, external, duckdb, other, ...). */
+  memory: { atPeak: Record<string, number> };
 }
 
 async function probe(pid: number, file: string, seq: number): Promise<Probe> {
@@ -193,8 +195,22 @@ async function once(root: string, load: LoadGenerator, round: number) {
     cpuStalls: p.cpuStallsOver20,
     cpuMaxMs: p.cpuMaxMs,
     stallList: p.cpuStalls,
+    atPeak: p.memory.atPeak,
     gcLog,
   };
+}
+
+/** The probe's memory sample: RSS, JS heap used / total, Buffers, DuckDB's buffer manager (its largest tags), rest. */
+function atPeak(m: Record<string, number>): string {
+  const tags = Object.entries(m)
+    .filter(([k, v]) => k.startsWith('duckdb.') && v >= 5)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k.slice(7, -2)} ${v}`);
+  return (
+    `RSS ${m.rssMB}, heap ${m.heapUsedMB} / ${m.heapTotalMB}, external ${m.externalMB}, ` +
+    `DuckDB ${m.duckdbMB}${tags.length > 0 ? ` (${tags.join(', ')})` : ''}, lines waiting ${m.linesWaiting}, ` +
+    `other ${m.otherMB}`
+  );
 }
 
 const load = await LoadGenerator.start();
@@ -214,7 +230,8 @@ try {
         `round ${round + 1} ${root}: ${x.eventsPerSec} events/s, main ${x.mainUs.toFixed(1)} µs/event, process ` +
           `${x.allUs.toFixed(1)}, GC ${x.gcUs.toFixed(2)} µs/event (${x.gcCount}, max ${x.gcMaxMs} ms), loop delay ` +
           `max ${x.delayMaxMs} ms p99 ${x.delayP99Ms} ms, stalls >20 ms ${x.stalls} (on the CPU: ${x.cpuStalls}, longest ${x.cpuMaxMs} ms), failed ${x.failed}, peak RSS ${x.peakMB} MB\n` +
-          `  threads, µs/event: ${x.threads.join(', ')}\n`,
+          `  threads, µs/event: ${x.threads.join(', ')}\n` +
+          `  at the probe's highest RSS, MB: ${atPeak(x.atPeak)}\n`,
       );
     }
   }
