@@ -70,7 +70,7 @@ export interface Config {
    */
   duckdbCheckpointThreshold: string;
   /**
-   * Rows loaded after which the store checkpoints, between two loads. Default 122880 (one row group); 0 leaves it
+   * Rows loaded after which the store checkpoints, between two loads. Default 61440 (half a row group); 0 leaves it
    * to the threshold. Appended rows stay in memory, uncompressed, until a checkpoint.
    */
   duckdbCheckpointRows: number;
@@ -368,7 +368,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     clickhouseUser: get('clickhouse-user') ?? 'default',
     clickhousePassword: get('clickhouse-password') ?? '',
     clickhouseTimeoutMs: opt('clickhouse-timeout-ms', 30_000, (l, r) => int(l, r, 100, 3_600_000)),
-    duckdbCheckpointRows: opt('duckdb-checkpoint-rows', 122_880, (l, r) => int(l, r, 0, 1_000_000_000)),
+    duckdbCheckpointRows: opt('duckdb-checkpoint-rows', 61_440, (l, r) => int(l, r, 0, 1_000_000_000)),
     duckdbThreads: opt('duckdb-threads', 2, (l, r) => int(l, r, 1, 256)),
     geoipDir: opt('geoip-dir', undefined as string | null | undefined, (_l, raw) =>
       raw === 'off' ? null : raw,

@@ -52,8 +52,16 @@ export const OPENED = channel('intake:duckdb-store');
 
 const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
-/** One DuckDB row group: the store checkpoints after this many rows (checkpointRows). */
-export const DEFAULT_CHECKPOINT_ROWS = 122_880;
+/**
+ * Half a DuckDB row group: the store checkpoints after this many rows (checkpointRows). The rows loaded since the
+ * last checkpoint wait in memory uncompressed (~0.8 KB each with the benchmark's events): ~100 MB at a whole row
+ * group (122,880), the largest part of DuckDB's memory at the server's peak. Since checkpoints stopped merging
+ * row groups (max_vacuum_tasks, below) each checkpoint leaves its rows as a row group of their own, ~70,000 rows
+ * with 10,000-event segments. Measured on 2M events loaded the server's way (bench/vacuum-queries.ts): the
+ * reads of the query benchmark took the same or less CPU (0.89-0.98x) on those row groups than on 122,880 +
+ * 7,120-row pairs, the file was 1% larger, the loads' CPU the same.
+ */
+export const DEFAULT_CHECKPOINT_ROWS = 61_440;
 /** A row group of the benchmark's events (~490 B each in the WAL) makes a ~60 MB WAL; twice that stops large ones. */
 export const DEFAULT_CHECKPOINT_THRESHOLD = '128MB';
 
@@ -68,7 +76,8 @@ export interface DuckDBStoreOptions {
   checkpointThreshold?: string;
   /**
    * Rows (events and rejections) loaded after which the store runs CHECKPOINT between two loads. Default
-   * 122880, one DuckDB row group: each row is compressed and written once. 0 leaves it to the threshold.
+   * 61440, half a row group (DEFAULT_CHECKPOINT_ROWS): each row is compressed and written once. 0 leaves it to the
+   * threshold.
    */
   checkpointRows?: number;
   /** Unsorted user index rows below which it is never rebuilt (user-index.ts). Default 250,000; tests lower it. */
