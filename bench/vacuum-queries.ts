@@ -121,9 +121,10 @@ try {
   for (const [i, s] of stores.entries()) {
     // The store's own query connection (POST /query refuses pragma_storage_info).
     const [g] = await (s as unknown as { db: Db }).db.all(
-      `SELECT count(*)::INTEGER AS groups, max(count)::INTEGER AS most, min(count)::INTEGER AS least,
-         count(*) FILTER (count < 122880)::INTEGER AS partial
-       FROM pragma_storage_info('events') WHERE column_id = 0 AND segment_id = 0`,
+      `SELECT count(*)::INTEGER AS groups, count(*) FILTER (n < 122880)::INTEGER AS partial,
+         list(n ORDER BY g) FILTER (n < 122880)::VARCHAR AS partial_rows
+       FROM (SELECT row_group_id AS g, sum(count) AS n FROM pragma_storage_info('events')
+             WHERE column_path = '[0]' GROUP BY g)`,
     );
     process.stdout.write(`${variants[i]?.name}: events row groups ${JSON.stringify(g)}\n`);
   }
