@@ -1,14 +1,18 @@
 // What each statement of a segment's load costs: the store's loads alone in this process (bench/capacity.ts,
 // nothing else running), every statement the writer runs timed with process.cpuUsage (all threads) and wall
 // time, grouped by what it does; the rest of a load's CPU (its JavaScript between statements: the profile step,
-// the dictionary's appenders) is shown as the remainder.
+// the dictionary's appenders) is shown as the remainder. Then the floor on the same segment files (bench/cost.ts:
+// read_json + INSERT + COMMIT on a bare instance, the events table only), with 1 thread and with 2 as the store.
 //   npx tsx bench/load-statements.ts [--segment 10000] [--events 400000] [--seconds 120]
 
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBPreparedStatement } from '@duckdb/node-api';
 import { Db } from '../src/store/duckdb/db.ts';
 import { storeCapacity } from './capacity.ts';
+import { duckdbFloor } from './cost.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -121,11 +125,12 @@ subscribe('intake:duckdb-store', (s) => {
   };
 });
 
+const kept = mkdtempSync(join(tmpdir(), 'intake-load-statements-'));
 const [row] = await storeCapacity(
   [Number(args.segment)],
   Number(args.seconds),
   { settings: JSON.parse(args.settings as string) as Record<string, string> },
-  { maxEvents: Number(args.events) },
+  { maxEvents: Number(args.events), keepSegments: kept },
 );
 const events = (row?.loads ?? 0) * Number(args.segment);
 const us = (x: number) => (x / events).toFixed(2);
@@ -148,3 +153,15 @@ process.stdout.write(
 process.stdout.write(
   `| load, all | ${total.n} | ${us(total.cpu)} | ${us(total.main)} | ${us(total.wall * 1000)} |\n`,
 );
+const files = readdirSync(kept)
+  .filter((f) => !f.endsWith('.duckdb') && !f.endsWith('.wal'))
+  .sort()
+  .map((f) => join(kept, f));
+for (const threads of [1, 2]) {
+  const f = await duckdbFloor(files, kept, true, threads);
+  process.stdout.write(
+    `| floor, threads=${threads}: read_json + INSERT + COMMIT | ${files.length} | ${f.duckdbLoadUs.toFixed(2)} | | |\n` +
+      `| floor, threads=${threads}: CHECKPOINT per row group | | ${f.duckdbCheckpointUs.toFixed(2)} | | |\n`,
+  );
+}
+rmSync(kept, { recursive: true, force: true });
