@@ -38,6 +38,8 @@ const DAYS = Number(args.days);
 const WS = 'bench';
 const END = Date.UTC(2026, 10, 1);
 const START = END - DAYS * 86_400_000;
+/** The bodies the events are made of (and whose users the reads by user ask for). */
+const POOL = [200, 100, false, 7] as const;
 const cpu = () => {
   const c = process.cpuUsage();
   return (c.user + c.system) / 1000;
@@ -56,7 +58,7 @@ async function build(dir: string, settings: Record<string, string>): Promise<voi
     await store.sink.checkpoint(),
   );
   // The same events for every variant: bodies from one seed, received in order over DAYS days.
-  const pool = bodyPool(200, 100, false, 7);
+  const pool = bodyPool(...POOL);
   let k = 0;
   const records = (): EventRecord[] => {
     const body = JSON.parse(fillBody(pool[k % pool.length] as BodyTemplate, 'v', k, 0)) as {
@@ -148,7 +150,19 @@ try {
   }> = [
     {
       name: 'GET /events?userId= (100 newest)',
-      inputs: Array.from({ length: n }, () => `user-${Math.floor(r() * 100_000)}`),
+      // Users the data set holds (~18k, each in ~110 events spread over the whole set).
+      inputs: (() => {
+        const ids = [
+          ...new Set(
+            bodyPool(...POOL).flatMap((b) =>
+              (JSON.parse(fillBody(b, 'u', 0, 0)) as { batch: Array<{ userId: string }> }).batch.map(
+                (e) => e.userId,
+              ),
+            ),
+          ),
+        ];
+        return Array.from({ length: n }, () => ids[Math.floor(r() * ids.length)] as string);
+      })(),
       run: (s, u: string) => s.events.listEvents(WS, q({ userId: u, limit: 100 })),
     },
     {
