@@ -266,3 +266,20 @@ test('each load indexes exactly its own rows: received before earlier loads, aft
   // The deleted user's rows stay until a purge: one row per event loaded, none twice.
   assert.equal(await indexRows(dir), loaded, 'one index row per loaded event');
 });
+
+test('an id with a lone surrogate loads and gets its index row (its JSON list was refused: the whole load failed)', async () => {
+  const dir = tempDir('intake-user-index-surrogate-');
+  const store = await DuckDBStore.open({ dataDir: dir });
+  try {
+    const events = [
+      event('w', 'm1', { userId: 'a\ud800b', anonymousId: null, receivedAt: at(1) }),
+      event('w', 'm2', { userId: 'u0', anonymousId: null, receivedAt: at(2) }),
+    ];
+    await store.sink.load(logBatch(1, events));
+    assert.equal((await store.admin.counts()).events, 2);
+    await check(store, events, 'beside an id with a lone surrogate');
+  } finally {
+    await store.close();
+  }
+  assert.equal(await indexRows(dir), 2);
+});
