@@ -151,20 +151,22 @@ function jsonParseFloor(): number {
 }
 
 /** DuckDB alone on segment files: the events table of the store, nothing else; µs per event. */
-async function duckdbFloor(
+export async function duckdbFloor(
   files: string[],
   dir: string,
   walWrites: boolean,
+  threads = 1,
 ): Promise<Omit<CostResult['floor'], 'jsonParseUs' | 'noWalLoadUs'>> {
-  const name = walWrites ? 'floor' : 'floor-no-wal';
+  const name = walWrites ? `floor-${threads}` : 'floor-no-wal';
   const instance = await DuckDBInstance.create(walWrites ? join(dir, `${name}.duckdb`) : ':memory:', {
     memory_limit: '256MB',
-    threads: '1',
+    threads: String(threads),
     checkpoint_threshold: '1GB',
     // As the store sets it (src/store/duckdb/index.ts): no row-group merge at a checkpoint.
     max_vacuum_tasks: '0',
   });
-  const db = new Db(await instance.connect());
+  // With more than one thread, statements are watched as the store's loads are (db.ts).
+  const db = new Db(await instance.connect(), { background: threads >= 2 });
   if (!walWrites) {
     // The design the issue asks about: DuckDB writes no WAL, the ingest log would be the WAL.
     await db.run(`ATTACH '${join(dir, `${name}.duckdb`)}' AS f (RECOVERY_MODE no_wal_writes)`);

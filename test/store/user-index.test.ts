@@ -228,3 +228,58 @@ test("a user's deletion and a purge: reads leave the user out, and the purged in
   }
   assert.equal(await indexRows(dir), all.length, 'the purge rebuilt the index from the remaining events');
 });
+
+test('each load indexes exactly its own rows: received before earlier loads, after a deletion, checkpoints, a reopen', async () => {
+  const dir = tempDir('intake-user-index-own-');
+  const r = rng(13);
+  let all: CanonicalEvent[] = [];
+  let loaded = 0;
+  let seq = 0;
+  // A CHECKPOINT after every load; no rebuild, so the index holds exactly what the loads appended.
+  const opts = { dataDir: dir, checkpointRows: 1, userIndexMinRows: 1_000_000 };
+  let store = await DuckDBStore.open(opts);
+  const load = async (events: CanonicalEvent[]) => {
+    all.push(...events);
+    loaded += events.length;
+    await store.sink.load(logBatch(++seq, events));
+  };
+  try {
+    for (let b = 0; b < 3; b++) await load(batch(b, 25, r));
+    // Received before (and among) the events already stored: a clock set back.
+    await load(batch(10, 25, r).map((e, i) => ({ ...e, receivedAt: at(50 + i) })));
+    await check(store, all, 'a load received before the earlier ones');
+    const job = await store.erasure.requestDeletion('w', 'u2');
+    for (let i = 0; i < 200; i++) {
+      if ((await store.profiles.getDeletion('w', job.id))?.status === 'done') break;
+      await new Promise((ok) => setTimeout(ok, 25));
+    }
+    all = all.filter((e) => e.userId !== 'u2');
+    for (let b = 20; b < 22; b++) await load(batch(b, 25, r));
+    await check(store, all, 'loads after a deletion');
+    await store.close();
+    store = await DuckDBStore.open(opts);
+    await load(batch(30, 25, r).map((e, i) => ({ ...e, receivedAt: at(60 + i) })));
+    await check(store, all, 'a load after a reopen');
+  } finally {
+    await store.close();
+  }
+  // The deleted user's rows stay until a purge: one row per event loaded, none twice.
+  assert.equal(await indexRows(dir), loaded, 'one index row per loaded event');
+});
+
+test('an id with a lone surrogate loads and gets its index row (its JSON list was refused: the whole load failed)', async () => {
+  const dir = tempDir('intake-user-index-surrogate-');
+  const store = await DuckDBStore.open({ dataDir: dir });
+  try {
+    const events = [
+      event('w', 'm1', { userId: 'a\ud800b', anonymousId: null, receivedAt: at(1) }),
+      event('w', 'm2', { userId: 'u0', anonymousId: null, receivedAt: at(2) }),
+    ];
+    await store.sink.load(logBatch(1, events));
+    assert.equal((await store.admin.counts()).events, 2);
+    await check(store, events, 'beside an id with a lone surrogate');
+  } finally {
+    await store.close();
+  }
+  assert.equal(await indexRows(dir), 2);
+});

@@ -118,13 +118,18 @@ async function stage(db: Db, batch: DictionaryBatch): Promise<{ paths: number }>
   return { paths: n };
 }
 
-/** The staged paths, typed; `capped` when their name already has MAX_PATHS_PER_NAME paths. */
+/**
+ * The staged paths, typed; `capped` when their name already has MAX_PATHS_PER_NAME paths. The capped names are
+ * found by one aggregate of the dictionary's paths kept only past the cap (usually none): counting only the
+ * batch's names through a semi join with the input took a third more of the load's MERGE (10k-event segments,
+ * alternated load by load: 0.79 -> 0.55 µs of CPU per event; without any cap check 0.31).
+ */
 const STAGED_PATHS = `(SELECT s.workspace_id, s.kind, s.name, s.path, s.count, s.types::BIGINT[] AS types,
     epoch_ms(s.first_seen) AS first_seen, epoch_ms(s.last_seen) AS last_seen,
-    s.examples::JSON::VARCHAR[] AS examples, coalesce(c.n, 0) >= ${MAX_PATHS_PER_NAME} AS capped
+    s.examples::JSON::VARCHAR[] AS examples, c.name IS NOT NULL AS capped
   FROM temp.dictionary_in_paths AS s
-  LEFT JOIN (SELECT p.workspace_id, p.kind, p.name, count(*) AS n FROM dictionary_paths AS p
-             SEMI JOIN temp.dictionary_in_paths AS i USING (workspace_id, kind, name) GROUP BY ALL) AS c
+  LEFT JOIN (SELECT workspace_id, kind, name FROM dictionary_paths GROUP BY ALL
+             HAVING count(*) >= ${MAX_PATHS_PER_NAME}) AS c
     USING (workspace_id, kind, name)) AS s`;
 
 /** The summary of a log file's event rows (core/columns.ts: column names, epoch ms, JSON columns as values). */

@@ -15,7 +15,6 @@
 // of CPU. The index is only
 // ever a superset: a read always filters the events themselves, so a stale row or a key collision costs reads,
 // never a wrong answer; a database whose index is missing or older than its events is rebuilt when it opens.
-import type { CanonicalEvent } from '../../core/event.ts';
 import type { Db } from './db.ts';
 import { type Bind, mergeRuns, type Source, us } from './pages.ts';
 import { userKeySql } from './user-key.ts';
@@ -26,35 +25,21 @@ export const REBUILD_MIN_ROWS = 250_000;
 /** The store_meta row holding how many rows the last rebuild wrote (the sorted part). */
 const SORTED = 'user_index_sorted';
 
-/** The id an event belongs to: its userId, else its anonymousId (what user_key hashes). */
-const idOf = (e: CanonicalEvent): string | null => e.userId ?? e.anonymousId;
-
 /**
- * Appends the index rows of a batch's events, in the caller's (load) transaction. The lists go as JSON text:
- * one parameter each, parsed by DuckDB.
+ * Appends the index rows of the events a load just inserted, in its transaction, from those rows themselves:
+ * the rows at or past `rowid` (the events table's row count before the load: DuckDB numbers a transaction's
+ * own rows past every committed one) received at or after `receivedFrom` (epoch ms, the load's earliest: zone
+ * maps skip the older row groups, which a rowid filter alone does not: 23 ms a load at 10M rows). One statement
+ * without parameters, so it runs on DuckDB's threads (db.ts `watched`) and nothing passes through JavaScript.
+ * Rows of an earlier load past `rowid` (a stale count) would only be extra index rows, never missing ones.
+ * Returns the rows added.
  */
-export async function appendUserIndex(db: Db, events: readonly CanonicalEvent[]): Promise<number> {
-  const ws: string[] = [];
-  const ids: string[] = [];
-  const at: number[] = [];
-  let one: string | null = events[0]?.workspaceId ?? null;
-  for (const e of events) {
-    const id = idOf(e);
-    if (id === null) continue;
-    if (e.workspaceId !== one) one = null;
-    ws.push(e.workspaceId);
-    ids.push(id);
-    at.push(e.receivedAt.getTime());
-  }
-  if (ids.length === 0) return 0;
-  // Usually a batch is one workspace's: its id is bound once (a third less to write and parse).
-  const w = one === null ? 'unnest(?::JSON::VARCHAR[])' : '?::VARCHAR';
-  await db.run(
-    `INSERT INTO user_index SELECT ${userKeySql('w', 'i')}, epoch_ms(r)
-     FROM (SELECT ${w} AS w, unnest(?::JSON::VARCHAR[]) AS i, unnest(?::JSON::BIGINT[]) AS r)`,
-    [one ?? JSON.stringify(ws), JSON.stringify(ids), JSON.stringify(at)],
+export async function appendUserIndex(db: Db, rowid: number, receivedFrom: number): Promise<number> {
+  return db.run(
+    `INSERT INTO user_index SELECT user_key, received_at FROM events
+     WHERE received_at >= epoch_ms(${Math.trunc(receivedFrom)}::BIGINT) AND rowid >= ${Math.trunc(rowid)}
+       AND coalesce(user_id, anonymous_id) IS NOT NULL`,
   );
-  return ids.length;
 }
 
 /** The index's rows of the events, sorted. */
