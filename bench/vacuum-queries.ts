@@ -1,11 +1,12 @@
-// Query speed with and without DuckDB's row-group merge at a checkpoint (max_vacuum_tasks, src/store/duckdb/
-// index.ts): the same events loaded through the real path (the ingest log's segments, the store's loads, a
-// CHECKPOINT every 122,880 rows) into one database per variant, then the store's reads the query benchmark uses
+// Query speed on files loaded with other store options, e.g. with and without DuckDB's row-group merge at a
+// checkpoint (max_vacuum_tasks, src/store/duckdb/index.ts) or another checkpoint cadence (checkpointRows): the
+// same events loaded through the real path (the ingest log's segments, the store's loads and CHECKPOINTs) into
+// one database per variant (DuckDBStoreOptions as JSON), then the store's reads the query benchmark uses
 // (bench/queries.ts: events by userId, by event + 7 days, the newest page of 1,000, a count per name over POST
 // /query's path) run on both, alternated query by query, with wall and CPU time (this process, all threads),
 // and each file's row groups (pragma_storage_info).
 //   npx tsx bench/vacuum-queries.ts [--events 2000000] [--segment 10000] [--samples 40] [--keep DIR]
-//     [--variant '{}' --variant '{"max_vacuum_tasks":"100"}']
+//     [--variant '{}' --variant '{"settings":{"max_vacuum_tasks":"100"}}' --variant '{"checkpointRows":122880}']
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import { normalize } from '../src/pipeline/normalize.ts';
 import { validateItem } from '../src/pipeline/validate.ts';
 import { parseEventQuery } from '../src/query/events.ts';
 import type { Db } from '../src/store/duckdb/db.ts';
-import { DuckDBStore } from '../src/store/duckdb/index.ts';
+import { DuckDBStore, type DuckDBStoreOptions } from '../src/store/duckdb/index.ts';
 import type { EventQuery } from '../src/store/types.ts';
 import { type BodyTemplate, bodyPool, fillBody, NAMES, rng } from './events.ts';
 import { round } from './ingest.ts';
@@ -29,7 +30,7 @@ const { values: args } = parseArgs({
     samples: { type: 'string', default: '40' },
     days: { type: 'string', default: '30' },
     keep: { type: 'string' },
-    variant: { type: 'string', multiple: true, default: ['{}', '{"max_vacuum_tasks":"100"}'] },
+    variant: { type: 'string', multiple: true, default: ['{}', '{"settings":{"max_vacuum_tasks":"100"}}'] },
   },
 });
 const EVENTS = Number(args.events);
@@ -46,8 +47,8 @@ const cpu = () => {
 };
 
 /** Loads EVENTS events into a new store in `dir` with `settings`, as the server does: log segments, then loads. */
-async function build(dir: string, settings: Record<string, string>): Promise<void> {
-  const store = await DuckDBStore.open({ dataDir: dir, settings });
+async function build(dir: string, settings: Omit<DuckDBStoreOptions, 'dataDir'>): Promise<void> {
+  const store = await DuckDBStore.open({ ...settings, dataDir: dir });
   const { log } = SegmentLog.open(
     {
       dir: join(dir, 'log'),
@@ -109,7 +110,7 @@ async function build(dir: string, settings: Record<string, string>): Promise<voi
 const root = args.keep ?? mkdtempSync(join(tmpdir(), 'intake-vacuum-'));
 const variants = (args.variant as string[]).map((v, i) => ({
   name: v,
-  settings: JSON.parse(v) as Record<string, string>,
+  settings: JSON.parse(v) as Omit<DuckDBStoreOptions, 'dataDir'>,
   dir: join(root, `v${i}`),
 }));
 try {
