@@ -162,24 +162,29 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       },
     },
   });
+  // Buckets follow the app's clock when one is given (tests), else a monotonic one.
+  const clock = deps.now;
+  const guard = addKeyGuards(
+    app,
+    deps.keys,
+    new Limiter(clock ? () => clock().getTime() : () => performance.now()),
+  );
   // Every request's checks in one synchronous hook (no promise per request), first of all: CORS headers (so
   // every answer carries them), the shutdown's 503 (requests on kept-alive connections while closing), a
-  // browser's preflight answered, then routing. Route first, parse after: fastify runs the body parser for its
-  // not-found handler too, so a body that is not JSON sent to an unknown route was answered 400 INVALID_JSON
-  // (or 413) instead of 404.
+  // browser's preflight answered, routing, then the allow-lists and requests/s limit of a key sent in a header
+  // (auth.ts). Route first, parse after: fastify runs the body parser for its not-found handler too, so a body
+  // that is not JSON sent to an unknown route was answered 400 INVALID_JSON (or 413) instead of 404.
   app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     addCorsHeaders(req, reply);
     if (closing) done(shuttingDown());
     else if (req.method === 'OPTIONS') answerPreflight(req, reply);
-    else done(req.is404 || !served(req) ? notFound(req) : undefined);
+    else if (req.is404 || !served(req)) done(notFound(req));
+    else guard(req, reply, done);
   });
   // Preflights are answered by the hook above on any path; this route only makes them routable.
   app.options('*', { schema: { hide: true } }, (req) => {
     throw notFound(req);
   });
-  // Buckets follow the app's clock when one is given (tests), else a monotonic one.
-  const clock = deps.now;
-  addKeyGuards(app, deps.keys, new Limiter(clock ? () => clock().getTime() : () => performance.now()));
   registerBodyParser(app, config.bodyLimit);
 
   const now = deps.now ?? (() => new Date());

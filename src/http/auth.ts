@@ -44,10 +44,10 @@ export function candidateKeys(req: FastifyRequest): string[] {
       if (pass) out.push(pass);
     }
   }
-  for (const name of ['x-write-key', 'x-api-key'] as const) {
-    const v = req.headers[name];
-    if (typeof v === 'string' && v) out.push(v);
-  }
+  const writeKey = req.headers['x-write-key'];
+  if (typeof writeKey === 'string' && writeKey) out.push(writeKey);
+  const apiKey = req.headers['x-api-key'];
+  if (typeof apiKey === 'string' && apiKey) out.push(apiKey);
   const body = req.body as { writeKey?: unknown; api_key?: unknown } | undefined;
   if (body && typeof body === 'object' && !Array.isArray(body)) {
     if (typeof body.writeKey === 'string' && body.writeKey) out.push(body.writeKey);
@@ -138,14 +138,22 @@ function rateLimited(key: ApiKey, limit: LimitName, rate: Rate, waitSeconds: num
   );
 }
 
-/** Adds the allow-list and rate-limit hooks to every route; after CORS, so refusals carry its headers. */
-export function addKeyGuards(app: TypedApp, ring: KeyRing, limiter: Limiter): void {
+/**
+ * Adds the allow-list and rate-limit preHandler hook to every route and returns the onRequest check, which the
+ * app's own onRequest hook calls last (app.ts: one hook per request, not two; after CORS, so refusals carry
+ * its headers).
+ */
+export function addKeyGuards(
+  app: TypedApp,
+  ring: KeyRing,
+  limiter: Limiter,
+): (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void {
   // Declared up front, so every request object has the same shape (fastify's advice for per-request fields).
   app.decorateRequest('admitted', null);
   app.decorateRequest('chargeEvents', null);
   const guards = keyGuards(ring, limiter);
-  app.addHook('onRequest', guards.onRequest);
   app.addHook('preHandler', guards.preHandler);
+  return guards.onRequest;
 }
 
 /**
