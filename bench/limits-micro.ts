@@ -85,7 +85,7 @@ async function request(): Promise<void> {
     body: undefined,
   } as unknown as FastifyRequest;
   guards.onRequest(req, reply, noop);
-  await write(req, reply);
+  write(req, reply, noop);
   guards.preHandler(req, reply, noop);
   req.chargeEvents?.(100);
 }

@@ -15,7 +15,6 @@ interface Node {
  * rule that matches any frame of its stack. */
 const RULES: Array<[string, (fn: string, url: string) => boolean]> = [
   ['GC', (fn) => fn === '(garbage collector)'],
-  ['JSON.parse of the body', (fn, url) => url.endsWith('src/http/body.ts') && fn !== 'decode'],
   ['loader: profile step', (_fn, url) => url.includes('/src/profiles/') || url.includes('profile-port.ts')],
   ['loader: dictionary merge', (_fn, url) => url.includes('store/duckdb/dictionary.ts')],
   [
@@ -43,14 +42,9 @@ const RULES: Array<[string, (fn: string, url: string) => boolean]> = [
       url.endsWith('pipeline/json.ts'),
   ],
   ['ingest + dialect', (_fn, url) => url.includes('/src/ingest/') || url.includes('/src/dialects/')],
-  ['auth + limits', (_fn, url) => url.includes('/src/http/auth.ts') || url.includes('/src/auth/')],
   [
     'reply: serialize + write',
     (fn, url) => fn === 'Reply.send' || (fn === 'onSendEnd' && url.includes('fastify')),
-  ],
-  [
-    'HTTP parse (node:http)',
-    (fn) => fn.startsWith('parserOn') || fn === 'onStreamRead' || fn === 'connectionListenerInternal',
   ],
   [
     'fastify (routing, hooks, body read)',
@@ -61,7 +55,28 @@ const RULES: Array<[string, (fn: string, url: string) => boolean]> = [
       url.includes('src/http/'),
   ],
   ['DuckDB bindings', (_fn, url) => url.includes('@duckdb')],
+  // After fastify: node's parser calls fastify's routing and onRequest hooks synchronously.
+  [
+    'HTTP parse (node:http)',
+    (fn) => fn.startsWith('parserOn') || fn === 'onStreamRead' || fn === 'connectionListenerInternal',
+  ],
 ];
+
+/**
+ * Stages told by the frame of Intake or fastify nearest the leaf, not by any frame on the stack: the body
+ * parser's callback and the key checks' hooks call the next step synchronously (the hooks, the handler, the
+ * ingest path), so a sample with body.ts or auth.ts on its stack is not necessarily their work.
+ */
+function nearest(stack: Node[]): string | null {
+  if (stack[0]?.callFrame.functionName === '(garbage collector)') return null;
+  for (const n of stack) {
+    const { url, functionName } = n.callFrame;
+    if (url.endsWith('src/http/body.ts')) return functionName === 'decode' ? null : 'JSON.parse of the body';
+    if (url.endsWith('src/http/auth.ts') || url.includes('/src/auth/')) return 'auth + limits';
+    if (url.includes('/src/') || url.includes('node_modules/')) return null;
+  }
+  return null;
+}
 
 const file = process.argv[2] as string;
 const mainUs = Number(process.argv[3] ?? 0);
@@ -83,8 +98,8 @@ for (let i = 0; i < p.samples.length; i++) {
   busy += dt;
   const stack: Node[] = [];
   for (; id !== undefined; id = parent.get(id)) stack.push(byId.get(id) as Node);
-  let stage = 'other';
-  for (const [name, test] of RULES) {
+  let stage = nearest(stack) ?? 'other';
+  for (const [name, test] of stage === 'other' ? RULES : []) {
     if (stack.some((n) => test(n.callFrame.functionName, n.callFrame.url))) {
       stage = name;
       break;

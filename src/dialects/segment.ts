@@ -63,6 +63,18 @@ function ingestBatch(req: FastifyRequest & { body: Static<typeof BatchBody> }, c
   return ctx.ingestor.ingest(requestContext(req, ctx, 'segment', sentAt), items);
 }
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** The schema's `{ success: true }`, already serialized: fastify sends a string with a JSON type as it is. */
+const SUCCESS = JSON.stringify({ success: true }) as unknown as { success: true };
+
+/** A single call's answer: `{"success":true}`, or its one item's refusal as the request's coded error. */
+function singleAnswer(s: IngestSummary): { success: true } {
+  const only = s.items[0];
+  if (only?.status === 'rejected')
+    throw new IntakeError(only.code, only.reason, { messageId: only.messageId });
+  return SUCCESS;
+}
+
 export function batchResponse(s: IngestSummary) {
   const rejected = [];
   for (let i = 0; i < s.items.length; i++) {
@@ -93,14 +105,13 @@ export const segment: Dialect = {
               response: { 200: Type.Object({ success: Type.Boolean() }), ...errorResponses },
             },
           },
-          async (req) => {
-            const s = await ctx.ingestor.ingest(requestContext(req, ctx, 'segment'), [
-              { ...(takeBody(req) as JsonObject), type },
-            ]);
-            const only = s.items[0];
-            if (only?.status === 'rejected')
-              throw new IntakeError(only.code, only.reason, { messageId: only.messageId });
-            return { success: true };
+          (req, reply) => {
+            // The body is the event: the route's type is set on it (over any `type` it has), not on a copy.
+            const event = takeBody(req) as JsonObject;
+            event.type = type;
+            // The answer is a constant, sent as it is: no serializer runs (the error handler sets its own type).
+            reply.type(JSON_TYPE);
+            return ctx.ingestor.ingest(requestContext(req, ctx, 'segment'), [event]).then(singleAnswer);
           },
         );
       }

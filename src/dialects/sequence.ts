@@ -3,8 +3,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
-import { IntakeError } from '../core/errors.ts';
-import { requireScope } from '../http/auth.ts';
+import { admitScope } from '../http/auth.ts';
 import { BEARER_SECURITY } from '../http/schemas.ts';
 import { stringifyCapped } from '../pipeline/json.ts';
 import { isObject } from '../pipeline/validate.ts';
@@ -33,14 +32,9 @@ const BatchResult = Type.Object({
 
 /** The shared key check, answering in Sequence's error shape. */
 function sequenceAuth(ring: KeyRing) {
-  const check = requireScope(ring, 'ingest');
   return async (req: FastifyRequest, reply: FastifyReply) => {
-    try {
-      await check(req, reply);
-    } catch (err) {
-      if (!(err instanceof IntakeError)) throw err;
-      return reply.code(err.statusCode).send({ success: false, error: err.message, code: err.code });
-    }
+    const err = admitScope(ring, 'ingest', req);
+    if (err) return reply.code(err.statusCode).send({ success: false, error: err.message, code: err.code });
   };
 }
 

@@ -1,12 +1,13 @@
 // Builds the fastify app with its store, keys and ingest log handed in (runtime/runtime.ts opens them); cli/start.ts
 // listens and handles signals.
-import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
+  type HookHandlerDoneFunction,
   LogController,
 } from 'fastify';
 import type { KeyRing } from '../auth/keys.ts';
@@ -24,6 +25,7 @@ import type { PlanRing } from '../plans/ring.ts';
 import type { Store } from '../store/types.ts';
 import { addKeyGuards } from './auth.ts';
 import { createDrainer, registerBodyParser } from './body.ts';
+import { addCorsHeaders, answerPreflight } from './cors.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -54,6 +56,11 @@ export interface AppDeps {
 }
 
 export type App = FastifyInstance;
+
+const shuttingDown = () =>
+  new IntakeError('INTAKE_ERR_SHUTTING_DOWN', 'the server is shutting down; retry', undefined, {
+    'retry-after': '1',
+  });
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
@@ -117,13 +124,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     closing = true;
     drainer.close();
   });
-  app.addHook('onRequest', async () => {
-    if (closing) {
-      throw new IntakeError('INTAKE_ERR_SHUTTING_DOWN', 'the server is shutting down; retry', undefined, {
-        'retry-after': '1',
-      });
-    }
-  });
   // Which role serves each route: a route whose key check names a scope goes by it (ingest: the ingest role;
   // any other: api), else by the section registering it (the dialects' routes: ingest, which also covers
   // PostHog's flags and settings that its SDKs ask for; the rest: api); /, /health and the OpenAPI document
@@ -162,23 +162,30 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       },
     },
   });
-  await app.register(cors, {
-    origin: true,
-    methods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
-    // Browser SDKs (analytics.js) wait as long as a 429's Retry-After says, if they may read it.
-    exposedHeaders: ['Retry-After'],
-    maxAge: 86400,
-  });
   // Buckets follow the app's clock when one is given (tests), else a monotonic one.
   const clock = deps.now;
-  addKeyGuards(app, deps.keys, new Limiter(clock ? () => clock().getTime() : () => performance.now()));
-  registerBodyParser(app, config.bodyLimit);
-  // Route first, parse after: fastify runs the body parser for its not-found handler too, so a body that is
-  // not JSON sent to an unknown route was answered 400 INVALID_JSON (or 413) instead of 404. After the CORS
-  // hook, so the 404 carries its headers.
-  app.addHook('onRequest', (req, _reply, done) =>
-    done(req.is404 || !served(req) ? notFound(req) : undefined),
+  const guard = addKeyGuards(
+    app,
+    deps.keys,
+    new Limiter(clock ? () => clock().getTime() : () => performance.now()),
   );
+  // Every request's checks in one synchronous hook (no promise per request), first of all: CORS headers (so
+  // every answer carries them), the shutdown's 503 (requests on kept-alive connections while closing), a
+  // browser's preflight answered, routing, then the allow-lists and requests/s limit of a key sent in a header
+  // (auth.ts). Route first, parse after: fastify runs the body parser for its not-found handler too, so a body
+  // that is not JSON sent to an unknown route was answered 400 INVALID_JSON (or 413) instead of 404.
+  app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    addCorsHeaders(req, reply);
+    if (closing) done(shuttingDown());
+    else if (req.method === 'OPTIONS') answerPreflight(req, reply);
+    else if (req.is404 || !served(req)) done(notFound(req));
+    else guard(req, reply, done);
+  });
+  // Preflights are answered by the hook above on any path; this route only makes them routable.
+  app.options('*', { schema: { hide: true } }, (req) => {
+    throw notFound(req);
+  });
+  registerBodyParser(app, config.bodyLimit);
 
   const now = deps.now ?? (() => new Date());
   const ingestor = createIngestor(deps.log, {

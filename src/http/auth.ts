@@ -18,6 +18,19 @@ declare module 'fastify' {
   }
 }
 
+/** The last Basic credentials decoded: an SDK sends the same header on every request. */
+let lastBasic = { header: '', user: '', pass: '' };
+
+function basicOf(value: string): { user: string; pass: string } {
+  if (value === lastBasic.header) return lastBasic;
+  const decoded = Buffer.from(value.trim(), 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  const user = i < 0 ? decoded : decoded.slice(0, i);
+  const pass = i < 0 ? '' : decoded.slice(i + 1);
+  lastBasic = { header: value, user, pass };
+  return lastBasic;
+}
+
 /** Candidate secrets, in order: Authorization (Bearer, or either half of Basic), X-Write-Key, X-API-Key, body writeKey/api_key. */
 export function candidateKeys(req: FastifyRequest): string[] {
   const out: string[] = [];
@@ -26,18 +39,15 @@ export function candidateKeys(req: FastifyRequest): string[] {
     const [scheme, value = ''] = h.split(' ', 2) as [string, string?];
     if (/^bearer$/i.test(scheme)) out.push(value.trim());
     else if (/^basic$/i.test(scheme)) {
-      const decoded = Buffer.from(value.trim(), 'base64').toString('utf8');
-      const i = decoded.indexOf(':');
-      const user = i < 0 ? decoded : decoded.slice(0, i);
-      const pass = i < 0 ? '' : decoded.slice(i + 1);
+      const { user, pass } = basicOf(value);
       if (user) out.push(user);
       if (pass) out.push(pass);
     }
   }
-  for (const name of ['x-write-key', 'x-api-key'] as const) {
-    const v = req.headers[name];
-    if (typeof v === 'string' && v) out.push(v);
-  }
+  const writeKey = req.headers['x-write-key'];
+  if (typeof writeKey === 'string' && writeKey) out.push(writeKey);
+  const apiKey = req.headers['x-api-key'];
+  if (typeof apiKey === 'string' && apiKey) out.push(apiKey);
   const body = req.body as { writeKey?: unknown; api_key?: unknown } | undefined;
   if (body && typeof body === 'object' && !Array.isArray(body)) {
     if (typeof body.writeKey === 'string' && body.writeKey) out.push(body.writeKey);
@@ -48,41 +58,43 @@ export function candidateKeys(req: FastifyRequest): string[] {
 
 /**
  * A preValidation hook (the body is parsed, so body keys count) that admits a key holding `scope`. A valid key
- * without it is a 403 naming the scope missing; no valid key a 401.
+ * without it is a 403 naming the scope missing; no valid key a 401. A callback hook, not an async one: no
+ * promise and no microtask per request.
  */
 export function requireScope(ring: KeyRing, scope: Scope) {
+  const hook = (req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void =>
+    done(admitScope(ring, scope, req));
   // The scope rides on the hook: the app serves a route on the nodes whose roles need it (app.ts).
-  return Object.assign(scopeCheck(ring, scope), { scope });
+  return Object.assign(hook, { scope });
 }
 
-function scopeCheck(ring: KeyRing, scope: Scope) {
-  return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
-    // The key found in the headers before the body was read (keyGuards) is the one the loop below would pick.
-    const early = req.admitted;
-    if (early?.scopes.includes(scope)) {
-      req.auth = early;
-      return;
+/** Sets `req.auth` to the request's key holding `scope`; else returns the refusal to answer (401 or 403). */
+export function admitScope(ring: KeyRing, scope: Scope, req: FastifyRequest): IntakeError | undefined {
+  // The key found in the headers before the body was read (keyGuards) is the one the loop below would pick.
+  const early = req.admitted;
+  if (early?.scopes.includes(scope)) {
+    req.auth = early;
+    return undefined;
+  }
+  const candidates = candidateKeys(req);
+  if (candidates.length === 0) {
+    return new IntakeError(
+      'INTAKE_ERR_UNAUTHORIZED',
+      'no API key: send it as Bearer token, Basic user name, X-Write-Key, X-API-Key, or writeKey in the body',
+    );
+  }
+  let lacking: ApiKey | undefined;
+  for (const c of candidates) {
+    const key = ring.resolve(c);
+    if (!key) continue;
+    if (key.scopes.includes(scope)) {
+      req.auth = key;
+      return undefined;
     }
-    const candidates = candidateKeys(req);
-    if (candidates.length === 0) {
-      throw new IntakeError(
-        'INTAKE_ERR_UNAUTHORIZED',
-        'no API key: send it as Bearer token, Basic user name, X-Write-Key, X-API-Key, or writeKey in the body',
-      );
-    }
-    let lacking: ApiKey | undefined;
-    for (const c of candidates) {
-      const key = ring.resolve(c);
-      if (!key) continue;
-      if (key.scopes.includes(scope)) {
-        req.auth = key;
-        return;
-      }
-      lacking ??= key;
-    }
-    if (lacking) throw missingScope(lacking, scope);
-    throw new IntakeError('INTAKE_ERR_UNAUTHORIZED', 'the API key is unknown or revoked');
-  };
+    lacking ??= key;
+  }
+  if (lacking) return missingScope(lacking, scope);
+  return new IntakeError('INTAKE_ERR_UNAUTHORIZED', 'the API key is unknown or revoked');
 }
 
 /** The 403 of a valid key without the scope a route needs. */
@@ -126,14 +138,22 @@ function rateLimited(key: ApiKey, limit: LimitName, rate: Rate, waitSeconds: num
   );
 }
 
-/** Adds the allow-list and rate-limit hooks to every route; after CORS, so refusals carry its headers. */
-export function addKeyGuards(app: TypedApp, ring: KeyRing, limiter: Limiter): void {
+/**
+ * Adds the allow-list and rate-limit preHandler hook to every route and returns the onRequest check, which the
+ * app's own onRequest hook calls last (app.ts: one hook per request, not two; after CORS, so refusals carry
+ * its headers).
+ */
+export function addKeyGuards(
+  app: TypedApp,
+  ring: KeyRing,
+  limiter: Limiter,
+): (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void {
   // Declared up front, so every request object has the same shape (fastify's advice for per-request fields).
   app.decorateRequest('admitted', null);
   app.decorateRequest('chargeEvents', null);
   const guards = keyGuards(ring, limiter);
-  app.addHook('onRequest', guards.onRequest);
   app.addHook('preHandler', guards.preHandler);
+  return guards.onRequest;
 }
 
 /**

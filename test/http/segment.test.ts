@@ -99,7 +99,27 @@ test('CORS: a browser preflight is answered and the origin is allowed', async ()
   });
   assert.equal(pre.statusCode, 204);
   assert.equal(pre.headers['access-control-allow-origin'], 'https://shop.example');
-  assert.match(String(pre.headers['access-control-allow-methods']), /POST/);
+  assert.equal(pre.headers['access-control-allow-methods'], 'GET, POST, PUT, DELETE, OPTIONS');
+  assert.equal(pre.headers['access-control-allow-headers'], 'content-type');
+  assert.equal(pre.headers['access-control-max-age'], '86400');
+  assert.equal(pre.headers.vary, 'Origin, Access-Control-Request-Headers');
+  assert.equal(pre.headers['content-length'], '0');
+  // Any path: the browser asks before it knows whether the route exists.
+  const anyPath = await t.app.inject({
+    method: 'OPTIONS',
+    url: '/nope',
+    headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' },
+  });
+  assert.equal(anyPath.statusCode, 204);
+  assert.equal(anyPath.headers['access-control-allow-headers'], undefined);
+  // Not a preflight without its Origin and Access-Control-Request-Method.
+  const bare = await t.app.inject({
+    method: 'OPTIONS',
+    url: '/v1/t',
+    headers: { origin: 'https://shop.example' },
+  });
+  assert.equal(bare.statusCode, 400);
+  assert.equal(bare.body, 'Invalid Preflight Request');
   const r = await t.app.inject({
     method: 'POST',
     url: '/v1/t',
@@ -108,6 +128,10 @@ test('CORS: a browser preflight is answered and the origin is allowed', async ()
   });
   assert.equal(r.statusCode, 200);
   assert.equal(r.headers['access-control-allow-origin'], 'https://shop.example');
+  assert.equal(r.headers['access-control-expose-headers'], 'Retry-After');
+  assert.equal(r.headers.vary, 'Origin');
+  assert.equal(r.headers['content-type'], 'application/json; charset=utf-8');
+  assert.deepEqual(r.json(), { success: true });
 });
 
 test('batch-level context and integrations are merged into each item; the item wins', async () => {

@@ -276,7 +276,7 @@ test('a request waiting for its group write holds none of its canonical events (
     const properties = new WeakRef(events[0]?.event.properties as object);
     const written = log.submit({ events, rejected: [] });
     events = null;
-    // The group write starts on the next turn (setImmediate) and its writev completes on a later one: here
+    // The group write starts on the next turn (setImmediate) and its fdatasync completes on a later one: here
     // the request is waiting for it.
     await new Promise((r) => setImmediate(r));
     let answered = false;

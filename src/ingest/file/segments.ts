@@ -13,8 +13,8 @@ import {
   readFileSync,
   rmSync,
   unlink,
-  write,
-  writev,
+  writeSync,
+  writevSync,
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,8 +29,6 @@ import type { IngestBatch, IngestResult } from '../types.ts';
 import type { DedupeSet } from './keyset.ts';
 import { decodeLine, LineWriter } from './lines.ts';
 
-const writeAsync = promisify(write);
-const writevAsync = promisify(writev);
 const fdatasyncAsync = promisify(fdatasync);
 
 /** A closed segment: a batch for the store, with its file as the fast-path hint. */
@@ -347,12 +345,16 @@ export class SegmentLog {
       let size = 0;
       for (const w of group) size += w.bytes.length;
       if (size > 0) {
-        // One writev of every request's bytes; what a short write leaves is written from one copy.
+        // One writev of every request's bytes; what a short write leaves is written from one copy. On the main
+        // thread: it only copies the group's bytes (tens of KB) into the page cache, where an async writev
+        // handed the same copy to the thread pool and paid a hand-off and a completion on each side (main thread
+        // 88.4 -> 79.4 and 81.7 -> 78.1 µs per single event, process 127.6 -> 106.3 and 117.7 -> 104.4,
+        // alternated). The wait for the disk, fdatasync, stays off the main thread.
         const bufs = group.map((w) => w.bytes);
-        let off = (await writevAsync(seg.fd, bufs)).bytesWritten;
+        let off = writevSync(seg.fd, bufs);
         if (off < size) {
           const rest = Buffer.concat(bufs);
-          while (off < size) off += (await writeAsync(seg.fd, rest, off, size - off)).bytesWritten;
+          while (off < size) off += writeSync(seg.fd, rest, off, size - off);
         }
         await fdatasyncAsync(seg.fd);
         this.groupWrites++;
