@@ -5,12 +5,12 @@
 // build, the median µs per request and its median ratio to the first build in the same round.
 //   npx tsx bench/ab-burst.ts --root A --root B [--events 1] [--connections 32] [--seconds 2] [--bursts 12]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { job, type Scenario } from './ingest.ts';
-import { freePort, KEYS, LoadGenerator } from './procs.ts';
+import { job, requestScenario } from './ingest.ts';
+import { cpuMicros, freePort, LoadGenerator, serverEnv } from './procs.ts';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2),
@@ -24,21 +24,7 @@ const { values: args } = parseArgs({
 });
 const roots = (args.root ?? []).map((r) => resolve(r));
 const events = Number(args.events);
-const scenario: Scenario = {
-  id: 'ab',
-  title: `${events}-event requests`,
-  path: events === 1 ? '/v1/track' : '/v1/batch',
-  events,
-  single: events === 1,
-  dups: 0,
-  connections: Number(args.connections),
-};
-const TICK_US = 10_000;
-function cpu(path: string): number {
-  const stat = readFileSync(path, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * TICK_US;
-}
+const scenario = requestScenario('ab', events, Number(args.connections));
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -54,15 +40,7 @@ for (const root of roots) {
     ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'start', '--data-dir', join(dir, 'data')],
     {
       cwd: root,
-      env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        INTAKE_WRITE_KEY: KEYS.write,
-        INTAKE_READ_KEY: KEYS.read,
-        INTAKE_ADMIN_KEY: KEYS.admin,
-        LOG_LEVEL: 'warn',
-      },
+      env: serverEnv(port),
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   );
@@ -96,12 +74,12 @@ try {
     const order = servers.map((_, i) => (i + b) % servers.length);
     for (const i of order) {
       const s = servers[i] as (typeof servers)[number];
-      const m0 = cpu(`/proc/${s.pid}/task/${s.pid}/stat`);
-      const p0 = cpu(`/proc/${s.pid}/stat`);
+      const m0 = cpuMicros(s.pid, s.pid);
+      const p0 = cpuMicros(s.pid);
       const r = await load.run(job(scenario, s.url, Number(args.seconds) * 1000, `b${b}`));
       const acked = r.ok * events;
-      const m = (cpu(`/proc/${s.pid}/task/${s.pid}/stat`) - m0) / acked;
-      const p = (cpu(`/proc/${s.pid}/stat`) - p0) / acked;
+      const m = (cpuMicros(s.pid, s.pid) - m0) / acked;
+      const p = (cpuMicros(s.pid) - p0) / acked;
       main[i]?.push(m);
       proc[i]?.push(p);
       rate[i]?.push(acked / (r.elapsedMs / 1000));

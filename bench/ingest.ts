@@ -27,6 +27,19 @@ export interface Scenario {
   connections: number;
 }
 
+/** A scenario of `events`-event requests (1: single `POST /v1/track` calls) from `connections` connections. */
+export function requestScenario(id: string, events: number, connections: number): Scenario {
+  return {
+    id,
+    title: `${events}-event requests`,
+    path: events === 1 ? '/v1/track' : '/v1/batch',
+    events,
+    single: events === 1,
+    dups: 0,
+    connections,
+  };
+}
+
 export const SCENARIOS: Scenario[] = [
   {
     id: 's1',

@@ -10,8 +10,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { job, type Scenario } from './ingest.ts';
-import { freePort, KEYS, LoadGenerator, ROOT } from './procs.ts';
+import { job, requestScenario } from './ingest.ts';
+import { cpuMicros, freePort, LoadGenerator, ROOT, serverEnv } from './procs.ts';
 import { formatSummary, summarize } from './profile.ts';
 
 const { values: args } = parseArgs({
@@ -43,23 +43,7 @@ const rootEnv = (r: string): Record<string, string> =>
       )
     : {};
 const events = Number(args.events);
-const scenario: Scenario = {
-  id: 'mt',
-  title: `${events}-event batches`,
-  path: events === 1 ? '/v1/track' : '/v1/batch',
-  events,
-  single: events === 1,
-  dups: 0,
-  connections: Number(args.connections),
-};
-const TICK_US = 10_000;
-
-/** CPU µs of one thread (or of the process: task = pid is the main thread only, /proc/pid/stat is all). */
-function cpu(path: string): number {
-  const stat = readFileSync(path, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * TICK_US;
-}
+const scenario = requestScenario('mt', events, Number(args.connections));
 
 /** CPU µs of every thread of a process, keyed by thread id, with its name (comm, digits dropped). */
 function threads(pid: number): Map<string, { name: string; us: number }> {
@@ -68,7 +52,7 @@ function threads(pid: number): Map<string, { name: string; us: number }> {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+/g, '#');
-      out.set(tid, { name: tid === String(pid) ? 'main' : name, us: cpu(`/proc/${pid}/task/${tid}/stat`) });
+      out.set(tid, { name: tid === String(pid) ? 'main' : name, us: cpuMicros(pid, tid) });
     } catch {} // the thread ended
   }
   return out;
@@ -133,13 +117,7 @@ async function once(root: string, load: LoadGenerator, round: number) {
     {
       cwd: rootDir(root),
       env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        INTAKE_WRITE_KEY: KEYS.write,
-        INTAKE_READ_KEY: KEYS.read,
-        INTAKE_ADMIN_KEY: KEYS.admin,
-        LOG_LEVEL: 'warn',
+        ...serverEnv(port),
         INTAKE_PROBE_FILE: probeFile,
         ...rootEnv(root),
         ...(args['window-prof']
@@ -164,12 +142,12 @@ async function once(root: string, load: LoadGenerator, round: number) {
   }
   await load.run(job(scenario, url, 2000, `warm${round}`));
   await probe(pid, probeFile, 1);
-  const main0 = cpu(`/proc/${pid}/task/${pid}/stat`);
-  const all0 = cpu(`/proc/${pid}/stat`);
+  const main0 = cpuMicros(pid, pid);
+  const all0 = cpuMicros(pid);
   const t0 = threads(pid);
   const r = await load.run(job(scenario, url, Number(args.seconds) * 1000, `run${round}`));
-  const main1 = cpu(`/proc/${pid}/task/${pid}/stat`);
-  const all1 = cpu(`/proc/${pid}/stat`);
+  const main1 = cpuMicros(pid, pid);
+  const all1 = cpuMicros(pid);
   const t1 = threads(pid);
   const p = await probe(pid, probeFile, 2);
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -44,13 +44,16 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * CPU time a process has used (user + system), in µs, from /proc/<pid>/stat (clock ticks, 10 ms at 100 Hz); 0
- * when it is gone. A share of the machine that other work cannot take: on a busy machine a server's CPU time
+ * CPU time a process (or one of its threads, `tid`; the main thread's is the pid) has used (user + system), in
+ * µs, from /proc/<pid>/stat (clock ticks, 10 ms at 100 Hz); 0 when it is gone. A share of the machine that other work cannot take: on a busy machine a server's CPU time
  * per event moves far less than its events/s.
  */
-export function cpuMicros(pid: number): number {
+export function cpuMicros(pid: number, tid?: number | string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(
+      tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`,
+      'utf8',
+    );
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
     return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS;
@@ -227,6 +230,19 @@ export function parseEnv(spec: string | undefined): Record<string, string> {
   return env;
 }
 
+/** The environment of a benchmarked `intake start`: this process's, on `port` of 127.0.0.1, the bench's keys. */
+export function serverEnv(port: number): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    INTAKE_WRITE_KEY: KEYS.write,
+    INTAKE_READ_KEY: KEYS.read,
+    INTAKE_ADMIN_KEY: KEYS.admin,
+    LOG_LEVEL: 'warn',
+  };
+}
+
 /** --intake-env of bench/run.ts: the environment every Intake of the run starts with. */
 export const intakeEnv: Record<string, string> = {};
 
@@ -254,13 +270,7 @@ export async function startIntake(dataDir: string, opts: IntakeOptions = {}): Pr
     {
       cwd: ROOT,
       env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        INTAKE_WRITE_KEY: KEYS.write,
-        INTAKE_READ_KEY: KEYS.read,
-        INTAKE_ADMIN_KEY: KEYS.admin,
-        LOG_LEVEL: 'warn',
+        ...serverEnv(port),
         ...(opts.probe ? { INTAKE_PROBE_FILE: probeFile } : {}),
         ...env,
       },
