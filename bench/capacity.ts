@@ -38,6 +38,24 @@ export interface CapacityRow {
   peakRssMB: number;
 }
 
+/**
+ * A store in `dir` and its ingest log inside it (as the server keeps it: DuckDB reads only files there), with no
+ * queue limit and segments cut only by the caller's log.next().
+ */
+export async function openStoreAndLog(dir: string, storeOptions: Omit<DuckDBStoreOptions, 'dataDir'> = {}) {
+  const store = await DuckDBStore.open({ ...storeOptions, dataDir: dir });
+  const { log } = SegmentLog.open(
+    {
+      dir: join(dir, 'log'),
+      dedupe: new KeySet(),
+      queueLimit: Number.MAX_SAFE_INTEGER,
+      segmentLines: Number.MAX_SAFE_INTEGER,
+    },
+    await store.sink.checkpoint(),
+  );
+  return { store, log };
+}
+
 export async function storeCapacity(
   segmentSizes: number[],
   seconds: number,
@@ -49,17 +67,7 @@ export async function storeCapacity(
   opts: { keepSegments?: string; maxEvents?: number } = {},
 ): Promise<CapacityRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'intake-bench-cap-'));
-  // The log inside the store's data directory, as the server keeps it: DuckDB reads only files there.
-  const store = await DuckDBStore.open({ ...storeOptions, dataDir: dir });
-  const { log } = SegmentLog.open(
-    {
-      dir: join(dir, 'log'),
-      dedupe: new KeySet(),
-      queueLimit: Number.MAX_SAFE_INTEGER,
-      segmentLines: Number.MAX_SAFE_INTEGER,
-    },
-    await store.sink.checkpoint(),
-  );
+  const { store, log } = await openStoreAndLog(dir, storeOptions);
   const pool = bodyPool(8, 100, false);
   let k = 0;
   let prepMs = 0;

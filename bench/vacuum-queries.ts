@@ -12,14 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { EventRecord } from '../src/core/event.ts';
-import { KeySet } from '../src/ingest/file/keyset.ts';
-import { SegmentLog } from '../src/ingest/file/segments.ts';
 import { normalize } from '../src/pipeline/normalize.ts';
 import { validateItem } from '../src/pipeline/validate.ts';
 import { parseEventQuery } from '../src/query/events.ts';
 import type { Db } from '../src/store/duckdb/db.ts';
 import { DuckDBStore, type DuckDBStoreOptions } from '../src/store/duckdb/index.ts';
 import type { EventQuery } from '../src/store/types.ts';
+import { openStoreAndLog } from './capacity.ts';
 import { type BodyTemplate, bodyPool, fillBody, NAMES, rng } from './events.ts';
 import { round } from './ingest.ts';
 
@@ -48,16 +47,7 @@ const cpu = () => {
 
 /** Loads EVENTS events into a new store in `dir` with `settings`, as the server does: log segments, then loads. */
 async function build(dir: string, settings: Omit<DuckDBStoreOptions, 'dataDir'>): Promise<void> {
-  const store = await DuckDBStore.open({ ...settings, dataDir: dir });
-  const { log } = SegmentLog.open(
-    {
-      dir: join(dir, 'log'),
-      dedupe: new KeySet(),
-      queueLimit: Number.MAX_SAFE_INTEGER,
-      segmentLines: Number.MAX_SAFE_INTEGER,
-    },
-    await store.sink.checkpoint(),
-  );
+  const { store, log } = await openStoreAndLog(dir, settings);
   // The same events for every variant: bodies from one seed, received in order over DAYS days.
   const pool = bodyPool(...POOL);
   let k = 0;
