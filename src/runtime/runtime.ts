@@ -85,6 +85,7 @@ export async function openRuntime(config: RuntimeConfig, opts: RuntimeOptions = 
       await app.close(); // waits for in-flight requests, which wait for their log writes
       await log.close();
       await store.close();
+      if (opts.geo === undefined) geo?.close(); // opened here; one handed in belongs to its opener
     },
   };
 }

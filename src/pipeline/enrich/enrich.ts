@@ -1,6 +1,7 @@
 // The enrich step, after normalize on every dialect's ingest path: location from the IP, browser / OS /
 // device from the user agent, then IP anonymization. It adds only what the client did not send, never
-// fails an event, and does no I/O: the geo database is in memory and both lookups are cached.
+// fails an event, and waits for no I/O: both lookups are cached, and a geo lookup the cache does not hold
+// reads the database's pages it needs with pread, from the OS page cache once read (mmdb.ts).
 
 import type { EventRecord, JsonObject, RequestContext } from '../../core/event.ts';
 import type { WorkspaceSettings } from '../../core/model.ts';

@@ -1,9 +1,10 @@
 // IP geolocation from the offline GeoLite2 City database that @ip-location-db ships as two MMDB files (one
-// per address family). The reader is opened once by whoever starts the program and handed in.
+// per address family), read in place (mmdb.ts). The reader is opened once by whoever starts the program and
+// handed in.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import maxmind from 'maxmind';
-import { isNonPublic, parseIp } from './ip.ts';
+import { hextets, isNonPublic, parseIp, v4Number } from './ip.ts';
+import { MmdbFile } from './mmdb.ts';
 
 /** Segment's `context.location`; a field the database does not hold for the address is left out. */
 export interface GeoLocation {
@@ -21,6 +22,8 @@ export interface GeoLocation {
 export interface GeoReader {
   /** The location of an address; null for private, loopback, unknown or unparsable addresses. Never throws. */
   lookup(ip: unknown): GeoLocation | null;
+  /** Closes the database files. */
+  close(): void;
 }
 
 /** One record of the @ip-location-db MMDB files (empty strings where the source has no value). */
@@ -60,53 +63,68 @@ function toLocation(r: IpLocationRecord): GeoLocation | null {
   return Object.keys(loc).length > 0 ? loc : null;
 }
 
-/** What createGeoReader needs of an MMDB reader (maxmind's Reader has it). */
-export interface MmdbLookup {
-  get(ip: string): unknown;
-}
-
 /**
- * The returned locations are frozen and shared: maxmind's reader decodes each record once (it keeps the
- * last 10,000 decoded, by their place in the file) and hands out the same object for every address of the
- * record's network, so the location made from it is kept beside it and made once too.
+ * The returned locations are frozen and shared: the file reader keeps the last 10,000 records it decoded, by
+ * their place in the file, and hands out the same object for every address of the record's network, so the
+ * location made from it is kept beside it and made once too.
  */
-export function createGeoReader(v4: MmdbLookup, v6: MmdbLookup): GeoReader {
+export function createGeoReader(v4: MmdbFile, v6: MmdbFile): GeoReader {
   const located = new WeakMap<object, GeoLocation | null>();
   return {
     lookup(raw) {
       const p = parseIp(raw);
       if (!p || isNonPublic(p)) return null;
+      let rec: IpLocationRecord | null;
       try {
-        const rec = (p.family === 4 ? v4 : v6).get(p.ip) as IpLocationRecord | null;
-        if (!rec || typeof rec !== 'object') return null;
-        let loc = located.get(rec);
-        if (loc === undefined) {
-          loc = toLocation(rec);
-          if (loc) Object.freeze(loc);
-          located.set(rec, loc);
-        }
-        return loc;
+        rec = (
+          p.family === 4 ? v4.getV4(v4Number(p.ip)) : v6.getV6(hextets(p.ip))
+        ) as IpLocationRecord | null;
       } catch {
-        // A malformed address that slipped past parseIp: no location, never an ingest error.
+        // A file damaged or replaced under the running server: no location, never an ingest error.
         return null;
       }
+      if (!rec || typeof rec !== 'object') return null;
+      let loc = located.get(rec);
+      if (loc === undefined) {
+        loc = toLocation(rec);
+        if (loc) Object.freeze(loc);
+        located.set(rec, loc);
+      }
+      return loc;
+    },
+    close() {
+      v4.close();
+      v6.close();
     },
   };
 }
 
 /**
- * Opens both MMDB files of `dir` (default: the bundled database). About 45 MB read into memory, once.
- * Throws with the path when a file is missing or not an MMDB database.
+ * Opens both MMDB files of `dir` (default: the bundled database): their metadata is read and checked now, their
+ * tree and records as lookups need them. Throws with the path when a file is missing or not an MMDB database.
  */
 export async function openGeoReader(dir: string = bundledGeoDir()): Promise<GeoReader> {
-  const open = async (file: string) => {
+  const open = (file: string) => {
     const path = join(dir, file);
     try {
-      return await maxmind.open(path);
+      return new MmdbFile(path);
     } catch (err) {
       throw new Error(`cannot open the geolocation database ${path}: ${(err as Error).message}`);
     }
   };
-  const [v4, v6] = await Promise.all([open(GEO_FILES[4]), open(GEO_FILES[6])]);
+  const v4 = open(GEO_FILES[4]);
+  let v6: MmdbFile;
+  try {
+    v6 = open(GEO_FILES[6]);
+    if (v6.metadata.ipVersion !== 6) {
+      v6.close();
+      throw new Error(
+        `${join(dir, GEO_FILES[6])} is an IPv${v6.metadata.ipVersion} database, not an IPv6 one`,
+      );
+    }
+  } catch (err) {
+    v4.close();
+    throw err;
+  }
   return createGeoReader(v4, v6);
 }

@@ -49,7 +49,7 @@ export const NON_PUBLIC_V6: readonly (readonly [string, number])[] = [
 ];
 
 /** A valid dotted IPv4 address (as checked by parseIp) as an unsigned 32-bit number. */
-function v4Number(ip: string): number {
+export function v4Number(ip: string): number {
   let n = 0;
   let part = 0;
   for (let i = 0; i < ip.length; i++) {
@@ -93,7 +93,7 @@ export function isNonPublic(p: ParsedIp): boolean {
 }
 
 /** The eight 16-bit groups of a valid IPv6 address (as checked by parseIp). */
-function hextets(ip: string): number[] {
+export function hextets(ip: string): number[] {
   const groups = (part: string): number[] => {
     if (part === '') return [];
     const out: number[] = [];
