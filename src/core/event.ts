@@ -35,6 +35,16 @@ export interface CanonicalEvent {
   source: string;
 }
 
+/**
+ * A batch's events as LogBatch.events gives them: a plain array, or a log's compact copy (ingest/file/views.ts)
+ * whose objects are made as they are read, so a reader should take them a slice at a time and not keep them.
+ */
+export interface EventViews extends Iterable<CanonicalEvent> {
+  readonly length: number;
+  /** Events [from, to) in log order. */
+  slice(from?: number, to?: number): readonly CanonicalEvent[];
+}
+
 /** An event ready to write: the event and its JSON columns, serialized once on the ingest path. */
 export interface EventRecord {
   event: CanonicalEvent;

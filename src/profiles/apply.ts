@@ -1,7 +1,7 @@
 // Profile effects of newly stored events, applied by the store inside its load transaction, so a loaded event
 // and its profile change are one. Engine-neutral: what to look up and what to write is decided here; the
 // engine only runs the port's set-based calls (port.ts), a few per workspace per batch, never one per event.
-import type { CanonicalEvent } from '../core/event.ts';
+import type { CanonicalEvent, EventViews } from '../core/event.ts';
 import { nextTurn } from '../core/turns.ts';
 import { applyGroups, applyPersonTraits } from './apply-traits.ts';
 import type { ProfileCaches, ProfileChanges } from './cache.ts';
@@ -15,19 +15,45 @@ import type { ProfilePort } from './port.ts';
  */
 export async function applyProfiles(
   port: ProfilePort,
-  events: readonly CanonicalEvent[],
+  events: EventViews,
   cap: number,
   caches: ProfileCaches,
 ): Promise<ProfileChanges> {
-  const changes: ProfileChanges = { identities: [], traits: [] };
+  return applyProfileEffects(port, await gatherProfileEffects(events, caches), cap, caches);
+}
+
+/**
+ * The effects of `events` per workspace (effects.ts), gathered a slice at a time: `each` sees every slice
+ * first, so a caller's other per-event work shares the one pass (a log's compact events are decoded as they
+ * are read, ingest/file/views.ts). Needs no I/O and no transaction; the caches must not change before the
+ * effects are applied (loads are serialized).
+ */
+export async function gatherProfileEffects(
+  events: EventViews,
+  caches: ProfileCaches,
+  each?: (slice: readonly CanonicalEvent[]) => void,
+): Promise<Map<string, WorkspaceEffects>> {
   // Events the cached identities already settle add no ids or links (effects.ts): the common case, a known
   // user's events, then costs a few map lookups. The cache only holds committed rows, as lookup does.
   const effects = new Map<string, WorkspaceEffects>();
   const scope = (ws: string) => caches.identities.scope(ws);
   for (let i = 0; i < events.length; i += EVENTS_PER_SLICE) {
-    profileEffects(events.slice(i, i + EVENTS_PER_SLICE), scope, effects);
+    const slice = events.slice(i, i + EVENTS_PER_SLICE);
+    each?.(slice);
+    profileEffects(slice, scope, effects);
     await nextTurn();
   }
+  return effects;
+}
+
+/** Stores gathered effects (gatherProfileEffects) through `port`; returns the changes for `caches`. */
+export async function applyProfileEffects(
+  port: ProfilePort,
+  effects: Map<string, WorkspaceEffects>,
+  cap: number,
+  caches: ProfileCaches,
+): Promise<ProfileChanges> {
+  const changes: ProfileChanges = { identities: [], traits: [] };
   for (const [ws, fx] of effects) {
     const plan = fx.ids.size > 0 ? await applyIdentities(port, ws, fx, cap, caches, changes) : NO_MOVES;
     await applyPersonTraits(port, ws, fx, plan, caches.traits, changes);

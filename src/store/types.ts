@@ -1,7 +1,7 @@
 // The store contract, split by who uses it: the loader's sink, the readers of events and profiles, the jobs that
 // erase data, and the admin of workspaces and keys. Each engine lives in its own folder and passes the contract
 // suite (test/store/contract.ts) on its real engine; docs/ENGINES.md says how to add one.
-import type { CanonicalEvent, Rejection } from '../core/event.ts';
+import type { CanonicalEvent, EventViews, Rejection } from '../core/event.ts';
 import type {
   FunnelQuery,
   FunnelResult,
@@ -230,7 +230,7 @@ export interface LogBatch {
    * pages in the order of event), and their workspaceId, userId, anonymousId and receivedAt as stored (the
    * DuckDB store's user index). `entries()` gives the whole events.
    */
-  readonly events: readonly CanonicalEvent[];
+  readonly events: EventViews;
   /** How many of its entries are rejections. */
   readonly rejected: number;
   /** Its whole entries, read from wherever the log keeps them. */

@@ -28,6 +28,7 @@ import type { LogBatch } from '../../store/types.ts';
 import type { IngestBatch, IngestResult } from '../types.ts';
 import type { DedupeSet } from './keyset.ts';
 import { decodeLine, LineWriter } from './lines.ts';
+import { ProfileViews } from './views.ts';
 
 const fdatasyncAsync = promisify(fdatasync);
 
@@ -37,8 +38,8 @@ export class Segment implements LogBatch {
     readonly seq: number,
     /** The segment file: one line per event or rejection (lines.ts). */
     readonly path: string,
-    /** Its events, for their profile effects: the profile fields, type and event only (properties and context dropped). */
-    readonly events: CanonicalEvent[] = [],
+    /** Its events, for their profile effects: the profile fields, type and event only (views.ts). */
+    readonly events: ProfileViews = new ProfileViews(),
     /** How many of its lines are rejections. */
     public rejected = 0,
     /** The data dictionary's summary of its events, made as they were written (a hint: LogBatch.dictionary). */
@@ -80,7 +81,6 @@ interface Waiting {
    * garbage before it waits for the write (see ingest/ingest.ts on what waiting objects cost the GC).
    */
   bytes: Buffer;
-  events: CanonicalEvent[];
   rejected: number;
   /** What the request is answered once the write is durable. */
   result: IngestResult;
@@ -92,7 +92,7 @@ interface OpenSegment {
   seq: number;
   path: string;
   fd: number;
-  events: CanonicalEvent[];
+  events: ProfileViews;
   rejected: number;
   dictionary: DictionaryBatch;
   /** When its first line was written (Date.now()), 0 while empty. */
@@ -101,39 +101,6 @@ interface OpenSegment {
 
 const SEGMENT = /^(\d{12})\.ndjson$/;
 const segmentName = (seq: number) => `${String(seq).padStart(12, '0')}.ndjson`;
-const EMPTY: JsonObject = Object.freeze({}) as JsonObject;
-
-/**
- * What the profile step (profiles/effects.ts) reads of an event, and its type and event name (the store keeps
- * each workspace's, store/duckdb/order-values.ts); the rest is dropped so segments waiting to load hold little
- * memory.
- */
-function profileView(e: CanonicalEvent): CanonicalEvent {
-  const traits = e.context.traits;
-  return {
-    id: '',
-    workspaceId: e.workspaceId,
-    messageId: e.messageId,
-    type: e.type,
-    event: e.event,
-    name: null,
-    category: null,
-    userId: e.userId,
-    anonymousId: e.anonymousId,
-    groupId: e.groupId,
-    previousId: e.previousId,
-    instanceId: null,
-    timestamp: e.timestamp,
-    originalTimestamp: null,
-    sentAt: null,
-    receivedAt: e.receivedAt, // the user index reads it (store/duckdb/user-index.ts)
-    properties: EMPTY,
-    traits: e.traits,
-    context: traits === undefined ? EMPTY : { traits },
-    integrations: EMPTY,
-    source: '',
-  };
-}
 
 export class SegmentLog {
   private current: OpenSegment;
@@ -143,6 +110,8 @@ export class SegmentLog {
    * with them) and merged into the segment their group write lands in, once it is durable.
    */
   private waitingDictionary = new DictionaryBatch();
+  /** The waiting requests' events as the load will read them (views.ts), added to their segment the same way. */
+  private waitingViews = new ProfileViews();
   /** Where submit() writes a batch's lines (lines.ts). */
   private readonly lines = new LineWriter();
   private closeRequests: Array<(s: Segment | null) => void> = [];
@@ -243,9 +212,10 @@ export class SegmentLog {
     }
     const { dedupe } = this.opts;
     const duplicate = new Array<boolean>(batch.events.length);
-    const events: CanonicalEvent[] = [];
     const dictionary = this.waitingDictionary;
+    const views = this.waitingViews;
     const lines = this.lines;
+    let added = 0;
     for (let i = 0; i < batch.events.length; i++) {
       const rec = batch.events[i] as EventRecord;
       const key = dedupeKey(rec.event.workspaceId, rec.event.messageId);
@@ -253,12 +223,13 @@ export class SegmentLog {
       if (duplicate[i]) continue;
       dedupe.add(key, rec.event.receivedAt);
       lines.event(rec, key);
-      events.push(profileView(rec.event));
+      views.add(rec.event);
       dictionary.add(rec.event);
+      added++;
     }
     for (const r of batch.rejected) lines.rejection(r);
-    this.backlog += events.length + batch.rejected.length;
-    return this.wait(lines.take(), events, batch.rejected.length, duplicate);
+    this.backlog += added + batch.rejected.length;
+    return this.wait(lines.take(), batch.rejected.length, duplicate);
   }
 
   /**
@@ -266,16 +237,11 @@ export class SegmentLog {
    * submit's whole scope, and with it the batch (every canonical event with its properties and context) until
    * the write is durable, which had the GC copy and promote ~1 KB per event (ingest/ingest.ts).
    */
-  private wait(
-    bytes: Buffer,
-    events: CanonicalEvent[],
-    rejected: number,
-    duplicate: boolean[],
-  ): Promise<IngestResult> {
+  private wait(bytes: Buffer, rejected: number, duplicate: boolean[]): Promise<IngestResult> {
     // No closure of its own either: under tsx (esbuild's keepNames) a named arrow made per call is wrapped in
     // __name(), an Object.defineProperty per request (~2 µs of a single event's ~100).
     return new Promise<IngestResult>((resolve, reject) => {
-      this.waiting.push({ bytes, events, rejected, result: { duplicate }, resolve, reject });
+      this.waiting.push({ bytes, rejected, result: { duplicate }, resolve, reject });
       this.kick();
     });
   }
@@ -323,8 +289,10 @@ export class SegmentLog {
     while (this.waiting.length > 0 || this.closeRequests.length > 0) {
       if (this.waiting.length > 0) {
         const dictionary = this.waitingDictionary;
+        const views = this.waitingViews;
         this.waitingDictionary = new DictionaryBatch();
-        await this.flush(this.waiting.splice(0), dictionary);
+        this.waitingViews = new ProfileViews();
+        await this.flush(this.waiting.splice(0), dictionary, views);
       }
       if (this.closeRequests.length > 0) {
         // A segment that filled up meanwhile goes first.
@@ -335,7 +303,7 @@ export class SegmentLog {
     this.running = false;
   }
 
-  private async flush(group: Waiting[], dictionary: DictionaryBatch): Promise<void> {
+  private async flush(group: Waiting[], dictionary: DictionaryBatch, views: ProfileViews): Promise<void> {
     if (this.failure) {
       for (const w of group) w.reject(unavailable());
       return;
@@ -372,8 +340,8 @@ export class SegmentLog {
     // The dictionary sees what was written, once: no duplicate, nothing of a failed write.
     if (seg.dictionary.events === 0) seg.dictionary = dictionary;
     else if (dictionary.events > 0) seg.dictionary.merge(dictionary);
+    seg.events.append(views);
     for (const w of group) {
-      for (const e of w.events) seg.events.push(e);
       seg.rejected += w.rejected;
       w.resolve(w.result);
     }
@@ -402,7 +370,15 @@ export class SegmentLog {
     } finally {
       closeSync(dir);
     }
-    return { seq, path, fd, events: [], rejected: 0, dictionary: new DictionaryBatch(), firstAt: 0 };
+    return {
+      seq,
+      path,
+      fd,
+      events: new ProfileViews(),
+      rejected: 0,
+      dictionary: new DictionaryBatch(),
+      firstAt: 0,
+    };
   }
 }
 
@@ -451,7 +427,7 @@ function recover(path: string, seq: number, dedupe: DedupeSet, wasOpen: boolean)
     if (d.kind === 'rejected') seg.rejected++;
     else {
       dedupe.add(d.key, d.event.receivedAt);
-      seg.events.push(profileView(d.event));
+      seg.events.add(d.event);
       seg.dictionary.add(d.event);
     }
   }

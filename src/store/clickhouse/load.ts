@@ -148,7 +148,7 @@ export async function loadBatch(
   const summary =
     batch.dictionary && kept.length === events.length ? batch.dictionary : DictionaryBatch.of(kept);
   await addSummary(ch, summary, batch.seq, cps, bounds);
-  const profileEvents = batch.events.filter((e) =>
+  const profileEvents = Array.from(batch.events).filter((e) =>
     fresh.has(`${e.workspaceId}\0${e.messageId.toWellFormed()}`),
   );
   const at_ms = Date.now();

@@ -269,10 +269,10 @@ export class DuckDBStore implements Store {
   readonly sink: EventSink = {
     load: (batch) =>
       this.writes.run(async () => {
-        this.orderValues.add(batch.events); // before its rows can be read
         const indexed = await loadBatch(this.writer, batch, {
           maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
           caches: this.caches,
+          orderValues: this.orderValues,
         });
         this.replay?.record(batch); // before the log deletes its file
         this.userIndex.loaded(indexed);

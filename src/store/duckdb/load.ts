@@ -8,11 +8,12 @@ import { REJECTED_FIELD, REJECTION_COLUMNS } from '../../core/columns.ts';
 import { DEDUPE_KEY_SQL } from '../../core/dedupe.ts';
 import type { CanonicalEvent, Rejection } from '../../core/event.ts';
 import { DictionaryBatch } from '../../pipeline/dictionary/observe.ts';
-import { applyProfiles } from '../../profiles/apply.ts';
+import { applyProfileEffects, gatherProfileEffects } from '../../profiles/apply.ts';
 import type { ProfileCaches, ProfileChanges } from '../../profiles/cache.ts';
 import type { LogBatch } from '../types.ts';
 import { type Db, StoreError, ts } from './db.ts';
 import { mergeDictionary, observeFile } from './dictionary.ts';
+import type { OrderValues } from './order-values.ts';
 import { DuckDBProfilePort } from './profile-port.ts';
 import { EVENT_COLUMNS, insertEvents, LINE_COLUMNS } from './schema.ts';
 import { appendUserIndex } from './user-index.ts';
@@ -22,6 +23,8 @@ export interface LoadOptions {
   maxIdsPerPerson: number;
   /** Identities and trait states in memory; changed only after the commit. */
   caches: ProfileCaches;
+  /** The store's type and event names (order-values.ts): given each new event before its row can be read. */
+  orderValues?: Pick<OrderValues, 'add'>;
 }
 
 const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
@@ -66,6 +69,17 @@ async function rowsOf(db: Db): Promise<number> {
 export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Promise<number> {
   let changes: ProfileChanges | undefined;
   let indexed = 0;
+  // One pass over the batch's events before the transaction, a slice at a time (a log's compact events are
+  // decoded as they are read and die young): the names for order-values, the earliest receive time for the
+  // user index, and the profile effects, which need no I/O and are stored inside the transaction below.
+  let from = Number.POSITIVE_INFINITY;
+  const effects =
+    batch.events.length > 0
+      ? await gatherProfileEffects(batch.events, opts.caches, (slice) => {
+          opts.orderValues?.add(slice);
+          for (const e of slice) from = Math.min(from, e.receivedAt.getTime());
+        })
+      : null;
   // Read before the transaction: it may be file I/O, and the entries path holds them in memory only briefly.
   const entries = batch.file === undefined ? await batch.entries() : null;
   await db.run('BEGIN TRANSACTION');
@@ -90,11 +104,7 @@ export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Pro
       }
     }
     // Where each event's user finds it (user-index.ts), from the profile fields the batch carries.
-    if (batch.events.length > 0) {
-      let from = Number.POSITIVE_INFINITY;
-      for (const e of batch.events) from = Math.min(from, e.receivedAt.getTime());
-      indexed = await appendUserIndex(db, before, from);
-    }
+    if (batch.events.length > 0) indexed = await appendUserIndex(db, before, from);
     // The data dictionary too: what the log observed as it wrote the batch, else its rows walked now (from the
     // file when there is one: a purge's replay hands merged segment files, whose entries() it cannot give).
     if (batch.events.length > 0) {
@@ -106,10 +116,10 @@ export async function loadBatch(db: Db, batch: LogBatch, opts: LoadOptions): Pro
       await mergeDictionary(db, summary);
     }
     // Profiles change in the same transaction: a loaded event and its profile effect are one.
-    if (batch.events.length > 0)
-      changes = await applyProfiles(
+    if (effects)
+      changes = await applyProfileEffects(
         new DuckDBProfilePort(db),
-        batch.events,
+        effects,
         opts.maxIdsPerPerson,
         opts.caches,
       );

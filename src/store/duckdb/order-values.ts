@@ -74,7 +74,7 @@ export class OrderValues {
    * two Set lookups an event, 0.03 µs of CPU per event (1,000-event batches of 50 names) against the ~26 µs its
    * load costs.
    */
-  add(events: ReadonlyArray<Pick<CanonicalEvent, 'workspaceId' | 'type' | 'event'>>): void {
+  add(events: Iterable<Pick<CanonicalEvent, 'workspaceId' | 'type' | 'event'>>): void {
     let ws = '';
     let byType: Held | undefined;
     let byEvent: Held | undefined;
