@@ -6,7 +6,6 @@ import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { CanonicalEvent } from '../../src/core/event.ts';
-import { KeySet } from '../../src/ingest/file/keyset.ts';
 import { SegmentLog } from '../../src/ingest/file/segments.ts';
 import { ProfileViews } from '../../src/ingest/file/views.ts';
 import { record } from '../fixtures.ts';

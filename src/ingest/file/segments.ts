@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { dedupeKey } from '../../core/dedupe.ts';
 import { IntakeError } from '../../core/errors.ts';
-import type { CanonicalEvent, EventRecord, JsonObject, Rejection } from '../../core/event.ts';
+import type { CanonicalEvent, EventRecord, Rejection } from '../../core/event.ts';
 import { makeDir } from '../../core/fs.ts';
 import { DictionaryBatch } from '../../pipeline/dictionary/observe.ts';
 import type { LogBatch } from '../../store/types.ts';
