@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { CanonicalEvent } from '../../src/core/event.ts';
 import { SegmentLog } from '../../src/ingest/file/segments.ts';
-import { ProfileViews } from '../../src/ingest/file/views.ts';
+import { NameTable, ProfileViews } from '../../src/ingest/file/views.ts';
 import { record } from '../fixtures.ts';
 import { tempDir } from '../helpers.ts';
 
@@ -52,7 +52,7 @@ const events = (): CanonicalEvent[] => [
 
 test('every field the load reads comes back as it went in, through appends and slices', () => {
   const input = events();
-  const whole = new ProfileViews(64); // small: the buffer grows several times
+  const whole = new ProfileViews(new NameTable(), 64); // small: the buffer grows several times
   for (const e of input) whole.add(e);
   assert.equal(whole.length, input.length);
   assert.deepEqual(whole.slice().map(seen), input.map(seen));
@@ -60,17 +60,19 @@ test('every field the load reads comes back as it went in, through appends and s
   assert.deepEqual(whole.slice(2, 4).map(seen), input.slice(2, 4).map(seen));
   assert.deepEqual(whole.slice(5, 99).map(seen), input.slice(5).map(seen));
 
-  // Groups appended one after another, each with name tables of its own (in another order).
-  const segment = new ProfileViews();
+  // Groups appended one after another, as a log appends its groups to a segment (one name table).
+  const names = new NameTable();
+  const segment = new ProfileViews(names);
   const groups = [input.slice(3), input.slice(0, 3), input.slice(1, 2)];
   for (const g of groups) {
-    const v = new ProfileViews();
+    const v = new ProfileViews(names, 16);
     for (const e of g) v.add(e);
     segment.append(v);
   }
   assert.deepEqual(segment.slice().map(seen), groups.flat().map(seen));
-  segment.append(new ProfileViews());
+  segment.append(new ProfileViews(names));
   assert.equal(segment.length, input.length + 1);
+  assert.throws(() => segment.append(whole), /different name tables/);
 });
 
 test('traits are kept by reference only when they hold something', () => {
@@ -120,4 +122,14 @@ test('events waiting for their load hold (almost) no JS heap', async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('names past a full table are written out in each record', () => {
+  const names = new NameTable();
+  for (let i = 0; names.of(`filler-${i}`) !== 0xfffffffe; i++);
+  const input = events();
+  const views = new ProfileViews(names);
+  for (const e of input) views.add(e);
+  assert.deepEqual(views.slice().map(seen), input.map(seen));
+  assert.equal(names.names.length, 65_536, 'the table stopped growing');
 });

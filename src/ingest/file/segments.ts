@@ -28,7 +28,7 @@ import type { LogBatch } from '../../store/types.ts';
 import type { IngestBatch, IngestResult } from '../types.ts';
 import type { DedupeSet } from './keyset.ts';
 import { decodeLine, LineWriter } from './lines.ts';
-import { ProfileViews } from './views.ts';
+import { NameTable, ProfileViews } from './views.ts';
 
 const fdatasyncAsync = promisify(fdatasync);
 
@@ -110,8 +110,10 @@ export class SegmentLog {
    * with them) and merged into the segment their group write lands in, once it is durable.
    */
   private waitingDictionary = new DictionaryBatch();
+  /** The names every view of this log shares (views.ts). */
+  private readonly names = new NameTable();
   /** The waiting requests' events as the load will read them (views.ts), added to their segment the same way. */
-  private waitingViews = new ProfileViews();
+  private waitingViews = new ProfileViews(this.names);
   /** Where submit() writes a batch's lines (lines.ts). */
   private readonly lines = new LineWriter();
   private closeRequests: Array<(s: Segment | null) => void> = [];
@@ -291,7 +293,7 @@ export class SegmentLog {
         const dictionary = this.waitingDictionary;
         const views = this.waitingViews;
         this.waitingDictionary = new DictionaryBatch();
-        this.waitingViews = new ProfileViews();
+        this.waitingViews = new ProfileViews(this.names);
         await this.flush(this.waiting.splice(0), dictionary, views);
       }
       if (this.closeRequests.length > 0) {
@@ -374,7 +376,7 @@ export class SegmentLog {
       seq,
       path,
       fd,
-      events: new ProfileViews(),
+      events: new ProfileViews(this.names),
       rejected: 0,
       dictionary: new DictionaryBatch(),
       firstAt: 0,

@@ -9,21 +9,31 @@
 // thread's GC ~0.8-0.9 µs an event instead of ~1.7. Here each event is encoded once at submit (bytes in a
 // growing Buffer, outside the heap) and decoded in slices as the load reads them, into objects that die young.
 //
-// An event's record: the indexes of its workspaceId, type and event name in a table of the distinct ones (few:
-// decoded to the same string each time), timestamp and receivedAt in epoch ms, the indexes of its traits and
-// context.traits objects when not empty (identify and group calls: kept by reference, they are few), then
-// messageId, userId, anonymousId, groupId, previousId as length-prefixed bytes (latin1 when ASCII, else UTF-16,
-// which keeps a lone surrogate as it came).
+// An event's record: the indexes of its workspaceId, type and event name in a table of the distinct ones that
+// the log's views share (few: decoded to the same string each time; past MAX_NAMES a name is written out like an
+// id, so event names a client makes up cannot grow it for ever), timestamp and receivedAt in epoch ms, the
+// indexes of its traits and context.traits objects when not empty (identify and group calls: kept by
+// reference, they are few), then messageId, userId, anonymousId, groupId, previousId as length-prefixed bytes
+// (ASCII as is, else UTF-16, which keeps a lone surrogate as it came). A group's views are appended to their
+// segment by copying their bytes.
 import type { CanonicalEvent, EventType, EventViews, JsonObject } from '../../core/event.ts';
 
 const EMPTY: JsonObject = Object.freeze({}) as JsonObject;
 const NONE = 0xffffffff;
+/** A name field whose name is written out after the fixed fields (the table was full). */
+const INLINE = 0xfffffffe;
 const UTF16 = 0x80000000;
-/** Bytes before the id strings: 3 name indexes, 2 times, 2 object indexes. */
+/** Bytes before the strings: 3 name indexes, 2 times, 2 object indexes. */
 const FIXED = 36;
-const IDS = 5;
+const TRAITS = 28;
+const CONTEXT_TRAITS = 32;
 /** Events decoded at a time by the iterator (applyProfiles takes its own slices). */
 const ITERATE = 1024;
+/** Names a table holds; the ones after are written out in each record. */
+const MAX_NAMES = 65_536;
+
+/** Node's own latin1 decoder, without toString's dispatch on the encoding name (ids are decoded by the million). */
+type Latin1 = Buffer & { latin1Slice(start: number, end: number): string };
 
 function nonEmpty(v: unknown): v is JsonObject {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
@@ -31,15 +41,24 @@ function nonEmpty(v: unknown): v is JsonObject {
   return false;
 }
 
-const len = (s: string | null): number => (s === null ? 0 : s.length);
-/** The name fields' places in a record, and the object fields'. */
-const NAME_FIELDS = [0, 4, 8];
-const OBJECT_FIELDS = [28, 32];
+const chars = (s: string | null): number => (s === null ? 0 : s.length);
 
-/** Whether every code unit of `s` is below 128 (then its latin1 bytes are its UTF-8 and its code units). */
-function ascii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 127) return false;
-  return true;
+/** The distinct workspaceIds, types and event names of a log's views, by index. */
+export class NameTable {
+  readonly names: string[] = [];
+  private readonly index = new Map<string, number>();
+
+  /** The index of `s`, INLINE when the table is full. */
+  of(s: string): number {
+    let i = this.index.get(s);
+    if (i === undefined) {
+      if (this.names.length >= MAX_NAMES) return INLINE;
+      i = this.names.length;
+      this.names.push(s);
+      this.index.set(s, i);
+    }
+    return i;
+  }
 }
 
 export class ProfileViews implements EventViews {
@@ -48,34 +67,47 @@ export class ProfileViews implements EventViews {
   private end = 0;
   /** Where each event's record starts in `buf`. */
   private starts = new Uint32Array(64);
-  private names: string[] = [];
-  private nameIndex = new Map<string, number>();
   private objects: JsonObject[] = [];
+  /** The events that hold an object (their records' object indexes move when appended). */
+  private withObjects: number[] = [];
   /** The decoder's place in `buf`. */
   private at = 0;
 
-  constructor(bytes = 4096) {
+  constructor(
+    /** Shared by the views appended to one another (one log's). */
+    readonly names: NameTable = new NameTable(),
+    bytes = 4096,
+  ) {
     this.buf = Buffer.allocUnsafe(bytes);
   }
 
   /** Appends `e`'s view. */
   add(e: CanonicalEvent): void {
-    this.reserve(
-      FIXED +
-        IDS * 4 +
-        2 * (e.messageId.length + len(e.userId) + len(e.anonymousId) + len(e.groupId) + len(e.previousId)),
-    );
+    const strings =
+      e.messageId.length + chars(e.userId) + chars(e.anonymousId) + chars(e.groupId) + chars(e.previousId);
+    const names = e.workspaceId.length + e.type.length + chars(e.event);
+    this.reserve(FIXED + 8 * 4 + 2 * (strings + names));
     const b = this.buf;
-    let at = this.end;
-    this.startAt(this.length, at);
-    b.writeUInt32LE(this.name(e.workspaceId), at);
-    b.writeUInt32LE(this.name(e.type), at + 4);
-    b.writeUInt32LE(e.event === null ? NONE : this.name(e.event), at + 8);
-    b.writeDoubleLE(e.timestamp.getTime(), at + 12);
-    b.writeDoubleLE(e.receivedAt.getTime(), at + 20);
-    b.writeUInt32LE(this.object(e.traits), at + 28);
-    b.writeUInt32LE(this.object(e.context.traits), at + 32);
-    at = this.write(e.messageId, at + FIXED);
+    const start = this.end;
+    this.startAt(this.length, start);
+    const ws = this.names.of(e.workspaceId);
+    const type = this.names.of(e.type);
+    const event = e.event === null ? NONE : this.names.of(e.event);
+    b.writeUInt32LE(ws, start);
+    b.writeUInt32LE(type, start + 4);
+    b.writeUInt32LE(event, start + 8);
+    b.writeDoubleLE(e.timestamp.getTime(), start + 12);
+    b.writeDoubleLE(e.receivedAt.getTime(), start + 20);
+    const traits = this.object(e.traits);
+    const contextTraits = this.object(e.context.traits);
+    b.writeUInt32LE(traits, start + TRAITS);
+    b.writeUInt32LE(contextTraits, start + CONTEXT_TRAITS);
+    if (traits !== NONE || contextTraits !== NONE) this.withObjects.push(this.length);
+    let at = start + FIXED;
+    if (ws === INLINE) at = this.write(e.workspaceId, at);
+    if (type === INLINE) at = this.write(e.type, at);
+    if (event === INLINE) at = this.write(e.event, at);
+    at = this.write(e.messageId, at);
     at = this.write(e.userId, at);
     at = this.write(e.anonymousId, at);
     at = this.write(e.groupId, at);
@@ -83,27 +115,24 @@ export class ProfileViews implements EventViews {
     this.length++;
   }
 
-  /** Appends every view of `other` (a group's views, once its write is durable). */
+  /** Appends every view of `other` (a group's views, once its write is durable), which shares this name table. */
   append(other: ProfileViews): void {
     if (other.length === 0) return;
+    if (other.names !== this.names) throw new Error('views of different name tables cannot be appended');
     this.reserve(other.end);
-    const names = other.names.map((n) => this.name(n));
-    const objects = this.objects.length;
-    for (const o of other.objects) this.objects.push(o);
     const base = this.end;
     other.buf.copy(this.buf, base, 0, other.end);
+    for (let i = 0; i < other.length; i++) this.startAt(this.length + i, base + (other.starts[i] as number));
+    const shift = this.objects.length;
+    for (const o of other.objects) this.objects.push(o);
     const b = this.buf;
-    for (let i = 0; i < other.length; i++) {
+    for (const i of other.withObjects) {
       const at = base + (other.starts[i] as number);
-      this.startAt(this.length + i, at);
-      for (const f of NAME_FIELDS) {
+      for (const f of [TRAITS, CONTEXT_TRAITS]) {
         const v = b.readUInt32LE(at + f);
-        if (v !== NONE) b.writeUInt32LE(names[v] as number, at + f);
+        if (v !== NONE) b.writeUInt32LE(v + shift, at + f);
       }
-      for (const f of OBJECT_FIELDS) {
-        const v = b.readUInt32LE(at + f);
-        if (v !== NONE) b.writeUInt32LE(v + objects, at + f);
-      }
+      this.withObjects.push(this.length + i);
     }
     this.end += other.end;
     this.length += other.length;
@@ -128,22 +157,27 @@ export class ProfileViews implements EventViews {
 
   private decode(start: number): CanonicalEvent {
     const b = this.buf;
-    const names = this.names;
+    const names = this.names.names;
+    const ws = b.readUInt32LE(start);
+    const type = b.readUInt32LE(start + 4);
     const event = b.readUInt32LE(start + 8);
-    const traits = b.readUInt32LE(start + 28);
-    const contextTraits = b.readUInt32LE(start + 32);
+    const traits = b.readUInt32LE(start + TRAITS);
+    const contextTraits = b.readUInt32LE(start + CONTEXT_TRAITS);
     this.at = start + FIXED;
-    const messageId = this.id() as string;
-    const userId = this.id();
-    const anonymousId = this.id();
-    const groupId = this.id();
-    const previousId = this.id();
+    const workspaceId = ws === INLINE ? (this.string() as string) : (names[ws] as string);
+    const eventType = (type === INLINE ? this.string() : names[type]) as EventType;
+    const eventName = event === NONE ? null : event === INLINE ? this.string() : (names[event] as string);
+    const messageId = this.string() as string;
+    const userId = this.string();
+    const anonymousId = this.string();
+    const groupId = this.string();
+    const previousId = this.string();
     return {
       id: '',
-      workspaceId: names[b.readUInt32LE(start)] as string,
+      workspaceId,
       messageId,
-      type: names[b.readUInt32LE(start + 4)] as EventType,
-      event: event === NONE ? null : (names[event] as string),
+      type: eventType,
+      event: eventName,
       name: null,
       category: null,
       userId,
@@ -163,24 +197,32 @@ export class ProfileViews implements EventViews {
     };
   }
 
-  /** Writes an id string at `at`; returns where it ends. */
-  private write(id: string | null, at: number): number {
+  /** Writes a string at `at` (ASCII byte by byte, else UTF-16); returns where it ends. */
+  private write(s: string | null, at: number): number {
     const b = this.buf;
-    if (id === null) {
+    if (s === null) {
       b.writeUInt32LE(NONE, at);
       return at + 4;
     }
-    if (ascii(id)) {
-      b.writeUInt32LE(id.length, at);
-      return at + 4 + b.write(id, at + 4, 'latin1');
+    const n = s.length;
+    const to = at + 4;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 127) break;
+      b[to + i] = c;
     }
-    const n = b.write(id, at + 4, 'utf16le');
-    b.writeUInt32LE((UTF16 | n) >>> 0, at);
-    return at + 4 + n;
+    if (i === n) {
+      b.writeUInt32LE(n, at);
+      return to + n;
+    }
+    const bytes = b.write(s, to, 'utf16le');
+    b.writeUInt32LE((UTF16 | bytes) >>> 0, at);
+    return to + bytes;
   }
 
-  /** The id string at `this.at`, which moves past it (a method, not a closure made per decode). */
-  private id(): string | null {
+  /** The string at `this.at`, which moves past it (a method, not a closure made per decode). */
+  private string(): string | null {
     const b = this.buf;
     const h = b.readUInt32LE(this.at);
     this.at += 4;
@@ -188,17 +230,7 @@ export class ProfileViews implements EventViews {
     const n = (h & ~UTF16) >>> 0;
     const at = this.at;
     this.at += n;
-    return b.toString(h & UTF16 ? 'utf16le' : 'latin1', at, at + n);
-  }
-
-  private name(s: string): number {
-    let i = this.nameIndex.get(s);
-    if (i === undefined) {
-      i = this.names.length;
-      this.names.push(s);
-      this.nameIndex.set(s, i);
-    }
-    return i;
+    return h & UTF16 ? b.toString('utf16le', at, at + n) : (b as Latin1).latin1Slice(at, at + n);
   }
 
   private object(v: unknown): number {
@@ -209,7 +241,9 @@ export class ProfileViews implements EventViews {
 
   private startAt(i: number, at: number): void {
     if (i >= this.starts.length) {
-      const grown = new Uint32Array(this.starts.length * 2);
+      let size = this.starts.length * 2;
+      while (size <= i) size *= 2;
+      const grown = new Uint32Array(size);
       grown.set(this.starts);
       this.starts = grown;
     }
