@@ -98,3 +98,35 @@ test('the line writer writes the bytes of eventLine and rejectionLine, tricky st
   assert.deepEqual(bytes, Buffer.from(expected));
   assert.equal(w.take().length, 0, 'take() starts over');
 });
+
+test('the line writer writes times as eventLine does, every number of digits', () => {
+  const base = record('ws', {
+    type: 'track',
+    event: 'e',
+    userId: 'u',
+    messageId: 'm',
+    sentAt: '2026-03-01T10:00:01Z',
+  });
+  const times = [0, 7, 10, 99_999_999, 100_000_000, 100_000_001, 1_700_000_000_005, 1_709_287_200_123];
+  times.push(Date.UTC(9999, 11, 31, 23, 59, 59, 999));
+  const w = new LineWriter();
+  let expected = '';
+  for (const t of times) {
+    const r = {
+      ...base,
+      event: { ...base.event, timestamp: new Date(t), originalTimestamp: null, receivedAt: new Date(t + 1) },
+    };
+    w.event(r, '0'.repeat(32));
+    expected += `${eventLine(r, '0'.repeat(32))}\n`;
+  }
+  const written = w.take().toString('utf8');
+  assert.equal(written, expected);
+  const back = written
+    .split('\n')
+    .slice(0, -1)
+    .map((l) => JSON.parse(l) as { timestamp: number });
+  assert.deepEqual(
+    back.map((o) => o.timestamp),
+    times,
+  );
+});

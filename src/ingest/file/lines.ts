@@ -195,13 +195,13 @@ export class LineWriter {
         this.ascii(',"instance_id":') &&
         this.str(e.instanceId) &&
         this.ascii(',"timestamp":') &&
-        this.ascii(ms(e.timestamp)) &&
+        this.time(e.timestamp) &&
         this.ascii(',"original_timestamp":') &&
-        this.ascii(ms(e.originalTimestamp)) &&
+        this.time(e.originalTimestamp) &&
         this.ascii(',"sent_at":') &&
-        this.ascii(ms(e.sentAt)) &&
+        this.time(e.sentAt) &&
         this.ascii(',"received_at":') &&
-        this.ascii(ms(e.receivedAt)) &&
+        this.time(e.receivedAt) &&
         this.ascii(',"properties":') &&
         this.json(j.properties) &&
         this.ascii(',"traits":') &&
@@ -266,6 +266,41 @@ export class LineWriter {
     b[o++] = 34;
     this.at = o;
     return true;
+  }
+
+  /**
+   * A time as epoch milliseconds, as ms() writes it, digit by digit in two halves below 1e8 (integer
+   * arithmetic): the four String(number) of an event were a quarter of the writer's time (bench/line-ab-micro.ts,
+   * 2.80 -> 2.13 µs an event of the benchmark's batches).
+   */
+  private time(d: Date | null): boolean {
+    if (d === null) return this.ascii('null');
+    const t = d.getTime();
+    if (!(t >= 0 && t < 1e15)) return this.ascii(String(t));
+    const hi = Math.floor(t / 1e8);
+    const lo = t - hi * 1e8;
+    if (hi > 0) {
+      this.digits(hi, false);
+      this.digits(lo, true);
+    } else this.digits(lo, false);
+    return true;
+  }
+
+  /** n < 1e8 in decimal; `pad`: as 8 digits. */
+  private digits(n: number, pad: boolean): void {
+    const b = this.buf;
+    let len = 8;
+    if (!pad) {
+      len = 1;
+      for (let x = n; x >= 10; x = (x / 10) | 0) len++;
+    }
+    let o = this.at + len;
+    this.at = o;
+    for (let i = 0; i < len; i++) {
+      const q = (n / 10) | 0;
+      b[--o] = 48 + n - q * 10;
+      n = q;
+    }
   }
 
   private json(s: string): boolean {
