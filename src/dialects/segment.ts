@@ -59,7 +59,11 @@ function withBatchDefaults(item: unknown, context: unknown, integrations: unknow
 /** Not in the async handler: nothing of the body is then left in its frame while the log writes. */
 function ingestBatch(req: FastifyRequest & { body: Static<typeof BatchBody> }, ctx: RouteContext) {
   const { batch, context, integrations, sentAt } = takeBody(req);
-  const items = batch.map((item) => withBatchDefaults(item, context, integrations));
+  // Most batches carry no batch-level defaults: their items go on as parsed, not copied one by one.
+  const items =
+    isObject(context) || isObject(integrations)
+      ? batch.map((item) => withBatchDefaults(item, context, integrations))
+      : batch;
   return ctx.ingestor.ingest(requestContext(req, ctx, 'segment', sentAt), items);
 }
 
