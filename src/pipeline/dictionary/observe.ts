@@ -23,6 +23,7 @@ const ARRAY = 6;
 /** What a name is: a track event, a page or screen name, or the calls whose traits are listed. */
 export type DictionaryKind = 'track' | 'page' | 'screen' | 'identify' | 'group';
 export const DICTIONARY_KINDS: readonly DictionaryKind[] = ['track', 'page', 'screen', 'identify', 'group'];
+const KIND_INDEX: Record<DictionaryKind, number> = { track: 0, page: 1, screen: 2, identify: 3, group: 4 };
 
 /** Bounds that keep a summary small whatever the events hold (keys made of ids, deep or long arrays). */
 export const LIMITS = {
@@ -159,9 +160,10 @@ export class DictionaryBatch {
   private budget = 0;
   /** Distinct paths held, all names together. */
   private paths = 0;
-  /** The same entries by workspace, kind and name: three lookups of strings the event already holds are
-   * cheaper than building and hashing a joined key for every event. */
-  private readonly index = new Map<string, Map<string, NameStat>>();
+  /** The same entries by workspace, then kind (its place in DICTIONARY_KINDS), then name: lookups of strings
+   * the event already holds are cheaper than building and hashing a joined key (even workspace + kind) for
+   * every event. */
+  private readonly index = new Map<string, Array<Map<string, NameStat>>>();
 
   private readonly maxExamples: number;
   private readonly pathsPerName: number;
@@ -207,12 +209,12 @@ export class DictionaryBatch {
   }
 
   private nameStat(workspaceId: string, kind: DictionaryKind, name: string): NameStat {
-    const scope = workspaceId + kind;
-    let byName = this.index.get(scope);
-    if (byName === undefined) {
-      byName = new Map();
-      this.index.set(scope, byName);
+    let byKind = this.index.get(workspaceId);
+    if (byKind === undefined) {
+      byKind = DICTIONARY_KINDS.map(() => new Map<string, NameStat>());
+      this.index.set(workspaceId, byKind);
     }
+    const byName = byKind[KIND_INDEX[kind]] as Map<string, NameStat>;
     let n = byName.get(name);
     if (n === undefined) {
       n = { workspaceId, kind, name, days: new Map(), paths: new Map(), dropped: 0 };
