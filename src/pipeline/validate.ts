@@ -54,8 +54,7 @@ class Invalid extends Error {
   }
 }
 
-function id(item: JsonObject, field: string): string | null {
-  const v = item[field];
+function id(v: unknown, field: string): string | null {
   if (v === undefined || v === null || v === '') return null;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   if (typeof v !== 'string') throw new Invalid('INTAKE_ERR_INVALID_EVENT', `${field} must be a string`);
@@ -64,8 +63,7 @@ function id(item: JsonObject, field: string): string | null {
   return v;
 }
 
-function str(item: JsonObject, field: string): string | null {
-  const v = item[field];
+function str(v: unknown, field: string): string | null {
   if (v === undefined || v === null) return null;
   if (typeof v !== 'string') throw new Invalid('INTAKE_ERR_INVALID_EVENT', `${field} must be a string`);
   if (v.length > MAX_ID)
@@ -73,8 +71,7 @@ function str(item: JsonObject, field: string): string | null {
   return v;
 }
 
-function obj(item: JsonObject, field: string): JsonObject | null {
-  const v = item[field];
+function obj(v: unknown, field: string): JsonObject | null {
   if (v === undefined || v === null) return null;
   if (!isObject(v)) throw new Invalid('INTAKE_ERR_INVALID_EVENT', `${field} must be a JSON object`);
   return v;
@@ -198,24 +195,26 @@ export function validateItem(raw: unknown, rules: ValidateRules = SPEC): StepRes
     return reject('INTAKE_ERR_INVALID_EVENT', `type must be one of ${EVENT_TYPES.join(', ')}`);
   }
   try {
+    // Each field read here by name: read inside id() and str() as item[field], one load site saw every field
+    // name and went megamorphic (0.80 -> 0.62 µs an event for validateItem on the benchmark's events).
     const v: ValidItem = {
       type: type as EventType,
-      messageId: id(raw, 'messageId'),
-      event: str(raw, 'event'),
-      name: str(raw, 'name'),
-      category: str(raw, 'category'),
-      userId: id(raw, 'userId'),
-      anonymousId: id(raw, 'anonymousId'),
-      groupId: id(raw, 'groupId'),
-      previousId: id(raw, 'previousId'),
-      instanceId: id(raw, 'instanceId'),
+      messageId: id(raw.messageId, 'messageId'),
+      event: str(raw.event, 'event'),
+      name: str(raw.name, 'name'),
+      category: str(raw.category, 'category'),
+      userId: id(raw.userId, 'userId'),
+      anonymousId: id(raw.anonymousId, 'anonymousId'),
+      groupId: id(raw.groupId, 'groupId'),
+      previousId: id(raw.previousId, 'previousId'),
+      instanceId: id(raw.instanceId, 'instanceId'),
       timestamp: time(raw.timestamp, 'timestamp'),
       originalTimestamp: time(raw.originalTimestamp, 'originalTimestamp'),
       sentAt: time(raw.sentAt, 'sentAt'),
-      properties: obj(raw, 'properties'),
-      traits: obj(raw, 'traits'),
-      context: obj(raw, 'context'),
-      integrations: obj(raw, 'integrations'),
+      properties: obj(raw.properties, 'properties'),
+      traits: obj(raw.traits, 'traits'),
+      context: obj(raw.context, 'context'),
+      integrations: obj(raw.integrations, 'integrations'),
     };
     if (v.type === 'alias') {
       if (!v.previousId || !v.userId)
