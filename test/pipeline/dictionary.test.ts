@@ -127,3 +127,27 @@ test('a path reads back into its steps', () => {
   assert.equal(segment(''), '[""]');
   assert.equal(segment('a b'), 'a b');
 });
+
+test('examples: the first distinct values as JSON text, repeats and look-alikes told apart', () => {
+  const long = 'y'.repeat(LIMITS.exampleLength + 6);
+  const cut = JSON.stringify(`${long.slice(0, LIMITS.exampleLength)}…`);
+  for (const values of [
+    ['USD', 'USD', 'USD', 'EUR', 'USD', 'GBP', 'JPY'],
+    ['"USD"', 'USD', '"USD"', 'US', 'USD"'],
+    ['a\\b', 'a\\b', 'a\nb', 'a\nb', 'ab'],
+    [long, long, `${long}z`, 'x'],
+    ['\ud800', '\ud800', 'é', 'é', '😀'],
+    ['', '', '""', 'x'],
+  ]) {
+    const n = only(DictionaryBatch.of(values.map((v) => ev({ properties: { v } }))));
+    const expected: string[] = [];
+    for (const v of values) {
+      const x = JSON.stringify(v.length > LIMITS.exampleLength ? `${v.slice(0, LIMITS.exampleLength)}…` : v);
+      if (expected.length < LIMITS.examples && !expected.includes(x)) expected.push(x);
+    }
+    assert.deepEqual(n.paths.get('v')?.examples, expected, JSON.stringify(values));
+  }
+  assert.deepEqual(only(DictionaryBatch.of([ev({ properties: { v: long } })])).paths.get('v')?.examples, [
+    cut,
+  ]);
+});

@@ -133,6 +133,29 @@ function example(v: unknown, t: number): string | null {
   return null;
 }
 
+/**
+ * True when `examples` surely holds the example of string `s` (its JSON text), told without building that text:
+ * a path seen with fewer distinct values than LIMITS.examples (a currency, a plan name) stringified its value
+ * again for every event. False also when unsure (a long string, or one JSON escapes): the caller then builds it.
+ */
+function holdsString(examples: string[], s: string): boolean {
+  if (examples.length === 0 || s.length > LIMITS.exampleLength) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 34 || c === 92 || (c >= 0xd800 && c <= 0xdfff)) return false;
+  }
+  for (const e of examples) {
+    if (
+      e.length === s.length + 2 &&
+      e.charCodeAt(0) === 34 &&
+      e.charCodeAt(e.length - 1) === 34 &&
+      e.startsWith(s, 1)
+    )
+      return true;
+  }
+  return false;
+}
+
 function typeOf(v: unknown): number {
   switch (typeof v) {
     case 'string':
@@ -285,6 +308,7 @@ export class DictionaryBatch {
       p.types[t] = (p.types[t] as number) + 1;
     }
     if (p.examples.length < this.maxExamples && t !== OBJECT && t !== ARRAY && t !== NULL) {
+      if (t === STRING && holdsString(p.examples, v as string)) return;
       const x = example(v, t);
       if (x !== null && !p.examples.includes(x)) p.examples.push(x);
     }
