@@ -84,12 +84,14 @@ export interface DuckDBStoreOptions {
    * DuckDB checkpoint_threshold: WAL size at which a commit checkpoints. Default 128MB: a safety net for large
    * events, the store checkpoints itself every `checkpointRows` rows (with 4MB every segment's commit
    * checkpointed, and DuckDB rewrote the small trailing row groups 3-4 times: a third of the load's CPU).
+   * Without walWrites it never fires: DuckDB 1.5.6 with no_wal_writes did not checkpoint at a commit past it
+   * (five 1.1 MB commits with a 1MB threshold, then SIGKILL: none of the rows in the file).
    */
   checkpointThreshold?: string;
   /**
    * Rows (events and rejections) loaded after which the store runs CHECKPOINT between two loads. Default
    * 61440, half a row group (DEFAULT_CHECKPOINT_ROWS): each row is compressed and written once. 0 leaves it to the
-   * threshold.
+   * threshold (with walWrites) or to MAX_UNCOVERED_LOADS (without).
    */
   checkpointRows?: number;
   /** Unsorted user index rows below which it is never rebuilt (user-index.ts). Default 250,000; tests lower it. */
