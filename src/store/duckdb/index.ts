@@ -486,14 +486,16 @@ export class DuckDBStore implements Store {
    * committed before it.
    */
   private async checkpointNow(): Promise<boolean> {
+    // What it covers is taken before it starts (every caller holds the loads back meanwhile anyway).
     const writes = this.committedWrites;
+    const loaded = this.loadedSeq;
     try {
       await this.writer.run('CHECKPOINT');
     } catch {
       return false;
     }
     this.coveredWrites = Math.max(this.coveredWrites, writes);
-    this.checkpointedSeq = this.loadedSeq;
+    this.checkpointedSeq = Math.max(this.checkpointedSeq, loaded);
     this.uncheckpointed = 0;
     this.uncoveredLoads = 0;
     return true;
