@@ -254,8 +254,15 @@ export interface EventSink {
    * with `seq` as the new checkpoint. A batch at or below checkpoint() is skipped, so a replay is harmless.
    */
   load(batch: LogBatch): Promise<void>;
-  /** The seq of the last batch loaded; 0 before the first. */
+  /** The seq of the last batch loaded (at a start: loaded durably); 0 before the first. */
   checkpoint(): Promise<number>;
+  /**
+   * The seq through which loaded batches survive a crash, where that lags the loads: a store that keeps no log
+   * of its own (the DuckDB store without its WAL) holds a load only once a checkpoint covers it, so the log
+   * keeps every batch past it, and a restart loads them again (checkpoint() and the rows revert together).
+   * Absent: a batch is durable once load() resolves.
+   */
+  durableThrough?(): number;
   /**
    * Calls `add` with the dedupe key (core/dedupe.ts) and the time first seen, in seconds, of every event received
    * since `since`, and of every stored tombstone (seconds FOREVER: never forgotten): what the log's dedupe memory

@@ -43,6 +43,11 @@ export class Loader {
   private failures = 0;
   private done: Promise<void> = Promise.resolve();
   private nextMaintenance: number;
+  /**
+   * Segments loaded that the store does not yet hold durably (sink.durableThrough: a store without a log of its
+   * own, until its next checkpoint), oldest first: their files stay, and a restart loads them again.
+   */
+  private covering: Array<{ seq: number; path: string }> = [];
 
   constructor(
     private readonly log: SegmentLog,
@@ -121,6 +126,7 @@ export class Loader {
     for (;;) {
       if (this.queue.length === 0) {
         await this.maybeMaintain();
+        this.discardCovered(); // a checkpoint meanwhile (an admin write's, a purge's) covers the loads before it
         const open = this.log.open;
         const due = open.lines === 0 ? Number.POSITIVE_INFINITY : open.firstAt + this.opts.delayMs;
         if (open.lines === 0 && this.log.full === 0 && this.stopping) return;
@@ -150,9 +156,22 @@ export class Loader {
       this.failures = 0;
       this.queue.shift();
       this.loadedThrough = seg.seq;
-      this.log.release(seg);
+      this.log.loaded(seg);
+      this.covering.push({ seq: seg.seq, path: seg.path });
+      this.discardCovered();
       this.settle(null);
     }
+  }
+
+  /** Deletes the files of the loaded segments the store now holds durably. */
+  private discardCovered(): void {
+    const through = this.sink.durableThrough?.() ?? this.loadedThrough;
+    let n = 0;
+    while (n < this.covering.length && (this.covering[n]?.seq ?? 0) <= through) {
+      this.log.discard((this.covering[n] as { path: string }).path);
+      n++;
+    }
+    if (n > 0) this.covering.splice(0, n);
   }
 
   /** Resolves the readers now satisfied; after a failed load, rejects those still waiting. */

@@ -261,10 +261,20 @@ export class SegmentLog {
     });
   }
 
-  /** A loaded segment: forget its lines and delete its file. */
-  release(seg: Segment): void {
+  /** A loaded segment: its lines no longer count against the queue limit. Its file stays until discard(). */
+  loaded(seg: Segment): void {
     this.backlog -= seg.events.length + seg.rejected;
-    unlink(seg.path, () => {}); // at or below loaded_through: a leftover is deleted at the next start
+  }
+
+  /** Deletes a loaded segment's file, once the store holds its rows durably (sink.durableThrough). */
+  discard(path: string): void {
+    unlink(path, () => {}); // at or below loaded_through: a leftover is deleted at the next start
+  }
+
+  /** loaded() and discard() at once: for a store whose loads are durable when they resolve. */
+  release(seg: Segment): void {
+    this.loaded(seg);
+    this.discard(seg.path);
   }
 
   /** Refuses new batches and waits until every accepted one is written. */

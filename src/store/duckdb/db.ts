@@ -1,6 +1,7 @@
 // A thin wrapper over a DuckDB connection: bound parameters only, and driver errors wrapped once with the query.
 import {
   type DuckDBConnection,
+  type DuckDBInstance,
   type DuckDBPendingResult,
   type DuckDBResult,
   DuckDBTimestampValue,
@@ -20,6 +21,12 @@ export class StoreError extends Error {
 }
 
 export type Row = Record<string, unknown>;
+
+/**
+ * Where a query's own connection comes from: the store's database, already in use on it (the store attaches its
+ * file to an in-memory instance, index.ts, so a bare `instance.connect()` would land in the empty one).
+ */
+export type Connector = Pick<DuckDBInstance, 'connect'>;
 
 export const ts = (d: Date): DuckDBTimestampValue => new DuckDBTimestampValue(BigInt(d.getTime()) * 1000n);
 

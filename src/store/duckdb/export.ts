@@ -4,10 +4,10 @@
 // (what POST /query?format=ndjson does for any SQL) ran at ~32k events per CPU-second; json_object in DuckDB,
 // with JS only joining the lines of each chunk, at ~120k. Rows come in storage order (no sort of every event)
 // from one snapshot: the export holds a transaction open on its own connection for as long as it runs.
-import type { DuckDBInstance } from '@duckdb/node-api';
 import { EVENT_COLUMNS } from '../../core/columns.ts';
 import { IntakeError } from '../../core/errors.ts';
 import type { EventFilter, ExportShape } from '../types.ts';
+import type { Connector } from './db.ts';
 import { where } from './events.ts';
 import { Sql } from './pages.ts';
 
@@ -28,7 +28,7 @@ function line(shape: ExportShape): string {
 }
 
 export async function exportEvents(
-  instance: DuckDBInstance,
+  instance: Connector,
   workspaceId: string,
   filter: EventFilter,
   onLines: (text: string) => boolean | Promise<boolean>,

@@ -3,6 +3,7 @@ import { channel } from 'node:diagnostics_channel';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { IntakeError } from '../../core/errors.ts';
 import { makeDir } from '../../core/fs.ts';
 import {
   type FunnelRow,
@@ -27,9 +28,10 @@ import type {
   Store,
 } from '../types.ts';
 import { walBytes } from './compact.ts';
-import { Db, ts } from './db.ts';
+import { type Connector, Db, ts } from './db.ts';
 import * as del from './deletions.ts';
 import * as dict from './dictionary-reads.ts';
+import { DURABLE_WAIT_MS, durableMethods } from './durable.ts';
 import { PurgeSchedule, type Timer } from './erasure.ts';
 import { listEvents, listRejected } from './events.ts';
 import { exportEvents } from './export.ts';
@@ -52,6 +54,9 @@ export const OPENED = channel('intake:duckdb-store');
 
 const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
+/** The name the database file is attached under when DuckDB writes no WAL for it (walWrites false). */
+const ATTACHED = 'intake';
+
 /**
  * Half a DuckDB row group: the store checkpoints after this many rows (checkpointRows). The rows loaded since the
  * last checkpoint wait in memory uncompressed (~0.8 KB each with the benchmark's events): ~100 MB at a whole row
@@ -62,6 +67,13 @@ const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
  * 7,120-row pairs, the file was 1% larger, the loads' CPU the same.
  */
 export const DEFAULT_CHECKPOINT_ROWS = 61_440;
+/**
+ * Without DuckDB's WAL, the store also checkpoints once this many loads wait for one, whatever their rows: each
+ * is a segment file the log keeps until then and a load a restart runs again (~16 ms of CPU each, whatever its
+ * size). Under trickle traffic (a segment per --load-delay-ms) that is a checkpoint, and a row group, per ~2
+ * minutes instead of per 61,440 rows.
+ */
+export const MAX_UNCOVERED_LOADS = 256;
 /** A row group of the benchmark's events (~490 B each in the WAL) makes a ~60 MB WAL; twice that stops large ones. */
 export const DEFAULT_CHECKPOINT_THRESHOLD = '128MB';
 
@@ -72,12 +84,14 @@ export interface DuckDBStoreOptions {
    * DuckDB checkpoint_threshold: WAL size at which a commit checkpoints. Default 128MB: a safety net for large
    * events, the store checkpoints itself every `checkpointRows` rows (with 4MB every segment's commit
    * checkpointed, and DuckDB rewrote the small trailing row groups 3-4 times: a third of the load's CPU).
+   * Without walWrites it never fires: DuckDB 1.5.6 with no_wal_writes did not checkpoint at a commit past it
+   * (five 1.1 MB commits with a 1MB threshold, then SIGKILL: none of the rows in the file).
    */
   checkpointThreshold?: string;
   /**
    * Rows (events and rejections) loaded after which the store runs CHECKPOINT between two loads. Default
    * 61440, half a row group (DEFAULT_CHECKPOINT_ROWS): each row is compressed and written once. 0 leaves it to the
-   * threshold.
+   * threshold (with walWrites) or to MAX_UNCOVERED_LOADS (without).
    */
   checkpointRows?: number;
   /** Unsorted user index rows below which it is never rebuilt (user-index.ts). Default 250,000; tests lower it. */
@@ -99,6 +113,11 @@ export interface DuckDBStoreOptions {
   afterUserIndexSort?: () => Promise<void>;
   /** For tests: runs once a purge's copy is written, before the purge catches up with the loads since. */
   afterPurgeCopy?: () => Promise<void>;
+  /**
+   * Whether DuckDB writes its WAL (every committed row, synced at COMMIT). Default false: the ingest log is the
+   * WAL, and a load is durable once a checkpoint covers it (sink.durableThrough). ':memory:' has none either way.
+   */
+  walWrites?: boolean;
   /** For benchmarks: more DuckDB settings at open, over the store's own (bench/store-memory.ts compares them). */
   settings?: Record<string, string>;
 }
@@ -121,6 +140,14 @@ const DURING_PURGE = {
   // savePlan writes: it waits for a purge, or the copy would miss the new version.
   plans: ['getPlan', 'listPlans', 'currentPlans', 'plansVersion'],
 } as const;
+
+/**
+ * Mutating methods (not in DURING_PURGE) that write nothing: exportEvents reads, though it waits for a purge;
+ * purgeDeleted's swap leaves the file checkpointed whole; durableThrough is the log's plain question.
+ */
+const NOT_WRITES = ['exportEvents', 'purgeDeleted', 'durableThrough'];
+/** Not run through the gate: purgeDeleted takes it itself (purge.ts); durableThrough is synchronous. */
+const NOT_GATED = ['purgeDeleted', 'durableThrough'];
 
 /** The database file is locked by another process, most likely another Intake on the same data directory. */
 export class StoreInUseError extends Error {
@@ -152,20 +179,38 @@ export class DuckDBStore implements Store {
   private readonly orderValues = new OrderValues();
   /** Rows loaded since the last CHECKPOINT (or since the store opened). */
   private uncheckpointed = 0;
+  /** Loads since the last CHECKPOINT. */
+  private uncoveredLoads = 0;
+  /** The seq of the last batch loaded, and of the last one a checkpoint covers (sink.durableThrough). */
+  private loadedSeq = 0;
+  private checkpointedSeq = 0;
+  /** Writes committed, and how many of them the last checkpoint covers (durable()). */
+  private committedWrites = 0;
+  private coveredWrites = 0;
   private readonly purges: PurgeSchedule;
+
+  /** Whether DuckDB's WAL holds every commit: walWrites, or nothing to lose (':memory:'). */
+  private readonly wal: boolean;
 
   private constructor(
     private instance: DuckDBInstance,
+    /** New connections on the store's database (db.ts Connector). */
+    private connector: Connector,
     /** Used by segment loads and the jobs that change what they touch (deletions). */
     private writer: Db,
     /** Queries and admin changes. */
     private db: Db,
     private readonly path: string,
     private readonly opts: DuckDBStoreOptions,
+    /** The seq loaded as of the open (all of it checkpointed). */
+    loaded: number,
   ) {
+    this.wal = path === ':memory:' || opts.walWrites === true;
+    this.loadedSeq = loaded;
+    this.checkpointedSeq = loaded;
     this.userIndex = new UserIndex(
       {
-        connect: async () => new Db(await this.instance.connect()),
+        connect: async () => new Db(await this.connector.connect()),
         betweenLoads: (fn) => this.writes.run(() => fn(this.writer)),
         asWrite: (fn) => this.gate.mutating(fn),
         onError: () => {
@@ -193,13 +238,18 @@ export class DuckDBStore implements Store {
       opts.timer,
     );
     for (const part of Object.keys(DURING_PURGE) as Array<keyof typeof DURING_PURGE>) {
+      // Inside the gate's wrapper: a write's checkpoint waits for a purge as the write does.
+      if (!this.wal) durableMethods(this[part], [...DURING_PURGE[part], ...NOT_WRITES], () => this.durable());
       // purgeDeleted takes the gate itself (purge.ts).
-      gateMethods(this[part], this.gate, { duringPurge: DURING_PURGE[part], skip: ['purgeDeleted'] });
+      gateMethods(this[part], this.gate, { duringPurge: DURING_PURGE[part], skip: NOT_GATED });
     }
   }
 
   private static async connect(path: string, opts: DuckDBStoreOptions) {
-    const instance = await DuckDBInstance.create(path, {
+    // Without DuckDB's WAL the file is attached to an in-memory instance (RECOVERY_MODE is an ATTACH option
+    // only, DuckDB 1.5): every connection then starts with USE (connector below).
+    const attach = path !== ':memory:' && opts.walWrites !== true;
+    const instance = await DuckDBInstance.create(attach ? ':memory:' : path, {
       memory_limit: opts.memoryLimit ?? '256MB',
       checkpoint_threshold: opts.checkpointThreshold ?? DEFAULT_CHECKPOINT_THRESHOLD,
       threads: String(opts.threads ?? 2),
@@ -221,10 +271,26 @@ export class DuckDBStore implements Store {
       autoload_known_extensions: 'false',
       ...opts.settings,
     });
+    if (attach) {
+      const c = await instance.connect();
+      try {
+        // An existing WAL (a file written with walWrites, or by an earlier version) is replayed here.
+        await c.run(`ATTACH ${quote(path)} AS ${ATTACHED} (RECOVERY_MODE no_wal_writes)`);
+      } finally {
+        c.closeSync();
+      }
+    }
+    const connector: Connector = {
+      connect: async () => {
+        const c = await instance.connect();
+        if (attach) await c.run(`USE ${ATTACHED}`);
+        return c;
+      },
+    };
     // Loads leave their statements to DuckDB's threads (db.ts `watched`): the caller's busy wait cost more CPU
     // than the load itself. Queries keep working on their own tasks.
-    const writer = new Db(await instance.connect(), { background: (opts.threads ?? 2) >= 2 });
-    const db = new Db(await instance.connect());
+    const writer = new Db(await connector.connect(), { background: (opts.threads ?? 2) >= 2 });
+    const db = new Db(await connector.connect());
     // The engine itself refuses files outside the data directory (the log segments the loader reads and the
     // compaction copy live there), the network, and any later configuration change: the sandbox of POST /query
     // does not rest on the parse-tree checks alone.
@@ -232,7 +298,7 @@ export class DuckDBStore implements Store {
     await db.run(`SET allowed_directories = [${quote(dir)}]`);
     await db.run('SET enable_external_access = false');
     await db.run('SET lock_configuration = true');
-    return { instance, writer, db };
+    return { instance, connector, writer, db };
   }
 
   static async open(opts: DuckDBStoreOptions): Promise<DuckDBStore> {
@@ -242,21 +308,25 @@ export class DuckDBStore implements Store {
       path = join(opts.dataDir, 'intake.duckdb');
       clearPurge(path);
     }
-    const { instance, writer, db } = await DuckDBStore.connect(path, opts).catch((err: unknown) => {
-      const m = /Could not set lock on file .*Conflicting lock is held in (.*) \(PID (\d+)\)/.exec(
-        String(err),
-      );
-      if (m) throw new StoreInUseError(path, Number(m[2]), m[1] ?? null, { cause: err });
-      if (/Could not set lock on file/.test(String(err)))
-        throw new StoreInUseError(path, null, null, { cause: err });
-      throw err;
-    });
+    const { instance, connector, writer, db } = await DuckDBStore.connect(path, opts).catch(
+      (err: unknown) => {
+        const m = /Could not set lock on file .*Conflicting lock is held in (.*) \(PID (\d+)\)/.exec(
+          String(err),
+        );
+        if (m) throw new StoreInUseError(path, Number(m[2]), m[1] ?? null, { cause: err });
+        if (/Could not set lock on file/.test(String(err)))
+          throw new StoreInUseError(path, null, null, { cause: err });
+        throw err;
+      },
+    );
     for (const sql of MIGRATIONS) await db.run(sql);
     await migrateDedupe(db);
     const rekeyed = await checkUserKeys(db);
     await fillIdentityKeys(db);
     await del.migrateErasure(db);
-    const store = new DuckDBStore(instance, writer, db, path, opts);
+    // Without the WAL, what the migrations above wrote is durable only once checkpointed.
+    if (path !== ':memory:' && opts.walWrites !== true) await db.run('CHECKPOINT');
+    const store = new DuckDBStore(instance, connector, writer, db, path, opts, await checkpoint(db));
     await store.userIndex.open(db, rekeyed > 0);
     await store.caches.load(new DuckDBProfilePort(db));
     for (const id of await del.unfinishedDeletions(db)) store.schedule(id); // interrupted by a restart
@@ -274,11 +344,14 @@ export class DuckDBStore implements Store {
           caches: this.caches,
           orderValues: this.orderValues,
         });
+        this.loadedSeq = Math.max(this.loadedSeq, batch.seq);
         this.replay?.record(batch); // before the log deletes its file
         this.userIndex.loaded(indexed);
         await this.checkpointWhenDue(batch.events.length + batch.rejected);
       }),
     checkpoint: () => checkpoint(this.db),
+    // Without the WAL, the log keeps a segment until a checkpoint covers it; with it, once loaded.
+    durableThrough: () => (this.wal ? this.loadedSeq : this.checkpointedSeq),
     dedupeKeys: (since, add) => dedupeKeys(this.db, since, add),
     // Deleted users' keys are tombstones dated 9999-12-31 (deletions.ts), so the window purge never forgets them.
     purgeKeys: (before) =>
@@ -290,7 +363,7 @@ export class DuckDBStore implements Store {
     listEvents: (workspaceId, q) => listEvents(this.db, workspaceId, q, this.orderValues),
     listRejected: (workspaceId, page) => listRejected(this.db, workspaceId, page),
     exportEvents: (workspaceId, filter, onLines, timeoutMs, shape) =>
-      exportEvents(this.instance, workspaceId, filter, onLines, timeoutMs, shape),
+      exportEvents(this.connector, workspaceId, filter, onLines, timeoutMs, shape),
   };
 
   readonly profiles: ProfileReads = {
@@ -303,24 +376,24 @@ export class DuckDBStore implements Store {
   };
 
   readonly sql: SqlReads = {
-    query: (workspaceId, q) => querySql(this.instance, workspaceId, q),
-    stream: (workspaceId, q, out) => runSql(this.instance, workspaceId, q, out),
+    query: (workspaceId, q) => querySql(this.connector, workspaceId, q),
+    stream: (workspaceId, q, out) => runSql(this.connector, workspaceId, q, out),
   };
 
   readonly insights: InsightReads = {
     trends: async (workspaceId, q, opts) => {
       const sql = insights.compileTrends(workspaceId, q);
-      const rows = await insights.runInsight(this.instance, sql, opts.timeoutMs);
+      const rows = await insights.runInsight(this.connector, sql, opts.timeoutMs);
       return { result: shapeTrends(q, rows as TrendsRow[]), sql: [sql] };
     },
     funnels: async (workspaceId, q, opts) => {
       const sql = insights.compileFunnels(workspaceId, q);
-      const rows = await insights.runInsight(this.instance, sql, opts.timeoutMs);
+      const rows = await insights.runInsight(this.connector, sql, opts.timeoutMs);
       return { result: shapeFunnels(q, rows as FunnelRow[]), sql: [sql] };
     },
     retention: async (workspaceId, q, opts) => {
       const sql = insights.compileRetention(workspaceId, q);
-      const rows = await insights.runInsight(this.instance, sql, opts.timeoutMs);
+      const rows = await insights.runInsight(this.connector, sql, opts.timeoutMs);
       return { result: shapeRetention(q, rows as RetentionRow[]), sql: [sql] };
     },
   };
@@ -383,24 +456,75 @@ export class DuckDBStore implements Store {
   private async checkpointWhenDue(rows: number): Promise<void> {
     const every = this.opts.checkpointRows ?? DEFAULT_CHECKPOINT_ROWS;
     this.uncheckpointed += rows;
-    if (every <= 0 || this.uncheckpointed < every) return;
+    this.uncoveredLoads++;
+    const due =
+      (every > 0 && this.uncheckpointed >= every) ||
+      (!this.wal && this.uncoveredLoads >= MAX_UNCOVERED_LOADS);
+    if (!due) return;
     const wal = this.path === ':memory:' ? 0 : walBytes(this.path);
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
-    try {
-      await this.writer.run('CHECKPOINT');
-    } catch {
-      // The batch is committed (and in DuckDB's WAL): the load succeeded. Tried again after the next load.
+    const rowsCovered = this.uncheckpointed;
+    if (!(await this.checkpointNow())) {
+      // The batch is committed (in DuckDB's WAL, or in the log's segments that wait for a checkpoint): the
+      // load succeeded. Tried again after the next load.
       this.checkpoints.failed++;
       return;
     }
     const cpu = process.cpuUsage(cpu0);
     this.checkpoints.count++;
-    this.checkpoints.rows += this.uncheckpointed;
+    this.checkpoints.rows += rowsCovered;
     this.checkpoints.ms += performance.now() - t0;
     this.checkpoints.cpuUs += cpu.user + cpu.system;
     this.checkpoints.maxWalBytes = Math.max(this.checkpoints.maxWalBytes, wal);
+  }
+
+  /**
+   * CHECKPOINT on the writer; call it between loads (inside `writes`), so no load's transaction is open. False
+   * when DuckDB refuses it: another connection has a write open that a checkpoint cannot run beside (the user
+   * index's sorted copy, an UPDATE of an admin change in flight). What it covers: every load and every write
+   * committed before it.
+   */
+  private async checkpointNow(): Promise<boolean> {
+    // What it covers is taken before it starts (every caller holds the loads back meanwhile anyway).
+    const writes = this.committedWrites;
+    const loaded = this.loadedSeq;
+    try {
+      await this.writer.run('CHECKPOINT');
+    } catch {
+      return false;
+    }
+    this.coveredWrites = Math.max(this.coveredWrites, writes);
+    this.checkpointedSeq = Math.max(this.checkpointedSeq, loaded);
     this.uncheckpointed = 0;
+    this.uncoveredLoads = 0;
+    return true;
+  }
+
+  /**
+   * Makes a write committed before the call durable (without DuckDB's WAL): a checkpoint between loads, unless
+   * one began after the write committed. Retried while DuckDB refuses it (see checkpointNow), with the writer
+   * free for loads meanwhile; after DURABLE_WAIT_MS it gives up with a 503 (the write is committed, not yet
+   * durable, and the next checkpoint will cover it).
+   */
+  private async durable(): Promise<void> {
+    const mine = ++this.committedWrites;
+    const until = Date.now() + DURABLE_WAIT_MS;
+    for (let wait = 5; ; wait = Math.min(wait * 2, 200)) {
+      const done = await this.writes.run(
+        async () => this.coveredWrites >= mine || (await this.checkpointNow()),
+      );
+      if (done) return;
+      if (this.closed || Date.now() > until) {
+        throw new IntakeError(
+          'INTAKE_ERR_STORE_UNAVAILABLE',
+          'the change is saved but could not be made durable yet (the database refused a checkpoint); retry',
+          undefined,
+          { 'retry-after': '1' },
+        );
+      }
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 
   /**
@@ -450,15 +574,23 @@ export class DuckDBStore implements Store {
     this.jobs = this.jobs.then(() =>
       this.gate
         .mutating(() =>
-          this.writes.run(async () => {
-            await del.markDeletion(this.writer, jobId, 'running');
-            // Handed to the log (added to its memory, not reloaded: it also holds keys it accepted that no batch
-            // has loaded yet) before the job shows as done.
-            await del.runDeletion(this.writer, jobId, (keys) => {
-              for (const l of this.tombstoneListeners) l(keys);
-            });
-            await this.caches.load(new DuckDBProfilePort(this.writer));
-          }),
+          this.writes
+            .run(async () => {
+              // Without the WAL: the loads before the job are checkpointed first (best effort: it is retried after
+              // the job), so a crash before the job's own checkpoint leaves none of them to replay after the job
+              // that runs again at the next start.
+              if (!this.wal) await this.checkpointNow();
+              await del.markDeletion(this.writer, jobId, 'running');
+              // Handed to the log (added to its memory, not reloaded: it also holds keys it accepted that no batch
+              // has loaded yet) before the job shows as done.
+              await del.runDeletion(this.writer, jobId, (keys) => {
+                for (const l of this.tombstoneListeners) l(keys);
+              });
+              await this.caches.load(new DuckDBProfilePort(this.writer));
+            })
+            // Not a failed job if DuckDB refuses checkpoints meanwhile: a later one covers it, and a restart
+            // before that runs the job again.
+            .then(() => (this.wal ? undefined : this.durable().catch(() => {}))),
         )
         .then(
           () => this.purges.arm().catch(() => {}),
@@ -472,7 +604,7 @@ export class DuckDBStore implements Store {
       gate: this.gate,
       path: this.path,
       maxIdsPerPerson: this.opts.maxIdsPerPerson ?? 100,
-      connect: async () => new Db(await this.instance.connect()),
+      connect: async () => new Db(await this.connector.connect()),
       recordLoads: (replay) => {
         this.replay = replay;
       },
@@ -482,10 +614,16 @@ export class DuckDBStore implements Store {
         try {
           swap();
           this.caches = caches;
+          // The copy was checkpointed whole (finishCopy) with every load and write so far: all of it is durable.
+          this.coveredWrites = this.committedWrites;
+          this.checkpointedSeq = this.loadedSeq;
+          this.uncheckpointed = 0;
+          this.uncoveredLoads = 0;
         } finally {
           // Whatever is there: the copy, or the original if the swap failed.
           ({
             instance: this.instance,
+            connector: this.connector,
             writer: this.writer,
             db: this.db,
           } = await DuckDBStore.connect(this.path, this.opts));

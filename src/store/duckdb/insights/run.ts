@@ -1,9 +1,9 @@
 // Runs a compiled insight on a connection of its own (a long one never holds up the store's shared connection),
 // stopped by DuckDB's interrupt at the time limit, and hands back plain rows: BIGINTs as numbers, times as ms.
-import type { DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBValue } from '@duckdb/node-api';
 import { IntakeError } from '../../../core/errors.ts';
 import type { CompiledSql } from '../../../core/insights.ts';
-import { StoreError } from '../db.ts';
+import { type Connector, StoreError } from '../db.ts';
 
 function plain(v: unknown): unknown {
   if (typeof v === 'bigint') return Number(v);
@@ -13,7 +13,7 @@ function plain(v: unknown): unknown {
 }
 
 export async function runInsight(
-  instance: DuckDBInstance,
+  instance: Connector,
   q: CompiledSql,
   timeoutMs: number,
 ): Promise<unknown[][]> {

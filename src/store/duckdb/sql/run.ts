@@ -2,14 +2,10 @@
 // parameters bound, stopped by DuckDB's interrupt at the time limit, read chunk by chunk so a result is never
 // held past the row limit. The instance itself refuses files outside the data directory, extension loading
 // and configuration changes (index.ts), so even a hole in the checks could not reach the machine.
-import {
-  type DuckDBConnection,
-  type DuckDBInstance,
-  type DuckDBValue,
-  JSDuckDBValueConverter,
-} from '@duckdb/node-api';
+import { type DuckDBConnection, type DuckDBValue, JSDuckDBValueConverter } from '@duckdb/node-api';
 import { IntakeError } from '../../../core/errors.ts';
 import type { SqlColumn, SqlDialectName, SqlQuery, SqlResult, SqlValue } from '../../types.ts';
+import type { Connector } from '../db.ts';
 import { checkAndScope, type Surface, type Templates } from './check.ts';
 import {
   EXPRESSIONS,
@@ -141,7 +137,7 @@ export interface RunOptions {
  * `q.limit` (when given) and the query at `q.timeoutMs`. Returns whether rows were cut at the limit.
  */
 export async function runSql(
-  instance: DuckDBInstance,
+  instance: Connector,
   workspaceId: string,
   q: SqlQuery,
   out: RunOptions,
@@ -201,5 +197,5 @@ export async function collect(run: (out: RunOptions) => Promise<{ truncated: boo
 }
 
 /** runSql collecting the rows: the JSON answer of POST /query. */
-export const querySql = (instance: DuckDBInstance, workspaceId: string, q: SqlQuery): Promise<SqlResult> =>
+export const querySql = (instance: Connector, workspaceId: string, q: SqlQuery): Promise<SqlResult> =>
   collect((out) => runSql(instance, workspaceId, q, out));
