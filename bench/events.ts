@@ -1,5 +1,6 @@
 // Request bodies for the load generator: a pool of realistic Segment track events, pre-serialized with a hole
 // where each messageId goes, so a unique body per request costs one string join.
+import type { EventRecord, RequestContext } from '../src/core/event.ts';
 
 /** A tiny deterministic PRNG (mulberry32), so runs are comparable. */
 export function rng(seed: number): () => number {
@@ -129,4 +130,24 @@ export function expectedStored(
   if (dups === 0) return n;
   for (let j = -1; j < issued; j++) if (ok(j) || ok(j + 1)) n += dups;
   return n;
+}
+
+/** The ingest path's per-item steps, as a build exports them (bench/pipeline-ab-micro.ts hands another build's). */
+export interface PrepareSteps {
+  validateItem: typeof import('../src/pipeline/validate.ts').validateItem;
+  normalize: typeof import('../src/pipeline/normalize.ts').normalize;
+  enrich(r: EventRecord): EventRecord;
+}
+
+/** A batch's items made into records as the ingest path makes them (validate, normalize, enrich); throws on a bad one. */
+export function prepareRecords(items: unknown[], ctx: RequestContext, steps: PrepareSteps): EventRecord[] {
+  const records: EventRecord[] = [];
+  for (const item of items) {
+    const v = steps.validateItem(item, ctx);
+    if (!v.ok) throw new Error('invalid');
+    const n = steps.normalize(v.value, ctx, 32_768);
+    if (!n.ok) throw new Error('refused');
+    records.push(steps.enrich(n.value));
+  }
+  return records;
 }

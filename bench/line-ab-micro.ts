@@ -10,7 +10,7 @@ import { LineWriter } from '../src/ingest/file/lines.ts';
 import { Enricher } from '../src/pipeline/enrich/index.ts';
 import { normalize } from '../src/pipeline/normalize.ts';
 import { validateItem } from '../src/pipeline/validate.ts';
-import { bodyPool, fillBody } from './events.ts';
+import { bodyPool, fillBody, prepareRecords } from './events.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,14 +38,11 @@ for (let k = 0; k < Number(args.requests); k++) {
     receivedAt: new Date(),
     sentAt: parsed.sentAt,
   };
-  const records: EventRecord[] = [];
-  for (const item of parsed.batch) {
-    const v = validateItem(item, ctx);
-    if (!v.ok) throw new Error('invalid');
-    const n = normalize(v.value, ctx, 32_768);
-    if (!n.ok) throw new Error('refused');
-    records.push(enricher.enrich(n.value, { geo: false, anonymizeIp: false }));
-  }
+  const records = prepareRecords(parsed.batch, ctx, {
+    validateItem,
+    normalize,
+    enrich: (r) => enricher.enrich(r, { geo: false, anonymizeIp: false }),
+  });
   requests.push({ records, keys: records.map((r) => dedupeKey(r.event.workspaceId, r.event.messageId)) });
 }
 const writers = { base: new other.LineWriter(), this: new LineWriter() };

@@ -15,7 +15,7 @@ import { DictionaryBatch } from '../src/pipeline/dictionary/observe.ts';
 import { Enricher } from '../src/pipeline/enrich/index.ts';
 import { normalize } from '../src/pipeline/normalize.ts';
 import { validateItem } from '../src/pipeline/validate.ts';
-import { bodyPool, fillBody } from './events.ts';
+import { bodyPool, fillBody, prepareRecords } from './events.ts';
 
 const { values: args } = parseArgs({
   options: { rounds: { type: 'string', default: '9' }, requests: { type: 'string', default: '2000' } },
@@ -29,6 +29,7 @@ const bodies = Array.from({ length: REQUESTS }, (_, k) =>
 );
 const enricher = new Enricher(null);
 const plan = { geo: false, anonymizeIp: false };
+const steps = { validateItem, normalize, enrich: (r: EventRecord) => enricher.enrich(r, plan) };
 
 type Step = 'parse' | 'prepare' | 'key' | 'line' | 'bytes' | 'writer' | 'dictionary';
 const best: Record<Step, number> = {
@@ -67,14 +68,7 @@ for (let round = 0; round < Number(args.rounds); round++) {
       receivedAt: new Date(),
       sentAt: parsed.sentAt,
     };
-    const records: EventRecord[] = [];
-    for (const item of parsed.batch) {
-      const v = validateItem(item, ctx);
-      if (!v.ok) throw new Error('invalid');
-      const n = normalize(v.value, ctx, 32_768);
-      if (!n.ok) throw new Error('refused');
-      records.push(enricher.enrich(n.value, plan));
-    }
+    const records = prepareRecords(parsed.batch, ctx, steps);
     u = threadNs();
     spent.prepare += u - t;
     t = u;
