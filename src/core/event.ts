@@ -7,6 +7,16 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 export type JsonObject = Record<string, unknown>;
 
+/**
+ * Whether `v` is an object with an own key; without Object.keys' array, as it runs for every event.
+ * The profile step applies exactly the traits this accepts, and the profile views keep exactly those.
+ */
+export function nonEmptyObject(v: unknown): v is JsonObject {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  for (const k in v) if (Object.hasOwn(v, k)) return true;
+  return false;
+}
+
 export interface CanonicalEvent {
   id: string;
   workspaceId: string;

@@ -2,7 +2,7 @@
 // the ids and links for the identity graph, and trait changes for users and groups. An event whose ids are all
 // stored already, as they are, and already in one person changes nothing in the graph; given the stored ids
 // (a cache), such an event costs a few lookups and adds no id or link.
-import type { CanonicalEvent, JsonObject } from '../core/event.ts';
+import { type CanonicalEvent, type JsonObject, nonEmptyObject } from '../core/event.ts';
 import type { Link } from './identity.ts';
 import { applyTraits, type TraitNode } from './traits.ts';
 
@@ -20,14 +20,6 @@ export interface WorkspaceEffects {
   groups: Map<string, { state: TraitNode | undefined; first: number; last: number }>;
   /** group id → member id → time of the group call. */
   members: Map<string, Map<string, number>>;
-}
-
-const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** Whether `v` is an object with a key; without Object.keys' array, as it runs for every event. */
-function nonEmpty(v: unknown): v is JsonObject {
-  if (!isObject(v)) return false;
-  for (const k in v) if (Object.hasOwn(v, k)) return true;
-  return false;
 }
 
 function empty(): WorkspaceEffects {
@@ -101,8 +93,8 @@ function addEvent(
   if (actor === null) return;
 
   // A group call's own traits describe the group; context.traits always describe the user.
-  const own = e.type !== 'group' && nonEmpty(e.traits);
-  const context = nonEmpty(e.context.traits);
+  const own = e.type !== 'group' && nonEmptyObject(e.traits);
+  const context = nonEmptyObject(e.context.traits);
   if ((own || context) && known) fx.storedPersons.set(actor, (stored.get(actor) as StoredId).person);
   if (own) fx.userTraits.set(actor, applyTraits(fx.userTraits.get(actor), e.traits, t));
   if (context)
@@ -110,7 +102,7 @@ function addEvent(
 
   if (e.type === 'group' && e.groupId) {
     const g = fx.groups.get(e.groupId) ?? { state: undefined, first: t, last: t };
-    if (nonEmpty(e.traits)) g.state = applyTraits(g.state, e.traits, t);
+    if (nonEmptyObject(e.traits)) g.state = applyTraits(g.state, e.traits, t);
     g.first = Math.min(g.first, t);
     g.last = Math.max(g.last, t);
     fx.groups.set(e.groupId, g);

@@ -16,7 +16,13 @@
 // reference, they are few), then messageId, userId, anonymousId, groupId, previousId as length-prefixed bytes
 // (ASCII as is, else UTF-16, which keeps a lone surrogate as it came). A group's views are appended to their
 // segment by copying their bytes.
-import type { CanonicalEvent, EventType, EventViews, JsonObject } from '../../core/event.ts';
+import {
+  type CanonicalEvent,
+  type EventType,
+  type EventViews,
+  type JsonObject,
+  nonEmptyObject,
+} from '../../core/event.ts';
 
 const EMPTY: JsonObject = Object.freeze({}) as JsonObject;
 const NONE = 0xffffffff;
@@ -34,12 +40,6 @@ const MAX_NAMES = 65_536;
 
 /** Node's own latin1 decoder, without toString's dispatch on the encoding name (ids are decoded by the million). */
 type Latin1 = Buffer & { latin1Slice(start: number, end: number): string };
-
-function nonEmpty(v: unknown): v is JsonObject {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
-  for (const k in v) if (Object.hasOwn(v, k)) return true;
-  return false;
-}
 
 const chars = (s: string | null): number => (s === null ? 0 : s.length);
 
@@ -234,7 +234,7 @@ export class ProfileViews implements EventViews {
   }
 
   private object(v: unknown): number {
-    if (!nonEmpty(v)) return NONE;
+    if (!nonEmptyObject(v)) return NONE;
     this.objects.push(v);
     return this.objects.length - 1;
   }
