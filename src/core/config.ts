@@ -37,6 +37,11 @@ export interface Config {
   loadDelayMs: number;
   /** Most events accepted (durable in the ingest log) but not yet loaded before ingest answers 503. Default 100000. */
   queueLimit: number;
+  /**
+   * Longest an ingest request waits before it is read while the backlog is past half of queueLimit, in ms: the
+   * wait grows from 0 at half to this at the limit (http/pacing.ts). Default 100; 0: no wait, only the 503.
+   */
+  backpressureMs: number;
   /** Longest a read waits for the events acknowledged before it to be loaded, in ms; then 503 + Retry-After. Default 30000. */
   readWaitMs: number;
   /** How long an accepted messageId is remembered for dedupe, in hours. Default 48 (at least 24). */
@@ -155,6 +160,7 @@ const OPTIONS = {
   'load-max-events': { type: 'string', env: 'INTAKE_LOAD_MAX_EVENTS' },
   'load-delay-ms': { type: 'string', env: 'INTAKE_LOAD_DELAY_MS' },
   'queue-limit': { type: 'string', env: 'INTAKE_QUEUE_LIMIT' },
+  'backpressure-ms': { type: 'string', env: 'INTAKE_BACKPRESSURE_MS' },
   'read-wait-ms': { type: 'string', env: 'INTAKE_READ_WAIT_MS' },
   'dedupe-window-hours': { type: 'string', env: 'INTAKE_DEDUPE_WINDOW_HOURS' },
   'max-ids-per-person': { type: 'string', env: 'INTAKE_MAX_IDS_PER_PERSON' },
@@ -344,6 +350,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     loadMaxEvents: opt('load-max-events', 10_000, (l, r) => int(l, r, 1, 10_000_000)),
     loadDelayMs: opt('load-delay-ms', 500, (l, r) => int(l, r, 0, 60_000)),
     queueLimit: opt('queue-limit', 100_000, (l, r) => int(l, r, 1, 100_000_000)),
+    backpressureMs: opt('backpressure-ms', 100, (l, r) => int(l, r, 0, 60_000)),
     readWaitMs: opt('read-wait-ms', DEFAULT_READ_WAIT_MS, (l, r) => int(l, r, 1, 3_600_000)),
     dedupeWindowHours: opt('dedupe-window-hours', 48, (l, r) => int(l, r, 24, 24 * 365)),
     maxIdsPerPerson: opt('max-ids-per-person', 100, (l, r) => int(l, r, 2, 100_000)),

@@ -26,6 +26,7 @@ import type { Store } from '../store/types.ts';
 import { addKeyGuards } from './auth.ts';
 import { createDrainer, registerBodyParser } from './body.ts';
 import { addCorsHeaders, answerPreflight } from './cors.ts';
+import { paceMs } from './pacing.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -41,7 +42,8 @@ export interface AppDeps {
     Config,
     'bodyLimit' | 'eventLimit' | 'trustProxy' | 'queryTimeoutMs' | 'queryMaxRows' | 'queryStreamTimeoutMs'
   > &
-    Partial<Pick<Config, 'roles'>>;
+    /** Ingest requests wait past half of queueLimit, up to backpressureMs (pacing.ts); absent, they do not. */
+    Partial<Pick<Config, 'roles' | 'queueLimit' | 'backpressureMs'>>;
   /** The store as readers see it: its reads wait for the log (ingest/read-your-writes.ts). */
   store: Store;
   keys: KeyRing;
@@ -173,13 +175,29 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // every answer carries them), the shutdown's 503 (requests on kept-alive connections while closing), a
   // browser's preflight answered, routing, then the allow-lists and requests/s limit of a key sent in a header
   // (auth.ts). Route first, parse after: fastify runs the body parser for its not-found handler too, so a body
-  // that is not JSON sent to an unknown route was answered 400 INVALID_JSON (or 413) instead of 404.
+  // that is not JSON sent to an unknown route was answered 400 INVALID_JSON (or 413) instead of 404. Last, an
+  // ingest POST that passed waits while the log's backlog is past half its queue limit (pacing.ts).
+  const { log } = deps;
+  const queueLimit = config.queueLimit ?? 0;
+  const backpressureMs = config.backpressureMs ?? 0;
+  const paced = (
+    req: FastifyRequest,
+    wait: number,
+    done: HookHandlerDoneFunction,
+  ): HookHandlerDoneFunction =>
+    req.method === 'POST' &&
+    (req.routeOptions.config as { role?: Role | 'any' } | undefined)?.role === 'ingest'
+      ? (err) => (err ? done(err) : setTimeout(done, wait))
+      : done;
   app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     addCorsHeaders(req, reply);
     if (closing) done(shuttingDown());
     else if (req.method === 'OPTIONS') answerPreflight(req, reply);
     else if (req.is404 || !served(req)) done(notFound(req));
-    else guard(req, reply, done);
+    else {
+      const wait = backpressureMs > 0 ? paceMs(log.pending, queueLimit, backpressureMs) : 0;
+      guard(req, reply, wait > 0 ? paced(req, wait, done) : done);
+    }
   });
   // Preflights are answered by the hook above on any path; this route only makes them routable.
   app.options('*', { schema: { hide: true } }, (req) => {
