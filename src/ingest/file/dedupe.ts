@@ -147,9 +147,10 @@ export class DedupeMemory implements DedupeSet {
   }
 
   /**
-   * One seal, in steps the caller runs at once (the start) or with the event loop free between them. A step holds
-   * the loop ~7-14 ms of CPU at 1M keys (bench/seal-steps.ts; 17-28 ms when the collection, the counting sort and
-   * eight filter shards were a step each), the seal's whole CPU the same (~0.45 s).
+   * One seal, in steps the caller runs at once (the start) or with the event loop free between them. At 1M keys
+   * the longest step holds the loop 2-8 ms (bench/seal-steps.ts, 3 runs: 4.3-11.5 ms with steps four times as
+   * large, and 17-28 ms when the collection, the counting sort and eight filter shards were a step each); the
+   * seal's whole CPU is the same (~0.3-0.45 s). The longest are now the first seal's allocations.
    */
   private *sealSteps(): Generator<void> {
     const table = this.current;
@@ -165,7 +166,7 @@ export class DedupeMemory implements DedupeSet {
       batch.hi[batch.n] = hi;
       batch.lo[batch.n] = lo;
       batch.sec[batch.n++] = sec;
-    });
+    }, 2);
     const order = yield* sortOrder(batch, this.order);
     this.order = order;
     yield;
@@ -193,7 +194,7 @@ export class DedupeMemory implements DedupeSet {
           }
         }
       }
-      if ((s & 1) === 1) yield;
+      yield;
     }
     this.sealing = null;
     yield* table.emptySteps();
