@@ -16,6 +16,11 @@ test('keys added are found, through many resizes; absent keys are not', () => {
   assert.ok(!set.has(dedupeKey('other-ws', 'm1')), 'the workspace is part of the key');
   set.add(dedupeKey('ws', 'm1'), at);
   assert.equal(set.size, 50_000, 'adding a key twice keeps one');
+  // addNew: has() and add() in one lookup, through the resizes it causes.
+  for (let i = 0; i < 60_000; i++)
+    assert.equal(set.addNew(dedupeKey('ws', `m${i}`), at), i >= 50_000, `m${i}`);
+  assert.equal(set.size, 60_000);
+  for (let i = 50_000; i < 60_000; i++) assert.ok(set.has(dedupeKey('ws', `m${i}`)), `m${i} added by addNew`);
 });
 
 test('forEachSteps visits what forEach visits, in steps of shards; emptySteps forgets every key', () => {

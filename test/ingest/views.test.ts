@@ -92,7 +92,7 @@ test('events waiting for their load hold (almost) no JS heap', async () => {
   const dir = tempDir();
   try {
     // A dedupe memory that holds nothing, so what stays on the heap is the segment's.
-    const dedupe = { has: () => false, add: () => {} };
+    const dedupe = { has: () => false, add: () => {}, addNew: () => true };
     const { log } = SegmentLog.open({ dir, dedupe, queueLimit: 1e9, segmentLines: 1e9 }, 0);
     const n = 20_000;
     gc();

@@ -89,10 +89,26 @@ export class DedupeMemory implements DedupeSet {
     const top = Number.parseInt(key.slice(0, 2), 16);
     const hi = Number.parseInt(key.slice(16, 24), 16);
     const lo = Number.parseInt(key.slice(24, 32), 16);
-    if (this.current.hasWords(top, hi, lo) || this.forever.hasWords(top, hi, lo)) return true;
-    if (this.sealing?.hasWords(top, hi, lo)) return true;
+    return this.current.hasWords(top, hi, lo) || this.older(top, hi, lo);
+  }
+
+  /** Whether a key not in the current table is held: a tombstone, in the table being sealed, or in a run. */
+  private older(top: number, hi: number, lo: number): boolean {
+    if (this.forever.hasWords(top, hi, lo) || this.sealing?.hasWords(top, hi, lo)) return true;
     if (!(this.shards[shardOf(hi)] as CuckooShard).has(hi, lo)) return false;
     return this.confirm(hi, lo);
+  }
+
+  /** has() then add(), with the key parsed once and the current table probed once (every accepted event). */
+  addNew(key: string, at: Date): boolean {
+    const top = Number.parseInt(key.slice(0, 2), 16);
+    const hi = Number.parseInt(key.slice(16, 24), 16);
+    const lo = Number.parseInt(key.slice(24, 32), 16);
+    // Older keys first: a key is only placed in the current table once it is known to be new.
+    if (this.older(top, hi, lo)) return false;
+    if (!this.current.addNewWords(top, hi, lo, seconds(at))) return false;
+    if (++this.added % this.checkEvery === 0 && !this.sealQueued) this.checkSeal();
+    return true;
   }
 
   /** A filter hit: looks the key up in the runs, newest first. */

@@ -12,6 +12,8 @@
 export interface DedupeSet {
   has(key: string): boolean;
   add(key: string, at: Date): void;
+  /** add() unless the key is held: true if it was new, false for a duplicate (has() and add() in one lookup). */
+  addNew(key: string, at: Date): boolean;
 }
 
 /** seen value of a key never to be forgotten (a deleted user's messageId). */
@@ -48,6 +50,23 @@ class Shard {
       if (s[at + SEEN] === 0 || (s[at] === hi && s[at + 1] === lo)) return at;
       if (++i === cap) i = 0;
     }
+  }
+
+  /** Puts (hi, lo) with `mark` unless it is there: false then, and its mark is left as it is. */
+  placeNew(hi: number, lo: number, mark: number): boolean {
+    let at = this.find(hi, lo);
+    const s = this.slots;
+    if (s[at + SEEN] !== 0) return false;
+    if ((this.count + 1) * 16 > this.capacity * FILL) {
+      this.rebuild(Math.ceil(this.capacity * 1.25), 1);
+      at = this.find(hi, lo);
+    }
+    const t = this.slots;
+    t[at] = hi;
+    t[at + 1] = lo;
+    t[at + SEEN] = mark;
+    this.count++;
+    return true;
   }
 
   /** Puts (hi, lo) with `mark`, or raises the mark of the key already there; grows first when full. */
@@ -177,6 +196,15 @@ export class KeySet implements DedupeSet {
   /** add() with the time in seconds since the epoch (FOREVER or more: never forgotten). */
   addSeconds(key: string, sec: number): void {
     this.locate(key).place(this.hi, this.lo, Math.max(1, Math.min(FOREVER, sec)));
+  }
+
+  addNew(key: string, at: Date): boolean {
+    return this.locate(key).placeNew(this.hi, this.lo, Math.max(1, seconds(at)));
+  }
+
+  /** addNew() for a key already split (see hasWords), first seen at second `sec` (below FOREVER). */
+  addNewWords(top: number, hi: number, lo: number, sec: number): boolean {
+    return (this.shards[top >>> (8 - SHARD_BITS)] as Shard).placeNew(hi, lo, Math.max(1, sec));
   }
 
   /**

@@ -221,9 +221,8 @@ export class SegmentLog {
     for (let i = 0; i < batch.events.length; i++) {
       const rec = batch.events[i] as EventRecord;
       const key = dedupeKey(rec.event.workspaceId, rec.event.messageId);
-      duplicate[i] = dedupe.has(key);
+      duplicate[i] = !dedupe.addNew(key, rec.event.receivedAt);
       if (duplicate[i]) continue;
-      dedupe.add(key, rec.event.receivedAt);
       lines.event(rec, key);
       views.add(rec.event);
       dictionary.add(rec.event);
