@@ -95,6 +95,9 @@ if (file) {
   /** GC pauses of the window and on-CPU stalls of the window ([from, to] in performance.now() ms, held ms). */
   const pauses: Array<[number, number, string]> = [];
   const held: Array<[number, number, number]> = [];
+  /** With a profile: each on-CPU stall over 15 ms as [from, to] in µs of the monotonic clock (the profile's). */
+  const heldUs: Array<[number, number, number]> = [];
+  const monoUs = () => Number(process.hrtime.bigint() / 1000n);
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       const code = (e as { detail?: { kind?: number } }).detail?.kind;
@@ -120,16 +123,22 @@ if (file) {
     return Number(statBuf.toString('latin1', 0, n).split(' ')[0]);
   };
   let last = performance.now();
+  let lastUs = monoUs();
   let lastCpu = threadNs();
   setInterval(() => {
     const now = performance.now();
+    const nowUs = monoUs();
     const cpu = threadNs();
     if (now - last > 20 + tick) stalls++;
     const ms = (cpu - lastCpu) / 1e6;
     if (ms > 20) cpuStalls++;
-    if (ms > 15) held.push([last, now, ms]);
+    if (ms > 15) {
+      held.push([last, now, ms]);
+      if (session) heldUs.push([lastUs, nowUs, ms]);
+    }
     cpuMaxMs = Math.max(cpuMaxMs, ms);
     last = now;
+    lastUs = nowUs;
     lastCpu = cpu;
   }, tick).unref();
   let seq = 0;
@@ -140,10 +149,27 @@ if (file) {
   process.on('SIGUSR2', () => {
     if (session && seq === 0) {
       session.post('Profiler.setSamplingInterval', { interval: 1000 });
-      session.post('Profiler.enable', () => session.post('Profiler.start'));
+      session.post('Profiler.enable', () =>
+        session.post('Profiler.start', () => {
+          // Starting the profiler holds the main thread ~80-100 ms of CPU (measured: a stall with no samples in
+          // it, at the start of every profiled window): not the server's, so the window's stalls start after it.
+          stalls = 0;
+          cpuStalls = 0;
+          cpuMaxMs = 0;
+          held.length = 0;
+          heldUs.length = 0;
+          last = performance.now();
+          lastUs = monoUs();
+          lastCpu = threadNs();
+        }),
+      );
     } else if (session && seq === 1) {
+      const windows = heldUs.map(([fromUs, toUs, ms]) => ({ fromUs, toUs, ms: Math.round(ms * 100) / 100 }));
       session.post('Profiler.stop', (err, r) => {
-        if (!err && profile) writeFileSync(profile, JSON.stringify(r.profile));
+        if (err || !profile) return;
+        writeFileSync(profile, JSON.stringify(r.profile));
+        // The stalls of the profiled window, on the profile's clock: bench/stalls.ts FILE --probe shows each.
+        writeFileSync(`${profile}.stalls.json`, JSON.stringify(windows));
       });
     }
     const round = (x: number) => Math.round(x * 100) / 100;
