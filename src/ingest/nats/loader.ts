@@ -90,6 +90,8 @@ export class NatsLoader {
    * (it comes back later, below the mark), and a read waiting by the mark alone resolved with it unloaded.
    */
   private readonly published = new Map<number, [number, number]>();
+  /** The entries `published` holds, summed (pending, which the HTTP layer reads on every ingest request). */
+  private publishedEntries = 0;
   /** Seqs loaded lately (RECENT of them), so a publish acknowledged after its message was loaded is not awaited. */
   private readonly recent = new Set<number>();
   private readonly recentOrder: number[] = [];
@@ -171,9 +173,7 @@ export class NatsLoader {
 
   /** Entries published here and not yet loaded. */
   get pending(): number {
-    let n = 0;
-    for (const [, entries] of this.published.values()) n += entries;
-    return n;
+    return this.publishedEntries;
   }
 
   /** Told by the ingest side after JetStream acknowledged a message of `entries` entries. */
@@ -182,11 +182,15 @@ export class NatsLoader {
     if (!this.consumers[partition]) return;
     if (seq > (this.target[partition] as number)) this.target[partition] = seq;
     // A duplicate publish (entries 0) names the first one's seq: awaited too, unless it is loaded.
-    if (!this.recent.has(seq) && seq > this.forgottenThrough) this.published.set(seq, [partition, entries]);
+    if (!this.recent.has(seq) && seq > this.forgottenThrough) {
+      this.publishedEntries += entries - (this.published.get(seq)?.[1] ?? 0);
+      this.published.set(seq, [partition, entries]);
+    }
   }
 
   /** Records `seq` as loaded (by this process or, found in the manifest, by the previous one). */
   private loaded(seq: number): void {
+    this.publishedEntries -= this.published.get(seq)?.[1] ?? 0;
     this.published.delete(seq);
     if (this.recent.has(seq)) return;
     this.recent.add(seq);
