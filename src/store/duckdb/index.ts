@@ -352,7 +352,8 @@ export class DuckDBStore implements Store {
     checkpoint: () => checkpoint(this.db),
     // Without the WAL, the log keeps a segment until a checkpoint covers it; with it, once loaded.
     durableThrough: () => (this.wal ? this.loadedSeq : this.checkpointedSeq),
-    dedupeKeys: (since, add) => dedupeKeys(this.db, since, add),
+    // On a connection of its own: a stream on the shared one ends at the next read beside it (load.ts).
+    dedupeKeys: (since, add) => dedupeKeys(this.connector, since, add),
     // Deleted users' keys are tombstones dated 9999-12-31 (deletions.ts), so the window purge never forgets them.
     purgeKeys: (before) =>
       this.writes.run(() => this.writer.run('DELETE FROM dedupe_keys WHERE seen_at < ?', [ts(before)])),

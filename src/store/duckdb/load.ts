@@ -11,7 +11,7 @@ import { DictionaryBatch } from '../../pipeline/dictionary/observe.ts';
 import { applyProfileEffects, gatherProfileEffects } from '../../profiles/apply.ts';
 import type { ProfileCaches, ProfileChanges } from '../../profiles/cache.ts';
 import type { LogBatch } from '../types.ts';
-import { type Db, StoreError, ts } from './db.ts';
+import { type Connector, type Db, StoreError, ts } from './db.ts';
 import { mergeDictionary, observeFile } from './dictionary.ts';
 import type { OrderValues } from './order-values.ts';
 import { DuckDBProfilePort } from './profile-port.ts';
@@ -188,27 +188,38 @@ async function insertEntries(db: Db, events: CanonicalEvent[], rejected: Rejecti
  * Calls `add` with what the log's dedupe memory is rebuilt from: the key of every event received since
  * `since`, computed in DuckDB as core/dedupe.ts defines it, and every row of dedupe_keys (the tombstones of
  * deleted users' messageIds, and keys written by versions that kept a copy of every key there).
+ *
+ * Streamed (a window's keys are millions of rows) on a connection of its own: DuckDB ends a connection's open
+ * stream when the next query starts on it, and the next fetch then gives no chunk, as at the end, without an
+ * error. On the store's shared query connection any read beside it (a finished deletion arming its purge
+ * timer, a client polling its job) cut the keys short, often to none: a restart's log then rebuilt its memory
+ * without them, tombstones included (test/store/contract/sink.ts, "beside it").
  */
 export async function dedupeKeys(
-  db: Db,
+  instance: Connector,
   since: Date,
   add: (key: string, seconds: number) => void,
 ): Promise<void> {
-  const result = await db.conn.stream(
-    // Whole seconds rounded down, as the log's memory keeps them (epoch()::BIGINT would round 10.7 s up to 11).
-    `SELECT ${DEDUPE_KEY_SQL.duckdb('workspace_id', 'message_id')} AS k, epoch_ms(received_at) // 1000 AS s
-       FROM events WHERE received_at >= ?
-     UNION ALL
-     SELECT lower(lpad(to_hex(key), 32, '0')), epoch_ms(seen_at) // 1000 FROM dedupe_keys WHERE seen_at >= ?`,
-    [ts(since), ts(since)],
-  );
-  for (
-    let chunk = await result.fetchChunk();
-    chunk && chunk.rowCount > 0;
-    chunk = await result.fetchChunk()
-  ) {
-    const k = chunk.getColumnValues(0) as string[];
-    const secs = chunk.getColumnValues(1) as bigint[];
-    for (let i = 0; i < k.length; i++) add(k[i] as string, Number(secs[i]));
+  const conn = await instance.connect();
+  try {
+    const result = await conn.stream(
+      // Whole seconds rounded down, as the log's memory keeps them (epoch()::BIGINT would round 10.7 s up to 11).
+      `SELECT ${DEDUPE_KEY_SQL.duckdb('workspace_id', 'message_id')} AS k, epoch_ms(received_at) // 1000 AS s
+         FROM events WHERE received_at >= ?
+       UNION ALL
+       SELECT lower(lpad(to_hex(key), 32, '0')), epoch_ms(seen_at) // 1000 FROM dedupe_keys WHERE seen_at >= ?`,
+      [ts(since), ts(since)],
+    );
+    for (
+      let chunk = await result.fetchChunk();
+      chunk && chunk.rowCount > 0;
+      chunk = await result.fetchChunk()
+    ) {
+      const k = chunk.getColumnValues(0) as string[];
+      const secs = chunk.getColumnValues(1) as bigint[];
+      for (let i = 0; i < k.length; i++) add(k[i] as string, Number(secs[i]));
+    }
+  } finally {
+    conn.closeSync();
   }
 }

@@ -130,6 +130,36 @@ export function sinkContract({ test, withStore }: Part): void {
       assert.deepEqual(await keysSince(store, at(31)), []);
     }));
 
+  test('dedupeKeys gives every key while other reads run beside it', () =>
+    withStore(async (store) => {
+      // Reads a running store makes beside a log's start: a finished deletion arms its purge timer (purgeStatus's
+      // query), a client polls its job. A DuckDB stream on a connection they shared ended, without an error, at
+      // the next query on it: a restart's log rebuilt its memory without the keys, or some of them.
+      const events = Array.from({ length: 3000 }, (_, i) =>
+        event('w', `m${i}`, { userId: `u${i % 30}`, receivedAt: at(i) }),
+      );
+      await store.sink.load(logBatch(1, events));
+      const tombstones = [dedupeKey('w', 'gone-1'), dedupeKey('w', 'gone-2')];
+      await store.sink.addTombstones(tombstones);
+      const want = [...events.map((e) => dedupeKey('w', e.messageId)), ...tombstones].sort();
+      for (let round = 0; round < 5; round++) {
+        let reading = true;
+        const read = keysSince(store, at(0)).finally(() => {
+          reading = false;
+        });
+        let beside = 0;
+        while (reading) {
+          await store.erasure.purgeStatus();
+          await store.profiles.getDeletion('w', 'no-such-job');
+          beside++;
+        }
+        assert.ok(beside > 0, 'a read ran beside dedupeKeys');
+        const got = (await read).map(([k]) => k);
+        assert.equal(got.length, want.length, `round ${round}: keys given, with ${beside} reads beside it`);
+        assert.deepEqual(got, want);
+      }
+    }));
+
   test('purgeKeys keeps the keys received since its date and every tombstone', () =>
     withStore(async (store) => {
       await store.sink.load(
