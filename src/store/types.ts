@@ -462,7 +462,11 @@ export interface Store {
   readonly schema: SchemaReads;
   /** Tracking plans' versions. */
   readonly plans: PlanStore;
-  /** Called with the dedupe keys of a deleted person's events once its deletion commits (the log refuses them). */
+  /**
+   * Called with the dedupe keys of a deleted person's events once its deletion commits (the log refuses them).
+   * The first listener is also handed the keys of the deletions done before it came (those the store resumed
+   * at its open, a crash having interrupted them): the log it feeds may have read the store before they committed.
+   */
   onTombstones(listener: (keys: string[]) => void): void;
   close(): Promise<void>;
 }

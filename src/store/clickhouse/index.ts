@@ -5,6 +5,7 @@ import { DEDUPE_KEY_SQL } from '../../core/dedupe.ts';
 import { Serial } from '../../core/serial.ts';
 import { collect } from '../duckdb/sql/run.ts';
 import { laneOf, type StoreLock } from '../lanes.ts';
+import { TombstoneListeners } from '../tombstones.ts';
 import type {
   Admin,
   Erasure,
@@ -56,7 +57,7 @@ export class ClickHouseStore implements Store {
   private lock: StoreLock | null = null;
   /** The dictionary's bounds of paths per name (dictionary.ts PathBounds), across this store's loads. */
   private readonly pathBounds = new Map<string, number>();
-  private tombstoneListeners: Array<(keys: string[]) => void> = [];
+  private readonly tombstones = new TombstoneListeners();
   private closed = false;
 
   private constructor(
@@ -227,7 +228,7 @@ export class ClickHouseStore implements Store {
   }
 
   onTombstones(listener: (keys: string[]) => void): void {
-    this.tombstoneListeners.push(listener);
+    this.tombstones.add(listener);
   }
 
   /**
@@ -243,7 +244,7 @@ export class ClickHouseStore implements Store {
       .run(() =>
         this.exclusive(() =>
           del.runDeletion(this.ch, jobId, (keys) => {
-            for (const l of this.tombstoneListeners) l(keys);
+            this.tombstones.hand(keys);
           }),
         ),
       )

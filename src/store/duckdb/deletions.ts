@@ -90,7 +90,7 @@ export async function runDeletion(
   db: Db,
   jobId: string,
   /** Given the tombstone keys before the commit that marks the job done: their events are stored, so refusing them early is safe. */
-  onKeys: (keys: string[]) => void = () => {},
+  onKeys: (keys: string[]) => void | Promise<void> = () => {},
 ): Promise<string[]> {
   const job = await db.all('SELECT workspace_id, subject FROM deletions WHERE id = ?', [jobId]);
   const ws = String(job[0]?.workspace_id);
@@ -158,7 +158,7 @@ export async function runDeletion(
          erased_at = ? WHERE id = ?`,
       [events, removed, now, rows === 0 ? now : null, jobId],
     );
-    onKeys(keys);
+    await onKeys(keys);
     await db.run('COMMIT');
     return keys;
   } catch (err) {

@@ -15,6 +15,7 @@ import {
 } from '../../core/insight-shapes.ts';
 import { Serial } from '../../core/serial.ts';
 import { ProfileCaches } from '../../profiles/cache.ts';
+import { TombstoneListeners } from '../tombstones.ts';
 import type {
   Admin,
   Erasure,
@@ -113,6 +114,8 @@ export interface DuckDBStoreOptions {
   afterUserIndexSort?: () => Promise<void>;
   /** For tests: runs once a purge's copy is written, before the purge catches up with the loads since. */
   afterPurgeCopy?: () => Promise<void>;
+  /** For tests: runs once a deletion job has handed its keys to onTombstones, before the commit that marks it done. */
+  beforeDeletionCommit?: () => Promise<void>;
   /**
    * Whether DuckDB writes its WAL (every committed row, synced at COMMIT). Default false: the ingest log is the
    * WAL, and a load is durable once a checkpoint covers it (sink.durableThrough). ':memory:' has none either way.
@@ -562,9 +565,9 @@ export class DuckDBStore implements Store {
     return r;
   }
 
-  private tombstoneListeners: Array<(keys: string[]) => void> = [];
+  private readonly tombstones = new TombstoneListeners();
   onTombstones(listener: (keys: string[]) => void): void {
-    this.tombstoneListeners.push(listener);
+    this.tombstones.add(listener);
   }
 
   /**
@@ -584,8 +587,9 @@ export class DuckDBStore implements Store {
               await del.markDeletion(this.writer, jobId, 'running');
               // Handed to the log (added to its memory, not reloaded: it also holds keys it accepted that no batch
               // has loaded yet) before the job shows as done.
-              await del.runDeletion(this.writer, jobId, (keys) => {
-                for (const l of this.tombstoneListeners) l(keys);
+              await del.runDeletion(this.writer, jobId, async (keys) => {
+                this.tombstones.hand(keys);
+                await this.opts.beforeDeletionCommit?.();
               });
               await this.caches.load(new DuckDBProfilePort(this.writer));
             })
