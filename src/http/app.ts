@@ -143,8 +143,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   const notFound = (req: FastifyRequest) =>
     new IntakeError('INTAKE_ERR_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}${only}`);
+  const roleOf = (req: FastifyRequest) =>
+    (req.routeOptions.config as { role?: Role | 'any' } | undefined)?.role;
   const served = (req: FastifyRequest) => {
-    const role = (req.routeOptions.config as { role?: Role | 'any' } | undefined)?.role;
+    const role = roleOf(req);
     return role === undefined || role === 'any' || roles.has(role);
   };
   app.setNotFoundHandler((req) => {
@@ -185,8 +187,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     wait: number,
     done: HookHandlerDoneFunction,
   ): HookHandlerDoneFunction =>
-    req.method === 'POST' &&
-    (req.routeOptions.config as { role?: Role | 'any' } | undefined)?.role === 'ingest'
+    req.method === 'POST' && roleOf(req) === 'ingest'
       ? (err) => (err ? done(err) : setTimeout(done, wait))
       : done;
   app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {

@@ -86,10 +86,20 @@ export class DedupeMemory implements DedupeSet {
     }
   }
 
+  /** The words of the key last split (no allocation per lookup): its first byte, and its low 64 bits. */
+  private top = 0;
+  private hi = 0;
+  private lo = 0;
+
+  private split(key: string): void {
+    this.top = Number.parseInt(key.slice(0, 2), 16);
+    this.hi = Number.parseInt(key.slice(16, 24), 16);
+    this.lo = Number.parseInt(key.slice(24, 32), 16);
+  }
+
   has(key: string): boolean {
-    const top = Number.parseInt(key.slice(0, 2), 16);
-    const hi = Number.parseInt(key.slice(16, 24), 16);
-    const lo = Number.parseInt(key.slice(24, 32), 16);
+    this.split(key);
+    const { top, hi, lo } = this;
     return this.current.hasWords(top, hi, lo) || this.older(top, hi, lo);
   }
 
@@ -102,9 +112,8 @@ export class DedupeMemory implements DedupeSet {
 
   /** has() then add(), with the key parsed once and the current table probed once (every accepted event). */
   addNew(key: string, at: Date): boolean {
-    const top = Number.parseInt(key.slice(0, 2), 16);
-    const hi = Number.parseInt(key.slice(16, 24), 16);
-    const lo = Number.parseInt(key.slice(24, 32), 16);
+    this.split(key);
+    const { top, hi, lo } = this;
     // Older keys first: a key is only placed in the current table once it is known to be new.
     if (this.older(top, hi, lo)) return false;
     if (!this.current.addNewWords(top, hi, lo, seconds(at))) return false;

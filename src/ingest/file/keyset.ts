@@ -52,7 +52,7 @@ class Shard {
     }
   }
 
-  /** Puts (hi, lo) with `mark` unless it is there: false then, and its mark is left as it is. */
+  /** Puts (hi, lo) with `mark` unless it is there (false then, its mark left as it is); grows first when full. */
   placeNew(hi: number, lo: number, mark: number): boolean {
     let at = this.find(hi, lo);
     const s = this.slots;
@@ -69,17 +69,11 @@ class Shard {
     return true;
   }
 
-  /** Puts (hi, lo) with `mark`, or raises the mark of the key already there; grows first when full. */
+  /** Puts (hi, lo) with `mark`, or raises the mark of the key already there. */
   place(hi: number, lo: number, mark: number): void {
-    if ((this.count + 1) * 16 > this.capacity * FILL) this.rebuild(Math.ceil(this.capacity * 1.25), 1);
-    const at = this.find(hi, lo);
-    const s = this.slots;
-    if (s[at + SEEN] === 0) {
-      s[at] = hi;
-      s[at + 1] = lo;
-      s[at + SEEN] = mark;
-      this.count++;
-    } else if ((s[at + SEEN] as number) < mark) s[at + SEEN] = mark;
+    if (this.placeNew(hi, lo, mark)) return;
+    const at = this.find(hi, lo) + SEEN;
+    if ((this.slots[at] as number) < mark) this.slots[at] = mark;
   }
 
   /** Rebuilds at `capacity` slots (or more, if the kept keys need it), keeping marks of at least `keep`. */
