@@ -14,7 +14,6 @@ import {
   rmSync,
   unlink,
   writeSync,
-  writevSync,
 } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -76,11 +75,6 @@ export interface SegmentLogOptions {
 }
 
 interface Waiting {
-  /**
-   * Its lines, encoded at submit: a Buffer's bytes live outside the JS heap, so the request's strings are
-   * garbage before it waits for the write (see ingest/ingest.ts on what waiting objects cost the GC).
-   */
-  bytes: Buffer;
   rejected: number;
   /** What the request is answered once the write is durable. */
   result: IngestResult;
@@ -119,7 +113,12 @@ export class SegmentLog {
   private readonly names = new NameTable();
   /** The waiting requests' events as the load will read them (views.ts), added to their segment the same way. */
   private waitingViews = new ProfileViews(this.names);
-  /** Where submit() writes a batch's lines (lines.ts). */
+  /**
+   * The waiting requests' lines (lines.ts), encoded at submit into one buffer, which the group write writes and
+   * then reuses: the request's strings are garbage before it waits for the write (see ingest/ingest.ts on what
+   * waiting objects cost the GC), and no request has a buffer of its own (a 100-event batch's ~50 KB were
+   * copied out of the writer, then freed by the GC after the write, a malloc and a free each in Node's heap).
+   */
   private readonly lines = new LineWriter();
   private closeRequests: Array<(s: Segment | null) => void> = [];
   /** Segments closed because they were full, oldest first, not yet handed out by next(). */
@@ -235,7 +234,7 @@ export class SegmentLog {
     }
     for (const r of batch.rejected) lines.rejection(r);
     this.backlog += added + batch.rejected.length;
-    return this.wait(lines.take(), batch.rejected.length, duplicate);
+    return this.wait(batch.rejected.length, duplicate);
   }
 
   /**
@@ -243,11 +242,11 @@ export class SegmentLog {
    * submit's whole scope, and with it the batch (every canonical event with its properties and context) until
    * the write is durable, which had the GC copy and promote ~1 KB per event (ingest/ingest.ts).
    */
-  private wait(bytes: Buffer, rejected: number, duplicate: boolean[]): Promise<IngestResult> {
+  private wait(rejected: number, duplicate: boolean[]): Promise<IngestResult> {
     // No closure of its own either: under tsx (esbuild's keepNames) a named arrow made per call is wrapped in
     // __name(), an Object.defineProperty per request (~2 µs of a single event's ~100).
     return new Promise<IngestResult>((resolve, reject) => {
-      this.waiting.push({ bytes, rejected, result: { duplicate }, resolve, reject });
+      this.waiting.push({ rejected, result: { duplicate }, resolve, reject });
       this.kick();
     });
   }
@@ -319,28 +318,30 @@ export class SegmentLog {
     this.running = false;
   }
 
+  /** Writes the group's lines (every line in `this.lines`: submit() writes them with the group's requests). */
   private async flush(group: Waiting[], dictionary: DictionaryBatch, views: ProfileViews): Promise<void> {
     if (this.failure) {
+      this.lines.clear();
       for (const w of group) w.reject(unavailable());
       return;
     }
     const seg = this.current;
     try {
-      let size = 0;
-      for (const w of group) size += w.bytes.length;
+      const bytes = this.lines.bytes();
+      const size = bytes.length;
       if (size > 0) {
-        // One writev of every request's bytes; what a short write leaves is written from one copy. On the main
-        // thread: it only copies the group's bytes (tens of KB) into the page cache, where an async writev
+        // One write of every request's lines, then the writer's memory is free for the next group. On the main
+        // thread: it only copies the group's bytes (tens of KB) into the page cache, where an async write
         // handed the same copy to the thread pool and paid a hand-off and a completion on each side (main thread
         // 88.4 -> 79.4 and 81.7 -> 78.1 µs per single event, process 127.6 -> 106.3 and 117.7 -> 104.4,
         // alternated). The wait for the disk, fdatasync, stays off the main thread. What could block this write
         // is the kernel throttling a writer for dirty pages; every group is fdatasync'ed before the next is
         // written, so the log never has more than one group's bytes dirty (a 100-event batch group: ~0.4 MB).
-        const bufs = group.map((w) => w.bytes);
-        let off = writevSync(seg.fd, bufs);
-        if (off < size) {
-          const rest = Buffer.concat(bufs);
-          while (off < size) off += writeSync(seg.fd, rest, off, size - off);
+        let off = 0;
+        try {
+          while (off < size) off += writeSync(seg.fd, bytes, off, size - off);
+        } finally {
+          this.lines.clear();
         }
         const [, unnamed] = await Promise.all([fdatasyncAsync(seg.fd), seg.named]);
         if (unnamed) throw unnamed;
