@@ -1,5 +1,7 @@
 // The intake command. Whatever stops a start is one line on stderr and a non-zero exit; the details (a stack)
 // are logged at debug level.
+// First: it configures DuckDB's allocator, which reads its environment as its library loads (allocator.ts).
+import './allocator.ts';
 import pino from 'pino';
 import { type Config, ConfigError, describeOptions, loadConfig } from '../core/config.ts';
 import { MIGRATE_USAGE, parseMigrateArgs, runMigrate } from './migrate.ts';
