@@ -130,3 +130,30 @@ test('the line writer writes times as eventLine does, every number of digits', (
     times,
   );
 });
+
+test('the line writer keeps lines across events until clear(), and starts over after a group past its room', () => {
+  const w = new LineWriter();
+  const line = (i: number) =>
+    record('ws', {
+      type: 'track',
+      event: `e${i}`,
+      userId: 'u',
+      messageId: `m${i}`,
+      properties: { pad: 'x'.repeat(900) },
+    });
+  // ~1 KB a line: 5,000 lines is past the 4 MB a writer keeps between groups.
+  let expected = '';
+  for (let i = 0; i < 5000; i++) {
+    const r = line(i);
+    w.event(r, 'k'.repeat(32));
+    expected += `${eventLine(r, 'k'.repeat(32))}\n`;
+  }
+  assert.ok(w.length > 4 << 20);
+  assert.equal(w.bytes().toString('utf8'), expected);
+  w.clear();
+  assert.equal(w.length, 0);
+  assert.equal(w.bytes().length, 0);
+  const r = line(1);
+  w.event(r, 'k'.repeat(32));
+  assert.equal(w.bytes().toString('utf8'), `${eventLine(r, 'k'.repeat(32))}\n`);
+});
