@@ -18,6 +18,7 @@ import { ProfileCaches } from '../../profiles/cache.ts';
 import { TombstoneListeners } from '../tombstones.ts';
 import type {
   Admin,
+  DeletionJob,
   Erasure,
   EventReads,
   EventSink,
@@ -116,6 +117,8 @@ export interface DuckDBStoreOptions {
   afterPurgeCopy?: () => Promise<void>;
   /** For tests: runs once a deletion job has handed its keys to onTombstones, before the commit that marks it done. */
   beforeDeletionCommit?: () => Promise<void>;
+  /** For tests: runs before each CHECKPOINT the store runs to make its writes durable (without the WAL). */
+  beforeCheckpoint?: () => Promise<void>;
   /**
    * Whether DuckDB writes its WAL (every committed row, synced at COMMIT). Default false: the ingest log is the
    * WAL, and a load is durable once a checkpoint covers it (sink.durableThrough). ':memory:' has none either way.
@@ -190,6 +193,13 @@ export class DuckDBStore implements Store {
   /** Writes committed, and how many of them the last checkpoint covers (durable()). */
   private committedWrites = 0;
   private coveredWrites = 0;
+  /**
+   * Deletion jobs whose commit marked them done and that no checkpoint covers yet (without the WAL), with the
+   * write number durable() gives that commit (Infinity until it is known). A crash now would bring the job and
+   * the user's rows back, and the job would run again at the next start: until then a read shows it running,
+   * so no client is told "done" about a deletion a crash can undo.
+   */
+  private readonly doneNotDurable = new Map<string, number>();
   private readonly purges: PurgeSchedule;
 
   /** Whether DuckDB's WAL holds every commit: walWrites, or nothing to lose (':memory:'). */
@@ -376,8 +386,21 @@ export class DuckDBStore implements Store {
     listUserEvents: (workspaceId, id, page) => users.listUserEvents(this.db, workspaceId, id, page),
     getGroup: (workspaceId, groupId) => users.getGroup(this.db, workspaceId, groupId),
     listGroupUsers: (workspaceId, groupId, page) => users.listGroupUsers(this.db, workspaceId, groupId, page),
-    getDeletion: (workspaceId, jobId) => del.getDeletion(this.db, workspaceId, jobId),
+    getDeletion: async (workspaceId, jobId) =>
+      this.durableStatus(await del.getDeletion(this.db, workspaceId, jobId)),
   };
+
+  /** A deletion job as a client may see it: done only once a checkpoint covers its commit (doneNotDurable). */
+  private durableStatus(job: DeletionJob | null): DeletionJob | null {
+    const write = job ? this.doneNotDurable.get(job.id) : undefined;
+    if (!job || write === undefined) return job;
+    if (write <= this.coveredWrites) {
+      this.doneNotDurable.delete(job.id);
+      return job;
+    }
+    if (job.status !== 'done') return job;
+    return { ...job, status: 'running', finishedAt: null, eventsDeleted: 0, idsDeleted: 0 };
+  }
 
   readonly sql: SqlReads = {
     query: (workspaceId, q) => querySql(this.connector, workspaceId, q),
@@ -494,6 +517,7 @@ export class DuckDBStore implements Store {
     const writes = this.committedWrites;
     const loaded = this.loadedSeq;
     try {
+      await this.opts.beforeCheckpoint?.();
       await this.writer.run('CHECKPOINT');
     } catch {
       return false;
@@ -589,17 +613,29 @@ export class DuckDBStore implements Store {
               // has loaded yet) before the job shows as done.
               await del.runDeletion(this.writer, jobId, async (keys) => {
                 this.tombstones.hand(keys);
+                if (!this.wal) this.doneNotDurable.set(jobId, Number.POSITIVE_INFINITY);
                 await this.opts.beforeDeletionCommit?.();
               });
               await this.caches.load(new DuckDBProfilePort(this.writer));
             })
             // Not a failed job if DuckDB refuses checkpoints meanwhile: a later one covers it, and a restart
             // before that runs the job again.
-            .then(() => (this.wal ? undefined : this.durable().catch(() => {}))),
+            .then(() => {
+              if (this.wal) return;
+              // The number durable() takes for this commit (it counts the write as it starts).
+              this.doneNotDurable.set(jobId, this.committedWrites + 1);
+              return this.durable().then(
+                () => this.doneNotDurable.delete(jobId),
+                () => {},
+              );
+            }),
         )
         .then(
           () => this.purges.arm().catch(() => {}),
-          (err: unknown) => del.markDeletion(this.db, jobId, 'failed', String(err)).catch(() => {}),
+          (err: unknown) => {
+            this.doneNotDurable.delete(jobId);
+            return del.markDeletion(this.db, jobId, 'failed', String(err)).catch(() => {});
+          },
         ),
     );
   }
