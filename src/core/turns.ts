@@ -8,8 +8,14 @@
 // for a later turn, in arrival order. A turn opens with the first work after the last one ended, and ends at
 // the next timers phase (a 0 ms timer armed when it opened): between two timers phases at most one turn runs.
 
-/** How long one turn of admitted work may hold the event loop, in ms. */
-export const TURN_MS = 8;
+/**
+ * How long one turn of admitted work may hold the event loop, in ms. 5, not 8: with 8, a turn, the request that
+ * ran past it and a load's JavaScript or a scavenge in the same iteration still made on-CPU stalls of 20-22 ms
+ * in full benchmark runs. Alternated (bench/main-thread.ts --rounds 4 --seconds 20, 100-event batches): longest
+ * on-CPU stall per round 21.1 / 15.9 / 15.8 / 16.3 ms with 8, 17.0 / 16.0 / 14.3 / 14.6 with 5; CPU per event
+ * 27.1 and 27.4 µs (medians; the machine's noise is larger).
+ */
+export const TURN_MS = 5;
 
 /** performance.now() when the current turn began; 0: none open. */
 let began = 0;
