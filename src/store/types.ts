@@ -322,6 +322,7 @@ export interface ProfileReads {
     groupId: string,
     page: { limit: number; offset: number },
   ): Promise<Page<UserSummary>>;
+  /** A deletion job's progress: `done` only once a crash of the store's process can no longer bring its rows back. */
   getDeletion(workspaceId: string, jobId: string): Promise<DeletionJob | null>;
 }
 

@@ -114,6 +114,9 @@ const size = (s: string | null): number => (s === null ? 0 : s.length);
 const utf8Write = (buf: Buffer, s: string, at: number): number =>
   (buf as unknown as { utf8Write(s: string, at: number): number }).utf8Write(s, at);
 
+/** Most bytes of room a writer keeps between groups (a group of 32 requests of 100 events is ~1.7 MB). */
+const KEEP = 4 << 20;
+
 /**
  * Writes lines (each with its newline) as UTF-8 straight into one growing buffer: the same bytes as
  * `Buffer.from(eventLine(r, key) + '\n')`, without the line's string. Building that string joins ~45 parts
@@ -122,9 +125,6 @@ const utf8Write = (buf: Buffer, s: string, at: number): number =>
  * copied by a loop of char codes (ASCII without escapes, else the string path of q()), the JSON columns by one
  * UTF-8 write each. A line that may hold a lone surrogate goes through eventLine and its repair.
  */
-/** Most bytes of room a writer keeps between groups (a group of 32 requests of 100 events is ~1.7 MB). */
-const KEEP = 4 << 20;
-
 export class LineWriter {
   private buf = Buffer.allocUnsafe(1 << 16);
   private at = 0;
