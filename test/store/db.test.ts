@@ -50,3 +50,36 @@ test('a watched connection answers as the driver does: rows changed, effects, tr
     close();
   }
 });
+
+test('a stream on a shared connection gets every row while other statements start on the same connection', async () => {
+  // DuckDB ends a connection's open stream, without an error, when the next statement starts on it: each() holds
+  // run() and all() started meanwhile on the same Db until the stream is read.
+  const { plain, close } = await connections('2');
+  try {
+    await plain.run('CREATE TABLE big AS SELECT i FROM range(300000) r(i)');
+    await plain.run('CREATE TABLE other (i INTEGER)');
+    let rows = 0;
+    let sum = 0;
+    let beside: Promise<unknown>[] = [];
+    const streamed = plain.each('SELECT i FROM big', [], (chunk) => {
+      rows += chunk.rowCount;
+      for (const v of chunk.getColumnValues(0)) sum += Number(v);
+      // Started while the stream is open, after its first chunk: a read and a write of the same connection.
+      if (beside.length === 0) {
+        beside = [
+          plain.all('SELECT count(*)::INTEGER AS n FROM big'),
+          plain.run('INSERT INTO other VALUES (1)'),
+        ];
+      }
+    });
+    await streamed;
+    const [counted, inserted] = await Promise.all(beside);
+    assert.equal(rows, 300_000);
+    assert.equal(sum, (299_999 * 300_000) / 2);
+    assert.deepEqual(counted, [{ n: 300_000 }]);
+    assert.equal(inserted, 1);
+    assert.deepEqual(await plain.all('SELECT count(*)::INTEGER AS n FROM other'), [{ n: 1 }]);
+  } finally {
+    close();
+  }
+});

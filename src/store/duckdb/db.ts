@@ -1,6 +1,7 @@
 // A thin wrapper over a DuckDB connection: bound parameters only, and driver errors wrapped once with the query.
 import {
   type DuckDBConnection,
+  type DuckDBDataChunk,
   type DuckDBInstance,
   type DuckDBPendingResult,
   type DuckDBResult,
@@ -86,6 +87,8 @@ export interface DbOptions {
 
 export class Db {
   private readonly background: boolean;
+  /** The end of the stream open on this connection (each()), null when none is. */
+  private streaming: Promise<void> | null = null;
 
   constructor(
     readonly conn: DuckDBConnection,
@@ -99,6 +102,7 @@ export class Db {
    * so a list of text starting with null would otherwise bind as a list of NULLs.
    */
   async run(sql: string, params: DuckDBValue[] = [], types?: DuckDBType[]): Promise<number> {
+    if (this.streaming) await this.streamed();
     try {
       const r =
         this.background && params.length === 0
@@ -111,12 +115,49 @@ export class Db {
   }
 
   async all(sql: string, params: DuckDBValue[] = []): Promise<Row[]> {
+    if (this.streaming) await this.streamed();
     try {
       const reader = await this.conn.runAndReadAll(sql, params);
       return reader.getRowObjectsJS() as Row[];
     } catch (cause) {
       throw new StoreError(`duckdb: ${(cause as Error).message}`, sql, { cause });
     }
+  }
+
+  /**
+   * Runs `sql` and hands its rows to `each`, a chunk at a time, without holding them all. The one way to stream
+   * on a connection that other code also uses: DuckDB ends a connection's open stream, without an error, when
+   * the next statement starts on it, and a reader then saw the rows fetched so far as the whole answer (the
+   * log's dedupe keys were cut short that way, 565559a). So run(), all() and each() started on this Db while a
+   * stream is open wait for its end. `each` must not wait on another statement of this Db (it would wait for
+   * itself). Statements made directly on `conn` (prepare, appenders) are not held back.
+   */
+  async each(sql: string, params: DuckDBValue[], each: (chunk: DuckDBDataChunk) => void): Promise<void> {
+    while (this.streaming) await this.streamed();
+    let end = () => {};
+    this.streaming = new Promise<void>((resolve) => {
+      end = resolve;
+    });
+    try {
+      const result = await this.conn.stream(sql, params);
+      for (
+        let chunk = await result.fetchChunk();
+        chunk && chunk.rowCount > 0;
+        chunk = await result.fetchChunk()
+      ) {
+        each(chunk);
+      }
+    } catch (cause) {
+      throw new StoreError(`duckdb: ${(cause as Error).message}`, sql, { cause });
+    } finally {
+      this.streaming = null;
+      end();
+    }
+  }
+
+  /** Waits until no stream is open on this connection. */
+  private async streamed(): Promise<void> {
+    while (this.streaming) await this.streaming;
   }
 }
 

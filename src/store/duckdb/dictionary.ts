@@ -195,29 +195,25 @@ const DELETED = {
  */
 export async function forgetEvents(db: Db, ws: string, where: string, params: DuckDBValue[]): Promise<void> {
   const batch = new DictionaryBatch(DELETED);
-  const result = await db.conn.stream(
+  await db.each(
     `SELECT type, event, name, epoch_ms(received_at) AS at, properties::VARCHAR AS p, traits::VARCHAR AS t
        FROM events WHERE (${where}) AND type IN ('track', 'page', 'screen', 'identify', 'group')`,
     params,
+    (chunk) => {
+      const [type, event, name, at, p, t] = [0, 1, 2, 3, 4, 5].map((i) => chunk.getColumnValues(i));
+      for (let i = 0; i < chunk.rowCount; i++) {
+        batch.add({
+          workspaceId: ws,
+          type: String(type?.[i]),
+          event: (event?.[i] ?? null) as string | null,
+          name: (name?.[i] ?? null) as string | null,
+          receivedAt: new Date(Number(at?.[i])),
+          properties: JSON.parse(String(p?.[i])) as Record<string, unknown>,
+          traits: JSON.parse(String(t?.[i])) as Record<string, unknown>,
+        });
+      }
+    },
   );
-  for (
-    let chunk = await result.fetchChunk();
-    chunk && chunk.rowCount > 0;
-    chunk = await result.fetchChunk()
-  ) {
-    const [type, event, name, at, p, t] = [0, 1, 2, 3, 4, 5].map((i) => chunk.getColumnValues(i));
-    for (let i = 0; i < chunk.rowCount; i++) {
-      batch.add({
-        workspaceId: ws,
-        type: String(type?.[i]),
-        event: (event?.[i] ?? null) as string | null,
-        name: (name?.[i] ?? null) as string | null,
-        receivedAt: new Date(Number(at?.[i])),
-        properties: JSON.parse(String(p?.[i])) as Record<string, unknown>,
-        traits: JSON.parse(String(t?.[i])) as Record<string, unknown>,
-      });
-    }
-  }
   if (batch.names.size === 0) return;
   if ((await stage(db, batch)).paths > 0) {
     await db.run(
