@@ -337,6 +337,8 @@ export class SegmentLog {
         // alternated). The wait for the disk, fdatasync, stays off the main thread. What could block this write
         // is the kernel throttling a writer for dirty pages; every group is fdatasync'ed before the next is
         // written, so the log never has more than one group's bytes dirty (a 100-event batch group: ~0.4 MB).
+        // Measured with another process writing 12 GB at 365 MB/s beside 100-event batches (dd, 30 s): this
+        // write took 0.1-0.6 ms on average per 2 s and 8.8 ms at most, 7 of ~3,800 over 5 ms.
         let off = 0;
         try {
           while (off < size) off += writeSync(seg.fd, bytes, off, size - off);
