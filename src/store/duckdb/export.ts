@@ -7,7 +7,7 @@
 import { EVENT_COLUMNS } from '../../core/columns.ts';
 import { IntakeError } from '../../core/errors.ts';
 import type { EventFilter, ExportShape } from '../types.ts';
-import type { Connector } from './db.ts';
+import { type Connector, snapshot } from './db.ts';
 import { where } from './events.ts';
 import { Sql } from './pages.ts';
 
@@ -44,6 +44,7 @@ export async function exportEvents(
   }, timeoutMs);
   let n = 0;
   try {
+    await snapshot(conn);
     const sql = new Sql();
     const result = await conn.stream(
       `SELECT ${LINE} FROM events WHERE ${where(workspaceId, filter, sql.bind)}`,

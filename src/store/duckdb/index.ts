@@ -117,6 +117,8 @@ export interface DuckDBStoreOptions {
   afterPurgeCopy?: () => Promise<void>;
   /** For tests: runs once a deletion job has handed its keys to onTombstones, before the commit that marks it done. */
   beforeDeletionCommit?: () => Promise<void>;
+  /** For tests: runs once a user's SQL (POST /query) is prepared, before it runs. */
+  afterSqlPrepare?: () => Promise<void>;
   /** For tests: runs before each CHECKPOINT the store runs to make its writes durable (without the WAL). */
   beforeCheckpoint?: () => Promise<void>;
   /**
@@ -403,8 +405,8 @@ export class DuckDBStore implements Store {
   }
 
   readonly sql: SqlReads = {
-    query: (workspaceId, q) => querySql(this.connector, workspaceId, q),
-    stream: (workspaceId, q, out) => runSql(this.connector, workspaceId, q, out),
+    query: (workspaceId, q) => querySql(this.connector, workspaceId, q, this.opts.afterSqlPrepare),
+    stream: (workspaceId, q, out) => runSql(this.connector, workspaceId, q, out, this.opts.afterSqlPrepare),
   };
 
   readonly insights: InsightReads = {

@@ -3,7 +3,7 @@
 import type { DuckDBValue } from '@duckdb/node-api';
 import { IntakeError } from '../../../core/errors.ts';
 import type { CompiledSql } from '../../../core/insights.ts';
-import { type Connector, StoreError } from '../db.ts';
+import { type Connector, StoreError, snapshot } from '../db.ts';
 
 function plain(v: unknown): unknown {
   if (typeof v === 'bigint') return Number(v);
@@ -20,6 +20,7 @@ export async function runInsight(
   const conn = await instance.connect();
   const timer = setTimeout(() => conn.interrupt(), timeoutMs);
   try {
+    await snapshot(conn);
     const reader = await conn.runAndReadAll(q.sql, q.params as DuckDBValue[]);
     return reader.getRowsJS().map((r) => r.map(plain));
   } catch (cause) {

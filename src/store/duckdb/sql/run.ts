@@ -5,7 +5,7 @@
 import { type DuckDBConnection, type DuckDBValue, JSDuckDBValueConverter } from '@duckdb/node-api';
 import { IntakeError } from '../../../core/errors.ts';
 import type { SqlColumn, SqlDialectName, SqlQuery, SqlResult, SqlValue } from '../../types.ts';
-import type { Connector } from '../db.ts';
+import { type Connector, snapshot } from '../db.ts';
 import { checkAndScope, type Surface, type Templates } from './check.ts';
 import {
   EXPRESSIONS,
@@ -141,15 +141,26 @@ export async function runSql(
   workspaceId: string,
   q: SqlQuery,
   out: RunOptions,
+  /** For tests: runs once the statement is prepared, before it runs. */
+  afterPrepare?: () => Promise<void>,
 ): Promise<{ truncated: boolean }> {
   const conn = await instance.connect();
   const timer = setTimeout(() => conn.interrupt(), q.timeoutMs);
   try {
+    await snapshot(conn);
     const surface = await surfaceOf(conn, q.dialect ?? 'intake');
     const tree = checkAndScope(await serialize(conn, q.sql), workspaceId, surface);
     const back = await conn.runAndReadAll('SELECT json_deserialize_sql(?::JSON)', [JSON.stringify(tree)]);
     const sql = String(back.getRows()[0]?.[0]);
-    const result = await conn.stream(sql, q.params as DuckDBValue[]);
+    const prepared = await conn.prepare(sql);
+    let result: Awaited<ReturnType<typeof prepared.stream>>;
+    try {
+      prepared.bind(q.params as DuckDBValue[]);
+      await afterPrepare?.();
+      result = await prepared.stream();
+    } finally {
+      prepared.destroySync();
+    }
     // JSON is an alias of VARCHAR: its values are parsed, and it is named as such.
     const aliases = (result.columnTypesJson() as Array<{ alias?: string }>).map((t) => t.alias);
     const types = result.columnTypes().map((t, i) => aliases[i] ?? t.toString());
@@ -197,5 +208,9 @@ export async function collect(run: (out: RunOptions) => Promise<{ truncated: boo
 }
 
 /** runSql collecting the rows: the JSON answer of POST /query. */
-export const querySql = (instance: Connector, workspaceId: string, q: SqlQuery): Promise<SqlResult> =>
-  collect((out) => runSql(instance, workspaceId, q, out));
+export const querySql = (
+  instance: Connector,
+  workspaceId: string,
+  q: SqlQuery,
+  afterPrepare?: () => Promise<void>,
+): Promise<SqlResult> => collect((out) => runSql(instance, workspaceId, q, out, afterPrepare));
