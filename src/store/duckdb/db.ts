@@ -87,8 +87,12 @@ export interface DbOptions {
 
 export class Db {
   private readonly background: boolean;
-  /** The end of the stream open on this connection (each()), null when none is. */
+  /** The end of the stream each() has open or is about to open on this connection, null when none. */
   private streaming: Promise<void> | null = null;
+  /** run() and all() statements under way, which a stream waits for before it opens. */
+  private running = 0;
+  /** each() waiting for those statements to end. */
+  private quiet: Array<() => void> = [];
 
   constructor(
     readonly conn: DuckDBConnection,
@@ -103,6 +107,7 @@ export class Db {
    */
   async run(sql: string, params: DuckDBValue[] = [], types?: DuckDBType[]): Promise<number> {
     if (this.streaming) await this.streamed();
+    this.running++;
     try {
       const r =
         this.background && params.length === 0
@@ -111,16 +116,21 @@ export class Db {
       return r.rowsChanged;
     } catch (cause) {
       throw new StoreError(`duckdb: ${(cause as Error).message}`, sql, { cause });
+    } finally {
+      this.ended();
     }
   }
 
   async all(sql: string, params: DuckDBValue[] = []): Promise<Row[]> {
     if (this.streaming) await this.streamed();
+    this.running++;
     try {
       const reader = await this.conn.runAndReadAll(sql, params);
       return reader.getRowObjectsJS() as Row[];
     } catch (cause) {
       throw new StoreError(`duckdb: ${(cause as Error).message}`, sql, { cause });
+    } finally {
+      this.ended();
     }
   }
 
@@ -128,25 +138,20 @@ export class Db {
    * Runs `sql` and hands its rows to `each`, a chunk at a time, without holding them all. The one way to stream
    * on a connection that other code also uses: DuckDB ends a connection's open stream, without an error, when
    * the next statement starts on it, and a reader then saw the rows fetched so far as the whole answer (the
-   * log's dedupe keys were cut short that way, 565559a). So run(), all() and each() started on this Db while a
-   * stream is open wait for its end. `each` must not wait on another statement of this Db (it would wait for
-   * itself). Statements made directly on `conn` (prepare, appenders) are not held back.
+   * log's dedupe keys were cut short that way, 565559a). So the stream opens once the run() and all() under way
+   * have ended (one of them prepared but not yet run would otherwise run on top of it), and run(), all() and
+   * each() started meanwhile wait for its end. `each` must not wait on another statement of this Db (it would
+   * wait for itself). Statements made directly on `conn` (prepare, appenders) are not held back.
    */
   async each(sql: string, params: DuckDBValue[], each: (chunk: DuckDBDataChunk) => void): Promise<void> {
-    while (this.streaming) await this.streamed();
+    if (this.streaming) await this.streamed();
     let end = () => {};
     this.streaming = new Promise<void>((resolve) => {
       end = resolve;
     });
     try {
-      const result = await this.conn.stream(sql, params);
-      for (
-        let chunk = await result.fetchChunk();
-        chunk && chunk.rowCount > 0;
-        chunk = await result.fetchChunk()
-      ) {
-        each(chunk);
-      }
+      if (this.running > 0) await new Promise<void>((resolve) => this.quiet.push(resolve));
+      for await (const chunk of chunks(await this.conn.stream(sql, params))) each(chunk);
     } catch (cause) {
       throw new StoreError(`duckdb: ${(cause as Error).message}`, sql, { cause });
     } finally {
@@ -158,6 +163,21 @@ export class Db {
   /** Waits until no stream is open on this connection. */
   private async streamed(): Promise<void> {
     while (this.streaming) await this.streaming;
+  }
+
+  private ended(): void {
+    if (--this.running === 0) for (const resolve of this.quiet.splice(0)) resolve();
+  }
+}
+
+/** A streamed result's chunks, until the empty one that ends it. */
+export async function* chunks(result: DuckDBResult): AsyncGenerator<DuckDBDataChunk> {
+  for (
+    let chunk = await result.fetchChunk();
+    chunk && chunk.rowCount > 0;
+    chunk = await result.fetchChunk()
+  ) {
+    yield chunk;
   }
 }
 

@@ -7,7 +7,7 @@
 import { EVENT_COLUMNS } from '../../core/columns.ts';
 import { IntakeError } from '../../core/errors.ts';
 import type { EventFilter, ExportShape } from '../types.ts';
-import { type Connector, snapshot } from './db.ts';
+import { type Connector, chunks, snapshot } from './db.ts';
 import { where } from './events.ts';
 import { Sql } from './pages.ts';
 
@@ -50,11 +50,7 @@ export async function exportEvents(
       `SELECT ${LINE} FROM events WHERE ${where(workspaceId, filter, sql.bind)}`,
       sql.params,
     );
-    for (
-      let chunk = await result.fetchChunk();
-      chunk && chunk.rowCount > 0;
-      chunk = await result.fetchChunk()
-    ) {
+    for await (const chunk of chunks(result)) {
       const lines = chunk.getColumnValues(0) as string[];
       n += lines.length;
       if (!(await onLines(lines.join('')))) break;

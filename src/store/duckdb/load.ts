@@ -11,7 +11,7 @@ import { DictionaryBatch } from '../../pipeline/dictionary/observe.ts';
 import { applyProfileEffects, gatherProfileEffects } from '../../profiles/apply.ts';
 import type { ProfileCaches, ProfileChanges } from '../../profiles/cache.ts';
 import type { LogBatch } from '../types.ts';
-import { type Connector, type Db, StoreError, ts } from './db.ts';
+import { type Connector, chunks, type Db, StoreError, ts } from './db.ts';
 import { mergeDictionary, observeFile } from './dictionary.ts';
 import type { OrderValues } from './order-values.ts';
 import { DuckDBProfilePort } from './profile-port.ts';
@@ -210,11 +210,7 @@ export async function dedupeKeys(
        SELECT lower(lpad(to_hex(key), 32, '0')), epoch_ms(seen_at) // 1000 FROM dedupe_keys WHERE seen_at >= ?`,
       [ts(since), ts(since)],
     );
-    for (
-      let chunk = await result.fetchChunk();
-      chunk && chunk.rowCount > 0;
-      chunk = await result.fetchChunk()
-    ) {
+    for await (const chunk of chunks(result)) {
       const k = chunk.getColumnValues(0) as string[];
       const secs = chunk.getColumnValues(1) as bigint[];
       for (let i = 0; i < k.length; i++) add(k[i] as string, Number(secs[i]));

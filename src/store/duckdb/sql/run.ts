@@ -5,7 +5,7 @@
 import { type DuckDBConnection, type DuckDBValue, JSDuckDBValueConverter } from '@duckdb/node-api';
 import { IntakeError } from '../../../core/errors.ts';
 import type { SqlColumn, SqlDialectName, SqlQuery, SqlResult, SqlValue } from '../../types.ts';
-import { type Connector, snapshot } from '../db.ts';
+import { type Connector, chunks, snapshot } from '../db.ts';
 import { checkAndScope, type Surface, type Templates } from './check.ts';
 import {
   EXPRESSIONS,
@@ -167,11 +167,7 @@ export async function runSql(
     const isJson = types.map((t) => t === 'JSON');
     out.onColumns(result.columnNames().map((name, i) => ({ name, type: types[i] ?? 'UNKNOWN' })));
     let left = q.limit ?? Number.POSITIVE_INFINITY;
-    for (
-      let chunk = await result.fetchChunk();
-      chunk && chunk.rowCount > 0;
-      chunk = await result.fetchChunk()
-    ) {
+    for await (const chunk of chunks(result)) {
       const rows = chunk
         .convertRows(JSDuckDBValueConverter)
         .map((row) => row.map((v, i) => toJson(v, isJson[i] === true)));
